@@ -1,0 +1,8 @@
+"""The ``shipyard`` command: a thin shell over the Python API."""
+
+from __future__ import annotations
+
+from . import commands  # noqa: F401 - registers the commands on `cli`
+from .app import cli, main
+
+__all__ = ["cli", "main"]

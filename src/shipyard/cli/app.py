@@ -1,0 +1,67 @@
+"""The root command group and the one place where errors become exit codes.
+
+A :class:`~shipyard.errors.ShipyardError` prints as one clear message on
+stderr and exits with its ``exit_code`` (2); ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import ShipyardError
+from .output import err_console
+
+
+class _Group(click.Group):
+    """A group that turns shipyard errors into a message and an exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ShipyardError as exc:
+            if ctx.params.get("debug"):
+                raise
+            _print_error(exc)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            err_console.print("interrupted")
+            ctx.exit(130)
+
+
+def _print_error(exc: ShipyardError) -> None:
+    err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True, soft_wrap=True)
+    if exc.hint:
+        err_console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="shipyard")
+@click.option(
+    "--project",
+    "-C",
+    "project_dir",
+    type=click.Path(file_okay=True, path_type=Path),
+    default=".",
+    envvar="SHIPYARD_PROJECT",
+    show_default=True,
+    help="Project folder (or its shipyard.yaml); folders above it are searched too.",
+)
+@click.option("--debug", is_flag=True, help="Show the full traceback of errors.")
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
+@click.pass_context
+def cli(ctx: click.Context, project_dir: Path, debug: bool, verbose: int) -> None:
+    """shipyard: take an ML prototype into reliable production and keep it healthy there."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    ctx.obj = {"project_dir": project_dir, "debug": debug}
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="shipyard")

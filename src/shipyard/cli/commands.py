@@ -1,0 +1,139 @@
+"""Project commands: init, doctor, audit, demo."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from ..demo import DemoSummary, demo_folder, run_demo
+from ..doctor import DoctorReport, run_doctor
+from ..project import init_project, open_project
+from .app import cli
+from .output import console, json_option, print_json
+
+
+def _open(ctx: click.Context):  # type: ignore[no-untyped-def]
+    return open_project(ctx.obj["project_dir"])
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
+@click.option("--name", help="Project name (default: the folder's name).")
+@click.option("--force", is_flag=True, help="Overwrite an existing shipyard.yaml.")
+def init(directory: Path, name: str | None, force: bool) -> None:
+    """Write a commented example shipyard.yaml into DIRECTORY."""
+    file = init_project(directory, name=name, force=force)
+    console.print(f"wrote [bold]{file}[/]")
+    console.print(f"next: edit it, then run 'shipyard -C {directory} doctor'")
+
+
+@cli.command()
+@json_option
+@click.pass_context
+def doctor(ctx: click.Context, as_json: bool) -> None:
+    """Check the project file, the database and the artifact store; print versions."""
+    with _open(ctx) as project:
+        report = run_doctor(project)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        _print_doctor(report)
+    if not report.ok:
+        ctx.exit(1)
+
+
+def _print_doctor(report: DoctorReport) -> None:
+    console.print(f"project   [bold]{report.project}[/]  ({report.project_file})")
+    console.print(f"database  {report.database}")
+    console.print(f"artifacts {report.artifacts}")
+    table = Table(show_header=True, header_style="bold", box=None)
+    table.add_column("check")
+    table.add_column("")
+    table.add_column("detail", overflow="fold")
+    for check in report.checks:
+        mark = "[green]ok[/]" if check.ok else "[red]FAILED[/]"
+        table.add_row(check.name, mark, check.detail)
+    console.print(table)
+    console.print("versions  " + ", ".join(f"{k} {v}" for k, v in report.versions.items()))
+    console.print("[green]all checks passed[/]" if report.ok else "[red]some checks failed[/]")
+
+
+@cli.command()
+@click.option("--subject", help="Only events about this subject (a model or dataset name).")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@json_option
+@click.pass_context
+def audit(ctx: click.Context, subject: str | None, limit: int, as_json: bool) -> None:
+    """List the audit log, newest first: who changed what, when and why."""
+    with _open(ctx) as project:
+        events = project.audit(subject=subject, limit=limit)
+    if as_json:
+        print_json([event.as_dict() for event in events])
+        return
+    table = Table("id", "at (UTC)", "actor", "action", "subject", "reason", box=None)
+    for event in events:
+        table.add_row(
+            str(event.id),
+            event.at.strftime("%Y-%m-%d %H:%M:%S"),
+            event.actor,
+            event.action,
+            event.subject,
+            event.reason or "",
+        )
+    console.print(table if events else "no audit events yet")
+
+
+@cli.command()
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A new or empty folder for the demo project (default: a new temporary folder).",
+)
+@click.option(
+    "--no-serve",
+    is_flag=True,
+    help="Exit after the summary instead of serving (serving arrives with the serving stage; "
+    "until then the demo always exits after its summary).",
+)
+@json_option
+def demo(folder: Path | None, no_serve: bool, as_json: bool) -> None:
+    """Create a demo project in a fresh folder and run the whole lifecycle on it."""
+    target = demo_folder(folder)
+    if as_json:
+        summary = run_demo(target)
+        print_json(summary.as_dict())
+        return
+    console.rule("[bold]shipyard demo")
+    with console.status("starting") as status:
+
+        def step(message: str) -> None:
+            console.print(f"[cyan]→[/] {message}")
+            status.update(message)
+
+        summary = run_demo(target, on_step=step)
+    _print_demo(summary)
+
+
+def _print_demo(summary: DemoSummary) -> None:
+    console.rule("[bold]summary")
+    console.print(f"project folder   {summary.folder}")
+    console.print(f"project file     {summary.project_file}")
+    console.print(f"database schema  revision {summary.schema_revision}")
+    console.print(
+        f"batch            {summary.batch_file.name}: {summary.rows:,} rows, "
+        f"{summary.messy_rows} of them deliberately broken (the data stage will quarantine them)"
+    )
+    console.print(f"stored artifact  {summary.artifact_key}")
+    if summary.doctor is not None:
+        _print_doctor(summary.doctor)
+    table = Table("id", "actor", "action", "subject", box=None, title="audit log")
+    for event in summary.audit_events:
+        table.add_row(str(event["id"]), event["actor"], event["action"], event["subject"])
+    console.print(table)
+    console.print(
+        f"\nLook around: [bold]shipyard -C {summary.folder} doctor[/], "
+        f"[bold]shipyard -C {summary.folder} audit[/]"
+    )

@@ -1,0 +1,50 @@
+"""The project file, ``shipyard.yaml``: parsed once into a frozen, typed object."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+
+from .loader import (
+    ENV_OVERRIDES,
+    PROJECT_FILE,
+    expand_env,
+    find_project_file,
+    load_config,
+    parse_config,
+)
+from .schema import (
+    DEFAULT_ARTIFACTS,
+    DEFAULT_DATABASE,
+    ColumnConfig,
+    DatasetConfig,
+    FallbackConfig,
+    ModelConfig,
+    OwnerConfig,
+    ProjectConfig,
+    StorageConfig,
+)
+
+__all__ = [
+    "DEFAULT_ARTIFACTS",
+    "DEFAULT_DATABASE",
+    "ENV_OVERRIDES",
+    "PROJECT_FILE",
+    "ColumnConfig",
+    "DatasetConfig",
+    "FallbackConfig",
+    "ModelConfig",
+    "OwnerConfig",
+    "ProjectConfig",
+    "StorageConfig",
+    "example_project_file",
+    "expand_env",
+    "find_project_file",
+    "load_config",
+    "parse_config",
+]
+
+
+def example_project_file(name: str) -> str:
+    """The commented example that ``shipyard init`` writes, for project ``name``."""
+    template = files(__package__).joinpath("template.yaml").read_text(encoding="utf-8")
+    return template.format(name=name)

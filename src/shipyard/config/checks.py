@@ -1,0 +1,156 @@
+"""Checks that span keys of the project file, each problem with its own key path.
+
+Pydantic checks each value on its own; these check how values fit together: a
+model's dataset exists, its features are columns of that dataset, a column's
+bounds make sense for its type, an owner can be reached.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+from .schema import ColumnConfig, DatasetConfig, ModelConfig, ProjectConfig
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the project file: where, and what."""
+
+    path: Path
+    message: str
+    line: int | None = None  # where it is, when the path alone does not say
+
+
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """`` (did you mean 'x'?)`` when a choice is close to ``word``, else ``""``."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def check_project(config: ProjectConfig) -> list[Problem]:
+    """Every cross-key problem in ``config``; an empty list when it is consistent."""
+    problems: list[Problem] = []
+    for name, dataset in config.datasets.items():
+        problems += _check_dataset(("datasets", name), dataset)
+    for name, model in config.models.items():
+        problems += _check_model(("models", name), model, config)
+    return problems
+
+
+def _check_dataset(path: Path, dataset: DatasetConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    columns = list(dataset.columns)
+    for role in ("key", "timestamp", "target"):
+        column = getattr(dataset, role)
+        if column is not None and column not in dataset.columns:
+            problems.append(
+                Problem(
+                    (*path, role),
+                    f"'{column}' is not a column of this dataset{did_you_mean(column, columns)}; "
+                    f"declared columns: {', '.join(columns)}",
+                )
+            )
+    if dataset.timestamp in dataset.columns:
+        kind = dataset.columns[dataset.timestamp].type
+        if kind != "datetime":
+            problems.append(
+                Problem(
+                    (*path, "columns", dataset.timestamp, "type"),
+                    f"the timestamp column must have type 'datetime', got '{kind}'",
+                )
+            )
+    for name, column in dataset.columns.items():
+        problems += _check_column((*path, "columns", name), column)
+    return problems
+
+
+def _check_column(path: Path, column: ColumnConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    numeric = column.type in ("int", "float")
+    for bound in ("min", "max"):
+        if getattr(column, bound) is not None and not numeric:
+            problems.append(
+                Problem((*path, bound), f"'{bound}' applies to int and float columns, not '{column.type}'")
+            )
+    if column.min is not None and column.max is not None and column.min > column.max:
+        problems.append(
+            Problem((*path, "min"), f"min ({column.min:g}) is greater than max ({column.max:g})")
+        )
+    if column.categories is not None and column.type != "category":
+        problems.append(
+            Problem((*path, "categories"), f"'categories' applies to category columns, not '{column.type}'")
+        )
+    if column.type == "category" and column.categories is None:
+        problems.append(
+            Problem((*path, "categories"), "a category column needs its list of allowed categories")
+        )
+    if column.categories is not None and len(set(column.categories)) != len(column.categories):
+        problems.append(Problem((*path, "categories"), "categories are listed more than once"))
+    if column.regex is not None and column.type not in ("string", "category"):
+        problems.append(
+            Problem((*path, "regex"), f"'regex' applies to string columns, not '{column.type}'")
+        )
+    if column.max_null_fraction is not None and not column.nullable:
+        problems.append(
+            Problem(
+                (*path, "max_null_fraction"),
+                "a column with 'nullable: false' tolerates no nulls; drop one of the two",
+            )
+        )
+    return problems
+
+
+def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[Problem]:
+    problems: list[Problem] = []
+    owner = model.owner
+    if not (owner.email or owner.webhook or owner.slack):
+        problems.append(
+            Problem(
+                (*path, "owner"),
+                "an owner needs a contact: add 'email', 'webhook' or 'slack' so alerts reach them",
+            )
+        )
+    dataset = config.datasets.get(model.dataset)
+    if dataset is None:
+        names = list(config.datasets)
+        declared = ", ".join(names) if names else "none yet: add one under 'datasets:'"
+        problems.append(
+            Problem(
+                (*path, "dataset"),
+                f"no dataset named '{model.dataset}'{did_you_mean(model.dataset, names)}; "
+                f"declared datasets: {declared}",
+            )
+        )
+        return problems
+    columns = list(dataset.columns)
+    seen: set[str] = set()
+    for index, feature in enumerate(model.features):
+        if feature in seen:
+            problems.append(Problem((*path, "features", index), f"'{feature}' is listed twice"))
+        seen.add(feature)
+        if feature not in dataset.columns:
+            problems.append(
+                Problem(
+                    (*path, "features", index),
+                    f"'{feature}' is not a column of dataset '{model.dataset}'"
+                    f"{did_you_mean(feature, columns)}",
+                )
+            )
+        elif feature == dataset.target:
+            problems.append(
+                Problem(
+                    (*path, "features", index),
+                    f"'{feature}' is the dataset's target; a model may not learn from its own answer",
+                )
+            )
+    if dataset.target is None:
+        problems.append(
+            Problem(
+                (*path, "dataset"),
+                f"dataset '{model.dataset}' declares no 'target' column for this model to learn",
+            )
+        )
+    return problems

@@ -1,0 +1,189 @@
+"""The typed project file: frozen pydantic models, validated at the edge.
+
+Every model forbids unknown keys and is strict about types (YAML already gives
+typed values; ``"12"`` is not silently a number). Cross-references between
+sections (a model's dataset, its features) are checked in :mod:`.checks`, where
+each problem can name its own key path.
+
+Sections whose meaning belongs to a later stage (``gates``, ``alerts``,
+``retrain``) are typed only as far as their shape is settled; the stage that
+runs them narrows them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+DEFAULT_DATABASE = "sqlite:///.shipyard/shipyard.db"
+DEFAULT_ARTIFACTS = ".shipyard/artifacts"
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+_ENTRY_POINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def _name(value: Any) -> Any:
+    if not isinstance(value, str) or not _NAME.match(value):
+        raise PydanticCustomError(
+            "shipyard_name",
+            "expected a name of letters, digits, '.', '_' or '-' (at most 64, "
+            "starting with a letter or digit)",
+        )
+    return value
+
+
+def _positive_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise PydanticCustomError("positive_number", "expected a positive number")
+    if value != value or value == float("inf"):
+        raise PydanticCustomError("positive_number", "expected a positive number")
+    return float(value)
+
+
+def _entry_point(value: Any) -> Any:
+    if not isinstance(value, str) or not _ENTRY_POINT.match(value):
+        raise PydanticCustomError(
+            "entry_point", "expected 'module:function' (for example 'credit_model:train')"
+        )
+    return value
+
+
+def _regex(value: str) -> str:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise PydanticCustomError(
+            "regex", "expected a valid regular expression ({error})", {"error": str(exc)}
+        ) from None
+    return value
+
+
+def _database_url(value: Any) -> Any:
+    if not isinstance(value, str) or not value.startswith(
+        ("sqlite:///", "postgresql://", "postgresql+psycopg://", "postgres://")
+    ):
+        raise PydanticCustomError(
+            "database_url",
+            "expected a database URL: 'sqlite:///path/to/file.db' or "
+            "'postgresql://user@host:5432/dbname'",
+        )
+    return value
+
+
+def _artifacts_url(value: Any) -> Any:
+    if not isinstance(value, str) or not value.strip():
+        raise PydanticCustomError(
+            "artifacts_url",
+            "expected a folder path, a 'file://' URL or 's3://bucket/prefix'",
+        )
+    scheme = value.split("://", 1)[0] if "://" in value else ""
+    if scheme not in ("", "file", "s3"):
+        raise PydanticCustomError(
+            "artifacts_url",
+            "expected a folder path, a 'file://' URL or 's3://bucket/prefix' "
+            "(scheme '{scheme}' is not supported)",
+            {"scheme": scheme},
+        )
+    if scheme == "s3" and not value[len("s3://") :].strip("/"):
+        raise PydanticCustomError("artifacts_url", "expected 's3://bucket[/prefix]'")
+    return value
+
+
+Name = Annotated[str, BeforeValidator(_name)]
+PositiveNumber = Annotated[float, BeforeValidator(_positive_number)]
+EntryPoint = Annotated[str, BeforeValidator(_entry_point)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class StorageConfig(_Section):
+    """Where state lives. ``SHIPYARD_DATABASE_URL`` / ``SHIPYARD_ARTIFACTS_URL`` override."""
+
+    database: Annotated[str, BeforeValidator(_database_url)] = DEFAULT_DATABASE
+    artifacts: Annotated[str, BeforeValidator(_artifacts_url)] = DEFAULT_ARTIFACTS
+
+
+ColumnType = Literal["int", "float", "bool", "string", "category", "datetime"]
+
+
+class ColumnConfig(_Section):
+    """One column of a dataset schema."""
+
+    type: ColumnType
+    nullable: bool = True
+    max_null_fraction: Fraction | None = None
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = Field(default=None, min_length=1)
+    regex: Annotated[str, AfterValidator(_regex)] | None = None
+    unique: bool = False
+
+
+class DatasetConfig(_Section):
+    """A dataset: its schema and the roles of its columns."""
+
+    key: str | None = None
+    timestamp: str | None = None
+    target: str | None = None
+    columns: dict[Name, ColumnConfig] = Field(min_length=1)
+
+
+def _email(value: Any) -> Any:
+    if not isinstance(value, str) or not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+        raise PydanticCustomError("email", "expected an e-mail address like 'team@example.com'")
+    return value
+
+
+def _http_url(value: Any) -> Any:
+    if not isinstance(value, str) or not re.match(r"^https?://[^\s/]+\S*$", value):
+        raise PydanticCustomError("http_url", "expected an http:// or https:// URL")
+    return value
+
+
+class OwnerConfig(_Section):
+    """Who answers for a model: a person or team and at least one way to reach them."""
+
+    name: str = Field(min_length=1)
+    email: Annotated[str, BeforeValidator(_email)] | None = None
+    webhook: Annotated[str, BeforeValidator(_http_url)] | None = None
+    slack: Annotated[str, BeforeValidator(_http_url)] | None = None
+
+
+class FallbackConfig(_Section):
+    """What answers when the model cannot: rules, then the cache, then a default."""
+
+    rules: EntryPoint | None = None
+    default: dict[str, Any] | None = None
+
+
+Task = Literal["binary_classification", "multiclass_classification", "regression"]
+
+
+class ModelConfig(_Section):
+    """A model: owner, task, the data it learns from and how it is trained and served."""
+
+    owner: OwnerConfig
+    task: Task
+    dataset: str
+    features: list[str] = Field(min_length=1)
+    train: EntryPoint | None = None
+    latency_budget_ms: PositiveNumber = 100.0
+    fallback: FallbackConfig | None = None
+    gates: dict[str, dict[str, float]] = Field(default_factory=dict)
+    alerts: list[dict[str, Any]] = Field(default_factory=list)
+    retrain: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProjectConfig(_Section):
+    """The whole project file, ``shipyard.yaml``."""
+
+    project: Name
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    datasets: dict[Name, DatasetConfig] = Field(default_factory=dict)
+    models: dict[Name, ModelConfig] = Field(default_factory=dict)

@@ -1,0 +1,121 @@
+"""``shipyard doctor``: is this project usable here? Checks the file, the stores, the versions.
+
+Each check proves something by doing it: the database is written and read back
+inside a transaction that is rolled back; a probe object is stored in the
+artifact store, read back (hash verified) and deleted.
+"""
+
+from __future__ import annotations
+
+import platform
+import uuid
+from dataclasses import asdict, dataclass, field
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+from . import __version__
+from .errors import ShipyardError
+from .project import Project
+from .storage import redact
+
+PACKAGES = ("pydantic", "SQLAlchemy", "alembic", "fsspec", "psycopg", "s3fs", "click", "rich")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing doctor tried, whether it worked, and what it found."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """Everything doctor found about one project."""
+
+    project: str
+    project_file: str
+    database: str
+    artifacts: str
+    checks: list[Check]
+    versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return all(check.ok for check in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+def run_doctor(project: Project) -> DoctorReport:
+    """Run every check against ``project``; never raises for a failing check."""
+    checks = [
+        Check("project file", True, f"{project.file} is valid"),
+        *_database_checks(project),
+        _artifact_check(project),
+    ]
+    return DoctorReport(
+        project=project.name,
+        project_file=str(project.file),
+        database=_safe(lambda: project.metadata.url, redact(project.config.storage.database)),
+        artifacts=_safe(lambda: project.artifacts.url, project.config.storage.artifacts),
+        checks=checks,
+        versions=versions(),
+    )
+
+
+def versions() -> dict[str, str]:
+    """shipyard's, Python's and the storage packages' versions (installed ones only)."""
+    found = {"shipyard": __version__, "python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            found[package] = importlib_metadata.version(package)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _database_checks(project: Project) -> list[Check]:
+    try:
+        store = project.metadata
+    except ShipyardError as exc:
+        return [Check("database connect", False, exc.message)]
+    checks = [
+        Check(
+            "database connect",
+            True,
+            f"{store.backend} at {store.url}, schema revision {store.schema_revision()}",
+        )
+    ]
+    try:
+        store.check()
+        checks.append(Check("database write", True, "wrote and read back a row (rolled back)"))
+    except ShipyardError as exc:
+        checks.append(Check("database write", False, exc.message))
+    return checks
+
+
+def _artifact_check(project: Project) -> Check:
+    probe = f"shipyard doctor probe {uuid.uuid4()}".encode()
+    try:
+        store = project.artifacts
+        artifact = store.put(probe, prefix="doctor")
+        if store.get(artifact.key) != probe:
+            return Check("artifact store", False, f"{store.url} returned other bytes than written")
+        store.delete(artifact.key)
+    except ShipyardError as exc:
+        return Check("artifact store", False, exc.message)
+    return Check(
+        "artifact store",
+        True,
+        f"stored, read back (sha256 verified) and deleted a probe at {store.url}",
+    )
+
+
+def _safe(get: Any, fallback: str) -> str:
+    try:
+        return str(get())
+    except ShipyardError:
+        return fallback

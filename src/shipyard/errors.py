@@ -1,0 +1,97 @@
+"""Every error shipyard raises on purpose.
+
+The tree::
+
+    ShipyardError                      (exit 2, HTTP 500)
+    ├── ConfigError(ValueError)        the project file is wrong          (HTTP 400)
+    │   └── ProjectNotFoundError(FileNotFoundError)  no shipyard.yaml     (HTTP 404)
+    ├── NotFoundError(LookupError)     a named thing does not exist       (HTTP 404)
+    ├── StorageError(OSError)          the database or artifact store failed (HTTP 503)
+    │   ├── UnsafeKeyError(ValueError) an artifact key escapes the store  (HTTP 400)
+    │   ├── IntegrityError             stored bytes no longer match their hash
+    │   └── SchemaVersionError         the database was written by a newer shipyard
+    └── MissingDependencyError(ImportError)  an optional extra is not installed
+
+Each class knows its HTTP status and CLI exit code, so the server and the CLI
+translate mechanically. Messages say what was wrong, the value, what is allowed
+and the next step; ``hint`` carries that next step separately so entry points
+can format it.
+"""
+
+from __future__ import annotations
+
+
+class ShipyardError(Exception):
+    """Root of every error shipyard raises on purpose: a user-facing problem."""
+
+    exit_code: int = 2
+    http_status: int = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\nHint: {self.hint}"
+        return self.message
+
+
+class ConfigError(ShipyardError, ValueError):
+    """The project file (or an override of it) is wrong.
+
+    ``problems`` lists one line per problem (``key.path: expected …, got …``).
+    """
+
+    http_status = 400
+
+    def __init__(
+        self, message: str, *, problems: list[str] | None = None, hint: str | None = None
+    ) -> None:
+        self.problems = list(problems or [])
+        if self.problems:
+            message = message + "\n" + "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(message, hint=hint)
+
+
+class ProjectNotFoundError(ConfigError, FileNotFoundError):
+    """No project file where one was expected."""
+
+    http_status = 404
+
+
+class NotFoundError(ShipyardError, LookupError):
+    """A named thing (artifact, version, model, dataset) does not exist."""
+
+    http_status = 404
+
+
+class StorageError(ShipyardError, OSError):
+    """The metadata database or the artifact store could not do what was asked."""
+
+    http_status = 503
+
+
+class UnsafeKeyError(StorageError, ValueError):
+    """An artifact key would escape the store root."""
+
+    http_status = 400
+
+
+class IntegrityError(StorageError):
+    """Stored bytes no longer match the sha256 they were stored under."""
+
+
+class SchemaVersionError(StorageError):
+    """The metadata database was written by a newer shipyard than this one."""
+
+
+class MissingDependencyError(ShipyardError, ImportError):
+    """An optional dependency is needed for what was asked and is not installed."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the '{package}' package, which is not installed",
+            hint=f"pip install 'shipyard[{extra}]'",
+        )

@@ -1,0 +1,150 @@
+"""A project: its folder, its parsed ``shipyard.yaml`` and the stores it points at.
+
+``shipyard.open(".")`` is where every entry point starts; the CLI, the HTTP
+server and the dashboard call this object and never reach into storage
+themselves. Stores are opened on first use, so reading the config is cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .config import (
+    PROJECT_FILE,
+    ProjectConfig,
+    example_project_file,
+    expand_env,
+    find_project_file,
+    load_config,
+)
+from .errors import ConfigError
+from .storage import (
+    ArtifactStore,
+    AuditEvent,
+    MetadataStore,
+    artifact_location,
+    history,
+    record,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Project:
+    """One shipyard project, opened from its folder."""
+
+    def __init__(
+        self, root: Path, config: ProjectConfig, *, environ: Mapping[str, str] | None = None
+    ) -> None:
+        self.root = root
+        self.config = config
+        self._environ = os.environ if environ is None else environ
+        self._metadata: MetadataStore | None = None
+        self._artifacts: ArtifactStore | None = None
+
+    @property
+    def name(self) -> str:
+        return self.config.project
+
+    @property
+    def file(self) -> Path:
+        return self.root / PROJECT_FILE
+
+    @property
+    def metadata(self) -> MetadataStore:
+        """The metadata database, connected and migrated on first use."""
+        if self._metadata is None:
+            url = expand_env(
+                self.config.storage.database, where="storage.database", environ=self._environ
+            )
+            self._metadata = MetadataStore(url, root=self.root)
+        return self._metadata
+
+    @property
+    def artifacts(self) -> ArtifactStore:
+        """The artifact store, on first use."""
+        if self._artifacts is None:
+            url = expand_env(
+                self.config.storage.artifacts, where="storage.artifacts", environ=self._environ
+            )
+            self._artifacts = ArtifactStore(artifact_location(url, self.root))
+        return self._artifacts
+
+    def record(
+        self,
+        action: str,
+        subject: str,
+        *,
+        detail: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> AuditEvent:
+        """Append one event to the audit log in its own transaction."""
+        with self.metadata.transaction() as conn:
+            return record(conn, action, subject, detail=detail, reason=reason)
+
+    def audit(self, *, subject: str | None = None, limit: int = 100) -> list[AuditEvent]:
+        """The newest audit events, newest first."""
+        return history(self.metadata, subject=subject, limit=limit)
+
+    def close(self) -> None:
+        if self._metadata is not None:
+            self._metadata.close()
+            self._metadata = None
+
+    def __enter__(self) -> Project:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Project {self.name!r} at {self.root}>"
+
+
+def open_project(path: str | os.PathLike[str] = ".", *, environ: Mapping[str, str] | None = None) -> Project:
+    """Open the project whose ``shipyard.yaml`` is in ``path`` or the nearest folder above."""
+    file = find_project_file(Path(path))
+    config = load_config(file, environ)
+    log.debug("opened project %s from %s", config.project, file)
+    return Project(file.parent, config, environ=environ)
+
+
+def init_project(
+    directory: str | os.PathLike[str] = ".", *, name: str | None = None, force: bool = False
+) -> Path:
+    """Write the commented example ``shipyard.yaml`` into ``directory``; return its path."""
+    folder = Path(directory).resolve()
+    file = folder / PROJECT_FILE
+    if file.exists() and not force:
+        raise ConfigError(
+            f"{file} already exists; not overwriting it",
+            hint="pass --force to replace it, or edit it by hand",
+        )
+    name = name or _project_name(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = file.with_name(f".{PROJECT_FILE}.tmp")
+        tmp.write_text(example_project_file(name), encoding="utf-8")
+        tmp.replace(file)
+        gitignore = folder / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("# shipyard's local state (database, artifacts)\n.shipyard/\n")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {file}: {exc}") from exc
+    log.info("wrote %s", file)
+    return file
+
+
+def _project_name(folder: Path) -> str:
+    cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in folder.name).strip("-._")
+    return cleaned[:64] or "project"

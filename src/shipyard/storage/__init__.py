@@ -1,0 +1,27 @@
+"""Where state lives: a metadata database and an artifact store, picked by URL scheme.
+
+Two narrow interfaces: :class:`MetadataStore` (SQLite or PostgreSQL) for small
+mutable state changed in transactions, and :class:`ArtifactStore` (a folder or
+S3) for immutable, content-addressed objects.
+"""
+
+from __future__ import annotations
+
+from .artifacts import Artifact, ArtifactStore, check_key
+from .audit import AuditEvent, current_actor, history, record
+from .metadata import MetadataStore
+from .urls import ArtifactLocation, artifact_location, redact
+
+__all__ = [
+    "Artifact",
+    "ArtifactLocation",
+    "ArtifactStore",
+    "AuditEvent",
+    "MetadataStore",
+    "artifact_location",
+    "check_key",
+    "current_actor",
+    "history",
+    "record",
+    "redact",
+]

@@ -1,0 +1,105 @@
+"""The audit log: an append-only record of every change, who made it, when and why.
+
+The database itself refuses UPDATE and DELETE on the table (triggers created by
+the first migration), so the history cannot be rewritten through shipyard or
+around it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from .metadata import MetadataStore
+from .tables import audit_log
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One change: ``actor`` did ``action`` to ``subject`` at ``at``, because ``reason``."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "actor": self.actor,
+            "action": self.action,
+            "subject": self.subject,
+            "detail": self.detail,
+            "reason": self.reason,
+        }
+
+
+def current_actor() -> str:
+    """Who is acting: ``SHIPYARD_ACTOR`` if set, else the login name."""
+    actor = os.environ.get("SHIPYARD_ACTOR")
+    if actor:
+        return actor
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def record(
+    conn: Connection,
+    action: str,
+    subject: str,
+    *,
+    detail: dict[str, Any] | None = None,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> AuditEvent:
+    """Append one event inside the caller's transaction, so it commits with the change."""
+    values = {
+        "at": datetime.now(UTC),
+        "actor": actor or current_actor(),
+        "action": action,
+        "subject": subject,
+        "detail": detail or {},
+        "reason": reason,
+    }
+    event_id = conn.execute(audit_log.insert().values(**values).returning(audit_log.c.id)).scalar_one()
+    return AuditEvent(id=event_id, **values)
+
+
+def history(
+    store: MetadataStore, *, subject: str | None = None, limit: int = 100
+) -> list[AuditEvent]:
+    """The newest ``limit`` events, newest first; only those about ``subject`` if given."""
+    query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
+    if subject is not None:
+        query = query.where(audit_log.c.subject == subject)
+    with store.read() as conn:
+        rows = conn.execute(query).mappings().all()
+    return [
+        AuditEvent(
+            id=row["id"],
+            at=_utc(row["at"]),
+            actor=row["actor"],
+            action=row["action"],
+            subject=row["subject"],
+            detail=dict(row["detail"] or {}),
+            reason=row["reason"],
+        )
+        for row in rows
+    ]
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite keeps no time zone; everything shipyard writes is UTC.
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -1,0 +1,209 @@
+"""The metadata store: small, mutable state in SQLite (WAL) or PostgreSQL.
+
+Opening a store connects, then brings the schema to this shipyard's newest
+revision with Alembic (an older database is migrated, a newer one refused).
+Every multi-row change runs in :meth:`MetadataStore.transaction`, which on
+SQLite takes the write lock up front (``BEGIN IMMEDIATE``) so concurrent
+writers queue instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+
+from ..errors import MissingDependencyError, SchemaVersionError, StorageError
+from .tables import SCHEMA_HEAD, audit_log
+from .urls import database_url, redact
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_PG_MIGRATION_LOCK = 0x5348_4950  # "SHIP": one advisory lock id for schema migrations
+CONNECT_TIMEOUT_S = 10
+
+
+class MetadataStore:
+    """Versions, aliases, audit and alert state, in one SQL database."""
+
+    def __init__(self, url: str, *, root: Path) -> None:
+        resolved = database_url(url, root)
+        self.url = redact(resolved if resolved.startswith("sqlite") else url)
+        self._engine = _create_engine(resolved, url)
+        self.backend = self._engine.dialect.name
+        try:
+            self._migrate()
+        except Exception:
+            self._engine.dispose()
+            raise
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back on any error."""
+        with self._connect() as conn:
+            if self.backend == "sqlite":
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only view for queries (nothing written in it is kept)."""
+        with self._connect() as conn, conn.begin() as tx:
+            yield conn
+            tx.rollback()
+
+    def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at."""
+        with self.read() as conn:
+            return _current_revision(conn)
+
+    def check(self) -> None:
+        """Prove the database can be written and read back, leaving nothing behind."""
+        with self._connect() as conn:
+            if self.backend == "sqlite":
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+            tx = conn.begin()
+            try:
+                row_id = conn.execute(
+                    audit_log.insert()
+                    .values(
+                        at=sa.func.now(),
+                        actor="shipyard doctor",
+                        action="doctor.check",
+                        subject="doctor",
+                        detail={},
+                    )
+                    .returning(audit_log.c.id)
+                ).scalar_one()
+                found = conn.execute(
+                    sa.select(audit_log.c.action).where(audit_log.c.id == row_id)
+                ).scalar_one()
+                if found != "doctor.check":
+                    raise StorageError(f"database {self.url} returned {found!r} for a row just written")
+            except sa.exc.DBAPIError as exc:
+                raise _wrap(exc, f"could not write to the metadata database {self.url}") from exc
+            finally:
+                tx.rollback()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        try:
+            conn = self._engine.connect()
+        except sa.exc.DBAPIError as exc:
+            raise _wrap(exc, f"could not connect to the metadata database {self.url}") from exc
+        with conn:
+            yield conn
+
+    def _migrate(self) -> None:
+        with self._connect() as conn:
+            with conn.begin():
+                current = _current_revision(conn)
+            if current == SCHEMA_HEAD:
+                return
+            if self.backend == "sqlite":
+                conn.execution_options(sqlite_begin="IMMEDIATE")
+            try:
+                with conn.begin():
+                    if self.backend == "postgresql":
+                        conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
+                    _upgrade(conn, self.url)
+            except sa.exc.DBAPIError as exc:
+                raise _wrap(exc, f"could not migrate the metadata database {self.url}") from exc
+
+
+def _current_revision(conn: Connection) -> str | None:
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _upgrade(conn: Connection, url: str) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    scripts = ScriptDirectory.from_config(config)
+    current = _current_revision(conn)  # again, now that we hold the lock
+    known = {rev.revision for rev in scripts.walk_revisions()}
+    if current is not None and current not in known:
+        raise SchemaVersionError(
+            f"the metadata database {url} is at schema revision '{current}', which this "
+            f"shipyard does not know (it knows up to '{scripts.get_current_head()}'): "
+            "it was written by a newer shipyard",
+            hint="upgrade shipyard (pip install -U shipyard) on this machine; "
+            "do not point an older shipyard at it",
+        )
+    if current != scripts.get_current_head():
+        log.info("migrating metadata database %s from %s to %s", url, current, SCHEMA_HEAD)
+        command.upgrade(config, "head")
+
+
+def _create_engine(sa_url: str, url: str) -> Engine:
+    if sa_url.startswith("sqlite"):
+        return _sqlite_engine(sa_url, url)
+    if sa_url.startswith("postgresql"):
+        try:
+            import psycopg  # noqa: F401 - imported to give a clear error when it is missing
+        except ImportError:
+            raise MissingDependencyError("psycopg", "postgres", "a PostgreSQL database") from None
+        return sa.create_engine(
+            sa_url,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        )
+    raise StorageError(f"unsupported database URL {redact(url)}; use sqlite:/// or postgresql://")
+
+
+def _sqlite_engine(sa_url: str, url: str) -> Engine:
+    path = sa_url[len("sqlite:///") :]
+    if path:
+        try:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot create the folder for the metadata database {url}: {exc}"
+            ) from exc
+    engine = sa.create_engine(sa_url, connect_args={"timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+    return engine
+
+
+def _wrap(exc: sa.exc.DBAPIError, what: str) -> StorageError:
+    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    return StorageError(
+        f"{what}: {reason}",
+        hint="check that the server is running and reachable and that the URL in "
+        "storage.database (or SHIPYARD_DATABASE_URL) is right",
+    )
