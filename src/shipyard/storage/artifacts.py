@@ -164,8 +164,9 @@ class ArtifactStore:
     def get(self, key: str) -> bytes:
         """The bytes stored at ``key``, verified against the hash in the key."""
         expected = digest_of(check_key(key))
+        path = self._path(key)
         try:
-            data: bytes = self._fs.cat_file(self._path(key))
+            data: bytes = self._fs.cat_file(path)
         except FileNotFoundError:
             raise self._missing(key) from None
         except Exception as exc:
@@ -176,11 +177,12 @@ class ArtifactStore:
     def download(self, key: str, dest: Path) -> Path:
         """Copy the object at ``key`` to ``dest`` in chunks, verified; ``dest`` appears whole or not at all."""
         expected = digest_of(check_key(key))
+        path = self._path(key)
         dest = Path(dest)
         partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
         hasher = hashlib.sha256()
         try:
-            with self._fs.open(self._path(key), "rb") as source, partial.open("wb") as out:
+            with self._fs.open(path, "rb") as source, partial.open("wb") as out:
                 while chunk := source.read(CHUNK):
                     hasher.update(chunk)
                     out.write(chunk)
@@ -222,6 +224,8 @@ class ArtifactStore:
         """Remove the object at ``key`` (objects are immutable: delete is the only change)."""
         path = self._path(check_key(key))
         try:
+            if not self._fs.exists(path):  # S3 deletes of absent keys succeed silently
+                raise FileNotFoundError(path)
             self._fs.rm_file(path)
         except FileNotFoundError:
             raise self._missing(key) from None
