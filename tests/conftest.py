@@ -53,7 +53,7 @@ def postgres_admin_url() -> str:
     if not url:
         missing_backend(
             "no PostgreSQL server: set SHIPYARD_TEST_POSTGRES_URL "
-            "(eval \"$(scripts/start-postgres.sh)\" starts one)"
+            '(eval "$(scripts/start-postgres.sh)" starts one)'
         )
     return str(url)
 

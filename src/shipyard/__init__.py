@@ -12,6 +12,6 @@ __version__ = "0.1.0"
 from .errors import ShipyardError
 from .project import Project, init_project, open_project
 
-open = open_project  # noqa: A001 - `shipyard.open(".")` is the documented entry point
+open = open_project
 
 __all__ = ["Project", "ShipyardError", "__version__", "init_project", "open", "open_project"]

@@ -72,7 +72,9 @@ def demo_folder(folder: Path | None) -> Path:
     return folder
 
 
-def run_demo(folder: Path, *, rows: int = 2000, seed: int = 7, on_step: Step | None = None) -> DemoSummary:
+def run_demo(
+    folder: Path, *, rows: int = 2000, seed: int = 7, on_step: Step | None = None
+) -> DemoSummary:
     """Run the lifecycle so far in ``folder`` (see :func:`demo_folder`)."""
     step = on_step or (lambda _message: None)
 
@@ -94,7 +96,12 @@ def run_demo(folder: Path, *, rows: int = 2000, seed: int = 7, on_step: Step | N
         project.record(
             "data.received",
             "loans",
-            detail={"file": batch_file.name, "artifact": artifact.key, "rows": rows, "messy": messy},
+            detail={
+                "file": batch_file.name,
+                "artifact": artifact.key,
+                "rows": rows,
+                "messy": messy,
+            },
         )
 
         step("running the doctor's checks")

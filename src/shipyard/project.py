@@ -111,7 +111,9 @@ class Project:
         return f"<Project {self.name!r} at {self.root}>"
 
 
-def open_project(path: str | os.PathLike[str] = ".", *, environ: Mapping[str, str] | None = None) -> Project:
+def open_project(
+    path: str | os.PathLike[str] = ".", *, environ: Mapping[str, str] | None = None
+) -> Project:
     """Open the project whose ``shipyard.yaml`` is in ``path`` or the nearest folder above."""
     file = find_project_file(Path(path))
     config = load_config(file, environ)

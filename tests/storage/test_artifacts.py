@@ -51,7 +51,9 @@ def test_missing_artifact_is_not_found(artifact_store: ArtifactStore) -> None:
         artifact_store.download(key, Path("/tmp/never-written"))
 
 
-def test_put_file_and_download_stream_and_verify(artifact_store: ArtifactStore, tmp_path: Path) -> None:
+def test_put_file_and_download_stream_and_verify(
+    artifact_store: ArtifactStore, tmp_path: Path
+) -> None:
     source = tmp_path / "big.bin"
     source.write_bytes(os.urandom(3 * (1 << 20) + 17))  # several chunks
     artifact = artifact_store.put_file(source, prefix="datasets", suffix=".parquet")

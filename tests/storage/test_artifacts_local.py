@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipyard.errors import StorageError, UnsafeKeyError
+from shipyard.errors import UnsafeKeyError
 from shipyard.storage import ArtifactStore, check_key
 from shipyard.storage.urls import ArtifactLocation
 

@@ -88,7 +88,10 @@ def test_the_audit_log_is_append_only(metadata_store: MetadataStore) -> None:
     with metadata_store.transaction() as conn:
         record(conn, "model.registered", "fraud")
     for statement in (audit_log.update().values(actor="mallory"), audit_log.delete()):
-        with pytest.raises(sa.exc.DBAPIError, match="append-only"), metadata_store.transaction() as conn:
+        with (
+            pytest.raises(sa.exc.DBAPIError, match="append-only"),
+            metadata_store.transaction() as conn,
+        ):
             conn.execute(statement)
     [event] = history(metadata_store)
     assert event.actor != "mallory"

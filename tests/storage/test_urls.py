@@ -12,7 +12,9 @@ def test_redact_hides_only_the_password() -> None:
 
 
 def test_sqlite_paths_are_relative_to_the_project(tmp_path: Path) -> None:
-    assert database_url("sqlite:///.shipyard/s.db", tmp_path) == f"sqlite:///{tmp_path}/.shipyard/s.db"
+    assert (
+        database_url("sqlite:///.shipyard/s.db", tmp_path) == f"sqlite:///{tmp_path}/.shipyard/s.db"
+    )
     assert database_url("sqlite:////abs/s.db", tmp_path) == "sqlite:////abs/s.db"
 
 

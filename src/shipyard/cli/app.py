@@ -13,8 +13,9 @@ from typing import Any
 
 import click
 
-from .. import __version__
-from ..errors import ShipyardError
+from shipyard import __version__
+from shipyard.errors import ShipyardError
+
 from .output import err_console
 
 
@@ -35,7 +36,9 @@ class _Group(click.Group):
 
 
 def _print_error(exc: ShipyardError) -> None:
-    err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, markup=True, soft_wrap=True)
+    err_console.print(
+        f"[bold red]error:[/] {exc.message}", highlight=False, markup=True, soft_wrap=True
+    )
     if exc.hint:
         err_console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
 
@@ -58,7 +61,9 @@ def _print_error(exc: ShipyardError) -> None:
 def cli(ctx: click.Context, project_dir: Path, debug: bool, verbose: int) -> None:
     """shipyard: take an ML prototype into reliable production and keep it healthy there."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     ctx.obj = {"project_dir": project_dir, "debug": debug}
 
 

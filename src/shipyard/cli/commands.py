@@ -7,14 +7,15 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ..demo import DemoSummary, demo_folder, run_demo
-from ..doctor import DoctorReport, run_doctor
-from ..project import init_project, open_project
+from shipyard.demo import DemoSummary, demo_folder, run_demo
+from shipyard.doctor import DoctorReport, run_doctor
+from shipyard.project import Project, init_project, open_project
+
 from .app import cli
 from .output import console, json_option, print_json
 
 
-def _open(ctx: click.Context):  # type: ignore[no-untyped-def]
+def _open(ctx: click.Context) -> Project:
     return open_project(ctx.obj["project_dir"])
 
 

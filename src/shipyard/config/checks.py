@@ -73,7 +73,10 @@ def _check_column(path: Path, column: ColumnConfig) -> list[Problem]:
     for bound in ("min", "max"):
         if getattr(column, bound) is not None and not numeric:
             problems.append(
-                Problem((*path, bound), f"'{bound}' applies to int and float columns, not '{column.type}'")
+                Problem(
+                    (*path, bound),
+                    f"'{bound}' applies to int and float columns, not '{column.type}'",
+                )
             )
     if column.min is not None and column.max is not None and column.min > column.max:
         problems.append(
@@ -81,7 +84,10 @@ def _check_column(path: Path, column: ColumnConfig) -> list[Problem]:
         )
     if column.categories is not None and column.type != "category":
         problems.append(
-            Problem((*path, "categories"), f"'categories' applies to category columns, not '{column.type}'")
+            Problem(
+                (*path, "categories"),
+                f"'categories' applies to category columns, not '{column.type}'",
+            )
         )
     if column.type == "category" and column.categories is None:
         problems.append(
@@ -143,7 +149,8 @@ def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[
             problems.append(
                 Problem(
                     (*path, "features", index),
-                    f"'{feature}' is the dataset's target; a model may not learn from its own answer",
+                    f"'{feature}' is the dataset's target; "
+                    "a model may not learn from its own answer",
                 )
             )
     if dataset.target is None:

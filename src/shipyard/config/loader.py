@@ -21,7 +21,8 @@ import yaml
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from ..errors import ConfigError, ProjectNotFoundError
+from shipyard.errors import ConfigError, ProjectNotFoundError
+
 from .checks import Problem, check_project, did_you_mean
 from .schema import ProjectConfig, StorageConfig
 
@@ -121,13 +122,15 @@ def _read_yaml(text: str, source: str) -> tuple[Any, dict[KeyPath, int], list[Pr
     _walk(node, (), lines, problems)
     if problems:
         return None, lines, problems
-    data = yaml.load(text, Loader=yaml.SafeLoader)  # noqa: S506 - SafeLoader is the safe one
+    data = yaml.load(text, Loader=yaml.SafeLoader)
     if not isinstance(data, dict):
         problems.append(Problem((), "expected a mapping of 'key: value' lines at the top level"))
     return data, lines, problems
 
 
-def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], problems: list[Problem]) -> None:
+def _walk(
+    node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], problems: list[Problem]
+) -> None:
     """Record the line of every key path and report duplicate keys, which YAML would hide."""
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):

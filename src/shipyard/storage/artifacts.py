@@ -22,13 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from ..errors import (
+from shipyard.errors import (
     IntegrityError,
     MissingDependencyError,
     NotFoundError,
     StorageError,
     UnsafeKeyError,
 )
+
 from .urls import ArtifactLocation
 
 log = logging.getLogger(__name__)
@@ -175,7 +176,10 @@ class ArtifactStore:
         return data
 
     def download(self, key: str, dest: Path) -> Path:
-        """Copy the object at ``key`` to ``dest`` in chunks, verified; ``dest`` appears whole or not at all."""
+        """Copy the object at ``key`` to ``dest`` in chunks, verified.
+
+        ``dest`` appears whole and verified, or not at all.
+        """
         expected = digest_of(check_key(key))
         path = self._path(key)
         dest = Path(dest)
@@ -254,7 +258,7 @@ class ArtifactStore:
 
     def _commit(self, tmp: str, target: str) -> None:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, target)  # atomic within one filesystem: the object appears whole
+        Path(tmp).replace(target)  # atomic within one filesystem: the object appears whole
 
     def _discard(self, tmp: str) -> None:
         try:

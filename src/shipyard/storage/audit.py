@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,16 +65,20 @@ def record(
     actor: str | None = None,
 ) -> AuditEvent:
     """Append one event inside the caller's transaction, so it commits with the change."""
-    values = {
-        "at": datetime.now(UTC),
-        "actor": actor or current_actor(),
-        "action": action,
-        "subject": subject,
-        "detail": detail or {},
-        "reason": reason,
-    }
-    event_id = conn.execute(audit_log.insert().values(**values).returning(audit_log.c.id)).scalar_one()
-    return AuditEvent(id=event_id, **values)
+    event = AuditEvent(
+        id=0,
+        at=datetime.now(UTC),
+        actor=actor or current_actor(),
+        action=action,
+        subject=subject,
+        detail=detail or {},
+        reason=reason,
+    )
+    values = {k: v for k, v in vars(event).items() if k != "id"}
+    event_id = conn.execute(
+        audit_log.insert().values(**values).returning(audit_log.c.id)
+    ).scalar_one()
+    return replace(event, id=event_id)
 
 
 def history(

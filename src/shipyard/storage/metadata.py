@@ -10,6 +10,7 @@ writers queue instead of failing half-way.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from ..errors import MissingDependencyError, SchemaVersionError, StorageError
+from shipyard.errors import MissingDependencyError, SchemaVersionError, StorageError
+
 from .tables import SCHEMA_HEAD, audit_log
 from .urls import database_url, redact
 
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 0x5348_4950  # "SHIP": one advisory lock id for schema migrations
 CONNECT_TIMEOUT_S = 10
+SQLITE_BUSY_TIMEOUT_S = 30
 
 
 class MetadataStore:
@@ -91,7 +94,9 @@ class MetadataStore:
                     sa.select(audit_log.c.action).where(audit_log.c.id == row_id)
                 ).scalar_one()
                 if found != "doctor.check":
-                    raise StorageError(f"database {self.url} returned {found!r} for a row just written")
+                    raise StorageError(
+                        f"database {self.url} returned {found!r} for a row just written"
+                    )
             except sa.exc.DBAPIError as exc:
                 raise _wrap(exc, f"could not write to the metadata database {self.url}") from exc
             finally:
@@ -181,13 +186,13 @@ def _sqlite_engine(sa_url: str, url: str) -> Engine:
             raise StorageError(
                 f"cannot create the folder for the metadata database {url}: {exc}"
             ) from exc
-    engine = sa.create_engine(sa_url, connect_args={"timeout": 30})
+    engine = sa.create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, below
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -198,6 +203,22 @@ def _sqlite_engine(sa_url: str, url: str) -> Engine:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     return engine
+
+
+def _use_wal(cursor: Any) -> None:
+    """Switch to WAL once per database file; the switch itself can meet a lock, so retry."""
+    import sqlite3
+
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _wrap(exc: sa.exc.DBAPIError, what: str) -> StorageError:

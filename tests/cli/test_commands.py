@@ -1,0 +1,141 @@
+"""The CLI in-process (click's runner): messages, exit codes, --json."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from shipyard import __version__
+from shipyard.cli import cli
+
+Run = Callable[..., Result]
+
+
+@pytest.fixture
+def run() -> Run:
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    return invoke
+
+
+def test_version(run: Run) -> None:
+    result = run("--version")
+    assert result.exit_code == 0
+    assert __version__ in result.output
+
+
+def test_every_command_has_help(run: Run) -> None:
+    for name, command in cli.commands.items():
+        assert command.help, f"'shipyard {name}' has no help text"
+        assert run(name, "--help").exit_code == 0
+
+
+def test_init_writes_a_project_that_doctor_accepts(run: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    result = run("init", str(folder))
+    assert result.exit_code == 0, result.output
+    assert (folder / "shipyard.yaml").exists()
+    assert ".shipyard/" in (folder / ".gitignore").read_text()
+    result = run("-C", str(folder), "doctor")
+    assert result.exit_code == 0, result.output
+    assert "all checks passed" in result.output
+
+
+def test_init_refuses_to_overwrite(run: Run, project_dir: Path) -> None:
+    result = run("init", str(project_dir))
+    assert result.exit_code == 2
+    assert "already exists" in result.output
+    assert "--force" in result.output
+    assert run("init", "--force", str(project_dir)).exit_code == 0
+
+
+def test_doctor_json(run: Run, project_dir: Path) -> None:
+    result = run("-C", str(project_dir), "doctor", "--json")
+    assert result.exit_code == 0
+    report = json.loads(result.output)
+    assert report["ok"] is True
+    assert report["project"] == "test-project"
+    assert {c["name"] for c in report["checks"]} == {
+        "project file",
+        "database connect",
+        "database write",
+        "artifact store",
+    }
+    assert report["versions"]["shipyard"] == __version__
+    assert report["database"].startswith(f"sqlite:///{project_dir}")
+
+
+def test_doctor_reports_an_unreachable_database_without_a_traceback(
+    run: Run, project_dir: Path
+) -> None:
+    env = {"SHIPYARD_DATABASE_URL": "postgresql://app:hunter2@127.0.0.1:1/x"}
+    result = run("-C", str(project_dir), "doctor", env=env)
+    assert result.exit_code == 1
+    assert "FAILED" in result.output
+    assert "hunter2" not in result.output
+    assert "Traceback" not in result.output
+
+
+def test_missing_project_file(run: Run, tmp_path: Path) -> None:
+    result = run("-C", str(tmp_path), "doctor")
+    assert result.exit_code == 2
+    assert "no shipyard.yaml" in result.output
+    assert f"shipyard init {tmp_path}" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_wrong_project_file_lists_each_problem(run: Run, tmp_path: Path) -> None:
+    (tmp_path / "shipyard.yaml").write_text("project: x\nstorage:\n  databse: 1\n  artifacts: 5\n")
+    result = run("-C", str(tmp_path), "doctor")
+    assert result.exit_code == 2
+    assert "storage.databse: unknown key (did you mean 'database'?)" in result.output
+    assert "storage.artifacts: expected a folder path" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    from shipyard.errors import ProjectNotFoundError
+
+    with pytest.raises(ProjectNotFoundError):
+        CliRunner().invoke(cli, ["--debug", "-C", str(tmp_path), "doctor"], catch_exceptions=False)
+
+
+def test_audit_lists_events(run: Run, project_dir: Path) -> None:
+    from shipyard import open_project
+
+    with open_project(project_dir) as project:
+        project.record("model.registered", "fraud", detail={"version": 1}, reason="first")
+    result = run("-C", str(project_dir), "audit", "--json")
+    assert result.exit_code == 0
+    [event] = json.loads(result.output)
+    assert (event["action"], event["subject"], event["reason"]) == (
+        "model.registered",
+        "fraud",
+        "first",
+    )
+    assert "model.registered" in run("-C", str(project_dir), "audit").output
+
+
+def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
+    folder = tmp_path / "demo"
+    result = run("demo", "--dir", str(folder), "--no-serve", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["doctor"]["ok"] is True
+    assert summary["rows"] == 2000
+    assert 0 < summary["messy_rows"] < 200
+    assert [e["action"] for e in summary["audit_events"]] == ["data.received", "project.created"]
+    assert (folder / ".shipyard" / "artifacts" / summary["artifact"]["key"]).exists()
+
+
+def test_demo_refuses_a_folder_with_files(run: Run, project_dir: Path) -> None:
+    result = run("demo", "--dir", str(project_dir))
+    assert result.exit_code == 2
+    assert "not empty" in result.output

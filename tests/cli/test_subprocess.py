@@ -1,0 +1,50 @@
+"""The real `shipyard` executable, as users and CI run it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def shipyard(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("shipyard", path=str(Path(sys.executable).parent)) or "shipyard"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    return subprocess.run(
+        [exe, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+    )
+
+
+def test_version_and_help() -> None:
+    assert shipyard("--version").returncode == 0
+    result = shipyard("--help")
+    assert result.returncode == 0
+    for command in ("init", "doctor", "demo", "audit"):
+        assert command in result.stdout
+
+
+def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
+    result = shipyard("demo", "--no-serve", "--dir", str(tmp_path / "demo"))
+    assert result.returncode == 0, result.stderr
+    assert "summary" in result.stdout
+    assert "all checks passed" in result.stdout
+
+
+def test_a_user_error_exits_2_with_one_message(tmp_path: Path) -> None:
+    result = shipyard("doctor", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: no shipyard.yaml")
+    assert "hint: create one with 'shipyard init" in result.stderr
+
+
+def test_unknown_command_exits_2() -> None:
+    result = shipyard("nope")
+    assert result.returncode == 2
+    assert "No such command" in result.stderr
