@@ -2,9 +2,9 @@
 
 It grows with every stage until it is the full loop. Today it: writes the
 example project file, opens the project (creating and migrating the metadata
-database), makes a messy batch of loan applications, stores it in the artifact
-store (content-addressed, read back with its hash verified), records each step
-in the audit log and runs the doctor's checks.
+database), makes two messy batches of loan applications and ingests them
+(validation, quarantine with reasons, two immutable versions), diffs the two
+versions, and runs the doctor's checks; every change lands in the audit log.
 
 Library code: it reports each step through ``on_step`` and prints nothing.
 """
@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .data import DatasetDiff, IngestResult
 from .doctor import DoctorReport, run_doctor
 from .errors import ConfigError
 from .project import init_project, open_project
@@ -35,11 +36,10 @@ class DemoSummary:
 
     folder: Path
     project_file: Path
-    batch_file: Path
-    rows: int
-    messy_rows: int
-    artifact_key: str
-    artifact_sha256: str
+    batches: list[Path]
+    ingests: list[IngestResult]
+    quarantine_sample: list[dict[str, Any]]
+    diff: DatasetDiff
     schema_revision: str | None
     audit_events: list[dict[str, Any]] = field(default_factory=list)
     doctor: DoctorReport | None = None
@@ -48,10 +48,10 @@ class DemoSummary:
         return {
             "folder": str(self.folder),
             "project_file": str(self.project_file),
-            "batch_file": str(self.batch_file),
-            "rows": self.rows,
-            "messy_rows": self.messy_rows,
-            "artifact": {"key": self.artifact_key, "sha256": self.artifact_sha256},
+            "batches": [str(p) for p in self.batches],
+            "ingests": [r.as_dict() for r in self.ingests],
+            "quarantine_sample": self.quarantine_sample,
+            "diff": self.diff.as_dict(),
             "schema_revision": self.schema_revision,
             "audit_events": self.audit_events,
             "doctor": self.doctor.as_dict() if self.doctor else None,
@@ -86,23 +86,19 @@ def run_demo(
         revision = project.metadata.schema_revision()
         project.record("project.created", project.name, detail={"file": str(project_file)})
 
-        step(f"making a messy batch of {rows:,} loan applications")
-        batch_file = folder / "data" / "loans-batch-1.csv"
-        messy = write_loans_batch(batch_file, rows=rows, seed=seed)
-
-        step(f"storing the batch in the artifact store {project.artifacts.url}")
-        artifact = project.artifacts.put_file(batch_file, prefix="incoming/loans", suffix=".csv")
-        project.artifacts.get(artifact.key)  # read back: the store verifies its sha256
-        project.record(
-            "data.received",
-            "loans",
-            detail={
-                "file": batch_file.name,
-                "artifact": artifact.key,
-                "rows": rows,
-                "messy": messy,
-            },
-        )
+        batches, ingests = [], []
+        plan = [(rows, seed), (rows // 2, seed + 1)]
+        for number, (size, batch_seed) in enumerate(plan, start=1):
+            batch = folder / "data" / f"loans-batch-{number}.csv"
+            step(f"making messy batch {number}: {size:,} loan applications")
+            write_loans_batch(batch, rows=size, seed=batch_seed, first_id=1 + (number - 1) * rows)
+            step(f"ingesting {batch.name}: validate, quarantine bad rows, commit a version")
+            ingests.append(project.ingest("loans", batch))
+            batches.append(batch)
+        latest = ingests[-1].version
+        sample = project.data.quarantine(ingests[0].version.ref).head(5).to_dicts()
+        step(f"diffing loans@1 and {latest.ref}")
+        changes = project.data.diff("loans@1", latest.ref)
 
         step("running the doctor's checks")
         report = run_doctor(project)
@@ -111,18 +107,17 @@ def run_demo(
     return DemoSummary(
         folder=folder,
         project_file=project_file,
-        batch_file=batch_file,
-        rows=rows,
-        messy_rows=messy,
-        artifact_key=artifact.key,
-        artifact_sha256=artifact.sha256,
+        batches=batches,
+        ingests=ingests,
+        quarantine_sample=sample,
+        diff=changes,
         schema_revision=revision,
         audit_events=events,
         doctor=report,
     )
 
 
-def write_loans_batch(path: Path, *, rows: int, seed: int) -> int:
+def write_loans_batch(path: Path, *, rows: int, seed: int, first_id: int = 1) -> int:
     """Write ``rows`` loan applications to a CSV, about 3% of them broken; return how many."""
     rng = random.Random(seed)
     start = datetime(2026, 1, 1, tzinfo=UTC)
@@ -131,7 +126,7 @@ def write_loans_batch(path: Path, *, rows: int, seed: int) -> int:
     with path.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["loan_id", "amount", "age", "country", "applied_at", "defaulted"])
-        for loan_id in range(1, rows + 1):
+        for loan_id in range(first_id, first_id + rows):
             amount = round(rng.lognormvariate(9, 0.8), 2)
             age = rng.randint(18, 90)
             country = rng.choice(COUNTRIES)

@@ -6,6 +6,8 @@ The tree::
     ├── ConfigError(ValueError)        the project file is wrong          (HTTP 400)
     │   └── ProjectNotFoundError(FileNotFoundError)  no shipyard.yaml     (HTTP 404)
     ├── NotFoundError(LookupError)     a named thing does not exist       (HTTP 404)
+    ├── DataError(ValueError)          a source cannot be read as a table (HTTP 422)
+    │   └── BatchRejectedError         a batch failed a batch-level check: no version written
     ├── StorageError(OSError)          the database or artifact store failed (HTTP 503)
     │   ├── UnsafeKeyError(ValueError) an artifact key escapes the store  (HTTP 400)
     │   ├── IntegrityError             stored bytes no longer match their hash
@@ -65,6 +67,23 @@ class NotFoundError(ShipyardError, LookupError):
     """A named thing (artifact, version, model, dataset) does not exist."""
 
     http_status = 404
+
+
+class DataError(ShipyardError, ValueError):
+    """A data source cannot be read as a table: the message names the file, line or column."""
+
+    http_status = 422
+
+
+class BatchRejectedError(DataError):
+    """A batch failed a batch-level check set to reject; no version was written.
+
+    ``report`` is the validation report (a plain dict) that explains every check.
+    """
+
+    def __init__(self, message: str, *, report: dict[str, object], hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.report = report
 
 
 class StorageError(ShipyardError, OSError):

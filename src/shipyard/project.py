@@ -22,6 +22,7 @@ from .config import (
     find_project_file,
     load_config,
 )
+from .data import Datasets, IngestResult
 from .errors import ConfigError
 from .storage import (
     ArtifactStore,
@@ -46,6 +47,7 @@ class Project:
         self._environ = os.environ if environ is None else environ
         self._metadata: MetadataStore | None = None
         self._artifacts: ArtifactStore | None = None
+        self._data: Datasets | None = None
 
     @property
     def name(self) -> str:
@@ -64,6 +66,17 @@ class Project:
             )
             self._metadata = MetadataStore(url, root=self.root)
         return self._metadata
+
+    @property
+    def data(self) -> Datasets:
+        """The data stage: ingest, versions, quarantine, diff, export."""
+        if self._data is None:
+            self._data = Datasets(self.config, self.root, self.metadata, self.artifacts)
+        return self._data
+
+    def ingest(self, name: str, *sources: Any, **options: Any) -> IngestResult:
+        """Validate ``sources`` (paths, ``SqlQuery``, pandas/polars frames) into ``name``'s next version."""
+        return self.data.ingest(name, *sources, **options)
 
     @property
     def artifacts(self) -> ArtifactStore:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from helpers import all_commands
 from shipyard import __version__
 from shipyard.cli import cli
 
@@ -32,9 +33,9 @@ def test_version(run: Run) -> None:
 
 
 def test_every_command_has_help(run: Run) -> None:
-    for name, command in cli.commands.items():
+    for name, command in all_commands(cli).items():
         assert command.help, f"'shipyard {name}' has no help text"
-        assert run(name, "--help").exit_code == 0
+        assert run(*name.split(), "--help").exit_code == 0
 
 
 def test_init_writes_a_project_that_doctor_accepts(run: Run, tmp_path: Path) -> None:
@@ -129,10 +130,20 @@ def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["doctor"]["ok"] is True
-    assert summary["rows"] == 2000
-    assert 0 < summary["messy_rows"] < 200
-    assert [e["action"] for e in summary["audit_events"]] == ["data.received", "project.created"]
-    assert (folder / ".shipyard" / "artifacts" / summary["artifact"]["key"]).exists()
+    first, second = summary["ingests"]
+    assert first["version"]["ref"] == "loans@1"
+    assert second["version"]["ref"] == "loans@2"
+    for ingest in (first, second):
+        report = ingest["report"]
+        assert report["accepted"] + report["quarantined"] == report["received"]
+        assert report["quarantined"] > 0
+    assert summary["quarantine_sample"][0]["_reasons"]
+    assert summary["diff"]["added"] == second["report"]["accepted"]
+    assert [e["action"] for e in summary["audit_events"]] == [
+        "data.version.created",
+        "data.version.created",
+        "project.created",
+    ]
 
 
 def test_demo_refuses_a_folder_with_files(run: Run, project_dir: Path) -> None:

@@ -33,6 +33,19 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             err_console.print("interrupted")
             ctx.exit(130)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            err_console.print(
+                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+                "This is a bug in shipyard, not in your input: run the command again with "
+                "--debug and report the traceback.",
+                highlight=False,
+                soft_wrap=True,
+            )
+            ctx.exit(1)
 
 
 def _print_error(exc: ShipyardError) -> None:

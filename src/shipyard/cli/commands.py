@@ -123,18 +123,32 @@ def _print_demo(summary: DemoSummary) -> None:
     console.print(f"project folder   {summary.folder}")
     console.print(f"project file     {summary.project_file}")
     console.print(f"database schema  revision {summary.schema_revision}")
-    console.print(
-        f"batch            {summary.batch_file.name}: {summary.rows:,} rows, "
-        f"{summary.messy_rows} of them deliberately broken (the data stage will quarantine them)"
+    for batch, result in zip(summary.batches, summary.ingests, strict=True):
+        report = result.report
+        console.print(
+            f"ingested         {batch.name} → [bold]{result.version.ref}[/]: received "
+            f"{report.received:,}, accepted {report.accepted:,}, quarantined {report.quarantined:,}"
+        )
+    table = Table(
+        "row", "why it was quarantined", box=None, title="some quarantined rows of loans@1"
     )
-    console.print(f"stored artifact  {summary.artifact_key}")
+    for row in summary.quarantine_sample:
+        table.add_row(str(row["_row"]), "; ".join(row["_reasons"]))
+    console.print(table)
+    diff = summary.diff
+    console.print(
+        f"diff             {diff.a} → {diff.b}: {diff.added:,} rows added, "
+        f"{diff.removed:,} removed, {diff.changed:,} changed"
+    )
     if summary.doctor is not None:
         _print_doctor(summary.doctor)
     table = Table("id", "actor", "action", "subject", box=None, title="audit log")
     for event in summary.audit_events:
         table.add_row(str(event["id"]), event["actor"], event["action"], event["subject"])
     console.print(table)
+    folder = summary.folder
     console.print(
-        f"\nLook around: [bold]shipyard -C {summary.folder} doctor[/], "
-        f"[bold]shipyard -C {summary.folder} audit[/]"
+        f"\nLook around: [bold]shipyard -C {folder} data list[/], "
+        f"[bold]shipyard -C {folder} data quarantine loans@1[/], "
+        f"[bold]shipyard -C {folder} audit[/]"
     )

@@ -64,6 +64,27 @@ def _check_dataset(path: Path, dataset: DatasetConfig) -> list[Problem]:
             )
     for name, column in dataset.columns.items():
         problems += _check_column((*path, "columns", name), column)
+    if dataset.on_duplicate_key == "keep_latest" and (
+        dataset.key is None or dataset.timestamp is None
+    ):
+        problems.append(
+            Problem(
+                (*path, "on_duplicate_key"),
+                "'keep_latest' needs both a 'key' and a 'timestamp' column to decide which row wins",
+            )
+        )
+    if dataset.checks.freshness is not None and dataset.timestamp is None:
+        problems.append(
+            Problem((*path, "checks", "freshness"), "freshness needs a 'timestamp' column")
+        )
+    bounds = dataset.checks.row_count
+    if bounds and bounds.min is not None and bounds.max is not None and bounds.min > bounds.max:
+        problems.append(
+            Problem(
+                (*path, "checks", "row_count", "min"),
+                f"min ({bounds.min}) is greater than max ({bounds.max})",
+            )
+        )
     return problems
 
 

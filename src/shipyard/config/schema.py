@@ -125,12 +125,55 @@ class ColumnConfig(_Section):
     unique: bool = False
 
 
+Action = Literal["reject", "warn"]
+
+
+class BatchCheckConfig(_Section):
+    """A check on a whole batch: a failure rejects the batch (no version) or only warns."""
+
+    action: Action = "reject"
+
+
+class RowCountConfig(BatchCheckConfig):
+    """Bounds on the number of rows a batch may bring."""
+
+    min: Annotated[int, Field(ge=0)] | None = None
+    max: Annotated[int, Field(ge=0)] | None = None
+
+
+class FreshnessConfig(BatchCheckConfig):
+    """The newest timestamp in a batch may be at most this old."""
+
+    max_age_hours: PositiveNumber
+    action: Action = "warn"
+
+
+class CustomCheckConfig(_Section):
+    """A vectorised row check of your own: ``function(frame) -> polars expression`` (True = good)."""
+
+    name: Name
+    function: EntryPoint
+
+
+class DatasetChecksConfig(_Section):
+    """Batch-level checks, and custom row checks."""
+
+    row_count: RowCountConfig | None = None
+    null_rate: BatchCheckConfig = Field(default_factory=BatchCheckConfig)
+    schema_drift: BatchCheckConfig = Field(default_factory=BatchCheckConfig)
+    freshness: FreshnessConfig | None = None
+    custom: list[CustomCheckConfig] = Field(default_factory=list)
+
+
 class DatasetConfig(_Section):
-    """A dataset: its schema and the roles of its columns."""
+    """A dataset: its schema, the roles of its columns and how batches are combined."""
 
     key: str | None = None
     timestamp: str | None = None
     target: str | None = None
+    mode: Literal["append", "replace"] = "append"
+    on_duplicate_key: Literal["reject", "keep_latest"] = "reject"
+    checks: DatasetChecksConfig = Field(default_factory=DatasetChecksConfig)
     columns: dict[Name, ColumnConfig] = Field(min_length=1)
 
 

@@ -7,9 +7,21 @@ up-to-date database needs no Alembic at all. A test pins that the two agree.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 
 metadata = MetaData()
 
@@ -25,3 +37,40 @@ audit_log = Table(
     Column("reason", Text, nullable=True),
 )
 Index("ix_audit_log_subject", audit_log.c.subject, audit_log.c.id)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("parents", JSON, nullable=False),
+    Column("sources", JSON, nullable=False),
+    Column("schema_hash", String(64), nullable=False),
+    Column("rows_received", BigInteger, nullable=False),
+    Column("rows_accepted", BigInteger, nullable=False),
+    Column("rows_quarantined", BigInteger, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("data_key", String(300), nullable=False),
+    Column("quarantine_key", String(300), nullable=False),
+    Column("report_key", String(300), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    UniqueConstraint("dataset", "version", name="uq_dataset_versions_dataset_version"),
+)
+Index("ix_dataset_versions_content", dataset_versions.c.dataset, dataset_versions.c.content_hash)
+
+ingested_files = Table(
+    "ingested_files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("dataset", String(64), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("outcome", String(16), nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("dataset", "sha256", name="uq_ingested_files_dataset_sha256"),
+)

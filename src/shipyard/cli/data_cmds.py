@@ -1,0 +1,362 @@
+"""``shipyard data …``: infer, ingest, list, show, log, diff, export, quarantine."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from shipyard.data import DatasetVersion, IngestResult, SqlQuery
+from shipyard.data.infer import infer_schema, write_into_project
+from shipyard.data.watch import WatchEvent, watch
+from shipyard.errors import BatchRejectedError, DataError
+from shipyard.project import Project, open_project
+
+from .app import cli
+from .output import console, err_console, json_option, print_json
+
+
+def _open(ctx: click.Context) -> Project:
+    return open_project(ctx.obj["project_dir"])
+
+
+@cli.group()
+def data() -> None:
+    """Datasets: infer a schema, ingest batches, inspect versions and quarantine."""
+
+
+@data.command()
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--dataset", "name", required=True, help="Name of the dataset to declare.")
+@click.option("--dry-run", is_flag=True, help="Print the proposal without writing it.")
+@click.option("--force", is_flag=True, help="Replace the dataset if it is already declared.")
+@click.pass_context
+def infer(ctx: click.Context, file: Path, name: str, dry_run: bool, force: bool) -> None:
+    """Propose a schema from FILE and write it into shipyard.yaml for review."""
+    import yaml
+
+    entry = infer_schema(file)
+    console.print(yaml.safe_dump({"datasets": {name: entry}}, sort_keys=False), end="")
+    if dry_run:
+        return
+    with _open(ctx) as project:
+        write_into_project(project.file, name, entry, force=force)
+        console.print(
+            f"[green]wrote datasets.{name} into {project.file}[/]: review it, set 'target'"
+        )
+
+
+@data.command()
+@click.argument("name")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--sql", "query", help="A SQL query to ingest (with --url).")
+@click.option("--url", help="The SQLAlchemy URL the --sql query runs on (${VAR} is expanded).")
+@click.option(
+    "--mode", type=click.Choice(["append", "replace"]), help="Override the dataset's mode."
+)
+@click.option("--delimiter", help="CSV field separator (default ',' or tab for .tsv).")
+@click.option(
+    "--watch",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep ingesting new files from this folder.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0.1),
+    default=2.0,
+    show_default=True,
+    help="Seconds between looks at the --watch folder.",
+)
+@click.option("--once", is_flag=True, help="With --watch: ingest what is there, then exit.")
+@json_option
+@click.pass_context
+def ingest(
+    ctx: click.Context,
+    name: str,
+    paths: tuple[Path, ...],
+    query: str | None,
+    url: str | None,
+    mode: str | None,
+    delimiter: str | None,
+    folder: Path | None,
+    interval: float,
+    once: bool,
+    as_json: bool,
+) -> None:
+    """Validate files (or a SQL query) and commit them as NAME's next version."""
+    sources: list[Any] = list(paths)
+    if query or url:
+        if not (query and url):
+            raise DataError("--sql and --url go together: the query and the database it runs on")
+        sources.append(SqlQuery(url, query))
+    if folder is not None:
+        if sources:
+            raise DataError("--watch ingests the files arriving in a folder; give no PATHS with it")
+        _watch(ctx, name, folder, interval, once, as_json)
+        return
+    if not sources:
+        raise DataError(
+            f"nothing to ingest into '{name}'", hint="give PATHS, --sql with --url, or --watch DIR"
+        )
+    with _open(ctx) as project:
+        try:
+            result = _with_progress(
+                lambda step: project.ingest(
+                    name, *sources, mode=mode, delimiter=delimiter, progress=step
+                ),
+                quiet=as_json,
+            )
+        except BatchRejectedError as exc:
+            if as_json:
+                print_json(exc.report)
+            raise
+        if as_json:
+            print_json(result.as_dict())
+            return
+        _print_ingest(result, project)
+
+
+def _with_progress(work: Any, *, quiet: bool) -> IngestResult:
+    if quiet or not console.is_terminal:
+        return work(None)  # type: ignore[no-any-return]
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("ingesting", total=None)
+        return work(lambda message: progress.update(task, description=message))  # type: ignore[no-any-return]
+
+
+def _print_ingest(result: IngestResult, project: Project) -> None:
+    version, report = result.version, result.report
+    console.print(
+        f"[bold]{version.ref}[/]  received {report.received:,}  accepted {report.accepted:,}  "
+        f"quarantined {report.quarantined:,}  ({version.rows:,} rows in the version)"
+    )
+    for check in report.warnings:
+        console.print(f"[yellow]warning[/] {check.name}: {check.detail}")
+    failing = [c for c in report.checks if c.level == "row" and c.failed]
+    if failing:
+        table = Table("check", "rows", box=None, title="row checks that quarantined rows")
+        for check in failing:
+            table.add_row(check.name, f"{check.failed:,}")
+        console.print(table)
+    if report.quarantined:
+        console.print(f"see them with: shipyard data quarantine {version.ref}")
+
+
+def _watch(
+    ctx: click.Context, name: str, folder: Path, interval: float, once: bool, as_json: bool
+) -> None:
+    events: list[WatchEvent] = []
+
+    def show(event: WatchEvent) -> None:
+        events.append(event)
+        if not as_json:
+            colour = {"ingested": "green", "rejected": "red", "unreadable": "red"}.get(
+                event.outcome, "white"
+            )
+            console.print(f"[{colour}]{event.outcome}[/] {event.path.name}: {event.detail}")
+
+    with _open(ctx) as project:
+        if not once and not as_json:
+            err_console.print(f"watching {folder} for '{name}' every {interval:g}s; Ctrl-C to stop")
+        stop = threading.Event()
+        try:
+            watch(
+                project.data, name, folder, interval=interval, once=once, on_event=show, stop=stop
+            )
+        except KeyboardInterrupt:
+            stop.set()
+    if as_json:
+        print_json(
+            [{"path": str(e.path), "outcome": e.outcome, "detail": e.detail} for e in events]
+        )
+
+
+@data.command("list")
+@json_option
+@click.pass_context
+def list_(ctx: click.Context, as_json: bool) -> None:
+    """List the datasets, how many versions each has and the newest."""
+    with _open(ctx) as project:
+        summaries = project.data.summaries()
+    if as_json:
+        print_json([s.as_dict() for s in summaries])
+        return
+    table = Table(
+        "dataset", "versions", "latest", "rows", "content hash", "created (UTC)", box=None
+    )
+    for s in summaries:
+        latest = s.latest
+        table.add_row(
+            s.name,
+            str(s.versions),
+            latest.ref if latest else "-",
+            f"{latest.rows:,}" if latest else "-",
+            latest.content_hash[:12] if latest else "-",
+            latest.created_at.strftime("%Y-%m-%d %H:%M") if latest else "-",
+        )
+    console.print(table)
+
+
+@data.command()
+@click.argument("ref")
+@json_option
+@click.pass_context
+def show(ctx: click.Context, ref: str, as_json: bool) -> None:
+    """Show one version: counts, content hash, lineage, sources, failed checks."""
+    with _open(ctx) as project:
+        version = project.data.show(ref)
+        report = project.data.report(ref)
+    if as_json:
+        print_json({**version.as_dict(), "report": report})
+        return
+    _print_version(version)
+    failed = [c for c in report["checks"] if not c["passed"]]
+    for check in failed:
+        console.print(
+            f"  check {check['name']}: {check['failed']:,} failed {check['detail']}".rstrip()
+        )
+
+
+def _print_version(version: DatasetVersion) -> None:
+    console.print(f"[bold]{version.ref}[/]  ({version.mode})")
+    console.print(f"  content hash   {version.content_hash}")
+    console.print(f"  rows           {version.rows:,}")
+    console.print(
+        f"  this ingest    received {version.rows_received:,}, accepted {version.rows_accepted:,}, "
+        f"quarantined {version.rows_quarantined:,}"
+    )
+    parents = ", ".join(f"{version.dataset}@{p}" for p in version.parents) or "none"
+    console.print(f"  parents        {parents}")
+    for source in version.sources:
+        digest = f" sha256 {source['sha256'][:12]}" if source.get("sha256") else ""
+        console.print(
+            f"  source         {source['kind']} {source['uri']}{digest} ({source['rows']:,} rows)"
+        )
+    console.print(f"  schema hash    {version.schema_hash[:12]}")
+    console.print(
+        f"  created        {version.created_at:%Y-%m-%d %H:%M:%S} UTC by {version.created_by}"
+    )
+
+
+@data.command()
+@click.argument("name")
+@json_option
+@click.pass_context
+def log(ctx: click.Context, name: str, as_json: bool) -> None:
+    """The versions of dataset NAME, newest first."""
+    with _open(ctx) as project:
+        versions = project.data.log(name)
+    if as_json:
+        print_json([v.as_dict() for v in versions])
+        return
+    table = Table(
+        "version",
+        "mode",
+        "received",
+        "accepted",
+        "quarantined",
+        "rows",
+        "hash",
+        "created (UTC)",
+        "by",
+        box=None,
+    )
+    for v in versions:
+        table.add_row(
+            v.ref, v.mode, f"{v.rows_received:,}", f"{v.rows_accepted:,}", f"{v.rows_quarantined:,}",
+            f"{v.rows:,}", v.content_hash[:12], f"{v.created_at:%Y-%m-%d %H:%M}", v.created_by,
+        )  # fmt: skip
+    console.print(table if versions else f"dataset '{name}' has no versions yet")
+
+
+@data.command()
+@click.argument("a")
+@click.argument("b")
+@json_option
+@click.pass_context
+def diff(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
+    """What changed from version A to version B: rows and per-column statistics."""
+    with _open(ctx) as project:
+        result = project.data.diff(a, b)
+    if as_json:
+        print_json(result.as_dict())
+        return
+    by = f"by key '{result.key}'" if result.key else "as whole rows (no key)"
+    console.print(
+        f"[bold]{result.a} → {result.b}[/]  ({result.rows_a:,} → {result.rows_b:,} rows, compared {by})"
+    )
+    console.print(
+        f"  added {result.added:,}  removed {result.removed:,}  changed {result.changed:,}"
+    )
+    table = Table("column", "nulls", "distinct", "min", "max", "mean", "changed", box=None)
+    for name, (before, after) in result.columns.items():
+
+        def pair(attr: str, before: Any = before, after: Any = after) -> str:
+            left = getattr(before, attr) if before else "-"
+            right = getattr(after, attr) if after else "-"
+            return _short(left) if left == right else f"{_short(left)} → {_short(right)}"
+
+        table.add_row(
+            name, pair("nulls"), pair("distinct"), pair("min"), pair("max"), pair("mean"),
+            str(result.changed_by_column.get(name, "")),
+        )  # fmt: skip
+    console.print(table)
+
+
+def _short(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)[:25]
+
+
+@data.command()
+@click.argument("ref")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def export(ctx: click.Context, ref: str, file: Path) -> None:
+    """Write version REF to FILE (.parquet: the stored bytes exactly; .csv; .jsonl)."""
+    with _open(ctx) as project:
+        version = project.data.show(ref)
+        path = project.data.export(ref, file)
+    console.print(f"wrote {version.ref} ({version.rows:,} rows) to {path}")
+
+
+@data.command()
+@click.argument("ref")
+@click.option(
+    "--limit", type=click.IntRange(1), default=50, show_default=True, help="Rows to show."
+)
+@json_option
+@click.pass_context
+def quarantine(ctx: click.Context, ref: str, limit: int, as_json: bool) -> None:
+    """The rows REF's ingest quarantined, as they arrived, with every reason."""
+    with _open(ctx) as project:
+        version = project.data.show(ref)
+        rows = project.data.quarantine(ref)
+    if as_json:
+        print_json(rows.head(limit).to_dicts())
+        return
+    if rows.height == 0:
+        console.print(f"{version.ref}: nothing was quarantined")
+        return
+    console.print(
+        f"{version.ref}: {rows.height:,} rows quarantined (showing {min(limit, rows.height)})"
+    )
+    table = Table("source", "row", "reasons", "values", box=None)
+    for row in rows.head(limit).iter_rows(named=True):
+        values = ", ".join(f"{k}={v}" for k, v in row.items() if not k.startswith("_"))
+        table.add_row(
+            Path(str(row["_source"])).name,
+            str(row["_row"] or ""),
+            "; ".join(row["_reasons"]),
+            values,
+        )
+    console.print(table)

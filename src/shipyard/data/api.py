@@ -1,0 +1,157 @@
+"""The data stage's API: what ``project.data`` offers, and what the CLI calls."""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from shipyard.config import DatasetConfig, ProjectConfig
+from shipyard.config.checks import did_you_mean
+from shipyard.errors import DataError, NotFoundError
+from shipyard.storage import ArtifactStore, MetadataStore
+
+from .diff import DatasetDiff, diff_frames
+from .ingest import IngestResult, Progress, ingest
+from .versions import DatasetVersion, VersionStore, parse_ref
+
+EXPORT_FORMATS = (".parquet", ".csv", ".jsonl")
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """A declared dataset: how many versions it has and its newest one."""
+
+    name: str
+    versions: int
+    latest: DatasetVersion | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "versions": self.versions,
+            "latest": self.latest.as_dict() if self.latest else None,
+        }
+
+
+class Datasets:
+    """Ingest, version, inspect and export the datasets a project declares."""
+
+    def __init__(
+        self, config: ProjectConfig, root: Path, metadata: MetadataStore, artifacts: ArtifactStore
+    ) -> None:
+        self._config = config
+        self._root = root
+        self._artifacts = artifacts
+        self.versions = VersionStore(metadata)
+
+    def config(self, name: str) -> DatasetConfig:
+        """The declared schema of dataset ``name``."""
+        dataset = self._config.datasets.get(name)
+        if dataset is None:
+            names = list(self._config.datasets)
+            declared = ", ".join(names) if names else "none: declare one under 'datasets:'"
+            raise NotFoundError(
+                f"no dataset named '{name}' in the project file{did_you_mean(name, names)}; "
+                f"declared: {declared}"
+            )
+        return dataset
+
+    def ingest(
+        self,
+        name: str,
+        *sources: Any,
+        mode: str | None = None,
+        delimiter: str | None = None,
+        progress: Progress | None = None,
+    ) -> IngestResult:
+        """Validate ``sources`` (paths, SqlQuery, frames) and commit them as the next version."""
+        if not sources:
+            raise DataError(f"nothing to ingest into '{name}': give at least one source")
+        return ingest(
+            name,
+            self.config(name),
+            list(sources),
+            versions=self.versions,
+            artifacts=self._artifacts,
+            root=self._root,
+            mode=mode,
+            delimiter=delimiter,
+            progress=progress,
+        )
+
+    def summaries(self) -> list[DatasetSummary]:
+        """Every declared dataset, and any with versions that is no longer declared."""
+        latest = self.versions.latest_per_dataset()
+        counts = self.versions.counts()
+        names = list(dict.fromkeys([*self._config.datasets, *latest]))
+        return [DatasetSummary(n, counts.get(n, 0), latest.get(n)) for n in names]
+
+    def show(self, ref: str) -> DatasetVersion:
+        """The version ``ref`` names (``NAME@3``, ``NAME@latest``, ``NAME@<hash prefix>``)."""
+        return self.versions.resolve(ref, known=[*self._config.datasets, *self.versions.counts()])
+
+    def log(self, name: str) -> list[DatasetVersion]:
+        """Every version of ``name``, newest first."""
+        if name not in self._config.datasets and not self.versions.counts().get(name):
+            self.config(name)  # raises NotFoundError with the declared names
+        return self.versions.log(name)
+
+    def load(self, ref: str) -> pl.DataFrame:
+        """The rows of a version (read back with their hash verified)."""
+        return pl.read_parquet(io.BytesIO(self._artifacts.get(self.show(ref).data_key)))
+
+    def quarantine(self, ref: str) -> pl.DataFrame:
+        """The rows a version's ingest quarantined, as they arrived, with ``_reasons``."""
+        return pl.read_parquet(io.BytesIO(self._artifacts.get(self.show(ref).quarantine_key)))
+
+    def report(self, ref: str) -> dict[str, Any]:
+        """The validation report of a version's ingest."""
+        data: dict[str, Any] = json.loads(self._artifacts.get(self.show(ref).report_key))
+        return data
+
+    def export(self, ref: str, path: Path) -> Path:
+        """Write a version to ``path`` (.parquet: the stored bytes exactly; .csv; .jsonl)."""
+        version = self.show(ref)
+        suffix = path.suffix.lower()
+        if suffix not in EXPORT_FORMATS:
+            raise DataError(
+                f"cannot export to '{path.name}': the extension must be one of "
+                f"{', '.join(EXPORT_FORMATS)}"
+            )
+        path = path.resolve()
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            if suffix == ".parquet":
+                self._artifacts.download(version.data_key, tmp)
+            else:
+                frame = self.load(ref)
+                if suffix == ".csv":
+                    frame.write_csv(tmp, datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z")
+                else:
+                    frame.write_ndjson(tmp)
+            tmp.replace(path)
+        except OSError as exc:
+            raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    def diff(self, a: str, b: str) -> DatasetDiff:
+        """What changed from version ``a`` to version ``b`` of one dataset."""
+        first, second = self.show(a), self.show(b)
+        if first.dataset != second.dataset:
+            raise DataError(f"can only diff versions of one dataset, got {a} and {b}")
+        key = (
+            self._config.datasets[first.dataset].key
+            if first.dataset in self._config.datasets
+            else None
+        )
+        return diff_frames(first.ref, self.load(a), second.ref, self.load(b), key=key)
+
+
+__all__ = ["DatasetSummary", "Datasets", "parse_ref"]
