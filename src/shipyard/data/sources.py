@@ -147,13 +147,10 @@ def _read_csv(path: Path, data: bytes, text: str, sep: str, digest: str) -> RawB
         raise DataError(f"{path}: line 1 is empty; expected a header naming the columns")
     header = next(csv.reader([header_line], delimiter=sep))
     _check_header(path, header, sep)
-    ragged: list[Ragged] = []
+    invalid: list[tuple[str, int, int]] = []  # (text, fields, expected)
 
     def on_invalid(row: Any) -> str:
-        reason = (
-            f"line {row.number}: {row.actual_columns} fields, the header has {row.expected_columns}"
-        )
-        ragged.append(Ragged(str(path), row.number or 0, row.text, reason))
+        invalid.append((row.text, row.actual_columns, row.expected_columns))
         return "skip"
 
     try:
@@ -165,6 +162,7 @@ def _read_csv(path: Path, data: bytes, text: str, sep: str, digest: str) -> RawB
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
+                null_values=[""],  # only an empty field is null here; validation knows the rest
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
             ),
@@ -173,10 +171,30 @@ def _read_csv(path: Path, data: bytes, text: str, sep: str, digest: str) -> RawB
         raise DataError(f"{path}: not a readable CSV: {_first_line(exc)}") from None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
+    ragged = _locate(path, data, invalid)
     if frame.height == 0 and not ragged:
         raise DataError(f"{path}: has a header but no rows; nothing to ingest")
     frame = frame.with_columns(_csv_lines(text, frame.height, ragged).alias(ROW))
     return RawBatch(frame, SourceInfo("csv", str(path), digest, frame.height + len(ragged)), ragged)
+
+
+def _locate(path: Path, data: bytes, invalid: list[tuple[str, int, int]]) -> list[Ragged]:
+    """Find the line of each row the CSV reader could not split (it does not say which)."""
+    if not invalid:
+        return []
+    newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    searched_from: dict[bytes, int] = {}
+    found = []
+    for text, fields, expected in invalid:
+        needle = text.encode("utf-8")
+        offset = data.find(needle, searched_from.get(needle, 0))
+        searched_from[needle] = offset + 1
+        line = int(np.searchsorted(newlines, offset)) + 1 if offset >= 0 else 0
+        where = f"line {line}" if line else "a record"
+        hint = " (an unclosed quote?)" if fields < expected and '"' in text else ""
+        reason = f"{where}: {fields} fields, the header has {expected}{hint}"
+        found.append(Ragged(str(path), line, text, reason))
+    return sorted(found, key=lambda r: r.line)
 
 
 def _csv_lines(text: str, rows: int, ragged: list[Ragged]) -> pl.Series:

@@ -43,6 +43,7 @@ _EXPECTED = {
     "category": "text",
     "datetime": "a date and time (ISO 8601)",
 }
+NULL_MARKERS = ["", "na", "n/a", "null", "none", "nan", "#n/a"]
 _BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
           "t": True, "f": False, "y": True, "n": False}  # fmt: skip
 
@@ -130,19 +131,11 @@ def validate(
     if missing:  # a missing column is all nulls, so that nullability rules apply to it
         raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
 
-    typed_exprs, rules = [], []
+    derived, rules = [], []
     for name, column in schema.items():
-        typed, column_rules = _column_rules(
-            name, column, raw.schema[name], is_key=name == dataset.key
-        )
-        typed_exprs.append(typed.alias(name))
-        rules += column_rules
-    typed_frame = (
-        raw.lazy()
-        .with_columns(e.alias(f"__typed_{n}") for e, n in zip(typed_exprs, schema, strict=True))
-        .with_columns(_finite(schema))
-        .collect()
-    )
+        derived += _derived(name, column.type, raw.schema[name])
+        rules += _column_rules(name, column, is_key=name == dataset.key)
+    typed_frame = raw.lazy().with_columns(derived).collect()
     for check in dataset.checks.custom:
         rules.append(_custom_rule(check.name, check.function, custom or {}, typed_frame, schema))
 
@@ -182,18 +175,42 @@ def validate(
 # -- per-column rules ---------------------------------------------------------
 
 
-def _column_rules(
-    name: str, column: ColumnConfig, dtype: pl.DataType, *, is_key: bool
-) -> tuple[pl.Expr, list[_Rule]]:
+def _derived(name: str, kind: str, dtype: pl.DataType) -> list[pl.Expr]:
+    """Per column: ``__typed_X`` (the value, or null), ``__missing_X``, ``__nonfinite_X``.
+
+    Missing is null; in text read for a non-text column also the usual markers (NA,
+    N/A, NULL, None, NaN, #N/A); in a float column also NaN. ±inf is not missing
+    but not a number we accept either: it is nulled in the value and flagged.
+    """
     raw = pl.col(name)
-    typed = _coerce(raw, column.type, dtype)
+    coerced = _coerce(raw, kind, dtype)
+    missing = raw.is_null()
+    if dtype == pl.String and kind not in ("string", "category"):
+        missing = missing | raw.str.strip_chars().str.to_lowercase().is_in(NULL_MARKERS)
+    elif dtype.is_float():
+        missing = missing | raw.is_nan()
+    if kind == "float":
+        nonfinite = coerced.is_infinite().fill_null(False)
+        value = pl.when(coerced.is_nan() | coerced.is_infinite()).then(None).otherwise(coerced)
+    else:
+        nonfinite, value = pl.lit(False), coerced
+    return [
+        value.alias(f"__typed_{name}"),
+        missing.alias(f"__missing_{name}"),
+        nonfinite.alias(f"__nonfinite_{name}"),
+    ]
+
+
+def _column_rules(name: str, column: ColumnConfig, *, is_key: bool) -> list[_Rule]:
+    raw = pl.col(name)
     value = pl.col(f"__typed_{name}")
+    missing = pl.col(f"__missing_{name}")
     text = raw.cast(pl.String, strict=False)
     rules = [
         _Rule(
             f"type:{name}",
             name,
-            raw.is_not_null() & value.is_null() & ~pl.col(f"__nonfinite_{name}"),
+            ~missing & value.is_null() & ~pl.col(f"__nonfinite_{name}"),
             pl.format(f"{name}: expected {_EXPECTED[column.type]}, got '{{}}'", text),
         )
     ]
@@ -211,7 +228,7 @@ def _column_rules(
             _Rule(
                 f"not_null:{name}",
                 name,
-                raw.is_null(),
+                missing,
                 pl.lit(f"{name}: missing, and the column may not be empty"),
             )
         )
@@ -261,7 +278,7 @@ def _column_rules(
                 pl.format(f"{name}: {{}} appears more than once in the batch", value),
             )
         )
-    return typed, rules
+    return rules
 
 
 def _coerce(raw: pl.Expr, kind: str, dtype: pl.DataType) -> pl.Expr:
@@ -316,7 +333,7 @@ def _coerce(raw: pl.Expr, kind: str, dtype: pl.DataType) -> pl.Expr:
 
 def _parse_datetime(raw: pl.Expr) -> pl.Expr:
     """ISO 8601 text, with or without an offset (none means UTC), or a bare date."""
-    text = raw.str.strip_chars().str.replace(" ", "T", literal=True)
+    text = raw.str.strip_chars().str.replace(" ", "T", literal=True).str.replace(r"[Zz]$", "+00:00")
     with_offset = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")
     naive = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us")
     minutes = text.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us")
@@ -326,20 +343,6 @@ def _parse_datetime(raw: pl.Expr) -> pl.Expr:
         pl.coalesce(naive, minutes, date).dt.replace_time_zone("UTC"),
     )
     return utc.cast(DTYPES["datetime"])
-
-
-def _finite(schema: dict[str, ColumnConfig]) -> list[pl.Expr]:
-    """``__nonfinite_X``: NaN or ±inf in a float column (nulled in the typed value)."""
-    exprs = []
-    for name, column in schema.items():
-        typed = pl.col(f"__typed_{name}")
-        if column.type == "float":
-            exprs.append(
-                (typed.is_nan() | typed.is_infinite()).fill_null(False).alias(f"__nonfinite_{name}")
-            )
-        else:
-            exprs.append(pl.lit(False).alias(f"__nonfinite_{name}"))
-    return exprs
 
 
 def _custom_rule(
