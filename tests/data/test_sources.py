@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import polars as pl
 import pytest
-from conftest import GOOD, HEADER, write
 
+from sample_data import GOOD, HEADER, write
 from shipyard.data.sources import SqlQuery, read_path, read_source
 from shipyard.errors import DataError
 from shipyard.project import Project
@@ -128,7 +128,7 @@ def test_sql_source(tmp_path: Path) -> None:
 
 
 def test_a_failing_sql_query(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="the query failed: .*no such table: nope"):
+    with pytest.raises(DataError, match=r"the query failed: .*no such table: nope"):
         read_source(SqlQuery(f"sqlite:///{tmp_path}/x.db", "SELECT * FROM nope"))
 
 

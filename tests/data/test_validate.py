@@ -8,10 +8,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from conftest import GOOD, HEADER, PROJECT, write
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sample_data import GOOD, HEADER, PROJECT, write
 from shipyard.config import DatasetConfig, parse_config
 from shipyard.data.sources import RawBatch, SourceInfo, read_path, read_source
 from shipyard.data.validate import validate
@@ -209,9 +209,9 @@ messy_text = st.one_of(
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.fixed_dictionaries({c: messy_text for c in PEOPLE.columns}), max_size=30))
+@given(st.lists(st.fixed_dictionaries(dict.fromkeys(PEOPLE.columns, messy_text)), max_size=30))
 def test_every_row_is_accepted_or_quarantined(rows: list[dict[str, str | None]]) -> None:
-    frame = pl.DataFrame(rows, schema={c: pl.String for c in PEOPLE.columns})
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(PEOPLE.columns, pl.String))
     batch = RawBatch(frame.with_row_index("_row", offset=1).with_columns(pl.col("_row").cast(pl.Int64)),
                      SourceInfo("frame", "test", None, frame.height))  # fmt: skip
     result = validate(batch, PEOPLE)
