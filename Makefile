@@ -6,7 +6,10 @@ DEMO_ARGS ?=
 PYTEST_ARGS ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
-.PHONY: demo test lint format clean
+BENCH_VENV := .bench-venv
+BENCH_ARGS ?=
+
+.PHONY: demo test lint bench format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -37,9 +40,19 @@ lint: $(VENV)/.installed-dev
 test: lint
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+## bench: a separate venv with the competitors (pandera, Great Expectations), then the benchmarks
+$(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check --quiet install --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check --quiet install -e . -r benchmarks/requirements.txt
+	@touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python benchmarks/bench_validate.py $(BENCH_ARGS)
+
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis benchmarks/.cache

@@ -48,8 +48,8 @@ def test_good_rows_are_accepted_and_typed(tmp_path: Path) -> None:
         ("4,Dan,12.5,0.1,DE,2026-01-01,true\n", "age: expected a whole number, got '12.5'"),
         ("4,Dan,30,0,5,DE,2026-01-01,true\n", None),  # a ragged line: see the next test
         ("4,Dan,30,abc,DE,2026-01-01,true\n", "score: expected a number, got 'abc'"),
-        ("4,Dan,30,inf,DE,2026-01-01,true\n", "score: expected a finite number, got 'inf'"),
-        ("4,Dan,30,-inf,DE,2026-01-01,true\n", "score: expected a finite number, got '-inf'"),
+        ("4,Dan,30,inf,DE,2026-01-01,true\n", "score: inf is above the maximum 1"),
+        ("4,Dan,30,-inf,DE,2026-01-01,true\n", "score: -inf is below the minimum 0"),
         ("4,Dan,130,0.1,DE,2026-01-01,true\n", "age: 130 is above the maximum 120"),
         ("4,Dan,-1,0.1,DE,2026-01-01,true\n", "age: -1 is below the minimum 0"),
         ("4,Dan,30,0.1,US,2026-01-01,true\n", "country: 'US' is not one of DE, FR, PL"),
@@ -75,6 +75,19 @@ def test_each_rule_quarantines_with_its_reason(
         assert quarantined["_row"] == 5
         assert quarantined["_source"].endswith(".csv")
         assert quarantined["name"] == row.split(",")[1] or quarantined["name"] is None
+
+
+def test_an_unbounded_float_column_refuses_infinity(tmp_path: Path) -> None:
+    dataset = PEOPLE.model_copy(
+        update={
+            "columns": {
+                **PEOPLE.columns,
+                "score": PEOPLE.columns["score"].model_copy(update={"min": None, "max": None}),
+            }
+        }
+    )
+    result = check([*GOOD, "4,Dan,30,-inf,DE,2026-01-01,true\n"], dataset, tmp=tmp_path)
+    assert reasons(result) == [["score: expected a finite number, got '-inf'"]]
 
 
 def test_missing_markers_are_missing_values_in_typed_columns(tmp_path: Path) -> None:

@@ -354,9 +354,19 @@ def read_frame(frame: Any) -> RawBatch:
 def _numbered(frame: pl.DataFrame, info: SourceInfo) -> RawBatch:
     if ROW in frame.columns:
         raise DataError(f"{info.uri}: column name '{ROW}' is reserved by shipyard; rename it")
-    return RawBatch(
-        frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)), info
-    )
+    return RawBatch(frame.with_columns(row_numbers(frame)), info)
+
+
+def row_numbers(frame: pl.DataFrame) -> pl.Series:
+    """``_row`` (1-based), chunked like the frame's columns so polars need not realign them."""
+    lengths = frame.to_series(0).chunk_lengths() if frame.width else [frame.height]
+    start, parts = 1, []
+    for length in lengths:
+        parts.append(pl.Series(ROW, np.arange(start, start + length, dtype=np.int64)))
+        start += length
+    if len(parts) == 1:
+        return parts[0]
+    return pl.concat(parts, rechunk=False)
 
 
 def _check_names(where: str, names: list[str]) -> None:

@@ -12,6 +12,7 @@ column, schema drift (missing or extra columns), freshness.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -92,17 +93,39 @@ class ValidationReport:
         }
 
 
-@dataclass(frozen=True)
 class Validated:
-    """The outcome for one batch: typed accepted rows, quarantined rows, the report.
+    """The outcome for one batch: the report, the quarantined rows, the accepted rows.
 
     Accepted rows keep ``_row`` and ``_source`` until they are written, so that a
     row refused later (by the merge with the parent) is still traced to its origin.
+    They are split off on first use: finding and explaining the bad rows does not
+    need a copy of the good ones.
     """
 
-    accepted: pl.DataFrame
-    quarantine: pl.DataFrame
-    report: ValidationReport
+    def __init__(
+        self,
+        report: ValidationReport,
+        quarantine: pl.DataFrame,
+        typed: pl.DataFrame,
+        keep: pl.Series,
+    ) -> None:
+        self.report = report
+        self.quarantine = quarantine
+        self._typed: pl.DataFrame | None = typed
+        self._keep = keep
+        self._accepted: pl.DataFrame | None = None
+
+    @property
+    def accepted(self) -> pl.DataFrame:
+        """Typed rows that passed every row check (schema columns, ``_row``, ``_source``)."""
+        if self._accepted is None:
+            assert self._typed is not None
+            floats = [n for n, t in self._typed.schema.items() if t.is_float()]
+            self._accepted = self._typed.filter(self._keep).with_columns(
+                pl.col(floats).fill_nan(None)
+            )
+            self._typed = None
+        return self._accepted
 
 
 @dataclass(frozen=True)
@@ -131,32 +154,40 @@ def validate(
     if missing:  # a missing column is all nulls, so that nullability rules apply to it
         raw = raw.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in missing)
 
-    derived, rules = [], []
-    for name, column in schema.items():
-        derived += _derived(name, column.type, raw.schema[name])
-        rules += _column_rules(name, column, is_key=name == dataset.key)
-    typed_frame = raw.lazy().with_columns(derived).collect()
-    for check in dataset.checks.custom:
-        rules.append(_custom_rule(check.name, check.function, custom or {}, typed_frame, schema))
+    columns = {n: _Column(n, c, raw.schema[n], is_key=n == dataset.key) for n, c in schema.items()}
+    converted = [c.convert() for c in columns.values() if c.coerces]
+    frame = raw.with_columns(converted) if converted else raw
+    if len({frame[c].n_chunks() for c in frame.columns}) > 1:
+        frame = frame.rechunk()  # once, or every select below would realign the chunks
+    rules = [rule for column in columns.values() for rule in column.rules()]
+    if dataset.checks.custom:
+        values = frame.select(c.value.alias(n) for n, c in columns.items())
+        for check in dataset.checks.custom:
+            rule, verdict = _custom_rule(check.name, check.function, custom or {}, values)
+            frame = frame.with_columns(verdict)
+            rules.append(rule)
 
-    # every column has at least its type rule, so there is always a mask to combine
-    masks = typed_frame.select(
-        r.fails.fill_null(False).alias(f"__fail_{i}") for i, r in enumerate(rules)
-    )
-    any_fail = masks.select(pl.any_horizontal(pl.all())).to_series()
-    counts = masks.sum().row(0)
+    if rules:
+        masks = frame.select(
+            r.fails.fill_null(False).alias(f"__fail_{i}") for i, r in enumerate(rules)
+        )
+        any_fail = masks.select(pl.any_horizontal(pl.all())).to_series()
+        counts = masks.sum().row(0)
+    else:
+        masks, counts = pl.DataFrame(), ()
+        any_fail = pl.Series("f", [False] * raw.height, dtype=pl.Boolean)
+    failing = any_fail.arg_true()  # few rows: gather them rather than filter every column
+    failed = [(i, r) for (i, r), n in zip(enumerate(rules), counts, strict=True) if n]
+    quarantine = _quarantine(batch, frame[failing], masks[failing], failed, [*present, *extra])
 
     origin = pl.col(SOURCE) if SOURCE in raw.columns else pl.lit(batch.source.uri)
-    accepted = typed_frame.filter(~any_fail).select(
-        *(pl.col(f"__typed_{n}").alias(n) for n in schema), pl.col(ROW), origin.alias(SOURCE)
+    typed = frame.select(
+        *(c.accepted_value() for c in columns.values()), pl.col(ROW), origin.alias(SOURCE)
     )
-    quarantine = _quarantine(
-        batch, typed_frame.filter(any_fail), masks.filter(any_fail), rules, extra, present
-    )
-
     batch_checks += _null_rates(dataset, raw, present)
     batch_checks += _row_count(dataset, batch.received)
-    batch_checks += _freshness(dataset, accepted, now or datetime.now(UTC))
+    if dataset.checks.freshness is not None:
+        batch_checks += _freshness(dataset, typed.filter(~any_fail), now or datetime.now(UTC))
     row_checks = [
         CheckResult(r.name, "row", int(n), int(n) == 0, column=r.column)
         for r, n in zip(rules, counts, strict=True)
@@ -165,120 +196,130 @@ def validate(
         row_checks.append(CheckResult("field_count", "row", len(batch.ragged), False))
     report = ValidationReport(
         received=batch.received,
-        accepted=accepted.height,
+        accepted=raw.height - failing.len(),
         quarantined=quarantine.height,
         checks=batch_checks + row_checks,
     )
-    return Validated(accepted, quarantine, report)
+    return Validated(report, quarantine, typed, ~any_fail)
 
 
 # -- per-column rules ---------------------------------------------------------
 
 
-def _derived(name: str, kind: str, dtype: pl.DataType) -> list[pl.Expr]:
-    """Per column: ``__typed_X`` (the value, or null), ``__missing_X``, ``__nonfinite_X``.
+class _Column:
+    """One schema column over one batch: how its value is read, and the rules it must pass.
 
-    Missing is null; in text read for a non-text column also the usual markers (NA,
-    N/A, NULL, None, NaN, #N/A); in a float column also NaN. ±inf is not missing
-    but not a number we accept either: it is nulled in the value and flagged.
+    A column already of its type is used as it is (no copy); any other is converted
+    once into ``__typed_X``, null where the conversion is not safe. Missing is null;
+    in text read for a non-text column also the usual markers (NA, N/A, NULL, None,
+    NaN, #N/A); in a float column also NaN. ±inf is not missing, but not a number
+    we accept either.
     """
-    raw = pl.col(name)
-    coerced = _coerce(raw, kind, dtype)
-    missing = raw.is_null()
-    if dtype == pl.String and kind not in ("string", "category"):
-        missing = missing | raw.str.strip_chars().str.to_lowercase().is_in(NULL_MARKERS)
-    elif dtype.is_float():
-        missing = missing | raw.is_nan()
-    if kind == "float":
-        nonfinite = coerced.is_infinite().fill_null(False)
-        value = pl.when(coerced.is_nan() | coerced.is_infinite()).then(None).otherwise(coerced)
-    else:
-        nonfinite, value = pl.lit(False), coerced
-    return [
-        value.alias(f"__typed_{name}"),
-        missing.alias(f"__missing_{name}"),
-        nonfinite.alias(f"__nonfinite_{name}"),
-    ]
 
+    def __init__(self, name: str, spec: ColumnConfig, dtype: pl.DataType, *, is_key: bool) -> None:
+        self.name, self.spec, self.dtype, self.is_key = name, spec, dtype, is_key
+        self.coerces = dtype != DTYPES[spec.type]
+        self.raw = pl.col(name)
+        self.value = pl.col(f"__typed_{name}") if self.coerces else self.raw
+        self.floats = spec.type == "float"
 
-def _column_rules(name: str, column: ColumnConfig, *, is_key: bool) -> list[_Rule]:
-    raw = pl.col(name)
-    value = pl.col(f"__typed_{name}")
-    missing = pl.col(f"__missing_{name}")
-    text = raw.cast(pl.String, strict=False)
-    rules = [
-        _Rule(
-            f"type:{name}",
-            name,
-            ~missing & value.is_null() & ~pl.col(f"__nonfinite_{name}"),
-            pl.format(f"{name}: expected {_EXPECTED[column.type]}, got '{{}}'", text),
-        )
-    ]
-    if column.type == "float":
-        rules.append(
-            _Rule(
-                f"finite:{name}",
-                name,
-                pl.col(f"__nonfinite_{name}"),
-                pl.format(f"{name}: expected a finite number, got '{{}}'", text),
+    def convert(self) -> pl.Expr:
+        return _coerce(self.raw, self.spec.type, self.dtype).alias(f"__typed_{self.name}")
+
+    def missing(self) -> pl.Expr:
+        missing = self.raw.is_null()
+        if self.dtype == pl.String and self.spec.type not in ("string", "category"):
+            missing = missing | self.raw.str.strip_chars().str.to_lowercase().is_in(NULL_MARKERS)
+        elif self.dtype.is_float():
+            missing = missing | self.raw.is_nan()
+        return missing
+
+    def usable(self) -> pl.Expr:
+        """Present and parsed (NaN, which is missing, excluded)."""
+        if self.floats:
+            return self.value.is_not_null() & ~self.value.is_nan()
+        return self.value.is_not_null()
+
+    def accepted_value(self) -> pl.Expr:
+        """The value as accepted rows keep it (NaN, a missing value, becomes null when
+        the accepted rows are split off)."""
+        return self.value.alias(self.name)
+
+    def rules(self) -> list[_Rule]:
+        name, spec, value = self.name, self.spec, self.value
+        text = self.raw.cast(pl.String, strict=False)
+        rules = []
+        if self.coerces:  # a value already of the column's type cannot fail to convert
+            finite = ~value.is_infinite().fill_null(False) if self.floats else pl.lit(True)
+            rules.append(
+                _Rule(
+                    f"type:{name}",
+                    name,
+                    ~self.missing() & value.is_null() & finite,
+                    pl.format(f"{name}: expected {_EXPECTED[spec.type]}, got '{{}}'", text),
+                )
             )
-        )
-    if not column.nullable or is_key:
-        rules.append(
-            _Rule(
-                f"not_null:{name}",
-                name,
-                missing,
-                pl.lit(f"{name}: missing, and the column may not be empty"),
+        if not spec.nullable or self.is_key:
+            rules.append(
+                _Rule(
+                    f"not_null:{name}",
+                    name,
+                    self.missing(),
+                    pl.lit(f"{name}: missing, and the column may not be empty"),
+                )
             )
-        )
-    if column.min is not None:
-        rules.append(
-            _Rule(
-                f"min:{name}",
-                name,
-                value < column.min,
-                pl.format(f"{name}: {{}} is below the minimum {column.min:g}", value),
+        if spec.min is not None or spec.max is not None:
+            low = spec.min if spec.min is not None else -math.inf
+            high = spec.max if spec.max is not None else math.inf
+            outside = (value < low) | (value > high)  # ±inf falls outside finite bounds
+            rules.append(
+                _Rule(
+                    f"range:{name}",
+                    name,
+                    outside & ~value.is_nan() if self.floats else outside,
+                    pl.when(value < low)
+                    .then(pl.format(f"{name}: {{}} is below the minimum {low:g}", value))
+                    .otherwise(pl.format(f"{name}: {{}} is above the maximum {high:g}", value)),
+                )
             )
-        )
-    if column.max is not None:
-        rules.append(
-            _Rule(
-                f"max:{name}",
-                name,
-                value > column.max,
-                pl.format(f"{name}: {{}} is above the maximum {column.max:g}", value),
+        elif self.floats:
+            rules.append(
+                _Rule(
+                    f"finite:{name}",
+                    name,
+                    value.is_infinite(),
+                    pl.format(f"{name}: expected a finite number, got '{{}}'", text),
+                )
             )
-        )
-    if column.categories is not None:
-        allowed = ", ".join(column.categories)
-        rules.append(
-            _Rule(
-                f"category:{name}",
-                name,
-                value.is_not_null() & ~value.is_in(column.categories),
-                pl.format(f"{name}: '{{}}' is not one of {allowed}", value),
+        if spec.categories is not None:
+            allowed = ", ".join(spec.categories)
+            rules.append(
+                _Rule(
+                    f"category:{name}",
+                    name,
+                    value.is_not_null() & ~value.is_in(spec.categories),
+                    pl.format(f"{name}: '{{}}' is not one of {allowed}", value),
+                )
             )
-        )
-    if column.regex is not None:
-        rules.append(
-            _Rule(
-                f"regex:{name}",
-                name,
-                value.is_not_null() & ~value.str.contains(column.regex),
-                pl.format(f"{name}: '{{}}' does not match {column.regex}", value),
+        if spec.regex is not None:
+            rules.append(
+                _Rule(
+                    f"regex:{name}",
+                    name,
+                    value.is_not_null() & ~value.str.contains(spec.regex),
+                    pl.format(f"{name}: '{{}}' does not match {spec.regex}", value),
+                )
             )
-        )
-    if column.unique or is_key:
-        rules.append(
-            _Rule(
-                f"unique:{name}",
-                name,
-                value.is_not_null() & value.is_duplicated(),
-                pl.format(f"{name}: {{}} appears more than once in the batch", value),
+        if spec.unique or self.is_key:
+            rules.append(
+                _Rule(
+                    f"unique:{name}",
+                    name,
+                    self.usable() & value.is_duplicated(),
+                    pl.format(f"{name}: {{}} appears more than once in the batch", value),
+                )
             )
-        )
-    return rules
+        return rules
 
 
 def _coerce(raw: pl.Expr, kind: str, dtype: pl.DataType) -> pl.Expr:
@@ -346,38 +387,31 @@ def _parse_datetime(raw: pl.Expr) -> pl.Expr:
 
 
 def _custom_rule(
-    name: str,
-    function: str,
-    custom: dict[str, CustomCheck],
-    frame: pl.DataFrame,
-    schema: dict[str, ColumnConfig],
-) -> _Rule:
+    name: str, function: str, custom: dict[str, CustomCheck], values: pl.DataFrame
+) -> tuple[_Rule, pl.Series]:
     check = custom.get(name)
     if check is None:
         raise ConfigError(f"custom check '{name}' ({function}) was not loaded")
-    typed = frame.select(pl.col(f"__typed_{n}").alias(n) for n in schema)
     try:
-        result = check(typed)
+        result = check(values)
     except Exception as exc:
         raise ConfigError(
             f"custom check '{name}' ({function}) raised {type(exc).__name__}: {exc}"
         ) from exc
     if isinstance(result, pl.Expr):
-        result = typed.select(result.alias("ok")).to_series()
+        result = values.select(result.alias("ok")).to_series()
     if (
         not isinstance(result, pl.Series)
         or result.dtype != pl.Boolean
-        or result.len() != frame.height
+        or result.len() != values.height
     ):
         raise ConfigError(
             f"custom check '{name}' ({function}) must return a boolean polars expression or "
             f"Series with one value per row (True = good), got {type(result).__name__}"
         )
-    frame_col = f"__custom_{name}"
-    frame.insert_column(frame.width, result.alias(frame_col))
-    return _Rule(
-        f"custom:{name}", None, ~pl.col(frame_col), pl.lit(f"custom check '{name}' failed")
-    )
+    column = f"__custom_{name}"
+    rule = _Rule(f"custom:{name}", None, ~pl.col(column), pl.lit(f"custom check '{name}' failed"))
+    return rule, result.alias(column)
 
 
 # -- quarantine ------------------------------------------------------------------
@@ -387,16 +421,16 @@ def _quarantine(
     batch: RawBatch,
     failing: pl.DataFrame,
     masks: pl.DataFrame,
-    rules: list[_Rule],
-    extra: list[str],
-    present: list[str],
+    rules: list[tuple[int, _Rule]],
+    columns: list[str],
 ) -> pl.DataFrame:
-    """Failing rows as they arrived (as text), with ``_reasons``, ``_source``, ``_row``."""
-    columns = [*present, *extra]
+    """Failing rows as they arrived (as text), with ``_reasons``, ``_source``, ``_row``.
+
+    ``rules`` are the rules that failed somewhere, with their mask's index.
+    """
     if failing.height:
         reasons = pl.concat_list(
-            pl.when(masks[f"__fail_{i}"]).then(rule.reason).otherwise(None)
-            for i, rule in enumerate(rules)
+            pl.when(masks[f"__fail_{i}"]).then(rule.reason).otherwise(None) for i, rule in rules
         ).list.drop_nulls()
         rows = failing.with_columns(masks).select(
             *(pl.col(c).cast(pl.String, strict=False) for c in columns),
