@@ -150,3 +150,58 @@ def test_infer_writes_into_the_project_file(loans: Path) -> None:
     assert again.exit_code == 2 and "already declared" in again.output
     dry = run(loans, "data", "infer", str(loans / "b1.csv"), "--dataset", "other", "--dry-run")
     assert dry.exit_code == 0 and "other:" not in (loans / "shipyard.yaml").read_text()
+
+
+def test_five_messy_batches_from_every_kind_of_source(loans: Path, tmp_path: Path) -> None:
+    """The issue's "done when": CSV, Parquet, SQL and a watched folder, then look around."""
+    import polars as pl
+
+    write_loans_batch(tmp_path / "b3.csv", rows=250, seed=3, first_id=501)
+    pl.read_csv(tmp_path / "b3.csv", infer_schema=False).write_parquet(tmp_path / "b3.parquet")
+    db = tmp_path / "crm.db"
+    write_loans_batch(tmp_path / "b4.csv", rows=150, seed=4, first_id=751)
+    with sqlite3.connect(db) as conn:
+        rows = [line.split(",") for line in (tmp_path / "b4.csv").read_text().splitlines()[1:]]
+        conn.execute(
+            "CREATE TABLE loans (loan_id TEXT, amount TEXT, age TEXT, country TEXT, applied_at TEXT, defaulted TEXT)"
+        )
+        conn.executemany("INSERT INTO loans VALUES (?, ?, ?, ?, ?, ?)", rows)
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    write_loans_batch(inbox / "b5.csv", rows=100, seed=5, first_id=901)
+    os.utime(inbox / "b5.csv", (1_700_000_000, 1_700_000_000))
+
+    steps = [
+        ["data", "ingest", "loans", str(loans / "b1.csv")],
+        ["data", "ingest", "loans", str(loans / "b2.csv")],
+        ["data", "ingest", "loans", str(tmp_path / "b3.parquet")],
+        ["data", "ingest", "loans", "--sql", "SELECT * FROM loans", "--url", f"sqlite:///{db}"],
+        ["data", "ingest", "loans", "--watch", str(inbox), "--once"],
+    ]
+    for args in steps:
+        result = run(loans, *args)
+        assert result.exit_code == 0, result.output
+    log = json.loads(run(loans, "data", "log", "loans", "--json").stdout)
+    assert [v["version"] for v in log] == [5, 4, 3, 2, 1]
+    assert [v["sources"][0]["kind"] for v in reversed(log)] == [
+        "csv",
+        "csv",
+        "parquet",
+        "sql",
+        "csv",
+    ]
+    for version in log:
+        assert version["rows_accepted"] + version["rows_quarantined"] == version["rows_received"]
+        assert version["rows_quarantined"] > 0  # every batch is messy
+    assert log[0]["rows"] == sum(v["rows_accepted"] for v in log)  # appended, nothing dropped
+    quarantined = json.loads(run(loans, "data", "quarantine", "loans@4", "--json").stdout)
+    assert quarantined and all(row["_reasons"] for row in quarantined)
+    assert (
+        json.loads(run(loans, "data", "diff", "loans@2", "loans@5", "--json").stdout)["removed"]
+        == 0
+    )
+    first = tmp_path / "one.parquet"
+    second = tmp_path / "two.parquet"
+    run(loans, "data", "export", "loans@3", str(first))
+    run(loans, "data", "export", "loans@3", str(second))
+    assert first.read_bytes() == second.read_bytes()

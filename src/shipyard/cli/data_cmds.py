@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from shipyard.data import DatasetVersion, IngestResult, SqlQuery
@@ -18,6 +27,8 @@ from shipyard.project import Project, open_project
 
 from .app import cli
 from .output import console, err_console, json_option, print_json
+
+PROGRESS_AFTER_S = 1.0
 
 
 def _open(ctx: click.Context) -> Project:
@@ -109,6 +120,7 @@ def ingest(
                 lambda step: project.ingest(
                     name, *sources, mode=mode, delimiter=delimiter, progress=step
                 ),
+                steps=len(sources) + 4,  # read each, validate, merge, store, commit
                 quiet=as_json,
             )
         except BatchRejectedError as exc:
@@ -121,13 +133,35 @@ def ingest(
         _print_ingest(result, project)
 
 
-def _with_progress(work: Any, *, quiet: bool) -> IngestResult:
+def _with_progress(
+    work: Callable[[Callable[[str], None] | None], IngestResult], *, steps: int, quiet: bool
+) -> IngestResult:
+    """Run an ingest; past one second, show a bar over its steps on a terminal."""
     if quiet or not console.is_terminal:
-        return work(None)  # type: ignore[no-any-return]
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("ingesting", total=None)
-        return work(lambda message: progress.update(task, description=message))  # type: ignore[no-any-return]
+        return work(None)
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    started = time.monotonic()
+    progress = Progress(*columns, console=console, transient=True)
+    task = progress.add_task("ingesting", total=steps)
+    shown = False
+
+    def step(message: str) -> None:
+        nonlocal shown
+        if not shown and time.monotonic() - started > PROGRESS_AFTER_S:
+            progress.start()
+            shown = True
+        progress.update(task, description=message, advance=1)
+
+    try:
+        return work(step)
+    finally:
+        progress.stop()
 
 
 def _print_ingest(result: IngestResult, project: Project) -> None:
