@@ -15,6 +15,7 @@ import click
 
 from shipyard import __version__
 from shipyard.errors import ShipyardError
+from shipyard.project import Project, open_project
 
 from .output import err_console
 
@@ -78,6 +79,11 @@ def cli(ctx: click.Context, project_dir: Path, debug: bool, verbose: int) -> Non
         level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
     ctx.obj = {"project_dir": project_dir, "debug": debug}
+
+
+def open_from(ctx: click.Context) -> Project:
+    """The project the command line names (``--project``, or the current folder)."""
+    return open_project(ctx.find_root().obj["project_dir"])
 
 
 def main() -> None:

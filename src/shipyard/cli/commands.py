@@ -9,14 +9,10 @@ from rich.table import Table
 
 from shipyard.demo import DemoSummary, demo_folder, run_demo
 from shipyard.doctor import DoctorReport, run_doctor
-from shipyard.project import Project, init_project, open_project
+from shipyard.project import init_project
 
-from .app import cli
+from .app import cli, open_from
 from .output import console, json_option, print_json
-
-
-def _open(ctx: click.Context) -> Project:
-    return open_project(ctx.obj["project_dir"])
 
 
 @cli.command()
@@ -35,7 +31,7 @@ def init(directory: Path, name: str | None, force: bool) -> None:
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool) -> None:
     """Check the project file, the database and the artifact store; print versions."""
-    with _open(ctx) as project:
+    with open_from(ctx) as project:
         report = run_doctor(project)
     if as_json:
         print_json(report.as_dict())
@@ -68,7 +64,7 @@ def _print_doctor(report: DoctorReport) -> None:
 @click.pass_context
 def audit(ctx: click.Context, subject: str | None, limit: int, as_json: bool) -> None:
     """List the audit log, newest first: who changed what, when and why."""
-    with _open(ctx) as project:
+    with open_from(ctx) as project:
         events = project.audit(subject=subject, limit=limit)
     if as_json:
         print_json([event.as_dict() for event in events])

@@ -23,16 +23,12 @@ from shipyard.data import DatasetVersion, IngestResult, SqlQuery
 from shipyard.data.infer import infer_schema, write_into_project
 from shipyard.data.watch import WatchEvent, watch
 from shipyard.errors import BatchRejectedError, DataError
-from shipyard.project import Project, open_project
+from shipyard.project import Project
 
-from .app import cli
+from .app import cli, open_from
 from .output import console, err_console, json_option, print_json
 
 PROGRESS_AFTER_S = 1.0
-
-
-def _open(ctx: click.Context) -> Project:
-    return open_project(ctx.obj["project_dir"])
 
 
 @cli.group()
@@ -54,7 +50,7 @@ def infer(ctx: click.Context, file: Path, name: str, dry_run: bool, force: bool)
     console.print(yaml.safe_dump({"datasets": {name: entry}}, sort_keys=False), end="")
     if dry_run:
         return
-    with _open(ctx) as project:
+    with open_from(ctx) as project:
         write_into_project(project.file, name, entry, force=force)
         console.print(
             f"[green]wrote datasets.{name} into {project.file}[/]: review it, set 'target'"
@@ -114,7 +110,7 @@ def ingest(
         raise DataError(
             f"nothing to ingest into '{name}'", hint="give PATHS, --sql with --url, or --watch DIR"
         )
-    with _open(ctx) as project:
+    with open_from(ctx) as project:
         try:
             result = _with_progress(
                 lambda step: project.ingest(
@@ -195,7 +191,7 @@ def _watch(
             )
             console.print(f"[{colour}]{event.outcome}[/] {event.path.name}: {event.detail}")
 
-    with _open(ctx) as project:
+    with open_from(ctx) as project:
         if not once and not as_json:
             err_console.print(f"watching {folder} for '{name}' every {interval:g}s; Ctrl-C to stop")
         stop = threading.Event()
@@ -216,7 +212,7 @@ def _watch(
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
     """List the datasets, how many versions each has and the newest."""
-    with _open(ctx) as project:
+    with open_from(ctx) as project:
         summaries = project.data.summaries()
     if as_json:
         print_json([s.as_dict() for s in summaries])
@@ -243,7 +239,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def show(ctx: click.Context, ref: str, as_json: bool) -> None:
     """Show one version: counts, content hash, lineage, sources, failed checks."""
-    with _open(ctx) as project:
+    with open_from(ctx) as project:
         version = project.data.show(ref)
         report = project.data.report(ref)
     if as_json:
@@ -284,7 +280,7 @@ def _print_version(version: DatasetVersion) -> None:
 @click.pass_context
 def log(ctx: click.Context, name: str, as_json: bool) -> None:
     """The versions of dataset NAME, newest first."""
-    with _open(ctx) as project:
+    with open_from(ctx) as project:
         versions = project.data.log(name)
     if as_json:
         print_json([v.as_dict() for v in versions])
@@ -316,7 +312,7 @@ def log(ctx: click.Context, name: str, as_json: bool) -> None:
 @click.pass_context
 def diff(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
     """What changed from version A to version B: rows and per-column statistics."""
-    with _open(ctx) as project:
+    with open_from(ctx) as project:
         result = project.data.diff(a, b)
     if as_json:
         print_json(result.as_dict())
@@ -357,7 +353,7 @@ def _short(value: Any) -> str:
 @click.pass_context
 def export(ctx: click.Context, ref: str, file: Path) -> None:
     """Write version REF to FILE (.parquet: the stored bytes exactly; .csv; .jsonl)."""
-    with _open(ctx) as project:
+    with open_from(ctx) as project:
         version = project.data.show(ref)
         path = project.data.export(ref, file)
     console.print(f"wrote {version.ref} ({version.rows:,} rows) to {path}")
@@ -372,7 +368,7 @@ def export(ctx: click.Context, ref: str, file: Path) -> None:
 @click.pass_context
 def quarantine(ctx: click.Context, ref: str, limit: int, as_json: bool) -> None:
     """The rows REF's ingest quarantined, as they arrived, with every reason."""
-    with _open(ctx) as project:
+    with open_from(ctx) as project:
         version = project.data.show(ref)
         rows = project.data.quarantine(ref)
     if as_json:
