@@ -10,8 +10,16 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .errors import ShipyardError
-from .project import Project, init_project, open_project
+from .project import Project, init_project, open_project, register
 
 open = open_project
 
-__all__ = ["Project", "ShipyardError", "__version__", "init_project", "open", "open_project"]
+__all__ = [
+    "Project",
+    "ShipyardError",
+    "__version__",
+    "init_project",
+    "open",
+    "open_project",
+    "register",
+]

@@ -4,7 +4,9 @@ It grows with every stage until it is the full loop. Today it: writes the
 example project file, opens the project (creating and migrating the metadata
 database), makes two messy batches of loan applications and ingests them
 (validation, quarantine with reasons, two immutable versions), diffs the two
-versions, and runs the doctor's checks; every change lands in the audit log.
+versions, trains the example model twice, registers a third model as a notebook
+would, makes the best one champion, and runs the doctor's checks; every change
+lands in the audit log.
 
 Library code: it reports each step through ``on_step`` and prints nothing.
 """
@@ -23,7 +25,8 @@ from typing import Any
 from .data import DatasetDiff, IngestResult
 from .doctor import DoctorReport, run_doctor
 from .errors import ConfigError
-from .project import init_project, open_project
+from .models import ModelVersion
+from .project import Project, init_project, open_project
 
 Step = Callable[[str], None]
 
@@ -40,6 +43,8 @@ class DemoSummary:
     ingests: list[IngestResult]
     quarantine_sample: list[dict[str, Any]]
     diff: DatasetDiff
+    models: list[ModelVersion]
+    champion: str
     schema_revision: str | None
     audit_events: list[dict[str, Any]] = field(default_factory=list)
     doctor: DoctorReport | None = None
@@ -52,6 +57,8 @@ class DemoSummary:
             "ingests": [r.as_dict() for r in self.ingests],
             "quarantine_sample": self.quarantine_sample,
             "diff": self.diff.as_dict(),
+            "models": [m.as_dict() for m in self.models],
+            "champion": self.champion,
             "schema_revision": self.schema_revision,
             "audit_events": self.audit_events,
             "doctor": self.doctor.as_dict() if self.doctor else None,
@@ -100,6 +107,18 @@ def run_demo(
         step(f"diffing loans@1 and {latest.ref}")
         changes = project.data.diff("loans@1", latest.ref)
 
+        step(f"training default-risk on {latest.ref} (credit_model.py, holdout {0.2:.0%})")
+        trained = [project.train("default-risk")]
+        step("training it again with deeper trees")
+        trained.append(project.train("default-risk", params={"max_depth": 6, "max_iter": 200}))
+        step("registering a model trained elsewhere, as from a notebook")
+        trained.append(_notebook_model(project, latest.ref))
+        best = max(trained, key=lambda v: v.metrics.get("roc_auc", 0.0))
+        project.models.alias(
+            best.ref, "champion", reason="best holdout ROC AUC of the demo's three"
+        )
+        step(f"champion → {best.ref} (ROC AUC {best.metrics.get('roc_auc', 0):.3f})")
+
         step("running the doctor's checks")
         report = run_doctor(project)
         events = [event.as_dict() for event in project.audit(limit=20)]
@@ -111,9 +130,27 @@ def run_demo(
         ingests=ingests,
         quarantine_sample=sample,
         diff=changes,
+        models=trained,
+        champion=best.ref,
         schema_revision=revision,
         audit_events=events,
         doctor=report,
+    )
+
+
+def _notebook_model(project: Project, ref: str) -> ModelVersion:
+    """What a data scientist would do in a notebook: fit, then hand over in one line."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    frame = project.data.load(ref).drop_nulls().to_pandas()
+    holdout = frame.sample(frac=0.2, random_state=0)
+    train = frame.drop(holdout.index)
+    features = ["amount", "age"]
+    model = LogisticRegression(max_iter=1000).fit(train[features], train["defaulted"])
+    auc = roc_auc_score(holdout["defaulted"], model.predict_proba(holdout[features])[:, 1])
+    return project.register(
+        model, "default-risk", dataset=ref, features=features, metrics={"roc_auc": float(auc)}
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from .config import (
     PROJECT_FILE,
     ProjectConfig,
+    example_model_code,
     example_project_file,
     expand_env,
     find_project_file,
@@ -24,6 +25,7 @@ from .config import (
 )
 from .data import Datasets, IngestResult
 from .errors import ConfigError
+from .models import Models, ModelVersion
 from .storage import (
     ArtifactStore,
     AuditEvent,
@@ -48,6 +50,7 @@ class Project:
         self._metadata: MetadataStore | None = None
         self._artifacts: ArtifactStore | None = None
         self._data: Datasets | None = None
+        self._models: Models | None = None
 
     @property
     def name(self) -> str:
@@ -73,6 +76,21 @@ class Project:
         if self._data is None:
             self._data = Datasets(self.config, self.root, self.metadata, self.artifacts)
         return self._data
+
+    @property
+    def models(self) -> Models:
+        """The models stage: train, register, import, aliases, model cards, loading."""
+        if self._models is None:
+            self._models = Models(self.config, self.root, self.metadata, self.artifacts, self.data)
+        return self._models
+
+    def train(self, name: str, **options: Any) -> ModelVersion:
+        """Train model ``name`` (``data="loans@3"``, ``params={...}``) and register the result."""
+        return self.models.train(name, **options)
+
+    def register(self, model: Any, name: str, **lineage: Any) -> ModelVersion:
+        """Hand over a model trained elsewhere (a notebook): ``dataset="tx@4"``, ``metrics={...}``."""
+        return self.models.register(model, name, **lineage)
 
     def ingest(self, name: str, *sources: Any, **options: Any) -> IngestResult:
         """Validate ``sources`` (paths, ``SqlQuery``, pandas/polars frames) into ``name``'s next version."""
@@ -151,6 +169,9 @@ def init_project(
         tmp = file.with_name(f".{PROJECT_FILE}.tmp")
         tmp.write_text(example_project_file(name), encoding="utf-8")
         tmp.replace(file)
+        code = folder / "credit_model.py"
+        if not code.exists():
+            code.write_text(example_model_code(), encoding="utf-8")
         gitignore = folder / ".gitignore"
         if not gitignore.exists():
             gitignore.write_text("# shipyard's local state (database, artifacts)\n.shipyard/\n")
@@ -163,3 +184,11 @@ def init_project(
 def _project_name(folder: Path) -> str:
     cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in folder.name).strip("-._")
     return cleaned[:64] or "project"
+
+
+def register(
+    model: Any, name: str, *, project: str | os.PathLike[str] = ".", **lineage: Any
+) -> ModelVersion:
+    """``shipyard.register(model, name="fraud", dataset="tx@4", metrics={...})`` from a notebook."""
+    with open_project(project) as opened:
+        return opened.register(model, name, **lineage)

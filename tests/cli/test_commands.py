@@ -139,7 +139,14 @@ def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
         assert report["quarantined"] > 0
     assert summary["quarantine_sample"][0]["_reasons"]
     assert summary["diff"]["added"] == second["report"]["accepted"]
+    assert [m["ref"] for m in summary["models"]] == [f"default-risk@{n}" for n in (1, 2, 3)]
+    assert [m["source"] for m in summary["models"]] == ["train", "train", "register"]
+    assert summary["champion"] in [m["ref"] for m in summary["models"]]
     assert [e["action"] for e in summary["audit_events"]] == [
+        "alias.set",
+        "model.registered",
+        "model.registered",
+        "model.registered",
         "data.version.created",
         "data.version.created",
         "project.created",

@@ -136,6 +136,16 @@ def _print_demo(summary: DemoSummary) -> None:
         f"diff             {diff.a} → {diff.b}: {diff.added:,} rows added, "
         f"{diff.removed:,} removed, {diff.changed:,} changed"
     )
+    table = Table("version", "made by", "roc_auc", "log_loss", box=None, title="model versions")
+    for version in summary.models:
+        mark = "  ← champion" if version.ref == summary.champion else ""
+        table.add_row(
+            version.ref + mark,
+            version.source,
+            f"{version.metrics.get('roc_auc', float('nan')):.3f}",
+            f"{version.metrics['log_loss']:.3f}" if "log_loss" in version.metrics else "-",
+        )
+    console.print(table)
     if summary.doctor is not None:
         _print_doctor(summary.doctor)
     table = Table("id", "actor", "action", "subject", box=None, title="audit log")
@@ -146,5 +156,6 @@ def _print_demo(summary: DemoSummary) -> None:
     console.print(
         f"\nLook around: [bold]shipyard -C {folder} data list[/], "
         f"[bold]shipyard -C {folder} data quarantine loans@1[/], "
+        f"[bold]shipyard -C {folder} models show default-risk@champion[/], "
         f"[bold]shipyard -C {folder} audit[/]"
     )

@@ -9,8 +9,8 @@ from typing import Any
 import click
 from rich.console import Console
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+console = Console(highlight=False, emoji=False)
+err_console = Console(stderr=True, highlight=False, emoji=False)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 

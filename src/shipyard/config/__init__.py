@@ -36,12 +36,18 @@ __all__ = [
     "OwnerConfig",
     "ProjectConfig",
     "StorageConfig",
+    "example_model_code",
     "example_project_file",
     "expand_env",
     "find_project_file",
     "load_config",
     "parse_config",
 ]
+
+
+def example_model_code() -> str:
+    """The example project's ``credit_model.py`` that ``shipyard init`` writes beside it."""
+    return files(__package__).joinpath("credit_model.py.tmpl").read_text(encoding="utf-8")
 
 
 def example_project_file(name: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass
 
-from .schema import ColumnConfig, DatasetConfig, ModelConfig, ProjectConfig
+from .schema import METRICS, ColumnConfig, DatasetConfig, ModelConfig, ProjectConfig
 
 Path = tuple[str | int, ...]
 
@@ -140,6 +140,24 @@ def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[
                 "an owner needs a contact: add 'email', 'webhook' or 'slack' so alerts reach them",
             )
         )
+    known = METRICS[model.task]
+    for index, metric in enumerate(model.metrics or []):
+        if metric not in known:
+            problems.append(
+                Problem(
+                    (*path, "metrics", index),
+                    f"'{metric}' is not a {model.task} metric{did_you_mean(metric, known)}; "
+                    f"known: {', '.join(known)}",
+                )
+            )
+    if model.format == "pickle" and not model.trusted_pickle:
+        problems.append(
+            Problem(
+                (*path, "format"),
+                "pickle runs code when loaded; set 'trusted_pickle: true' to accept that risk "
+                "for this model, or use the default safe format (skops)",
+            )
+        )
     dataset = config.datasets.get(model.dataset)
     if dataset is None:
         names = list(config.datasets)
@@ -174,6 +192,13 @@ def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[
                     "a model may not learn from its own answer",
                 )
             )
+    if model.split.strategy == "time" and dataset.timestamp is None:
+        problems.append(
+            Problem(
+                (*path, "split", "strategy"),
+                f"a time split needs a 'timestamp' column; dataset '{model.dataset}' declares none",
+            )
+        )
     if dataset.target is None:
         problems.append(
             Problem(

@@ -208,6 +208,30 @@ class FallbackConfig(_Section):
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
 
 
+class SplitConfig(_Section):
+    """How training data is split into a training part and a holdout."""
+
+    strategy: Literal["random", "time"] = "random"
+    holdout: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.2
+    seed: int = 0
+
+
+METRICS = {
+    "binary_classification": [
+        "accuracy",
+        "balanced_accuracy",
+        "precision",
+        "recall",
+        "f1",
+        "roc_auc",
+        "log_loss",
+    ],
+    "multiclass_classification": ["accuracy", "balanced_accuracy", "f1_macro", "log_loss"],
+    "regression": ["rmse", "mae", "r2"],
+}
+ModelFormat = Literal["skops", "onnx", "lightgbm", "xgboost", "pickle"]
+
+
 class ModelConfig(_Section):
     """A model: owner, task, the data it learns from and how it is trained and served."""
 
@@ -216,6 +240,12 @@ class ModelConfig(_Section):
     dataset: str
     features: list[str] = Field(min_length=1)
     train: EntryPoint | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    split: SplitConfig = Field(default_factory=SplitConfig)
+    metrics: list[str] | None = None
+    format: ModelFormat | None = None
+    trusted_pickle: bool = False
+    trusted_types: list[str] = Field(default_factory=list)
     latency_budget_ms: PositiveNumber = 100.0
     fallback: FallbackConfig | None = None
     gates: dict[str, dict[str, float]] = Field(default_factory=dict)

@@ -17,7 +17,7 @@ from shipyard.storage import ArtifactStore, MetadataStore
 
 from .diff import DatasetDiff, diff_frames
 from .ingest import IngestResult, Progress, ingest
-from .versions import DatasetVersion, VersionStore, parse_ref
+from .versions import DatasetVersion, VersionStore
 
 EXPORT_FORMATS = (".parquet", ".csv", ".jsonl")
 
@@ -154,4 +154,4 @@ class Datasets:
         return diff_frames(first.ref, self.load(a), second.ref, self.load(b), key=key)
 
 
-__all__ = ["DatasetSummary", "Datasets", "parse_ref"]
+__all__ = ["DatasetSummary", "Datasets"]

@@ -12,6 +12,8 @@ import hashlib
 import io
 import json
 import logging
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,7 @@ from .versions import ConcurrentIngestError, DatasetVersion, VersionStore
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
-ATTEMPTS = 3
+ATTEMPTS = 12
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,9 @@ def ingest(
         except ConcurrentIngestError:
             if attempt == ATTEMPTS:
                 raise
+            # another ingest of this dataset committed first: merge onto it, after a pause
+            # that grows and is jittered so that racing writers spread out
+            time.sleep(random.uniform(0, min(1.0, 0.05 * 2**attempt)))
             log.info("%s moved on while ingesting; merging again (attempt %d)", name, attempt + 1)
     raise AssertionError("unreachable")
 

@@ -175,7 +175,9 @@ def _read_csv(path: Path, data: bytes, text: str, sep: str, digest: str) -> RawB
     if frame.height == 0 and not ragged:
         raise DataError(f"{path}: has a header but no rows; nothing to ingest")
     frame = frame.with_columns(_csv_lines(text, frame.height, ragged).alias(ROW))
-    return RawBatch(frame, SourceInfo("csv", str(path), digest, frame.height + len(ragged)), ragged)
+    return RawBatch(
+        frame, SourceInfo("csv", str(path.resolve()), digest, frame.height + len(ragged)), ragged
+    )
 
 
 def _locate(path: Path, data: bytes, invalid: list[tuple[str, int, int]]) -> list[Ragged]:
@@ -257,7 +259,7 @@ def _read_jsonl(path: Path, text: str, digest: str) -> RawBatch:
         {name: [row.get(name) for row in rows] for name in columns},
         schema=dict.fromkeys(columns, pl.String),
     ).with_columns(pl.Series(ROW, numbers, dtype=pl.Int64))
-    return RawBatch(frame, SourceInfo("jsonl", str(path), digest, frame.height))
+    return RawBatch(frame, SourceInfo("jsonl", str(path.resolve()), digest, frame.height))
 
 
 def _as_text(value: Any) -> str | None:
@@ -287,7 +289,7 @@ def _read_parquet(path: Path, data: bytes, digest: str) -> RawBatch:
     except Exception as exc:
         raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
     _check_names(str(path), frame.columns)
-    return _numbered(frame, SourceInfo("parquet", str(path), digest, frame.height))
+    return _numbered(frame, SourceInfo("parquet", str(path.resolve()), digest, frame.height))
 
 
 def _looks_like_text(data: bytes) -> bool:

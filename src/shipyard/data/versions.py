@@ -21,10 +21,9 @@ from sqlalchemy.engine import Connection
 
 from shipyard.config.checks import did_you_mean
 from shipyard.errors import NotFoundError, ShipyardError
+from shipyard.refs import parse_ref
 from shipyard.storage import MetadataStore, current_actor, record
 from shipyard.storage.tables import dataset_versions, ingested_files
-
-_REF = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*)(?:@(?P<selector>[A-Za-z0-9]+))?$")
 
 
 @dataclass(frozen=True)
@@ -65,17 +64,6 @@ class ConcurrentIngestError(ShipyardError):
     http_status = 409
 
 
-def parse_ref(ref: str) -> tuple[str, str]:
-    """``"loans@3"`` → ``("loans", "3")``; a bare name means ``latest``."""
-    match = _REF.match(ref.strip())
-    if not match:
-        raise NotFoundError(
-            f"'{ref}' is not a dataset version reference",
-            hint="write NAME@3, NAME@latest or NAME@<hash prefix>",
-        )
-    return match["name"], match["selector"] or "latest"
-
-
 class VersionStore:
     """The dataset-version records of one project."""
 
@@ -84,7 +72,7 @@ class VersionStore:
 
     def resolve(self, ref: str, *, known: list[str] | None = None) -> DatasetVersion:
         """The version ``ref`` names: ``NAME@3``, ``NAME@latest`` or ``NAME@<hash prefix>``."""
-        name, selector = parse_ref(ref)
+        name, selector = parse_ref(ref, what="dataset version")
         table = dataset_versions
         query = sa.select(table).where(table.c.dataset == name)
         if selector == "latest":

@@ -21,7 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 metadata = MetaData()
 
@@ -73,4 +73,43 @@ ingested_files = Table(
     Column("outcome", String(16), nullable=False),
     Column("ingested_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("dataset", "sha256", name="uq_ingested_files_dataset_sha256"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("task", String(40), nullable=False),
+    Column("format", String(16), nullable=False),
+    Column("artifact_key", String(300), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("features", JSON, nullable=False),
+    Column("classes", JSON, nullable=True),
+    Column("dataset", String(200), nullable=True),
+    Column("dataset_hash", String(64), nullable=True),
+    Column("schema_hash", String(64), nullable=True),
+    Column("params", JSON, nullable=False),
+    Column("metrics", JSON, nullable=False),
+    Column("code", JSON, nullable=False),
+    Column("environment", JSON, nullable=False),
+    Column("training", JSON, nullable=False),
+    Column("source", String(40), nullable=False),
+    Column("extra", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    UniqueConstraint("model", "version", name="uq_model_versions_model_version"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model", String(64), primary_key=True),
+    Column("alias", String(64), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_by", String(200), nullable=False),
 )

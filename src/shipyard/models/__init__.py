@@ -1,0 +1,20 @@
+"""The models stage: safe formats, the Predictor interface, the registry with aliases."""
+
+from __future__ import annotations
+
+from .api import ModelCard, Models, ModelSummary
+from .formats import ModelFormatError
+from .predictor import PredictionInputError, Predictor
+from .registry import AliasError, ModelVersion, Registry
+
+__all__ = [
+    "AliasError",
+    "ModelCard",
+    "ModelFormatError",
+    "ModelSummary",
+    "ModelVersion",
+    "Models",
+    "PredictionInputError",
+    "Predictor",
+    "Registry",
+]

@@ -1,0 +1,316 @@
+"""The models stage's API: what ``project.models`` offers, and what the CLI calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shipyard.config import ModelConfig, ProjectConfig
+from shipyard.config.checks import did_you_mean
+from shipyard.data import Datasets
+from shipyard.data.ingest import schema_hash
+from shipyard.errors import ConfigError, NotFoundError
+from shipyard.storage import ArtifactStore, AuditEvent, MetadataStore
+from shipyard.training import code_version, environment, train
+
+from .formats import SUFFIX, ModelFormatError, detect_format, dump, load
+from .mlflow_import import read_mlflow
+from .predictor import Predictor, make_predictor
+from .registry import ModelVersion, Registry
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything known about one model version: the version, its model, lineage and history."""
+
+    version: ModelVersion
+    owner: dict[str, Any]
+    aliases: dict[str, int]
+    versions: list[int]
+    lineage: list[dict[str, Any]] = field(default_factory=list)
+    history: list[AuditEvent] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.version.as_dict(),
+            "owner": self.owner,
+            "aliases": self.aliases,
+            "aliases_here": sorted(a for a, v in self.aliases.items() if v == self.version.version),
+            "versions": self.versions,
+            "lineage": self.lineage,
+            "history": [e.as_dict() for e in self.history],
+        }
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """A declared model: owner, versions, aliases, newest version."""
+
+    name: str
+    owner: str
+    task: str
+    versions: int
+    aliases: dict[str, int]
+    latest: ModelVersion | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "owner": self.owner,
+            "task": self.task,
+            "versions": self.versions,
+            "aliases": self.aliases,
+            "latest": self.latest.as_dict() if self.latest else None,
+        }
+
+
+class Models:
+    """Train, register, import, alias and load the models a project declares."""
+
+    def __init__(
+        self,
+        config: ProjectConfig,
+        root: Path,
+        metadata: MetadataStore,
+        artifacts: ArtifactStore,
+        data: Datasets,
+    ) -> None:
+        self._config = config
+        self._root = root
+        self._artifacts = artifacts
+        self._data = data
+        self.registry = Registry(metadata)
+
+    def config(self, name: str) -> ModelConfig:
+        """The declared model ``name`` (every model needs an owner, so it must be declared)."""
+        model = self._config.models.get(name)
+        if model is None:
+            names = list(self._config.models)
+            declared = ", ".join(names) if names else "none"
+            raise NotFoundError(
+                f"no model named '{name}' in the project file{did_you_mean(name, names)}; declared: {declared}",
+                hint=f"declare models.{name} (with its owner, task, dataset and features) in shipyard.yaml",
+            )
+        return model
+
+    # -- making versions -----------------------------------------------------------
+    def train(
+        self, name: str, *, data: str | None = None, params: dict[str, Any] | None = None
+    ) -> ModelVersion:
+        """Train ``name`` on a dataset version (its dataset's latest by default) and register it."""
+        model = self.config(name)
+        ref = data or f"{model.dataset}@latest"
+        version = self._data.show(ref)
+        if version.dataset != model.dataset:
+            raise ConfigError(
+                f"model '{name}' learns from dataset '{model.dataset}', not '{version.dataset}' ({ref})"
+            )
+        dataset = self._data.config(model.dataset)
+        run = train(
+            name, model, dataset, self._data.load(version.ref), root=self._root, params=params
+        )
+        return self.register(
+            run.estimator,
+            name,
+            dataset=version.ref,
+            metrics=run.metrics,
+            params=run.params,
+            classes=run.classes,
+            source="train",
+            training=run.training,
+            code=run.code,
+            environment_=run.environment,
+        )
+
+    def register(
+        self,
+        model: Any,
+        name: str,
+        *,
+        dataset: str | None = None,
+        metrics: dict[str, float] | None = None,
+        params: dict[str, Any] | None = None,
+        format: str | None = None,
+        features: list[str] | None = None,
+        classes: list[Any] | None = None,
+        source: str = "register",
+        training: dict[str, Any] | None = None,
+        code: dict[str, Any] | None = None,
+        environment_: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> ModelVersion:
+        """Store a fitted ``model`` as the next version of ``name``, with what is known of its lineage."""
+        declared = self.config(name)
+        fmt = format or declared.format or detect_format(model)
+        if fmt == "pickle" and not declared.trusted_pickle:
+            raise ModelFormatError(
+                f"model '{name}' is not marked trusted_pickle; refusing to store a pickle",
+                hint=f"set models.{name}.trusted_pickle: true, or store it in a safe format",
+            )
+        features = list(features or declared.features)
+        data = dump(model, fmt)
+        load(
+            data,
+            fmt,
+            trusted_types=declared.trusted_types,
+            trusted_pickle=True,
+            where=f"the new {name} model",
+        )
+        dataset_version = self._data.show(dataset) if dataset else None
+        if classes is None and hasattr(model, "classes_"):
+            classes = [c.item() if hasattr(c, "item") else c for c in model.classes_]
+        artifact = self._artifacts.put(data, prefix=f"models/{name}", suffix=SUFFIX[fmt])
+        pending = ModelVersion(
+            model=name,
+            version=0,
+            task=declared.task,
+            format=fmt,
+            artifact_key=artifact.key,
+            sha256=artifact.sha256,
+            size=artifact.size,
+            features=features,
+            classes=classes,
+            dataset=dataset_version.ref if dataset_version else None,
+            dataset_hash=dataset_version.content_hash if dataset_version else None,
+            schema_hash=schema_hash(self._data.config(declared.dataset))
+            if declared.dataset in self._config.datasets
+            else None,
+            params=_jsonable(params or _estimator_params(model)),
+            metrics={k: float(v) for k, v in (metrics or {}).items()},
+            code=code if code is not None else code_version(self._root),
+            environment=environment_ if environment_ is not None else environment(),
+            training=training or {},
+            source=source,
+            extra=extra or {},
+        )
+        return self.registry.register(pending, reason=reason)
+
+    def import_mlflow(
+        self, path: Path, name: str, *, trust_pickle: bool = False, dataset: str | None = None
+    ) -> ModelVersion:
+        """Import the scikit-learn model of an MLflow directory as the next version of ``name``."""
+        self.config(name)
+        imported = read_mlflow(path, trust_pickle=trust_pickle)
+        return self.register(
+            imported.estimator,
+            name,
+            dataset=dataset,
+            format="skops",
+            features=imported.features,
+            source="mlflow",
+            extra={"mlflow": imported.metadata, "imported_from": str(Path(path).resolve())},
+        )
+
+    # -- using versions -------------------------------------------------------------
+    def load(self, ref: str) -> Predictor:
+        """The version ``ref`` names, loaded (hash-verified) behind the :class:`Predictor` interface."""
+        version = self.registry.resolve(ref)
+        declared = self._config.models.get(version.model)
+        data = self._artifacts.get(version.artifact_key)
+        model = load(
+            data,
+            version.format,
+            trusted_types=declared.trusted_types if declared else [],
+            trusted_pickle=bool(declared and declared.trusted_pickle),
+            expected_sha256=version.sha256,
+            where=version.ref,
+        )
+        return make_predictor(
+            model, version.format, version.features, version.task, version.classes
+        )
+
+    def alias(self, ref: str, alias: str, *, reason: str | None = None) -> tuple[int | None, int]:
+        """Point ``alias`` at ``ref``; (previous version or None, new version)."""
+        return self.registry.set_alias(ref, alias, reason=reason)
+
+    def delete_alias(self, name: str, alias: str, *, reason: str | None = None) -> int:
+        self.config(name)
+        return self.registry.delete_alias(name, alias, reason=reason)
+
+    def delete(self, ref: str, *, reason: str | None = None) -> ModelVersion:
+        """Delete a version (archived instead while an alias points at it)."""
+        return self.registry.delete(ref, reason=reason)
+
+    def card(self, ref: str) -> ModelCard:
+        """The model card of ``ref``: owner, versions, aliases, metrics, lineage, audit trail."""
+        version = self.registry.resolve(ref)
+        declared = self._config.models.get(version.model)
+        owner = declared.owner.model_dump(exclude_none=True) if declared else {}
+        return ModelCard(
+            version=version,
+            owner=owner,
+            aliases=self.registry.aliases(version.model),
+            versions=[v.version for v in self.registry.versions(version.model)],
+            lineage=self._lineage(version.dataset),
+            history=self.registry.history(version.model),
+        )
+
+    def summaries(self) -> list[ModelSummary]:
+        """Every declared model, and any registered one no longer declared."""
+        names = list(dict.fromkeys([*self._config.models, *self.registry.models()]))
+        found = []
+        for name in names:
+            versions = self.registry.versions(name)
+            declared = self._config.models.get(name)
+            found.append(
+                ModelSummary(
+                    name,
+                    declared.owner.name if declared else "(not declared)",
+                    declared.task if declared else versions[0].task if versions else "",
+                    len(versions),
+                    self.registry.aliases(name),
+                    versions[0] if versions else None,
+                )
+            )
+        return found
+
+    def _lineage(self, ref: str | None) -> list[dict[str, Any]]:
+        """The dataset version and every ancestor, each with its sources (files and their sha256)."""
+        chain: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        todo = [ref] if ref else []
+        while todo:
+            current = todo.pop(0)
+            if current in seen:
+                continue
+            seen.add(current)
+            try:
+                version = self._data.show(current)
+            except NotFoundError:
+                chain.append({"ref": current, "missing": True})
+                continue
+            chain.append(
+                {
+                    "ref": version.ref,
+                    "content_hash": version.content_hash,
+                    "rows": version.rows,
+                    "sources": version.sources,
+                    "created_at": version.created_at.isoformat(),
+                }
+            )
+            todo += [f"{version.dataset}@{p}" for p in version.parents]
+        return chain
+
+
+def _estimator_params(model: Any) -> dict[str, Any]:
+    try:
+        return dict(model.get_params(deep=False))
+    except Exception:
+        return {}
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    """Params as JSON can hold them (an estimator inside becomes its class name)."""
+    plain: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None or isinstance(value, bool | int | float | str):
+            plain[key] = value
+        elif isinstance(value, list | tuple) and all(
+            isinstance(v, bool | int | float | str) for v in value
+        ):
+            plain[key] = list(value)
+        else:
+            plain[key] = type(value).__name__
+    return plain

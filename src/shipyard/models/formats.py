@@ -1,0 +1,172 @@
+"""Model formats: save a fitted model to bytes and load it back, safely.
+
+| format | what | how it is stored |
+| --- | --- | --- |
+| ``skops`` (default) | scikit-learn estimators and pipelines | skops, which rebuilds objects without running arbitrary code |
+| ``onnx`` | ONNX models (e.g. from skl2onnx) | the ONNX protobuf, run with onnxruntime |
+| ``lightgbm`` | LightGBM boosters and ``LGBM*`` estimators | LightGBM's own text model |
+| ``xgboost`` | XGBoost boosters and ``XGB*`` estimators | XGBoost's own JSON model |
+| ``pickle`` | anything | joblib; only for a model marked ``trusted_pickle: true``, and only bytes whose sha256 matches the registry |
+
+skops refuses to load types it does not know; shipyard trusts the types of
+scikit-learn, NumPy and SciPy themselves (they cannot run code on load) and any
+type the project file lists under the model's ``trusted_types``, and refuses the rest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Any
+
+from shipyard.errors import MissingDependencyError, ShipyardError
+
+SAFE_MODULES = ("sklearn.", "numpy.", "scipy.")
+SUFFIX = {
+    "skops": ".skops",
+    "onnx": ".onnx",
+    "lightgbm": ".lgb.txt",
+    "xgboost": ".xgb.json",
+    "pickle": ".joblib",
+}
+
+
+class ModelFormatError(ShipyardError, ValueError):
+    """A model cannot be saved or loaded in the asked format, or is not a model at all."""
+
+    http_status = 422
+
+
+def detect_format(model: Any) -> str:
+    """The safe format for a fitted ``model``, by its type."""
+    module = type(model).__module__
+    if module.startswith("lightgbm"):
+        return "lightgbm"
+    if module.startswith("xgboost"):
+        return "xgboost"
+    if module.startswith("onnx"):
+        return "onnx"
+    if isinstance(model, bytes | bytearray):  # a serialised ONNX model, as skl2onnx returns
+        return "onnx"
+    if module.startswith("sklearn") or hasattr(model, "get_params"):
+        return "skops"
+    raise ModelFormatError(
+        f"cannot store a {type(model).__module__}.{type(model).__name__}: not a model shipyard "
+        "knows how to store safely",
+        hint="register a fitted scikit-learn estimator, an ONNX model, or a LightGBM/XGBoost "
+        "model; or save it as format 'pickle' with 'trusted_pickle: true' for this model",
+    )
+
+
+def dump(model: Any, fmt: str) -> bytes:
+    """``model`` as bytes in format ``fmt``."""
+    try:
+        if fmt == "skops":
+            import skops.io as sio
+
+            data: bytes = sio.dumps(model)
+            return data
+        if fmt == "onnx":
+            return (
+                bytes(model) if isinstance(model, bytes | bytearray) else model.SerializeToString()
+            )
+        if fmt == "lightgbm":
+            booster = getattr(model, "booster_", model)
+            return str(booster.model_to_string()).encode()
+        if fmt == "xgboost":
+            booster = model.get_booster() if hasattr(model, "get_booster") else model
+            return bytes(booster.save_raw(raw_format="json"))
+        if fmt == "pickle":
+            import joblib
+
+            buffer = io.BytesIO()
+            joblib.dump(model, buffer)
+            return buffer.getvalue()
+    except ImportError as exc:
+        raise _missing(fmt) from exc
+    except Exception as exc:
+        raise ModelFormatError(
+            f"could not save the {type(model).__name__} as {fmt}: {exc}",
+            hint="is it fitted? choose another format with the model's 'format' key",
+        ) from exc
+    raise ModelFormatError(f"unknown model format '{fmt}'; known: {', '.join(SUFFIX)}")
+
+
+def load(
+    data: bytes,
+    fmt: str,
+    *,
+    trusted_types: list[str] | None = None,
+    trusted_pickle: bool = False,
+    expected_sha256: str | None = None,
+    where: str = "the model",
+) -> Any:
+    """Rebuild the model saved in ``data``; refuse what is not safe or not what was registered."""
+    if expected_sha256 is not None and hashlib.sha256(data).hexdigest() != expected_sha256:
+        raise ModelFormatError(
+            f"{where}: the bytes do not match the sha256 registered for them; refusing to load",
+            hint="the artifact changed after registration; register the model again",
+        )
+    try:
+        if fmt == "skops":
+            return _load_skops(data, trusted_types or [], where)
+        if fmt == "onnx":
+            import onnxruntime
+
+            return onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+        if fmt == "lightgbm":
+            import lightgbm
+
+            return lightgbm.Booster(model_str=data.decode())
+        if fmt == "xgboost":
+            import xgboost
+
+            booster = xgboost.Booster()
+            booster.load_model(bytearray(data))
+            return booster
+        if fmt == "pickle":
+            if not trusted_pickle or expected_sha256 is None:
+                raise ModelFormatError(
+                    f"{where} is a pickle, which runs code when loaded; refusing it",
+                    hint="set 'trusted_pickle: true' for this model in shipyard.yaml if you trust "
+                    "where it came from (its sha256 is checked against the registry), or re-save "
+                    "it in a safe format",
+                )
+            import joblib
+
+            return joblib.load(io.BytesIO(data))
+    except ImportError as exc:
+        raise _missing(fmt) from exc
+    except ShipyardError:
+        raise
+    except Exception as exc:
+        raise ModelFormatError(
+            f"{where} is not a readable {fmt} model: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+            hint="check that the file is the model itself, saved in the format it claims",
+        ) from exc
+    raise ModelFormatError(f"unknown model format '{fmt}'; known: {', '.join(SUFFIX)}")
+
+
+def _load_skops(data: bytes, trusted_types: list[str], where: str) -> Any:
+    import skops.io as sio
+
+    unknown = sio.get_untrusted_types(data=data)
+    refused = [t for t in unknown if not t.startswith(SAFE_MODULES) and t not in trusted_types]
+    if refused:
+        raise ModelFormatError(
+            f"{where} contains types that are not trusted: {', '.join(refused)}",
+            hint="if you trust them, list them under the model's 'trusted_types' in shipyard.yaml",
+        )
+    return sio.loads(data, trusted=unknown)
+
+
+def _missing(fmt: str) -> MissingDependencyError:
+    package = {
+        "skops": "skops",
+        "onnx": "onnxruntime",
+        "lightgbm": "lightgbm",
+        "xgboost": "xgboost",
+        "pickle": "joblib",
+    }[fmt]
+    extra = {"onnx": "onnx", "lightgbm": "lightgbm", "xgboost": "xgboost"}.get(fmt, "models")
+    return MissingDependencyError(package, extra, f"a {fmt} model")

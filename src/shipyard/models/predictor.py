@@ -1,0 +1,170 @@
+"""One interface over every model format: ``Predictor``.
+
+Serving and evaluation call ``predict`` and ``predict_proba`` with a table whose
+columns are the model's features (a pandas or polars DataFrame, or a 2-D array in
+feature order); the predictor puts the columns in the order the model was trained
+with and answers with NumPy arrays.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from shipyard.errors import ShipyardError
+
+
+class PredictionInputError(ShipyardError, ValueError):
+    """The rows given to a model do not have its features."""
+
+    http_status = 422
+
+
+class Predictor:
+    """A loaded model: ``predict``, ``predict_proba`` (classifiers) and its feature order."""
+
+    def __init__(self, features: list[str], task: str, classes: list[Any] | None = None) -> None:
+        self.features = list(features)
+        self.task = task
+        self.classes = classes
+
+    @property
+    def has_proba(self) -> bool:
+        return self.task != "regression"
+
+    def predict(self, rows: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def predict_proba(self, rows: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def _frame(self, rows: Any) -> Any:
+        """``rows`` as a pandas DataFrame with exactly the features, in order."""
+        import pandas as pd
+
+        if hasattr(rows, "to_pandas") and not isinstance(rows, pd.DataFrame):
+            rows = rows.to_pandas()
+        if isinstance(rows, pd.DataFrame):
+            missing = [f for f in self.features if f not in rows.columns]
+            if missing:
+                raise PredictionInputError(
+                    f"the rows lack the model's feature(s) {', '.join(missing)}; "
+                    f"it needs {', '.join(self.features)}"
+                )
+            return rows[self.features]
+        array = np.asarray(rows)
+        if array.ndim != 2 or array.shape[1] != len(self.features):
+            raise PredictionInputError(
+                f"expected rows of {len(self.features)} values ({', '.join(self.features)}), "
+                f"got an array of shape {array.shape}"
+            )
+        return pd.DataFrame(array, columns=self.features)
+
+    def _matrix(self, rows: Any) -> np.ndarray:
+        frame = self._frame(rows)
+        try:
+            return np.asarray(frame.to_numpy(dtype=np.float32))
+        except (TypeError, ValueError) as exc:
+            raise PredictionInputError(f"this model takes numbers only: {exc}") from exc
+
+
+class SklearnPredictor(Predictor):
+    """A scikit-learn estimator or pipeline."""
+
+    def __init__(self, estimator: Any, features: list[str], task: str) -> None:
+        classes = list(getattr(estimator, "classes_", [])) or None
+        super().__init__(features, task, classes)
+        self.estimator = estimator
+        self._named = hasattr(estimator, "feature_names_in_")
+
+    @property
+    def has_proba(self) -> bool:
+        return hasattr(self.estimator, "predict_proba")
+
+    def predict(self, rows: Any) -> np.ndarray:
+        return np.asarray(self.estimator.predict(self._input(rows)))
+
+    def predict_proba(self, rows: Any) -> np.ndarray:
+        if not self.has_proba:
+            raise PredictionInputError(f"{type(self.estimator).__name__} gives no probabilities")
+        return np.asarray(self.estimator.predict_proba(self._input(rows)))
+
+    def _input(self, rows: Any) -> Any:
+        frame = self._frame(rows)
+        return frame if self._named else frame.to_numpy()
+
+
+class OnnxPredictor(Predictor):
+    """An ONNX model run by onnxruntime (one float tensor in; label and probabilities out)."""
+
+    def __init__(
+        self, session: Any, features: list[str], task: str, classes: list[Any] | None
+    ) -> None:
+        super().__init__(features, task, classes)
+        self.session = session
+        self._input_name = session.get_inputs()[0].name
+        self._outputs = [o.name for o in session.get_outputs()]
+
+    def _run(self, rows: Any) -> list[Any]:
+        result: list[Any] = self.session.run(None, {self._input_name: self._matrix(rows)})
+        return result
+
+    def predict(self, rows: Any) -> np.ndarray:
+        return np.asarray(self._run(rows)[0]).reshape(-1)
+
+    def predict_proba(self, rows: Any) -> np.ndarray:
+        outputs = self._run(rows)
+        if len(outputs) < 2:
+            raise PredictionInputError("this ONNX model gives no probabilities")
+        probabilities = outputs[1]
+        if isinstance(probabilities, list):  # a ZipMap output: one dict per row
+            keys = list(probabilities[0])
+            return np.array([[row[k] for k in keys] for row in probabilities])
+        return np.asarray(probabilities)
+
+
+class BoosterPredictor(Predictor):
+    """A LightGBM or XGBoost booster (binary: probability of class 1; multiclass: one per class)."""
+
+    def __init__(
+        self, booster: Any, features: list[str], task: str, classes: list[Any] | None, kind: str
+    ) -> None:
+        super().__init__(features, task, classes)
+        self.booster = booster
+        self.kind = kind
+
+    def _raw(self, rows: Any) -> np.ndarray:
+        matrix = self._matrix(rows)
+        if self.kind == "xgboost":
+            import xgboost
+
+            return np.asarray(
+                self.booster.predict(xgboost.DMatrix(matrix, feature_names=self.features))
+            )
+        return np.asarray(self.booster.predict(matrix))
+
+    def predict_proba(self, rows: Any) -> np.ndarray:
+        if self.task == "regression":
+            raise PredictionInputError("a regression model gives no probabilities")
+        raw = self._raw(rows)
+        if raw.ndim == 1:
+            return np.column_stack([1 - raw, raw])
+        return raw
+
+    def predict(self, rows: Any) -> np.ndarray:
+        if self.task == "regression":
+            return self._raw(rows)
+        labels = np.asarray(self.classes if self.classes is not None else [0, 1])
+        return np.asarray(labels[self.predict_proba(rows).argmax(axis=1)])
+
+
+def make_predictor(
+    model: Any, fmt: str, features: list[str], task: str, classes: list[Any] | None = None
+) -> Predictor:
+    """Wrap a loaded model of format ``fmt`` in the :class:`Predictor` interface."""
+    if fmt in ("skops", "pickle"):
+        return SklearnPredictor(model, features, task)
+    if fmt == "onnx":
+        return OnnxPredictor(model, features, task, classes)
+    return BoosterPredictor(model, features, task, classes, fmt)
