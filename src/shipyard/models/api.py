@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,11 +152,13 @@ class Models:
             )
         features = list(features or declared.features)
         data = dump(model, fmt)
+        # what cannot be loaded back (an untrusted type, a broken model) is refused now, not when served
         load(
             data,
             fmt,
             trusted_types=declared.trusted_types,
             trusted_pickle=True,
+            expected_sha256=hashlib.sha256(data).hexdigest(),
             where=f"the new {name} model",
         )
         dataset_version = self._data.show(dataset) if dataset else None

@@ -1,0 +1,120 @@
+"""`shipyard train` and `shipyard models …` through the CLI."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+
+from shipyard.cli import cli
+from shipyard.demo import write_loans_batch
+
+
+@pytest.fixture
+def trained(project_dir: Path) -> Path:
+    write_loans_batch(project_dir / "b1.csv", rows=800, seed=1)
+    assert run(project_dir, "data", "ingest", "loans", str(project_dir / "b1.csv")).exit_code == 0
+    return project_dir
+
+
+def run(folder: Path, *args: str) -> Result:
+    return CliRunner().invoke(cli, ["-C", str(folder), *args], catch_exceptions=False)
+
+
+def test_train_alias_show_list(trained: Path) -> None:
+    first = json.loads(run(trained, "train", "default-risk", "--json").stdout)
+    assert first["ref"] == "default-risk@1" and first["metrics"]["roc_auc"] > 0
+    result = run(trained, "train", "default-risk", "--param", "max_depth=2", "--data", "loans@1")
+    assert result.exit_code == 0, result.output
+    assert "default-risk@2 trained on loans@1" in result.output
+    moved = json.loads(
+        run(
+            trained,
+            "models",
+            "alias",
+            "default-risk@2",
+            "champion",
+            "--reason",
+            "why not",
+            "--json",
+        ).stdout
+    )
+    assert moved == {"model": "default-risk", "alias": "champion", "from": None, "to": 2}
+    card = json.loads(run(trained, "models", "show", "default-risk@champion", "--json").stdout)
+    assert card["version"] == 2 and card["aliases_here"] == ["champion"]
+    assert card["owner"] == {"name": "risk-team", "email": "risk@example.com"}
+    assert card["params"]["max_depth"] == 2
+    assert card["lineage"][0]["ref"] == "loans@1"
+    assert card["lineage"][0]["sources"][0]["uri"].endswith("b1.csv")
+    assert [e["action"] for e in card["history"]] == [
+        "alias.set",
+        "model.registered",
+        "model.registered",
+    ]
+    assert card["history"][0]["reason"] == "why not"
+    text = run(trained, "models", "show", "default-risk@champion").output
+    assert "risk-team" in text and "lineage" in text and "audit trail" in text
+    [summary] = json.loads(run(trained, "models", "list", "--json").stdout)
+    assert summary["versions"] == 2 and summary["aliases"] == {"champion": 2}
+    assert run(trained, "models", "list").exit_code == 0
+
+
+def test_delete_and_alias_delete(trained: Path) -> None:
+    run(trained, "train", "default-risk")
+    run(trained, "models", "alias", "default-risk@1", "champion")
+    archived = json.loads(run(trained, "models", "delete", "default-risk@1", "--json").stdout)
+    assert archived["status"] == "archived"
+    assert run(trained, "models", "alias", "default-risk", "champion", "--delete").exit_code == 0
+    assert "deleted default-risk@1" in run(trained, "models", "delete", "default-risk@1").output
+
+
+def test_import_an_mlflow_directory(trained: Path, tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text(
+        yaml.safe_dump({"flavors": {"sklearn": {"pickled_model": "model.pkl"}}, "run_id": "r1"})
+    )
+    (folder / "model.pkl").write_bytes(
+        pickle.dumps(LogisticRegression().fit([[1, 2], [2, 1]], [True, False]))
+    )
+    refused = run(trained, "models", "import", str(folder), "--name", "default-risk")
+    assert refused.exit_code == 2 and "--trust-pickle" in refused.output
+    result = run(
+        trained,
+        "models",
+        "import",
+        str(folder),
+        "--name",
+        "default-risk",
+        "--trust-pickle",
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["extra"]["mlflow"]["run_id"] == "r1"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "default-rsk"], "did you mean 'default-risk'"),
+        (
+            ["train", "default-risk", "--param", "max_depth=deep"],
+            "expected int like the project file's max_depth: 3",
+        ),
+        (["train", "default-risk", "--data", "loans@7"], "has no version '7'"),
+        (["models", "alias", "default-risk@9", "champion"], "no versions yet"),
+        (["models", "show", "default-risk@champion"], "no alias 'champion'"),
+        (["models", "alias", "default-risk", "champion", "--delete"], "has no alias 'champion'"),
+    ],
+)
+def test_bad_input_exits_2(trained: Path, args: list[str], message: str) -> None:
+    result = run(trained, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "Traceback" not in result.output
