@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Callable
+from typing import Any
+
 import click
 
 
@@ -15,3 +19,20 @@ def all_commands(group: click.Group, prefix: str = "") -> dict[str, click.Comman
         else:
             found[path] = command
     return found
+
+
+def run_together(
+    target: Callable[..., None], args: list[tuple[Any, ...]], timeout: float = 120
+) -> list[int | None]:
+    """Run ``target(*a, barrier)`` for each ``a`` in its own process, all released at once.
+
+    Returns the exit codes (0 each when every process succeeded).
+    """
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(len(args))
+    workers = [ctx.Process(target=target, args=(*a, barrier)) for a in args]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=timeout)
+    return [w.exitcode for w in workers]

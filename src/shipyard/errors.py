@@ -114,3 +114,9 @@ class MissingDependencyError(ShipyardError, ImportError):
             f"{purpose} needs the '{package}' package, which is not installed",
             hint=f"pip install 'shipyard[{extra}]'",
         )
+
+
+def first_line(exc: object) -> str:
+    """The first line of an exception's message (its type name when it has none)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

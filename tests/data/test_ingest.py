@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 import shipyard
+from helpers import run_together
 from sample_data import GOOD, HEADER, PROJECT, write
 from shipyard.errors import BatchRejectedError, DataError, NotFoundError
 from shipyard.project import Project
@@ -302,16 +303,7 @@ def test_concurrent_ingests_never_reuse_a_version(
     for i in range(4):
         rows = [f"{i * 10 + j},P{j},30,0.5,DE,2026-01-01,true\n" for j in range(5)]
         paths.append(str(write(tmp_path / f"b{i}.csv", HEADER + "".join(rows))))
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(4)
-    workers = [
-        ctx.Process(target=_ingest_in_process, args=(str(folder), p, barrier)) for p in paths
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    assert run_together(_ingest_in_process, [(str(folder), p) for p in paths]) == [0, 0, 0, 0]
     with shipyard.open(folder) as project:
         versions = project.data.log("people")
         assert sorted(v.version for v in versions) == [1, 2, 3, 4]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_together
 from shipyard.errors import NotFoundError
 from shipyard.models import AliasError, ModelVersion, Registry
 from shipyard.storage import MetadataStore
@@ -113,17 +114,7 @@ def test_processes_registering_at_once_never_share_a_number(
     database_url: str, tmp_path: Path
 ) -> None:
     MetadataStore(database_url, root=tmp_path).close()  # migrated before the race
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(4)
-    workers = [
-        ctx.Process(target=_register_many, args=(database_url, str(tmp_path), barrier))
-        for _ in range(4)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert [w.exitcode for w in workers] == [0] * 4
+    assert run_together(_register_many, [(database_url, str(tmp_path))] * 4) == [0] * 4
     store = MetadataStore(database_url, root=tmp_path)
     assert sorted(v.version for v in Registry(store).versions("fraud")) == list(range(1, 21))
     store.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from helpers import run_together
 from shipyard.errors import SchemaVersionError, StorageError
 from shipyard.storage import MetadataStore, history, record
 from shipyard.storage.metadata import MIGRATIONS
@@ -123,17 +124,8 @@ def _open_and_record(url: str, root: str, barrier: multiprocessing.synchronize.B
 
 def test_processes_opening_one_fresh_database_together(database_url: str, tmp_path: Path) -> None:
     """Four processes open a brand-new database at once: it is migrated once, none fails."""
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(4)
-    workers = [
-        ctx.Process(target=_open_and_record, args=(database_url, str(tmp_path), barrier))
-        for _ in range(4)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=120)
-    assert [w.exitcode for w in workers] == [0, 0, 0, 0]
+    args = [(database_url, str(tmp_path))] * 4
+    assert run_together(_open_and_record, args) == [0, 0, 0, 0]
     store = MetadataStore(database_url, root=tmp_path)
     assert len(history(store, limit=1000)) == 80
     store.close()

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from shipyard.errors import DataError
+from shipyard.errors import DataError, first_line
 
 ROW = "_row"
 TEXT_FORMATS = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -168,7 +168,7 @@ def _read_csv(path: Path, data: bytes, text: str, sep: str, digest: str) -> RawB
             ),
         )
     except pa.ArrowInvalid as exc:
-        raise DataError(f"{path}: not a readable CSV: {_first_line(exc)}") from None
+        raise DataError(f"{path}: not a readable CSV: {first_line(exc)}") from None
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     ragged = _locate(path, data, invalid)
@@ -287,7 +287,7 @@ def _read_parquet(path: Path, data: bytes, digest: str) -> RawBatch:
     try:
         frame = pl.read_parquet(io.BytesIO(data))
     except Exception as exc:
-        raise DataError(f"{path}: not a readable Parquet file: {_first_line(exc)}") from None
+        raise DataError(f"{path}: not a readable Parquet file: {first_line(exc)}") from None
     _check_names(str(path), frame.columns)
     return _numbered(frame, SourceInfo("parquet", str(path.resolve()), digest, frame.height))
 
@@ -315,14 +315,14 @@ def read_sql(source: SqlQuery) -> RawBatch:
         engine = sa.create_engine(url)
     except Exception as exc:
         raise DataError(
-            f"SQL source {shown}: not a usable database URL: {_first_line(exc)}"
+            f"SQL source {shown}: not a usable database URL: {first_line(exc)}"
         ) from None
     try:
         with engine.connect() as conn:
             frame = pl.read_database(sa.text(source.query), conn, infer_schema_length=None)
     except Exception as exc:
         raise DataError(
-            f"SQL source {shown}: the query failed: {_first_line(getattr(exc, 'orig', None) or exc)}",
+            f"SQL source {shown}: the query failed: {first_line(getattr(exc, 'orig', None) or exc)}",
             hint="run the query in your SQL client to see what is wrong",
         ) from None
     finally:
@@ -342,7 +342,7 @@ def read_frame(frame: Any) -> RawBatch:
         try:
             table = pl.from_pandas(frame.set_axis(names, axis=1).reset_index(drop=True))
         except Exception as exc:
-            raise DataError(f"the pandas frame cannot be converted: {_first_line(exc)}") from None
+            raise DataError(f"the pandas frame cannot be converted: {first_line(exc)}") from None
     else:
         raise DataError(
             f"cannot ingest a {type(frame).__name__}: expected a file path, a SqlQuery, "
@@ -377,11 +377,6 @@ def _check_names(where: str, names: list[str]) -> None:
         if name in seen:
             raise DataError(f"{where}: column name '{name}' appears twice")
         seen.add(name)
-
-
-def _first_line(exc: object) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 SOURCE = "_source"

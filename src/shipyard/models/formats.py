@@ -19,7 +19,7 @@ import hashlib
 import io
 from typing import Any
 
-from shipyard.errors import MissingDependencyError, ShipyardError
+from shipyard.errors import MissingDependencyError, ShipyardError, first_line
 
 SAFE_MODULES = ("sklearn.", "numpy.", "scipy.")
 SUFFIX = {
@@ -141,7 +141,7 @@ def load(
         raise
     except Exception as exc:
         raise ModelFormatError(
-            f"{where} is not a readable {fmt} model: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
+            f"{where} is not a readable {fmt} model: {first_line(exc)}",
             hint="check that the file is the model itself, saved in the format it claims",
         ) from exc
     raise ModelFormatError(f"unknown model format '{fmt}'; known: {', '.join(SUFFIX)}")

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from shipyard.errors import MissingDependencyError, SchemaVersionError, StorageError
+from shipyard.errors import MissingDependencyError, SchemaVersionError, StorageError, first_line
 
 from .tables import SCHEMA_HEAD, audit_log
 from .urls import database_url, redact
@@ -222,7 +222,7 @@ def _use_wal(cursor: Any) -> None:
 
 
 def _wrap(exc: sa.exc.DBAPIError, what: str) -> StorageError:
-    reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+    reason = first_line(exc.orig if exc.orig is not None else exc)
     return StorageError(
         f"{what}: {reason}",
         hint="check that the server is running and reachable and that the URL in "
