@@ -5,8 +5,9 @@ example project file, opens the project (creating and migrating the metadata
 database), makes two messy batches of loan applications and ingests them
 (validation, quarantine with reasons, two immutable versions), diffs the two
 versions, trains the example model twice, registers a third model as a notebook
-would, makes the best one champion, and runs the doctor's checks; every change
-lands in the audit log.
+would, evaluates all three (gates, slices, behavioural tests, latency), shows the
+gate refusing the failing ones and promotes the best passing one to champion,
+and runs the doctor's checks; every change lands in the audit log.
 
 Library code: it reports each step through ``on_step`` and prints nothing.
 """
@@ -25,6 +26,7 @@ from typing import Any
 from .data import DatasetDiff, IngestResult
 from .doctor import DoctorReport, run_doctor
 from .errors import ConfigError
+from .evaluation import Evaluation, GateError
 from .models import ModelVersion
 from .project import Project, init_project, open_project
 
@@ -44,7 +46,9 @@ class DemoSummary:
     quarantine_sample: list[dict[str, Any]]
     diff: DatasetDiff
     models: list[ModelVersion]
-    champion: str
+    evaluations: list[Evaluation]
+    refused: list[str]
+    champion: str | None
     schema_revision: str | None
     audit_events: list[dict[str, Any]] = field(default_factory=list)
     doctor: DoctorReport | None = None
@@ -58,6 +62,16 @@ class DemoSummary:
             "quarantine_sample": self.quarantine_sample,
             "diff": self.diff.as_dict(),
             "models": [m.as_dict() for m in self.models],
+            "evaluations": [
+                {
+                    "ref": e.report.ref,
+                    "passed": e.report.passed,
+                    "failed": [c.name for c in e.report.failed],
+                    "html": e.html_url,
+                }
+                for e in self.evaluations
+            ],
+            "refused": self.refused,
             "champion": self.champion,
             "schema_revision": self.schema_revision,
             "audit_events": self.audit_events,
@@ -107,17 +121,31 @@ def run_demo(
         step(f"diffing loans@1 and {latest.ref}")
         changes = project.data.diff("loans@1", latest.ref)
 
-        step(f"training default-risk on {latest.ref} (credit_model.py, holdout {0.2:.0%})")
+        step(
+            f"training default-risk on {latest.ref} (credit_model.py, monotonic in amount and age)"
+        )
         trained = [project.train("default-risk")]
-        step("training it again with deeper trees")
-        trained.append(project.train("default-risk", params={"max_depth": 6, "max_iter": 200}))
+        step("training it again without the monotonic constraints")
+        trained.append(project.train("default-risk", params={"monotonic": False}))
         step("registering a model trained elsewhere, as from a notebook")
         trained.append(_notebook_model(project, latest.ref))
-        best = max(trained, key=lambda v: v.metrics.get("roc_auc", 0.0))
-        project.models.alias(
-            best.ref, "champion", reason="best holdout ROC AUC of the demo's three"
-        )
-        step(f"champion → {best.ref} (ROC AUC {best.metrics.get('roc_auc', 0):.3f})")
+        evaluated = []
+        for version in trained:
+            step(f"evaluating {version.ref}: gates, slices, behaviour, latency")
+            evaluated.append(project.evaluate(version.ref))
+        passing = [e for e in evaluated if e.report.passed]
+        refused = []
+        for candidate in evaluated:
+            if candidate.report.passed:
+                continue
+            try:  # the gate must refuse it: this is the demo showing that it does
+                project.promote(candidate.report.ref)
+            except GateError as exc:
+                refused.append(exc.message)
+        best = max(passing, key=lambda e: e.report.metrics.get("roc_auc", 0.0), default=None)
+        if best is not None:
+            project.promote(best.report.ref, reason="passed every check; best holdout ROC AUC")
+            step(f"champion → {best.report.ref}")
 
         step("running the doctor's checks")
         report = run_doctor(project)
@@ -131,7 +159,9 @@ def run_demo(
         quarantine_sample=sample,
         diff=changes,
         models=trained,
-        champion=best.ref,
+        evaluations=evaluated,
+        refused=refused,
+        champion=best.report.ref if best else None,
         schema_revision=revision,
         audit_events=events,
         doctor=report,
@@ -168,7 +198,7 @@ def write_loans_batch(path: Path, *, rows: int, seed: int, first_id: int = 1) ->
             age = rng.randint(18, 90)
             country = rng.choice(COUNTRIES)
             applied = (start + timedelta(minutes=7 * loan_id)).isoformat()
-            risk = 0.15 + 0.25 * (amount > 20000) + 0.2 * (age < 25)
+            risk = 0.05 + 0.45 * (amount > 20000) + 0.3 * (age < 25) + 0.1 * (country == "PL")
             defaulted = rng.random() < risk
             row: list[Any] = [loan_id, amount, age, country, applied, str(defaulted).lower()]
             if rng.random() < 0.03:

@@ -25,6 +25,7 @@ from .config import (
 )
 from .data import Datasets, IngestResult
 from .errors import ConfigError
+from .evaluation import Evaluation, Evaluations
 from .models import Models, ModelVersion
 from .storage import (
     ArtifactStore,
@@ -51,6 +52,7 @@ class Project:
         self._artifacts: ArtifactStore | None = None
         self._data: Datasets | None = None
         self._models: Models | None = None
+        self._evaluations: Evaluations | None = None
 
     @property
     def name(self) -> str:
@@ -83,6 +85,23 @@ class Project:
         if self._models is None:
             self._models = Models(self.config, self.root, self.metadata, self.artifacts, self.data)
         return self._models
+
+    @property
+    def evaluations(self) -> Evaluations:
+        """The evaluation stage: evaluate versions, keep the reports, gate promotion."""
+        if self._evaluations is None:
+            self._evaluations = Evaluations(
+                self.config, self.metadata, self.artifacts, self.data, self.models
+            )
+        return self._evaluations
+
+    def evaluate(self, ref: str, **options: Any) -> Evaluation:
+        """Run ``ref``'s evaluation spec (``data="loans@3"`` for another dataset version)."""
+        return self.evaluations.evaluate(ref, **options)
+
+    def promote(self, ref: str, **options: Any) -> tuple[int | None, int]:
+        """Make ``ref`` the champion (``to=...``) if its latest evaluation passed."""
+        return self.evaluations.promote(ref, **options)
 
     def train(self, name: str, **options: Any) -> ModelVersion:
         """Train model ``name`` (``data="loans@3"``, ``params={...}``) and register the result."""

@@ -136,16 +136,19 @@ def _print_demo(summary: DemoSummary) -> None:
         f"diff             {diff.a} → {diff.b}: {diff.added:,} rows added, "
         f"{diff.removed:,} removed, {diff.changed:,} changed"
     )
-    table = Table("version", "made by", "roc_auc", "log_loss", box=None, title="model versions")
-    for version in summary.models:
+    table = Table("version", "made by", "roc_auc", "evaluation", box=None, title="model versions")
+    for version, evaluated in zip(summary.models, summary.evaluations, strict=True):
+        outcome = evaluated.report
         mark = "  ← champion" if version.ref == summary.champion else ""
-        table.add_row(
-            version.ref + mark,
-            version.source,
-            f"{version.metrics.get('roc_auc', float('nan')):.3f}",
-            f"{version.metrics['log_loss']:.3f}" if "log_loss" in version.metrics else "-",
-        )
+        failed = ", ".join(c.name for c in outcome.failed)
+        verdict = "[green]passed[/]" if outcome.passed else f"[red]failed: {failed}[/]"
+        roc_auc = outcome.metrics.get("roc_auc", float("nan"))
+        table.add_row(version.ref + mark, version.source, f"{roc_auc:.3f}", verdict)
     console.print(table)
+    for message in summary.refused:
+        console.print(f"[yellow]gate[/] {message}")
+    if summary.evaluations:
+        console.print(f"evaluation report (open in a browser): {summary.evaluations[0].html_url}")
     if summary.doctor is not None:
         _print_doctor(summary.doctor)
     table = Table("id", "actor", "action", "subject", box=None, title="audit log")

@@ -130,6 +130,90 @@ def _check_column(path: Path, column: ColumnConfig) -> list[Problem]:
     return problems
 
 
+def _check_gates(path: Path, model: ModelConfig, known: list[str]) -> list[Problem]:
+    """``gates``: ``METRIC: {min: x}`` / ``{max: y}``, and ``vs_champion: {METRIC: margin}``."""
+    problems = []
+    for key, rule in model.gates.items():
+        if key == "vs_champion":
+            problems += [
+                Problem((*path, "gates", key, m), _not_a_metric(m, model.task, known))
+                for m in rule
+                if m not in known
+            ]
+            continue
+        if key not in known:
+            problems.append(
+                Problem(
+                    (*path, "gates", key), _not_a_metric(key, model.task, [*known, "vs_champion"])
+                )
+            )
+            continue
+        for bound in rule:
+            if bound not in ("min", "max"):
+                problems.append(
+                    Problem(
+                        (*path, "gates", key, bound),
+                        f"unknown key{did_you_mean(bound, ['min', 'max'])}; a gate has 'min' and/or 'max'",
+                    )
+                )
+    return problems
+
+
+def _not_a_metric(name: str, task: str, known: list[str]) -> str:
+    return f"'{name}' is not a {task} metric{did_you_mean(name, known)}; known: {', '.join(known)}"
+
+
+def _check_evaluation(path: Path, model: ModelConfig, known: list[str]) -> list[Problem]:
+    evaluation = model.evaluation
+    at = (*path, "evaluation")
+    problems = [
+        Problem((*at, "metrics", i), _not_a_metric(m, model.task, known))
+        for i, m in enumerate(evaluation.metrics or [])
+        if m not in known
+    ]
+    for i, piece in enumerate(evaluation.slices):
+        if piece.metric not in known:
+            problems.append(
+                Problem(
+                    (*at, "slices", i, "metric"), _not_a_metric(piece.metric, model.task, known)
+                )
+            )
+        if piece.min is None and piece.max is None:
+            problems.append(
+                Problem(
+                    (*at, "slices", i), "a slice needs a 'min' or a 'max' to hold each slice to"
+                )
+            )
+    features = list(model.features)
+    for section in ("invariance", "directional"):
+        for i, item in enumerate(getattr(evaluation, section)):
+            if item.column not in features:
+                problems.append(
+                    Problem(
+                        (*at, section, i, "column"),
+                        f"'{item.column}' is not one of the model's features{did_you_mean(item.column, features)}",
+                    )
+                )
+    for i, item in enumerate(evaluation.invariance):
+        if (item.values is None) == (item.shift is None):
+            problems.append(
+                Problem(
+                    (*at, "invariance", i),
+                    "give either 'values' (to set the column to) or 'shift' (to move it by), not both or neither",
+                )
+            )
+    for i, case in enumerate(evaluation.minimum):
+        lacking = [f for f in features if f not in case.case]
+        if lacking:
+            problems.append(
+                Problem(
+                    (*at, "minimum", i, "case"),
+                    f"the case lacks the feature(s) {', '.join(lacking)}",
+                )
+            )
+    return problems
+
+
 def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[Problem]:
     problems: list[Problem] = []
     owner = model.owner
@@ -150,6 +234,8 @@ def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[
                     f"known: {', '.join(known)}",
                 )
             )
+    problems += _check_gates(path, model, known)
+    problems += _check_evaluation(path, model, known)
     if model.format == "pickle" and not model.trusted_pickle:
         problems.append(
             Problem(

@@ -5,9 +5,8 @@ typed values; ``"12"`` is not silently a number). Cross-references between
 sections (a model's dataset, its features) are checked in :mod:`.checks`, where
 each problem can name its own key path.
 
-Sections whose meaning belongs to a later stage (``gates``, ``alerts``,
-``retrain``) are typed only as far as their shape is settled; the stage that
-runs them narrows them.
+Sections whose meaning belongs to a later stage (``alerts``, ``retrain``) are
+typed only as far as their shape is settled; the stage that runs them narrows them.
 """
 
 from __future__ import annotations
@@ -218,18 +217,79 @@ class SplitConfig(_Section):
 
 METRICS = {
     "binary_classification": [
-        "accuracy",
-        "balanced_accuracy",
-        "precision",
-        "recall",
-        "f1",
-        "roc_auc",
-        "log_loss",
+        "accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc",
+        "log_loss", "brier", "ece",
     ],
-    "multiclass_classification": ["accuracy", "balanced_accuracy", "f1_macro", "log_loss"],
-    "regression": ["rmse", "mae", "r2"],
-}
+    "multiclass_classification": ["accuracy", "balanced_accuracy", "f1_macro", "log_loss", "ece"],
+    "regression": ["rmse", "mae", "mape", "r2"],
+}  # fmt: skip
+LOWER_IS_BETTER = {"log_loss", "brier", "ece", "rmse", "mae", "mape"}
 ModelFormat = Literal["skops", "onnx", "lightgbm", "xgboost", "pickle"]
+
+
+class SliceConfig(_Section):
+    """Metrics per value of a column (or per bin of a numeric one), each held to a bound."""
+
+    column: str
+    bins: list[float] | None = Field(default=None, min_length=2)
+    metric: str
+    min: float | None = None
+    max: float | None = None
+    min_size: Annotated[int, Field(ge=1)] = 30
+
+
+class GoldenConfig(_Section):
+    """Hand-picked cases with known answers: a pinned dataset version (its target is the answer)."""
+
+    dataset: str
+    score_column: str | None = None
+    tolerance: Annotated[float, Field(ge=0)] = 0.0
+
+
+class InvarianceConfig(_Section):
+    """Setting ``column`` to each of ``values`` (or moving it by up to ``shift``) may move the score by at most ``eps``."""
+
+    column: str
+    values: list[Any] | None = None
+    shift: PositiveNumber | None = None
+    eps: Annotated[float, Field(ge=0)] = 0.05
+    rows: Annotated[int, Field(ge=1)] = 500
+
+
+class DirectionalConfig(_Section):
+    """Raising ``column`` by ``increase`` must move the score the ``expect``ed way (or leave it)."""
+
+    column: str
+    increase: float
+    expect: Literal["up", "down"]
+    rows: Annotated[int, Field(ge=1)] = 500
+    tolerance: Annotated[float, Field(ge=0)] = 1e-9
+
+
+class MinimumCaseConfig(_Section):
+    """One case the model must get right: the feature values and the expected label."""
+
+    case: dict[str, Any]
+    expect: Any
+
+
+class LatencyConfig(_Section):
+    """How the model's own latency is measured against its budget."""
+
+    batch_size: Annotated[int, Field(ge=1)] = 100
+    repeats: Annotated[int, Field(ge=5)] = 200
+
+
+class EvaluationConfig(_Section):
+    """What ``shipyard evaluate`` checks beyond the gates."""
+
+    metrics: list[str] | None = None
+    slices: list[SliceConfig] = Field(default_factory=list)
+    golden: GoldenConfig | None = None
+    invariance: list[InvarianceConfig] = Field(default_factory=list)
+    directional: list[DirectionalConfig] = Field(default_factory=list)
+    minimum: list[MinimumCaseConfig] = Field(default_factory=list)
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
 
 
 class ModelConfig(_Section):
@@ -249,6 +309,7 @@ class ModelConfig(_Section):
     latency_budget_ms: PositiveNumber = 100.0
     fallback: FallbackConfig | None = None
     gates: dict[str, dict[str, float]] = Field(default_factory=dict)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     alerts: list[dict[str, Any]] = Field(default_factory=list)
     retrain: dict[str, Any] = Field(default_factory=dict)
 

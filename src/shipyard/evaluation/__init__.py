@@ -1,7 +1,18 @@
-"""The evaluation stage. So far: the metrics every task reports (gates arrive with it)."""
+"""The evaluation stage: metrics, gates, slices, golden sets, behavioural tests, latency."""
 
 from __future__ import annotations
 
-from .metrics import compute_metrics, default_metrics
+from .api import Evaluation, Evaluations, EvaluationSummary, GateError
+from .report import CheckOutcome, EvaluationReport
+from .run import evaluate, scores
 
-__all__ = ["compute_metrics", "default_metrics"]
+__all__ = [
+    "CheckOutcome",
+    "Evaluation",
+    "EvaluationReport",
+    "EvaluationSummary",
+    "Evaluations",
+    "GateError",
+    "evaluate",
+    "scores",
+]

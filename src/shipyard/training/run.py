@@ -25,7 +25,7 @@ import yaml
 from shipyard.config import DatasetConfig, ModelConfig
 from shipyard.entrypoints import load_entry_point, user_traceback
 from shipyard.errors import ConfigError, ShipyardError
-from shipyard.evaluation import compute_metrics, default_metrics
+from shipyard.metrics import compute_metrics, default_metrics
 
 PACKAGES = (
     "shipyard",

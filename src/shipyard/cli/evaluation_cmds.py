@@ -1,0 +1,83 @@
+"""``shipyard evaluate`` and ``shipyard promote``: evidence first, then the gate."""
+
+from __future__ import annotations
+
+import contextlib
+
+import click
+from rich.table import Table
+
+from shipyard.evaluation import Evaluation
+
+from .app import cli, open_from
+from .output import console, json_option, print_json
+
+
+@cli.command()
+@click.argument("ref")
+@click.option(
+    "--data",
+    "data_ref",
+    help="Evaluate on this dataset version (default: the version's own holdout).",
+)
+@json_option
+@click.pass_context
+def evaluate(ctx: click.Context, ref: str, data_ref: str | None, as_json: bool) -> None:
+    """Run MODEL[@V]'s evaluation spec; keep the report (JSON and HTML). Exit 1 when a check fails."""
+    if "@" not in ref:
+        ref = f"{ref}@latest"
+    busy = contextlib.nullcontext() if as_json else console.status(f"evaluating {ref}")
+    with open_from(ctx) as project, busy:
+        result = project.evaluate(ref, data=data_ref)
+    if as_json:
+        print_json(result.as_dict())
+    else:
+        _print(result)
+    if not result.report.passed:
+        ctx.exit(1)
+
+
+def _print(result: Evaluation) -> None:
+    report = result.report
+    verdict = "[green]PASSED[/]" if report.passed else "[red]FAILED[/]"
+    console.print(f"[bold]{report.ref}[/] on {report.dataset} ({report.rows:,} rows): {verdict}")
+    table = Table("", "check", "value", "needs", "detail", box=None)
+    for check in report.checks:
+        mark = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
+        value = f"{check.value:.4g}" if isinstance(check.value, float) else ""
+        table.add_row(mark, check.name, value, check.expected, check.detail)
+    console.print(table)
+    for check in report.failed:
+        for case in check.failures:
+            console.print(
+                f"  [red]{check.name}[/]: " + ", ".join(f"{k}={v}" for k, v in case.items())
+            )
+    console.print("metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in report.metrics.items()))
+    console.print(f"report: {result.html_url}")
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--to", "alias", default="champion", show_default=True, help="The alias to move.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Promote although the evaluation failed or is missing (needs --reason).",
+)
+@click.option("--reason", help="Why: kept in the audit log (required with --force).")
+@json_option
+@click.pass_context
+def promote(
+    ctx: click.Context, ref: str, alias: str, force: bool, reason: str | None, as_json: bool
+) -> None:
+    """Point --to (champion) at NAME@V, if the version's latest evaluation passed."""
+    with open_from(ctx) as project:
+        before, after = project.promote(ref, to=alias, force=force, reason=reason)
+    name = ref.split("@", 1)[0]
+    if as_json:
+        print_json({"model": name, "alias": alias, "from": before, "to": after, "forced": force})
+        return
+    moved = f" (was {before})" if before else ""
+    console.print(
+        f"{name}@{alias} → version {after}{moved}" + (" [yellow](forced)[/]" if force else "")
+    )
