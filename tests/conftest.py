@@ -16,17 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from helpers import missing_backend
 from shipyard.project import init_project
 from shipyard.storage import ArtifactStore, MetadataStore
 from shipyard.storage.urls import ArtifactLocation
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def missing_backend(reason: str) -> None:
-    if IN_CI:
-        pytest.fail(f"{reason}; CI must run these tests, not skip them")
-    pytest.skip(reason)
+pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)

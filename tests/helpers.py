@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable
 from typing import Any
 
 import click
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
 def all_commands(group: click.Group, prefix: str = "") -> dict[str, click.Command]:
@@ -36,3 +40,10 @@ def run_together(
     for worker in workers:
         worker.join(timeout=timeout)
     return [w.exitcode for w in workers]
+
+
+def missing_backend(reason: str) -> None:
+    """Skip, with ``reason``, outside CI; fail in CI, where every backend must be there."""
+    if IN_CI:
+        pytest.fail(f"{reason}; CI must run these tests, not skip them")
+    pytest.skip(reason)

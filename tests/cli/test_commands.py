@@ -141,16 +141,16 @@ def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
     assert summary["diff"]["added"] == second["report"]["accepted"]
     assert [m["ref"] for m in summary["models"]] == [f"default-risk@{n}" for n in (1, 2, 3)]
     assert [m["source"] for m in summary["models"]] == ["train", "train", "register"]
-    assert summary["champion"] in [m["ref"] for m in summary["models"]]
-    assert [e["action"] for e in summary["audit_events"]] == [
-        "alias.set",
-        "model.registered",
-        "model.registered",
-        "model.registered",
-        "data.version.created",
-        "data.version.created",
-        "project.created",
-    ]
+    verdicts = {e["ref"]: e["passed"] for e in summary["evaluations"]}
+    assert verdicts["default-risk@1"] is True  # monotonic: passes every check
+    assert verdicts["default-risk@2"] is False  # unconstrained: fails the directional test
+    assert summary["champion"] == "default-risk@1"
+    assert len(summary["refused"]) == sum(not v for v in verdicts.values())
+    assert all("refusing to promote" in message for message in summary["refused"])
+    actions = [e["action"] for e in summary["audit_events"]]
+    assert actions[:3] == ["model.promoted", "alias.set", "model.evaluated"]
+    assert actions.count("model.evaluated") == 3 and actions.count("model.registered") == 3
+    assert actions[-1] == "project.created"
 
 
 def test_demo_refuses_a_folder_with_files(run: Run, project_dir: Path) -> None:

@@ -145,9 +145,13 @@ def _line_plot(
         f"{'M' if i == 0 else 'L'}{px:.1f},{py:.1f}"
         for i, (px, py) in enumerate(_xy(x, y) for x, y in points)
     )
-    body = ""
+    (x0, y0), (x1, y1) = _xy(0, 0), _xy(1, 1)
+    body = (
+        f"<text x='{x0}' y='{y0 + 12}' font-size='10' text-anchor='middle'>0</text>"
+        f"<text x='{x1}' y='{y0 + 12}' font-size='10' text-anchor='middle'>1</text>"
+        f"<text x='{x0 - 4}' y='{y1 + 4}' font-size='10' text-anchor='end'>1</text>"
+    )
     if diagonal:
-        (x0, y0), (x1, y1) = _xy(0, 0), _xy(1, 1)
         body += f"<line x1='{x0}' y1='{y0}' x2='{x1}' y2='{y1}' stroke='#c7ccd6' stroke-dasharray='4 3'/>"
     body += f"<path d='{path}' fill='none' stroke='#2f6feb' stroke-width='2'/>"
     if dots:
@@ -190,6 +194,8 @@ def _confusion(labels: list[str], matrix: list[list[int]]) -> str:
                 f"<text x='{x + size / 2:.1f}' y='{y + size / 2:.1f}' text-anchor='middle' font-size='12'>{value}</text>"
             )
         body += f"<text x='{PAD + 5}' y='{30 + i * size + size / 2:.1f}' text-anchor='end' font-size='10'>{_e(labels[i])}</text>"
+    for j, label in enumerate(labels):
+        body += f"<text x='{PAD + 10 + j * size + size / 2:.1f}' y='{30 + n * size + 12:.1f}' text-anchor='middle' font-size='10'>{_e(label)}</text>"
     return _frame("Confusion matrix (rows: actual)", "predicted", "actual", body)
 
 

@@ -1,0 +1,24 @@
+"""The example project with two trained versions: one that passes its evaluation, one that does not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import shipyard
+from shipyard.demo import write_loans_batch
+from shipyard.project import Project, init_project
+
+
+@pytest.fixture
+def eval_project(tmp_path: Path) -> Iterator[Project]:
+    folder = tmp_path / "proj"
+    init_project(folder, name="evaluation-test")
+    write_loans_batch(folder / "batch.csv", rows=3000, seed=1)
+    with shipyard.open(folder) as project:
+        project.ingest("loans", folder / "batch.csv")
+        project.train("default-risk")  # @1: monotonic in amount and age: passes
+        project.train("default-risk", params={"monotonic": False})  # @2: fails the directional test
+        yield project
