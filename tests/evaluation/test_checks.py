@@ -195,3 +195,26 @@ def test_the_config_is_checked() -> None:
     ]:
         with pytest.raises(ConfigError, match=message):
             parse_config(BASE + extra, environ={})
+
+
+def test_a_regression_model_is_evaluated_too() -> None:
+    class Linear(Predictor):
+        def __init__(self) -> None:
+            super().__init__(["x", "group"], "regression")
+
+        def predict(self, rows: Any) -> np.ndarray:
+            return 2 * self._frame(rows)["x"].to_numpy(dtype=float)
+
+    text = BASE.replace("y: {type: bool}", "y: {type: float}").replace(
+        "binary_classification", "regression"
+    )
+    spec = (
+        text
+        + "    gates: {rmse: {max: 0.5}, r2: {min: 0.9}}\n    evaluation:\n      directional: [{column: x, increase: 1, expect: up}]\n"
+    )
+    config = parse_config(spec, environ={}).models["m"]
+    frame = data().assign(y=lambda f: 2 * f["x"] + np.random.default_rng(2).normal(0, 0.1, len(f)))
+    report = evaluate(Linear(), frame, config, "y", ref=("m", 1), dataset=None)
+    assert report.passed, report.failed
+    assert set(report.metrics) == {"rmse", "mae", "mape", "r2"}
+    assert report.curves == {}
