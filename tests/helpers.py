@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -47,3 +48,11 @@ def missing_backend(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason}; CI must run these tests, not skip them")
     pytest.skip(reason)
+
+
+def relax_latency(folder: Path) -> None:
+    """A generous latency budget: tests judge the other checks, not this machine's load."""
+    file = folder / "shipyard.yaml"
+    text = file.read_text()
+    assert "latency_budget_ms: 50 " in text
+    file.write_text(text.replace("latency_budget_ms: 50 ", "latency_budget_ms: 60000 "))

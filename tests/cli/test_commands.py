@@ -141,14 +141,18 @@ def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
     assert summary["diff"]["added"] == second["report"]["accepted"]
     assert [m["ref"] for m in summary["models"]] == [f"default-risk@{n}" for n in (1, 2, 3)]
     assert [m["source"] for m in summary["models"]] == ["train", "train", "register"]
+    failed = {e["ref"]: set(e["failed"]) for e in summary["evaluations"]}
     verdicts = {e["ref"]: e["passed"] for e in summary["evaluations"]}
-    assert verdicts["default-risk@1"] is True  # monotonic: passes every check
-    assert verdicts["default-risk@2"] is False  # unconstrained: fails the directional test
-    assert summary["champion"] == "default-risk@1"
+    # monotonic: passes every check (the latency one depends on this machine's load)
+    assert failed["default-risk@1"] <= {"latency p99 single row"}
+    # unconstrained: fails the directional test
+    assert "directional amount +10000 → up" in failed["default-risk@2"]
+    assert summary["champion"] == ("default-risk@1" if verdicts["default-risk@1"] else None)
     assert len(summary["refused"]) == sum(not v for v in verdicts.values())
     assert all("refusing to promote" in message for message in summary["refused"])
     actions = [e["action"] for e in summary["audit_events"]]
-    assert actions[:3] == ["model.promoted", "alias.set", "model.evaluated"]
+    if summary["champion"]:
+        assert actions[:3] == ["model.promoted", "alias.set", "model.evaluated"]
     assert actions.count("model.evaluated") == 3 and actions.count("model.registered") == 3
     assert actions[-1] == "project.created"
 

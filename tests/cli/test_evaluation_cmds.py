@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from helpers import relax_latency
 from shipyard.cli import cli
 from shipyard.demo import write_loans_batch
 
@@ -19,6 +20,7 @@ def run(folder: Path, *args: str) -> Result:
 
 @pytest.fixture
 def trained(project_dir: Path) -> Path:
+    relax_latency(project_dir)
     write_loans_batch(project_dir / "b.csv", rows=2500, seed=1)
     run(project_dir, "data", "ingest", "loans", str(project_dir / "b.csv"))
     run(project_dir, "train", "default-risk")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import shipyard
+from helpers import relax_latency
 from shipyard.demo import write_loans_batch
 from shipyard.project import Project, init_project
 
@@ -16,6 +17,7 @@ from shipyard.project import Project, init_project
 def eval_project(tmp_path: Path) -> Iterator[Project]:
     folder = tmp_path / "proj"
     init_project(folder, name="evaluation-test")
+    relax_latency(folder)
     write_loans_batch(folder / "batch.csv", rows=3000, seed=1)
     with shipyard.open(folder) as project:
         project.ingest("loans", folder / "batch.csv")

@@ -27,7 +27,7 @@ models:
     task: binary_classification
     dataset: d
     features: [x, group]
-    latency_budget_ms: 1000
+    latency_budget_ms: 60000
 """
 
 

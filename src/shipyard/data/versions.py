@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from shipyard.config.checks import did_you_mean
 from shipyard.errors import NotFoundError, ShipyardError
 from shipyard.refs import parse_ref
-from shipyard.storage import MetadataStore, current_actor, record
+from shipyard.storage import MetadataStore, as_utc, current_actor, record
 from shipyard.storage.tables import dataset_versions, ingested_files
 
 
@@ -249,7 +249,6 @@ def _remember_file(
 
 
 def _version(row: Any) -> DatasetVersion:
-    created = row["created_at"]
     return DatasetVersion(
         dataset=row["dataset"],
         version=row["version"],
@@ -265,6 +264,6 @@ def _version(row: Any) -> DatasetVersion:
         data_key=row["data_key"],
         quarantine_key=row["quarantine_key"],
         report_key=row["report_key"],
-        created_at=created if created.tzinfo else created.replace(tzinfo=UTC),
+        created_at=as_utc(row["created_at"]),
         created_by=row["created_by"],
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ from shipyard.config import ProjectConfig
 from shipyard.data import Datasets
 from shipyard.errors import ConfigError, ShipyardError
 from shipyard.models import Models, ModelVersion
-from shipyard.storage import ArtifactStore, MetadataStore, current_actor, record
+from shipyard.storage import ArtifactStore, MetadataStore, as_utc, current_actor, record
 from shipyard.storage.tables import evaluations
 from shipyard.training.run import split
 
@@ -196,7 +196,6 @@ class Evaluations:
             row = conn.execute(query).mappings().first()
         if row is None:
             return None
-        created = row["created_at"]
         return EvaluationSummary(
             id=row["id"],
             model=row["model"],
@@ -206,7 +205,7 @@ class Evaluations:
             report_key=row["report_key"],
             html_key=row["html_key"],
             failed=list(row["summary"].get("failed", [])),
-            created_at=created if created.tzinfo else created.replace(tzinfo=UTC),
+            created_at=as_utc(row["created_at"]),
             created_by=row["created_by"],
         )
 

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from shipyard.errors import ConfigError, NotFoundError, ShipyardError
 from shipyard.refs import parse_ref
-from shipyard.storage import AuditEvent, MetadataStore, current_actor, history, record
+from shipyard.storage import AuditEvent, MetadataStore, as_utc, current_actor, history, record
 from shipyard.storage.tables import model_aliases, model_versions
 
 ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -282,6 +282,5 @@ def _check_alias(alias: str) -> None:
 def _version(row: Any) -> ModelVersion:
     values = dict(row)
     values.pop("id", None)
-    created = values["created_at"]
-    values["created_at"] = created if created.tzinfo else created.replace(tzinfo=UTC)
+    values["created_at"] = as_utc(values["created_at"])
     return ModelVersion(**values)

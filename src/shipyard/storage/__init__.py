@@ -8,7 +8,7 @@ S3) for immutable, content-addressed objects.
 from __future__ import annotations
 
 from .artifacts import Artifact, ArtifactStore, check_key
-from .audit import AuditEvent, current_actor, history, record
+from .audit import AuditEvent, as_utc, current_actor, history, record
 from .metadata import MetadataStore
 from .urls import ArtifactLocation, artifact_location, redact
 
@@ -19,6 +19,7 @@ __all__ = [
     "AuditEvent",
     "MetadataStore",
     "artifact_location",
+    "as_utc",
     "check_key",
     "current_actor",
     "history",

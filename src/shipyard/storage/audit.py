@@ -93,7 +93,7 @@ def history(
     return [
         AuditEvent(
             id=row["id"],
-            at=_utc(row["at"]),
+            at=as_utc(row["at"]),
             actor=row["actor"],
             action=row["action"],
             subject=row["subject"],
@@ -104,6 +104,6 @@ def history(
     ]
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite keeps no time zone; everything shipyard writes is UTC.
+def as_utc(value: datetime) -> datetime:
+    """A datetime read back from the database, in UTC (SQLite keeps no time zone)."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
