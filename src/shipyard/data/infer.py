@@ -22,7 +22,7 @@ from shipyard.config import PROJECT_FILE, load_config
 from shipyard.errors import ConfigError
 
 from .sources import ROW, read_path
-from .validate import _BOOLS, _parse_datetime
+from .validate import BOOLEAN_WORDS, parse_datetime
 
 SAMPLE_ROWS = 100_000
 MAX_CATEGORIES = 20
@@ -64,13 +64,9 @@ def _infer_column(series: pl.Series) -> dict[str, Any]:
         spec["type"] = "string"
         return spec
     if spec["type"] in ("int", "float"):
-        typed = (
-            _typed(values, spec["type"])
-            .drop_nulls()
-            .filter(_typed(values, spec["type"]).drop_nulls().is_finite())
-            if spec["type"] == "float"
-            else _typed(values, "int").drop_nulls()
-        )
+        typed = _typed(values, spec["type"]).drop_nulls()
+        if spec["type"] == "float":
+            typed = typed.filter(typed.is_finite())
         low, high = float(typed.min()), float(typed.max())  # type: ignore[arg-type]
         margin = (high - low) * MARGIN or abs(high) * MARGIN or 1.0
         low, high = low - margin, high + margin
@@ -106,7 +102,7 @@ def _infer_type(series: pl.Series) -> str:
     values = series.drop_nulls().str.strip_chars()
     if values.len() == 0:
         return "string"
-    if values.str.to_lowercase().is_in([k for k in _BOOLS if not k.isdigit()]).all():
+    if values.str.to_lowercase().is_in([k for k in BOOLEAN_WORDS if not k.isdigit()]).all():
         return "bool"
     for kind in ("int", "float", "datetime"):
         if _typed(values, kind).null_count() <= values.len() * (1 - PARSE_SHARE):
@@ -116,7 +112,7 @@ def _infer_type(series: pl.Series) -> str:
 
 def _typed(values: pl.Series, kind: str) -> pl.Series:
     if kind == "datetime":
-        return pl.select(_parse_datetime(pl.lit(values.cast(pl.String)))).to_series()
+        return pl.select(parse_datetime(pl.lit(values.cast(pl.String)))).to_series()
     target = pl.Int64 if kind == "int" else pl.Float64
     if values.dtype == pl.String:
         return values.str.strip_chars().cast(target, strict=False)

@@ -45,7 +45,7 @@ _EXPECTED = {
     "datetime": "a date and time (ISO 8601)",
 }
 NULL_MARKERS = ["", "na", "n/a", "null", "none", "nan", "#n/a"]
-_BOOLS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
+BOOLEAN_WORDS = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False,
           "t": True, "f": False, "y": True, "n": False}  # fmt: skip
 
 
@@ -347,7 +347,7 @@ def _coerce(raw: pl.Expr, kind: str, dtype: pl.DataType) -> pl.Expr:
             return (
                 raw.str.strip_chars()
                 .str.to_lowercase()
-                .replace_strict(_BOOLS, default=None, return_dtype=pl.Boolean)
+                .replace_strict(BOOLEAN_WORDS, default=None, return_dtype=pl.Boolean)
             )
         if dtype.is_integer():
             return raw.replace_strict({1: True, 0: False}, default=None, return_dtype=pl.Boolean)
@@ -368,11 +368,11 @@ def _coerce(raw: pl.Expr, kind: str, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.Date:
         return raw.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     if dtype == pl.String:
-        return _parse_datetime(raw)
+        return parse_datetime(raw)
     return pl.lit(None, dtype=target)
 
 
-def _parse_datetime(raw: pl.Expr) -> pl.Expr:
+def parse_datetime(raw: pl.Expr) -> pl.Expr:
     """ISO 8601 text, with or without an offset (none means UTC), or a bare date."""
     text = raw.str.strip_chars().str.replace(" ", "T", literal=True).str.replace(r"[Zz]$", "+00:00")
     with_offset = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us")

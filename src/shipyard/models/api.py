@@ -13,7 +13,8 @@ from shipyard.data import Datasets
 from shipyard.data.ingest import schema_hash
 from shipyard.errors import ConfigError, NotFoundError
 from shipyard.storage import ArtifactStore, AuditEvent, MetadataStore
-from shipyard.training import code_version, environment, train
+from shipyard.training import code_version, train
+from shipyard.training import environment as current_environment
 
 from .formats import SUFFIX, ModelFormatError, detect_format, dump, load
 from .mlflow_import import read_mlflow
@@ -121,7 +122,7 @@ class Models:
             source="train",
             training=run.training,
             code=run.code,
-            environment_=run.environment,
+            environment=run.environment,
         )
 
     def register(
@@ -138,7 +139,7 @@ class Models:
         source: str = "register",
         training: dict[str, Any] | None = None,
         code: dict[str, Any] | None = None,
-        environment_: dict[str, Any] | None = None,
+        environment: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
         reason: str | None = None,
     ) -> ModelVersion:
@@ -183,7 +184,7 @@ class Models:
             params=_jsonable(params or _estimator_params(model)),
             metrics={k: float(v) for k, v in (metrics or {}).items()},
             code=code if code is not None else code_version(self._root),
-            environment=environment_ if environment_ is not None else environment(),
+            environment=environment if environment is not None else current_environment(),
             training=training or {},
             source=source,
             extra=extra or {},
