@@ -119,7 +119,7 @@ def _commit(
     artifacts: ArtifactStore,
     step: Progress,
 ) -> IngestResult:
-    parent = _latest(versions, name)
+    parent = versions.latest(name)
     accepted, quarantine = validated.accepted, validated.quarantine
     rows = accepted
     if mode == "append" and parent is not None:
@@ -182,11 +182,6 @@ def _commit(
         report.quarantined,
     )
     return IngestResult(version, report)
-
-
-def _latest(versions: VersionStore, name: str) -> DatasetVersion | None:
-    log_ = versions.log(name)
-    return log_[0] if log_ else None
 
 
 def _merge(

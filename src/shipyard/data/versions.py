@@ -123,6 +123,18 @@ class VersionStore:
         with self._store.read() as conn:
             return [_version(row) for row in conn.execute(query).mappings()]
 
+    def latest(self, dataset: str) -> DatasetVersion | None:
+        """The newest version of ``dataset``, or None when it has none."""
+        query = (
+            sa.select(dataset_versions)
+            .where(dataset_versions.c.dataset == dataset)
+            .order_by(dataset_versions.c.version.desc())
+            .limit(1)
+        )
+        with self._store.read() as conn:
+            row = conn.execute(query).mappings().first()
+        return _version(row) if row is not None else None
+
     def latest_per_dataset(self) -> dict[str, DatasetVersion]:
         """The newest version of every dataset that has one."""
         table = dataset_versions

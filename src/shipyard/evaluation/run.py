@@ -52,7 +52,8 @@ def evaluate(
             names.append(metric)
     features = frame[model.features]
     truth = frame[target].to_numpy()
-    metrics = _metrics(predictor, features, truth, names)
+    outputs = _outputs(predictor, features)
+    metrics = _metrics(predictor, features, truth, names, outputs)
     checks = _gates(model, metrics)
     champion_info = None
     if champion is not None:
@@ -92,20 +93,30 @@ def evaluate(
         checks=checks,
         champion=champion_info,
         slices=slices,
-        curves=_curves(predictor, features, truth),
+        curves=_curves(predictor, truth, *outputs),
         latency=latency,
     )
 
 
-def _metrics(
-    predictor: Predictor, features: Any, truth: np.ndarray, names: list[str]
-) -> dict[str, float]:
+def _outputs(predictor: Predictor, features: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions, and probabilities where the model gives them: computed once per rows."""
     predicted = predictor.predict(features)
     proba = (
         predictor.predict_proba(features)
         if predictor.task != "regression" and predictor.has_proba
         else None
     )
+    return predicted, proba
+
+
+def _metrics(
+    predictor: Predictor,
+    features: Any,
+    truth: np.ndarray,
+    names: list[str],
+    outputs: tuple[np.ndarray, np.ndarray | None] | None = None,
+) -> dict[str, float]:
+    predicted, proba = outputs if outputs is not None else _outputs(predictor, features)
     return compute_metrics(predictor.task, names, truth, predicted, proba, predictor.classes)
 
 
@@ -333,22 +344,23 @@ def _latency(
     }
 
 
-def _curves(predictor: Predictor, features: Any, truth: np.ndarray) -> dict[str, Any]:
+def _curves(
+    predictor: Predictor, truth: np.ndarray, predicted: np.ndarray, proba: np.ndarray | None
+) -> dict[str, Any]:
     """ROC and PR curves, calibration bins and the confusion matrix (classification)."""
     from sklearn import metrics as m
 
     if predictor.task == "regression":
         return {}
     classes = list(predictor.classes or sorted(set(truth.tolist())))
-    predicted = predictor.predict(features)
     curves: dict[str, Any] = {
         "labels": [str(c) for c in classes],
         "confusion": m.confusion_matrix(truth, predicted, labels=classes).tolist(),
     }
-    if predictor.task != "binary_classification" or not predictor.has_proba:
+    if predictor.task != "binary_classification" or proba is None:
         return curves
     positive = positive_label(classes, truth)
-    score = positive_score(predictor.predict_proba(features), classes, positive)
+    score = positive_score(proba, classes, positive)
     actual = truth == positive
     if actual.all() or not actual.any():
         return curves
