@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from . import commands, data_cmds, evaluation_cmds, models_cmds  # noqa: F401 - registers the commands
+from . import (  # noqa: F401 - registers the commands
+    commands,
+    data_cmds,
+    evaluation_cmds,
+    models_cmds,
+    serving_cmds,
+)
 from .app import cli, main
 
 __all__ = ["cli", "main"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
+from typing import Any
 
 from .schema import METRICS, ColumnConfig, DatasetConfig, ModelConfig, ProjectConfig
 
@@ -214,6 +215,59 @@ def _check_evaluation(path: Path, model: ModelConfig, known: list[str]) -> list[
     return problems
 
 
+def _check_fallback(path: Path, model: ModelConfig) -> list[Problem]:
+    fallback = model.fallback
+    if fallback is None:
+        return []
+    at = (*path, "fallback")
+    answers: list[tuple[Path, Any]] = []
+    problems: list[Problem] = []
+    if isinstance(fallback.rules, list):
+        for index, rule in enumerate(fallback.rules):
+            answers.append(((*at, "rules", index), rule))
+            for column, conditions in rule.when.items():
+                if column not in model.features:
+                    problems.append(
+                        Problem(
+                            (*at, "rules", index, "when", column),
+                            f"'{column}' is not a feature of this model"
+                            f"{did_you_mean(column, model.features)}",
+                        )
+                    )
+                if "in" in conditions and not isinstance(conditions["in"], list):
+                    problems.append(
+                        Problem(
+                            (*at, "rules", index, "when", column, "in"),
+                            "expected a list of values",
+                        )
+                    )
+    if fallback.default is not None:
+        answers.append(((*at, "default"), fallback.default))
+    for where, answer in answers:
+        probabilities = answer.probabilities
+        if probabilities is None:
+            continue
+        if model.task == "regression":
+            problems.append(
+                Problem((*where, "probabilities"), "a regression model has no probabilities")
+            )
+        elif any(p < 0 or p > 1 for p in probabilities) or abs(sum(probabilities) - 1) > 1e-6:
+            problems.append(
+                Problem(
+                    (*where, "probabilities"),
+                    f"expected probabilities between 0 and 1 that sum to 1, got {probabilities}",
+                )
+            )
+        elif model.task == "binary_classification" and len(probabilities) != 2:
+            problems.append(
+                Problem(
+                    (*where, "probabilities"),
+                    f"a binary classifier has 2 classes, got {len(probabilities)} probabilities",
+                )
+            )
+    return problems
+
+
 def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[Problem]:
     problems: list[Problem] = []
     owner = model.owner
@@ -236,6 +290,7 @@ def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[
             )
     problems += _check_gates(path, model, known)
     problems += _check_evaluation(path, model, known)
+    problems += _check_fallback(path, model)
     if model.format == "pickle" and not model.trusted_pickle:
         problems.append(
             Problem(

@@ -197,11 +197,44 @@ class OwnerConfig(_Section):
     slack: Annotated[str, BeforeValidator(_http_url)] | None = None
 
 
+RuleOperator = Literal["lt", "le", "gt", "ge", "eq", "ne", "in"]
+
+
+class FallbackAnswer(_Section):
+    """A fixed answer: the label (or value) and, for a classifier, one probability per class."""
+
+    prediction: Any
+    probabilities: list[float] | None = None
+
+
+class FallbackRule(FallbackAnswer):
+    """``when`` every condition holds (``{column: {lt: 3}}``), answer ``prediction``."""
+
+    when: dict[str, dict[RuleOperator, Any]] = Field(min_length=1)
+
+
 class FallbackConfig(_Section):
     """What answers when the model cannot: rules, then the cache, then a default."""
 
-    rules: EntryPoint | None = None
-    default: dict[str, Any] | None = None
+    rules: EntryPoint | list[FallbackRule] | None = None
+    cache_size: Annotated[int, Field(ge=0)] = 10_000
+    default: FallbackAnswer | None = None
+
+
+class BreakerConfig(_Section):
+    """The circuit breaker: open after ``failures`` in ``window_s``; probe again after ``cooldown_s``."""
+
+    failures: Annotated[int, Field(ge=1)] = 5
+    window_s: PositiveNumber = 30.0
+    cooldown_s: PositiveNumber = 10.0
+
+
+class ServingConfig(_Section):
+    """How the server batches requests for this model and when it stops calling it."""
+
+    max_batch_size: Annotated[int, Field(ge=1)] = 64
+    max_wait_ms: Annotated[float, Field(ge=0)] = 0.0
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
 
 
 Task = Literal["binary_classification", "multiclass_classification", "regression"]
@@ -308,10 +341,23 @@ class ModelConfig(_Section):
     trusted_types: list[str] = Field(default_factory=list)
     latency_budget_ms: PositiveNumber = 100.0
     fallback: FallbackConfig | None = None
+    serving: ServingConfig = Field(default_factory=ServingConfig)
     gates: dict[str, dict[str, float]] = Field(default_factory=dict)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     alerts: list[dict[str, Any]] = Field(default_factory=list)
     retrain: dict[str, Any] = Field(default_factory=dict)
+
+
+class ServerConfig(_Section):
+    """``shipyard serve``: request limits, background work, tokens and logs."""
+
+    max_body_mb: PositiveNumber = 10.0
+    max_rows: Annotated[int, Field(ge=1)] = 10_000
+    alias_poll_s: PositiveNumber = 2.0
+    log_flush_s: PositiveNumber = 5.0
+    log_max_rows: Annotated[int, Field(ge=1)] = 50_000
+    require_token: bool = False
+    access_log: bool = True
 
 
 class ProjectConfig(_Section):
@@ -319,5 +365,6 @@ class ProjectConfig(_Section):
 
     project: Name
     storage: StorageConfig = Field(default_factory=StorageConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     datasets: dict[Name, DatasetConfig] = Field(default_factory=dict)
     models: dict[Name, ModelConfig] = Field(default_factory=dict)

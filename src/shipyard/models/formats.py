@@ -136,6 +136,12 @@ def load(
 
             return joblib.load(io.BytesIO(data))
     except ImportError as exc:
+        if exc.name and exc.name.split(".")[0] not in _PACKAGES.values() and exc.name != fmt:
+            raise ModelFormatError(
+                f"{where} needs the module '{exc.name}' to load, which cannot be imported",
+                hint="put the module that defines the model's class beside shipyard.yaml "
+                "(or install it) where the model is loaded",
+            ) from exc
         raise _missing(fmt) from exc
     except ShipyardError:
         raise
@@ -160,13 +166,16 @@ def _load_skops(data: bytes, trusted_types: list[str], where: str) -> Any:
     return sio.loads(data, trusted=unknown)
 
 
+_PACKAGES = {
+    "skops": "skops",
+    "onnx": "onnxruntime",
+    "lightgbm": "lightgbm",
+    "xgboost": "xgboost",
+    "pickle": "joblib",
+}
+
+
 def _missing(fmt: str) -> MissingDependencyError:
-    package = {
-        "skops": "skops",
-        "onnx": "onnxruntime",
-        "lightgbm": "lightgbm",
-        "xgboost": "xgboost",
-        "pickle": "joblib",
-    }[fmt]
+    package = _PACKAGES[fmt]
     extra = {"onnx": "onnx", "lightgbm": "lightgbm", "xgboost": "xgboost"}.get(fmt, "models")
     return MissingDependencyError(package, extra, f"a {fmt} model")

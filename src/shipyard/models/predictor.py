@@ -39,6 +39,19 @@ class Predictor:
     def predict_proba(self, rows: Any) -> np.ndarray:
         raise NotImplementedError
 
+    def answer(self, rows: Any) -> tuple[np.ndarray, np.ndarray | None]:
+        """Labels (or values) and, for a classifier, class probabilities, in one model call.
+
+        A classifier's label is its most probable class, as scikit-learn's own
+        classifiers decide it.
+        """
+        if self.task == "regression" or not self.has_proba:
+            return self.predict(rows), None
+        proba = self.predict_proba(rows)
+        if not self.classes:
+            return self.predict(rows), proba
+        return np.asarray(self.classes)[proba.argmax(axis=1)], proba
+
     def _frame(self, rows: Any) -> Any:
         """``rows`` as a pandas DataFrame with exactly the features, in order."""
         import pandas as pd
@@ -62,6 +75,8 @@ class Predictor:
         return pd.DataFrame(array, columns=self.features)
 
     def _matrix(self, rows: Any) -> np.ndarray:
+        if isinstance(rows, np.ndarray) and rows.ndim == 2 and rows.shape[1] == len(self.features):
+            return rows.astype(np.float32, copy=False)
         frame = self._frame(rows)
         try:
             return np.asarray(frame.to_numpy(dtype=np.float32))
@@ -91,6 +106,13 @@ class SklearnPredictor(Predictor):
         return np.asarray(self.estimator.predict_proba(self._input(rows)))
 
     def _input(self, rows: Any) -> Any:
+        if (
+            not self._named
+            and isinstance(rows, np.ndarray)
+            and rows.ndim == 2
+            and rows.shape[1] == len(self.features)
+        ):
+            return rows  # the fast path of serving: a float matrix in feature order
         frame = self._frame(rows)
         return frame if self._named else frame.to_numpy()
 

@@ -1,0 +1,71 @@
+"""``shipyard serve``: answer predictions over HTTP."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from shipyard.serving import resolve_targets
+from shipyard.serving import serve as run_server
+
+from .app import cli, open_from
+from .output import err_console
+
+
+@cli.command()
+@click.argument("models", nargs=-1)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Port (0: any free one).",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port (one event loop and one model thread each).",
+)
+@click.option(
+    "--threads",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Native threads (OpenMP/BLAS) per worker.",
+)
+@click.pass_context
+def serve(
+    ctx: click.Context, models: tuple[str, ...], host: str, port: int, workers: int, threads: int
+) -> None:
+    """Serve MODEL[@ALIAS|@N]... (default: every model's champion) until Ctrl-C or SIGTERM.
+
+    The server follows aliases: when `champion` moves, every worker loads, warms
+    and switches to the new version without failing a request.
+    """
+    with open_from(ctx) as project:
+        targets = resolve_targets(project, list(models))
+        root = project.root
+    level = logging.getLogger().level
+
+    def listening(url: str) -> None:
+        err_console.print(
+            f"serving {', '.join(f'{m}@{t}' for m, t in targets.items())} on {url} "
+            f"({workers} worker{'s' if workers > 1 else ''}); Ctrl-C stops",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    run_server(
+        root,
+        targets,
+        host=host,
+        port=port,
+        workers=workers,
+        threads=threads,
+        log_level=level,
+        on_listen=listening,
+    )

@@ -1,0 +1,460 @@
+"""The ASGI application: routes, the request path, and the lifespan of one worker.
+
+The request path of a prediction reads the body (bounded), parses it with
+orjson, validates it column by column, queues it for the model's micro-batcher
+with a deadline, answers, and appends the rows to the in-memory prediction log.
+It touches no disk and no database: loading, alias polling, log flushing and
+metrics snapshots run in background tasks and threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from itertools import count
+from typing import Any
+
+from shipyard import __version__
+from shipyard.config.checks import did_you_mean
+from shipyard.errors import NotFoundError, ShipyardError, first_line
+from shipyard.project import Project
+
+from . import protocols
+from .accesslog import AccessLog
+from .deployment import Deployment
+from .fallback import FallbackChain
+from .feedback import feedback_chunk
+from .http import (
+    HttpError,
+    Receive,
+    Scope,
+    Send,
+    error_payload,
+    header,
+    parse_json,
+    read_body,
+    send_bytes,
+    send_json,
+)
+from .metrics import Metrics, SharedMetrics
+from .openapi import openapi_document
+from .predlog import FEEDBACK, PREDICTIONS, Chunk, SegmentLog
+from .validation import FieldSpec, RowValidator
+from .worker import Background
+
+logger = logging.getLogger(__name__)
+
+Parser = Callable[[Any, RowValidator, int], Any]
+TEXT = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+
+
+class ServingApp:
+    """Serves the given models of one project; one instance per worker process."""
+
+    def __init__(
+        self,
+        project: Project,
+        targets: dict[str, str],
+        *,
+        worker: str | None = None,
+        shared: SharedMetrics | None = None,
+        environ: dict[str, str] | None = None,
+    ) -> None:
+        env = dict(os.environ if environ is None else environ)
+        if str(project.root) not in sys.path:  # the user's modules: model classes, fallback rules
+            sys.path.insert(0, str(project.root))
+        self.project = project
+        self.settings = project.config.server
+        self.worker = worker or os.urandom(6).hex()
+        self.metrics = Metrics()
+        self.shared = shared or SharedMetrics(None, self.worker)
+        self.admin_token = env.get("SHIPYARD_ADMIN_TOKEN") or None
+        self.api_token = env.get("SHIPYARD_API_TOKEN") or None
+        if self.settings.require_token and not self.api_token:
+            raise ShipyardError(
+                "server.require_token is on but SHIPYARD_API_TOKEN is not set",
+                hint="export SHIPYARD_API_TOKEN=<a long random string> before `shipyard serve`",
+            )
+        self.max_body = int(self.settings.max_body_mb * 1_000_000)
+        self.deployments = {name: self._deployment(name, t) for name, t in targets.items()}
+        spool = project.root / ".shipyard" / "spool"
+        on_rows: Callable[[str, str, int], None] = lambda kind, where, n: self.metrics.inc(  # noqa: E731
+            "shipyard_prediction_log_rows_total", (kind, where), n
+        )
+        self.predictions = SegmentLog(
+            PREDICTIONS, project.artifacts, worker=self.worker, spool=spool, on_rows=on_rows
+        )
+        self.feedback = SegmentLog(
+            FEEDBACK, project.artifacts, worker=self.worker, spool=spool, on_rows=on_rows
+        )
+        self.access = AccessLog(enabled=self.settings.access_log)
+        self.background = Background(self)
+        self._ids = count()
+        self._id_prefix = self.worker[:8]
+        self.started = time.time()
+        self.shutting_down = False
+
+    def _deployment(self, name: str, target: str) -> Deployment:
+        config = self.project.models.config(name)
+        dataset = self.project.config.datasets.get(config.dataset)
+        columns = dataset.columns if dataset else {}
+        fields = [FieldSpec.from_column(f, columns.get(f)) for f in config.features]
+        chain = FallbackChain(
+            config.fallback,
+            self.project.root,
+            with_proba=config.task != "regression",
+            model=name,
+        )
+        return Deployment(name, target, config, RowValidator(fields), chain, self.metrics)
+
+    @property
+    def ready(self) -> bool:
+        return not self.shutting_down and all(d.ready for d in self.deployments.values())
+
+    # -- ASGI ---------------------------------------------------------------------------
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            await self._http(scope, receive, send)
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.background.start()
+                except Exception as exc:  # pragma: no cover - reported to the server
+                    await send({"type": "lifespan.startup.failed", "message": first_line(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.shutting_down = True
+                await self.background.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
+        status = 500
+        model = ""
+        try:
+            status, model = await self._route(scope, receive, send, started)
+        except Exception as exc:
+            if isinstance(exc, ShipyardError):
+                status, payload = error_payload(exc)
+            else:
+                logger.exception("internal error on %s %s", scope["method"], scope["path"])
+                status, payload = error_payload(exc)
+            model = model or _model_in(scope["path"])
+            if status != 499:
+                await send_json(send, status, payload)
+        finally:
+            route = _route_name(scope["path"])
+            self.metrics.inc("shipyard_requests_total", (model, route, str(status)))
+            self.access.request(scope, status, time.perf_counter() - started, model)
+
+    async def _route(
+        self, scope: Scope, receive: Receive, send: Send, started: float
+    ) -> tuple[int, str]:
+        method, path = scope["method"], scope["path"]
+        parts = path.strip("/").split("/")
+        head = parts[0]
+        if head == "healthz" or path in ("/ping", "/health", "/v2/health/live"):
+            await send_json(send, 200, {"status": "ok"})
+            return 200, ""
+        if head == "readyz" or path == "/v2/health/ready":
+            return await self._readyz(send), ""
+        self._authorize(scope, admin=False)
+        if head == "v1" and len(parts) >= 3 and parts[1] == "models":
+            name = parts[2]
+            if len(parts) == 4 and parts[3] == "predict":
+                _method(method, "POST")
+                await self._predict(scope, receive, send, name, "native", started)
+                return 200, name
+            if len(parts) == 4 and parts[3] == "feedback":
+                _method(method, "POST")
+                return await self._feedback(scope, receive, send, name), name
+            if len(parts) == 5 and parts[3] == "aliases":
+                _method(method, "PUT")
+                self._authorize(scope, admin=True)
+                return await self._move_alias(scope, receive, send, name, parts[4]), name
+            if len(parts) == 3:
+                _method(method, "GET")
+                await send_json(send, 200, self._find(name).describe())
+                return 200, name
+        if path == "/v1/models":
+            _method(method, "GET")
+            await send_json(
+                send, 200, {"models": [d.describe() for d in self.deployments.values()]}
+            )
+            return 200, ""
+        if path == "/v1/admin/reload":
+            _method(method, "POST")
+            self._authorize(scope, admin=True)
+            await self.background.check_aliases(force=True)
+            await send_json(
+                send, 200, {"models": [d.describe() for d in self.deployments.values()]}
+            )
+            return 200, ""
+        if head == "v2":
+            return await self._v2(scope, receive, send, parts, started)
+        if path == "/invocations":
+            _method(method, "POST")
+            name = self._mlflow_model(scope)
+            await self._predict(scope, receive, send, name, "mlflow", started)
+            return 200, name
+        if path == "/metrics":
+            text = self.shared.combined(self.metrics).render().encode()
+            await send_bytes(send, 200, text, TEXT)
+            return 200, ""
+        if path == "/openapi.json":
+            await send_json(send, 200, openapi_document(self))
+            return 200, ""
+        if path == "/version":
+            await send_json(send, 200, {"shipyard": __version__})
+            return 200, ""
+        raise HttpError(404, "not_found", f"no route {method} {path}", hint="see /openapi.json")
+
+    # -- predictions ----------------------------------------------------------------------
+    async def _predict(
+        self, scope: Scope, receive: Receive, send: Send, name: str, protocol: str, started: float
+    ) -> None:
+        deployment = self._find(name)
+        body = parse_json(await read_body(scope, receive, self.max_body))
+        request_id: Any = None
+        wanted: set[str] | None = None
+        if protocol == "native":
+            rows = protocols.native_rows(body, deployment.validator, self.settings.max_rows)
+        elif protocol == "mlflow":
+            rows = protocols.mlflow_rows(body, deployment.validator, self.settings.max_rows)
+        else:
+            rows = protocols.v2_rows(body, deployment.validator, self.settings.max_rows)
+            request_id = body.get("id")
+            outputs = body.get("outputs")
+            if isinstance(outputs, list):
+                wanted = {str(o.get("name")) for o in outputs if isinstance(o, dict)}
+        outcome = await deployment.predict(rows, started)
+        n = rows.n
+        prefix = self._id_prefix
+        ids = [f"{prefix}-{next(self._ids):x}" for _ in range(n)]
+        seconds = time.perf_counter() - started
+        version = "" if outcome.version is None else str(outcome.version)
+        self.metrics.observe(
+            "shipyard_request_duration_seconds", (name, version, outcome.path), seconds
+        )
+        self.metrics.inc("shipyard_predictions_total", (name, version, outcome.path), n)
+        self.predictions.append(
+            Chunk(
+                name,
+                {
+                    "prediction_id": ids,
+                    "time": [time.time()] * n,
+                    "version": outcome.versions or [outcome.version] * n,
+                    "path": outcome.paths or [outcome.path] * n,
+                    "degraded": [outcome.degraded] * n,
+                    "latency_ms": [seconds * 1000.0] * n,
+                    "prediction": outcome.predictions,
+                    "probabilities": outcome.probabilities
+                    if outcome.probabilities is not None
+                    else [None] * n,
+                },
+                rows.columns,
+            )
+        )
+        self.background.log_grew()
+        if protocol == "native":
+            await send_json(send, 200, protocols.native_answer(name, outcome, ids))
+        elif protocol == "mlflow":
+            await send_json(send, 200, protocols.mlflow_answer(outcome))
+        else:
+            await send_json(send, 200, protocols.v2_answer(name, outcome, ids, request_id, wanted))
+
+    async def _feedback(self, scope: Scope, receive: Receive, send: Send, name: str) -> int:
+        deployment = self._find(name)
+        body = parse_json(await read_body(scope, receive, self.max_body))
+        chunk = feedback_chunk(name, body, deployment, self.settings.max_rows)
+        self.feedback.append(chunk)
+        self.metrics.inc("shipyard_feedback_total", (name,), chunk.n)
+        self.background.log_grew()
+        await send_json(send, 202, {"accepted": chunk.n})
+        return 202
+
+    # -- V2 ---------------------------------------------------------------------------------
+    async def _v2(
+        self, scope: Scope, receive: Receive, send: Send, parts: list[str], started: float
+    ) -> tuple[int, str]:
+        method = scope["method"]
+        if len(parts) == 1:
+            _method(method, "GET")
+            await send_json(
+                send, 200, {"name": "shipyard", "version": __version__, "extensions": []}
+            )
+            return 200, ""
+        if len(parts) < 3 or parts[1] != "models":
+            raise HttpError(404, "not_found", f"no route {method} {scope['path']}")
+        name = parts[2]
+        rest = parts[3:]
+        deployment = self._find(name)
+        if len(rest) >= 2 and rest[0] == "versions":
+            loaded = deployment.current
+            if loaded is None or rest[1] != str(loaded.version.version):
+                serving = loaded.version.version if loaded else "none"
+                raise HttpError(
+                    404,
+                    "not_found",
+                    f"model '{name}' version {rest[1]} is not served here (serving: {serving})",
+                )
+            rest = rest[2:]
+        if not rest:
+            _method(method, "GET")
+            await send_json(send, 200, _v2_metadata(deployment))
+            return 200, name
+        if rest == ["ready"]:
+            _method(method, "GET")
+            ready = deployment.ready and not self.shutting_down
+            await send_json(send, 200 if ready else 503, {"name": name, "ready": ready})
+            return 200 if ready else 503, name
+        if rest == ["infer"]:
+            _method(method, "POST")
+            await self._predict(scope, receive, send, name, "v2", started)
+            return 200, name
+        raise HttpError(404, "not_found", f"no route {method} {scope['path']}")
+
+    # -- admin and status ---------------------------------------------------------------------
+    async def _move_alias(
+        self, scope: Scope, receive: Receive, send: Send, name: str, alias: str
+    ) -> int:
+        self._find(name)
+        body = parse_json(await read_body(scope, receive, self.max_body))
+        version = body.get("version") if isinstance(body, dict) else None
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise HttpError(422, "invalid_request", 'expected {"version": N, "reason": "why"}')
+        reason = body.get("reason")
+        previous, current = await asyncio.to_thread(
+            self.project.models.alias,
+            f"{name}@{version}",
+            alias,
+            reason=str(reason) if reason else "moved over HTTP",
+        )
+        await self.background.check_aliases(force=True)
+        await send_json(
+            send,
+            200,
+            {"model": name, "alias": alias, "from": previous, "to": current},
+        )
+        return 200
+
+    async def _readyz(self, send: Send) -> int:
+        status = 200 if self.ready else 503
+        await send_json(
+            send,
+            status,
+            {
+                "ready": status == 200,
+                "shutting_down": self.shutting_down,
+                "models": {
+                    name: {
+                        "status": d.status,
+                        "version": d.current.version.version if d.current else None,
+                        "error": d.error,
+                    }
+                    for name, d in self.deployments.items()
+                },
+            },
+        )
+        return status
+
+    def _find(self, name: str) -> Deployment:
+        deployment = self.deployments.get(name)
+        if deployment is None:
+            served = list(self.deployments)
+            raise NotFoundError(
+                f"no model '{name}' is served here{did_you_mean(name, served)}; "
+                f"served: {', '.join(served)}"
+            )
+        return deployment
+
+    def _mlflow_model(self, scope: Scope) -> str:
+        chosen = header(scope, b"x-shipyard-model")
+        if chosen:
+            return chosen.decode("utf-8", "replace")
+        if len(self.deployments) == 1:
+            return next(iter(self.deployments))
+        raise HttpError(
+            400,
+            "bad_request",
+            "this server serves several models; say which with the X-Shipyard-Model header",
+        )
+
+    def _authorize(self, scope: Scope, *, admin: bool) -> None:
+        expected = self.admin_token if admin else self.api_token
+        if admin and expected is None:
+            raise HttpError(
+                403,
+                "forbidden",
+                "admin endpoints are off: the server was started without SHIPYARD_ADMIN_TOKEN",
+                hint="set SHIPYARD_ADMIN_TOKEN in the server's environment",
+            )
+        if not admin and not self.settings.require_token:
+            return
+        given = header(scope, b"authorization") or b""
+        token = given[7:] if given[:7].lower() == b"bearer " else b""
+        if not token or expected is None or not hmac.compare_digest(token, expected.encode()):
+            raise HttpError(
+                401,
+                "unauthorized",
+                "a valid bearer token is required" + (" for admin endpoints" if admin else ""),
+                hint="send 'Authorization: Bearer <token>'",
+            )
+
+
+def _method(method: str, allowed: str) -> None:
+    if method != allowed:
+        raise HttpError(405, "method_not_allowed", f"use {allowed} here, not {method}")
+
+
+def _v2_metadata(deployment: Deployment) -> dict[str, Any]:
+    loaded = deployment.current
+    kinds = {"int": "INT64", "float": "FP64", "bool": "BOOL"}
+    return {
+        "name": deployment.name,
+        "versions": [str(loaded.version.version)] if loaded else [],
+        "platform": f"shipyard-{loaded.version.format}" if loaded else "shipyard",
+        "inputs": [
+            {"name": f.name, "datatype": kinds.get(f.type, "BYTES"), "shape": [-1]}
+            for f in deployment.validator.fields
+        ],
+        "outputs": [
+            {"name": "predict", "datatype": "BYTES", "shape": [-1]},
+            *(
+                [{"name": "predict_proba", "datatype": "FP64", "shape": [-1, -1]}]
+                if deployment.fallback.with_proba
+                else []
+            ),
+        ],
+    }
+
+
+def _model_in(path: str) -> str:
+    parts = path.strip("/").split("/")
+    if len(parts) >= 3 and parts[0] in ("v1", "v2") and parts[1] == "models":
+        return parts[2]
+    return ""
+
+
+def _route_name(path: str) -> str:
+    parts = path.strip("/").split("/")
+    if len(parts) >= 4 and parts[1] == "models":
+        return f"/{parts[0]}/models/{{name}}/{parts[-1]}"
+    if len(parts) == 3 and parts[1] == "models":
+        return f"/{parts[0]}/models/{{name}}"
+    known = {"/healthz", "/readyz", "/metrics", "/invocations", "/ping", "/health",
+             "/openapi.json", "/version", "/v1/models", "/v1/admin/reload", "/v2"}  # fmt: skip
+    return path if path in known or path.startswith("/v2/health") else "other"

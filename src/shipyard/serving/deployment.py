@@ -1,0 +1,300 @@
+"""One served model: its loaded version, its queue, its breaker and its fallback chain.
+
+``Deployment.predict`` is the request path: validated rows go to the model's
+micro-batcher with a deadline (the latency budget); if the model raises, misses
+the deadline, has its breaker open or is not loaded, the fallback chain answers
+and the answer says so. ``switch`` installs a new version that was loaded and
+warmed off the request path; requests queued for the old version move to the
+new one, so a switch fails nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from shipyard.config import ModelConfig
+from shipyard.errors import ShipyardError
+from shipyard.models import ModelVersion, Predictor
+
+from .batcher import Batcher, ModelFailure, Result, model_input
+from .breaker import OPEN, CircuitBreaker
+from .fallback import MODEL, Answers, FallbackChain, row_keys
+from .metrics import Metrics
+from .validation import FieldSpec, Rows, RowValidator
+
+logger = logging.getLogger(__name__)
+
+
+class UnavailableError(ShipyardError):
+    """The model could not answer and the fallback chain had no answer either."""
+
+    http_status = 503
+    code = "unavailable"
+
+
+@dataclass
+class Loaded:
+    """A version in memory, warmed, with its own queue and thread."""
+
+    version: ModelVersion
+    predictor: Predictor
+    batcher: Batcher
+    warm_ms: float = 0.0
+
+
+@dataclass
+class Outcome:
+    """The answer to one request's rows."""
+
+    predictions: Any
+    probabilities: Any
+    path: str
+    version: int | None
+    degraded: bool = False
+    reason: str | None = None
+    paths: list[str | None] | None = None
+    versions: list[int | None] | None = None
+    latency_s: float = 0.0
+    classes: list[Any] | None = field(default=None)
+
+
+def warm_rows(fields: list[FieldSpec], n: int) -> Rows:
+    """``n`` plausible rows from the schema alone (for warming a freshly loaded model)."""
+    columns: dict[str, np.ndarray] = {}
+    for spec in fields:
+        if spec.numeric:
+            low = spec.min if spec.min is not None else 0.0
+            high = spec.max if spec.max is not None else max(low, 0.0) + 1.0
+            columns[spec.name] = np.linspace(low, high, n)
+            continue
+        value: Any = ""
+        if spec.type == "bool":
+            value = False
+        elif spec.categories:
+            value = sorted(spec.categories)[0]
+        elif spec.type == "datetime":
+            value = "2024-01-01T00:00:00"
+        array = np.empty(n, dtype=object)
+        array[:] = [value] * n
+        columns[spec.name] = array
+    return Rows(columns, n, all(s.numeric for s in fields))
+
+
+class Deployment:
+    """A model name as the server serves it."""
+
+    def __init__(
+        self,
+        name: str,
+        target: str,
+        config: ModelConfig,
+        validator: RowValidator,
+        fallback: FallbackChain,
+        metrics: Metrics,
+    ) -> None:
+        self.name = name
+        self.target = target  # an alias (followed) or a version number (pinned)
+        self.config = config
+        self.validator = validator
+        self.fallback = fallback
+        self.metrics = metrics
+        breaker = config.serving.breaker
+        self.breaker = CircuitBreaker(breaker.failures, breaker.window_s, breaker.cooldown_s)
+        self.budget_s = config.latency_budget_ms / 1000.0
+        self.current: Loaded | None = None
+        self.status = "loading"
+        self.error: str | None = None  # why the last load or switch failed
+        self.refused: int | None = None  # the version that failed to load (not retried until asked)
+
+    @property
+    def follows_alias(self) -> bool:
+        return not self.target.isdigit()
+
+    @property
+    def ready(self) -> bool:
+        return self.current is not None
+
+    # -- loading --------------------------------------------------------------------
+    def prepare(self, version: ModelVersion, predictor: Predictor) -> Loaded:
+        """Wrap and warm a loaded version (in a worker thread); raises if it cannot predict."""
+        serving = self.config.serving
+        batcher = Batcher(
+            f"{self.name}-v{version.version}",
+            predictor.answer,
+            max_batch_size=serving.max_batch_size,
+            max_wait_s=serving.max_wait_ms / 1000.0,
+            on_batch=self._on_batch,
+        )
+        started = time.perf_counter()
+        try:
+            for n in (1, 1, 1, serving.max_batch_size):
+                rows = warm_rows(self.validator.fields, n)
+                labels, proba = predictor.answer(model_input([rows]))
+                if len(labels) != n or (proba is not None and len(proba) != n):
+                    raise ValueError(f"{n} rows in, {len(labels)} answers out")
+        except Exception:
+            batcher.close()
+            raise
+        return Loaded(version, predictor, batcher, (time.perf_counter() - started) * 1000)
+
+    def install(self, loaded: Loaded) -> None:
+        """Make ``loaded`` the answering version (on the event loop); queued requests move to it."""
+        old = self.current
+        self.current = loaded
+        self.status = "ready"
+        self.error = None
+        self.refused = None
+        self.breaker.reset()
+        self.metrics.set("shipyard_model_loaded", (self.name, str(loaded.version.version)), 1)
+        if old is not None:
+            self.metrics.set("shipyard_model_loaded", (self.name, str(old.version.version)), 0)
+            loaded.batcher.adopt(old.batcher.take_queue())
+            old.batcher.close()
+            self.metrics.inc("shipyard_switches_total", (self.name, "switched"))
+            logger.info(
+                "%s: switched from version %d to %d",
+                self.name,
+                old.version.version,
+                loaded.version.version,
+            )
+        else:
+            logger.info("%s: serving version %d", self.name, loaded.version.version)
+
+    def refuse(self, version: int | None, error: str) -> None:
+        """Record that ``version`` could not be loaded or warmed; the current one keeps serving."""
+        self.error = error
+        self.refused = version
+        if self.current is None:
+            self.status = "failed"
+        self.metrics.inc("shipyard_switches_total", (self.name, "refused"))
+        logger.error("%s: version %s not switched to: %s", self.name, version, error)
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.batcher.close()
+
+    # -- answering ------------------------------------------------------------------
+    async def predict(self, rows: Rows, started: float) -> Outcome:
+        """Answer ``rows`` by the model, or by the fallback chain; ``started`` is perf_counter time."""
+        reason = "unloaded"
+        for _attempt in range(2):  # a second try when a switch happened mid-request
+            loaded = self.current
+            if loaded is None:
+                reason = "unloaded"
+                break
+            if not self.breaker.allow():
+                reason = "circuit_open"
+                break
+            try:
+                labels, proba = await self._call(loaded, rows, started)
+            except ModelFailure as failure:
+                reason = failure.kind
+                if failure.kind == "unloaded" and self.current is not loaded:
+                    continue
+                if failure.kind == "timeout":
+                    self.breaker.failure()
+                    self.metrics.set(
+                        "shipyard_circuit_open", (self.name,), int(self.breaker.state == OPEN)
+                    )
+                self.metrics.inc(
+                    "shipyard_model_failures_total",
+                    (self.name, str(loaded.version.version), failure.kind),
+                )
+                break
+            if self.fallback.cache.size:
+                self.fallback.cache.put_many(
+                    row_keys(rows),
+                    loaded.version.version,
+                    labels.tolist(),
+                    None if proba is None else proba.tolist(),
+                )
+            return Outcome(
+                labels, proba, MODEL, loaded.version.version, classes=loaded.predictor.classes
+            )
+        return self._degraded(rows, reason)
+
+    async def _call(self, loaded: Loaded, rows: Rows, started: float) -> Result:
+        future = loaded.batcher.submit(rows)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, self.budget_s - (time.perf_counter() - started))
+        timer = loop.call_at(deadline, _expire, future)
+        try:
+            return await future
+        finally:
+            timer.cancel()
+
+    def _degraded(self, rows: Rows, reason: str) -> Outcome:
+        answers = Answers.empty(rows.n, self.fallback.with_proba)
+        keys = row_keys(rows) if self.fallback.cache.size else None
+        self.fallback.answer(rows, keys, answers)
+        missing = answers.unanswered
+        if missing:
+            self.metrics.inc("shipyard_unanswered_total", (self.name, reason), len(missing))
+            links = ", ".join(self.fallback.declared) or "none declared"
+            raise UnavailableError(
+                f"model '{self.name}' could not answer ({_REASONS.get(reason, reason)}) and its "
+                f"fallback chain ({links}) has no answer for {len(missing)} of {rows.n} row(s)",
+                hint=f"declare models.{self.name}.fallback.default (and rules) in shipyard.yaml "
+                "so every request gets an answer",
+            )
+        paths = answers.paths
+        for path in set(paths):
+            count = paths.count(path)
+            self.metrics.inc("shipyard_degraded_total", (self.name, str(path), reason), count)
+        single = paths[0] if len(set(paths)) == 1 else "mixed"
+        versions = answers.versions
+        return Outcome(
+            answers.predictions,
+            answers.probabilities,
+            str(single),
+            versions[0] if len(set(versions)) == 1 else None,
+            degraded=True,
+            reason=reason,
+            paths=None if single != "mixed" else [str(p) for p in paths],
+            versions=None if len(set(versions)) == 1 else versions,
+            classes=self.current.predictor.classes if self.current else None,
+        )
+
+    def _on_batch(self, rows: int, seconds: float, error: BaseException | None) -> None:
+        self.metrics.observe("shipyard_batch_size", (self.name,), rows)
+        if error is not None:
+            self.breaker.failure()
+            logger.warning("%s: the model raised %s: %s", self.name, type(error).__name__, error)
+        elif seconds <= self.budget_s:
+            self.breaker.success()
+        self.metrics.set("shipyard_circuit_open", (self.name,), int(self.breaker.state == OPEN))
+
+    def describe(self) -> dict[str, Any]:
+        loaded = self.current
+        return {
+            "name": self.name,
+            "target": self.target,
+            "status": self.status,
+            "version": loaded.version.version if loaded else None,
+            "task": self.config.task,
+            "features": self.validator.names,
+            "classes": loaded.predictor.classes if loaded else None,
+            "latency_budget_ms": self.config.latency_budget_ms,
+            "circuit": self.breaker.state,
+            "fallback": self.fallback.declared,
+            "error": self.error,
+        }
+
+
+_REASONS = {
+    "unloaded": "no version is loaded",
+    "circuit_open": "its circuit breaker is open after repeated failures",
+    "timeout": "it ran past its latency budget",
+    "error": "it raised an error",
+}
+
+
+def _expire(future: asyncio.Future[Result]) -> None:
+    if not future.done():
+        future.set_exception(ModelFailure("timeout"))

@@ -1,0 +1,204 @@
+"""The prediction log and the feedback log: buffered in memory, flushed to Parquet segments.
+
+The request path only appends a chunk (references to arrays it already has) to
+a list. A background task takes the list every ``log_flush_s`` seconds (or
+sooner when ``log_max_rows`` rows wait) and, in a thread, writes one Parquet
+segment per model to the artifact store under
+``{kind}/{model}/{YYYY-MM-DD}/{worker}/`` — every worker its own segments, so
+replicas never contend, and segments are never changed once written.
+
+When the artifact store cannot be written, the segment goes to a local spool
+folder and is retried before every later flush; when even that fails, the rows
+stay in memory for the next try. Nothing is dropped, and a graceful shutdown
+flushes what is left.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from shipyard.storage import ArtifactStore
+
+logger = logging.getLogger(__name__)
+
+PREDICTIONS, FEEDBACK = "predictions", "feedback"
+
+
+@dataclass
+class Chunk:
+    """What one request adds to a log: columns of equal length (lists or NumPy arrays)."""
+
+    model: str
+    columns: dict[str, Any]
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        first = next(iter(self.columns.values()))
+        return len(first)
+
+
+class SegmentLog:
+    """One kind of log (predictions or feedback) of one worker."""
+
+    def __init__(
+        self,
+        kind: str,
+        artifacts: ArtifactStore,
+        *,
+        worker: str,
+        spool: Path,
+        on_rows: Callable[[str, str, int], None] | None = None,
+    ) -> None:
+        self.kind = kind
+        self.artifacts = artifacts
+        self.worker = worker
+        self.spool = spool
+        self._chunks: list[Chunk] = []
+        self._buffered = 0
+        self._on_rows = on_rows or (lambda kind, destination, n: None)
+        self._lock = threading.Lock()  # one writer at a time (the flusher and shutdown)
+        self.written_keys: list[str] = []
+
+    @property
+    def buffered(self) -> int:
+        return self._buffered
+
+    def append(self, chunk: Chunk) -> None:
+        self._chunks.append(chunk)
+        self._buffered += chunk.n
+
+    def take(self) -> list[Chunk]:
+        """Everything buffered so far (call on the thread that appends)."""
+        chunks, self._chunks, self._buffered = self._chunks, [], 0
+        return chunks
+
+    def restore(self, chunks: list[Chunk]) -> None:
+        """Put back chunks that could not be written anywhere, ahead of newer ones."""
+        self._chunks[:0] = chunks
+        self._buffered += sum(c.n for c in chunks)
+
+    def spooled_rows(self) -> int:
+        return sum(int(p.name.split("__")[3]) for p in self._spooled())
+
+    def write(self, chunks: list[Chunk]) -> list[Chunk]:
+        """Write ``chunks`` as segments; return the chunks that could not be written anywhere."""
+        with self._lock:
+            self.retry_spool()
+            failed: list[Chunk] = []
+            by_model: dict[str, list[Chunk]] = {}
+            for chunk in chunks:
+                by_model.setdefault(chunk.model, []).append(chunk)
+            for model, group in by_model.items():
+                try:
+                    data = segment_bytes(group)
+                except Exception:
+                    logger.exception("could not build a %s segment for %s", self.kind, model)
+                    failed += group
+                    continue
+                rows = sum(c.n for c in group)
+                prefix = f"{self.kind}/{model}/{datetime.now(UTC):%Y-%m-%d}/{self.worker}"
+                if not self._put(data, prefix, rows) and not self._to_spool(data, prefix, rows):
+                    failed += group
+            return failed
+
+    def retry_spool(self) -> None:
+        """Send spooled segments (this worker's and any earlier process's) to the store."""
+        for path in self._spooled():
+            kind, prefix_text, _rows = path.name.split("__")[:3]
+            if kind != self.kind:
+                continue
+            prefix = prefix_text.replace("~", "/")
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue  # another worker sent it
+            rows = int(path.name.split("__")[3])
+            try:
+                key = self.artifacts.put(data, prefix=prefix, suffix=".parquet").key
+            except Exception as exc:
+                logger.warning(
+                    "the artifact store is still unavailable (%s); keeping the spool", exc
+                )
+                return
+            self.written_keys.append(key)
+            self._on_rows(self.kind, "store", rows)
+            path.unlink(missing_ok=True)
+            logger.info("sent a spooled %s segment of %d rows to %s", self.kind, rows, key)
+
+    def _put(self, data: bytes, prefix: str, rows: int) -> bool:
+        try:
+            key = self.artifacts.put(data, prefix=prefix, suffix=".parquet").key
+        except Exception as exc:
+            logger.warning("could not write a %s segment to the artifact store: %s", self.kind, exc)
+            return False
+        self.written_keys.append(key)
+        self._on_rows(self.kind, "store", rows)
+        return True
+
+    def _to_spool(self, data: bytes, prefix: str, rows: int) -> bool:
+        name = f"{self.kind}__{prefix.replace('/', '~')}__{time.time_ns()}__{rows}__.parquet"
+        try:
+            self.spool.mkdir(parents=True, exist_ok=True)
+            tmp = self.spool / (name + ".tmp")
+            with tmp.open("wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            tmp.replace(self.spool / name)
+        except OSError:
+            logger.exception("could not spool %d %s rows to %s either", rows, self.kind, self.spool)
+            return False
+        self._on_rows(self.kind, "spool", rows)
+        return True
+
+    def _spooled(self) -> list[Path]:
+        if not self.spool.is_dir():
+            return []
+        return sorted(p for p in self.spool.glob("*__.parquet") if p.name.startswith(self.kind))
+
+
+def segment_bytes(chunks: list[Chunk]) -> bytes:
+    """One Parquet segment (zstd) of ``chunks`` of one model."""
+    names = list(chunks[0].columns)
+    table: dict[str, pa.Array] = {}
+    for name in names:
+        values: list[Any] = []
+        for chunk in chunks:
+            column = chunk.columns[name]
+            values += column.tolist() if isinstance(column, np.ndarray) else list(column)
+        table[name] = _array(name, values)
+    features = list(chunks[0].inputs)
+    if features:
+        fields = {}
+        for feature in features:
+            parts = [chunk.inputs[feature] for chunk in chunks]
+            joined = np.concatenate(parts) if parts else np.array([])
+            fields[feature] = _array(feature, joined.tolist())
+        table["inputs"] = pa.StructArray.from_arrays(list(fields.values()), list(fields))
+    sink = io.BytesIO()
+    pq.write_table(pa.table(table), sink, compression="zstd")
+    return sink.getvalue()
+
+
+def _array(name: str, values: list[Any]) -> pa.Array:
+    if name == "time":  # seconds since the epoch
+        micros = (np.asarray(values, dtype=np.float64) * 1e6).astype(np.int64)
+        return pa.array(micros).cast(pa.timestamp("us", tz="UTC"))
+    try:
+        return pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types (a default of another type)
+        return pa.array([None if v is None else str(v) for v in values], type=pa.string())

@@ -1,0 +1,224 @@
+"""``shipyard serve``: bind the socket, start the workers, stop them gracefully.
+
+One worker runs in this process. Several workers are separate processes
+(spawned, so each starts clean) that share the listening socket; this process
+supervises them: SIGTERM or Ctrl-C is passed on, each worker finishes its
+in-flight requests and flushes its prediction log, and a worker that dies is
+started again. Every worker pins its native thread pools (OpenMP, BLAS) to
+``threads`` so that workers do not fight over the cores.
+
+This module imports only the standard library at the top: workers set their
+thread limits before NumPy is imported.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
+GRACEFUL_SECONDS = 30
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket, with TCP_NODELAY (accepted connections inherit it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        from shipyard.errors import ShipyardError
+
+        raise ShipyardError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="pick another --port, or stop what is using this one",
+        ) from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def pin_threads(threads: int) -> None:
+    """Limit native thread pools (before NumPy loads; threadpoolctl for anything already loaded)."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        pass
+
+
+def run_worker(
+    project_dir: str,
+    targets: dict[str, str],
+    sock: socket.socket,
+    *,
+    threads: int,
+    log_level: int,
+    metrics_dir: str | None,
+    worker: str | None = None,
+) -> None:
+    """Serve on ``sock`` until SIGTERM/SIGINT (the body of every worker)."""
+    pin_threads(threads)
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=log_level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
+        )
+    import asyncio
+
+    import uvicorn
+
+    from shipyard.project import open_project
+
+    from .app import ServingApp
+    from .metrics import SharedMetrics
+
+    worker = worker or os.urandom(6).hex()
+    project = open_project(Path(project_dir))
+    shared = SharedMetrics(Path(metrics_dir) if metrics_dir else None, worker)
+    app = ServingApp(project, targets, worker=worker, shared=shared)
+    config = uvicorn.Config(
+        app,
+        loop="uvloop" if _has("uvloop") else "asyncio",
+        http="httptools" if _has("httptools") else "h11",
+        lifespan="on",
+        access_log=False,
+        log_level=max(log_level, logging.WARNING),
+        timeout_graceful_shutdown=GRACEFUL_SECONDS,
+        timeout_keep_alive=5,
+        server_header=False,
+    )
+    server = uvicorn.Server(config)
+    try:
+        asyncio.run(server.serve(sockets=[sock])) if config.loop == "asyncio" else _run_uvloop(
+            server, sock
+        )
+    finally:
+        project.close()
+
+
+def _run_uvloop(server: Any, sock: socket.socket) -> None:
+    import uvloop
+
+    uvloop.run(server.serve(sockets=[sock]))
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def serve(
+    project_dir: Path,
+    targets: dict[str, str],
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    threads: int = 1,
+    log_level: int = logging.WARNING,
+    on_listen: Callable[[str], None] | None = None,
+) -> None:
+    """Serve ``targets`` ({model: alias or version}) until stopped; ``on_listen`` gets the URL."""
+    sock = bind(host, port)
+    bound = sock.getsockname()[1]
+    url = f"http://{host}:{bound}" if ":" not in host else f"http://[{host}]:{bound}"
+    if on_listen is not None:
+        on_listen(url)
+    try:
+        if workers == 1:
+            run_worker(
+                str(project_dir),
+                targets,
+                sock,
+                threads=threads,
+                log_level=log_level,
+                metrics_dir=None,
+            )
+        else:
+            _supervise(project_dir, targets, sock, workers, threads, log_level)
+    finally:
+        sock.close()
+
+
+def _supervise(
+    project_dir: Path,
+    targets: dict[str, str],
+    sock: socket.socket,
+    workers: int,
+    threads: int,
+    log_level: int,
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    with tempfile.TemporaryDirectory(prefix="shipyard-metrics-") as metrics_dir:
+
+        def start(index: int) -> Any:
+            process = context.Process(
+                target=run_worker,
+                args=(str(project_dir), targets, sock),
+                kwargs={
+                    "threads": threads,
+                    "log_level": log_level,
+                    "metrics_dir": metrics_dir,
+                    "worker": f"w{index}-{os.urandom(4).hex()}",
+                },
+                name=f"shipyard-worker-{index}",
+                daemon=False,
+            )
+            process.start()
+            return process
+
+        processes = [start(i) for i in range(workers)]
+        stopping = False
+
+        def stop(signum: int, _frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
+            for process in processes:
+                if process.is_alive() and process.pid:
+                    os.kill(process.pid, signal.SIGTERM)
+
+        previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            while not stopping:
+                time.sleep(0.2)
+                for index, process in enumerate(processes):
+                    if not process.is_alive() and not stopping:
+                        logger.error(
+                            "worker %d exited (code %s); starting it again", index, process.exitcode
+                        )
+                        for path in Path(metrics_dir).glob(f"worker-w{index}-*.json"):
+                            path.unlink(missing_ok=True)
+                        processes[index] = start(index)
+            deadline = time.monotonic() + GRACEFUL_SECONDS + 10
+            for process in processes:
+                process.join(max(0.1, deadline - time.monotonic()))
+                if process.is_alive():
+                    logger.error("worker %s did not stop in time; killing it", process.name)
+                    process.kill()
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)

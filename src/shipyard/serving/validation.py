@@ -1,0 +1,318 @@
+"""Request validation: rows checked against the model's feature schema, column by column.
+
+A request's rows arrive as records (one dict per row) or as columns (one list per
+feature); either way each feature's values are checked together: the common case
+(every value a number) is one type scan and one NumPy conversion, and only the
+values that fail are looked at one by one to say what was wrong with them. Every
+problem is reported, as ``rows[3].amount: expected a number, got "12,5"``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import orjson
+
+from shipyard.config import ColumnConfig
+from shipyard.errors import ShipyardError
+
+MAX_PROBLEMS = 50
+_NUMBER_TYPES = {int, float}
+
+
+class RequestError(ShipyardError, ValueError):
+    """A request the server will not pass to the model; ``problems`` lists each by row and field."""
+
+    http_status = 422
+    code = "invalid_request"
+
+    def __init__(
+        self, message: str, *, problems: list[str] | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.problems = list(problems or [])
+
+
+class MalformedRequestError(RequestError):
+    """The body is not JSON, or not JSON of the protocol's shape."""
+
+    http_status = 400
+    code = "malformed_request"
+
+
+class TooLargeError(RequestError):
+    """The body or the number of rows is over the server's limit."""
+
+    http_status = 413
+    code = "too_large"
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """What one feature accepts, from the dataset schema the model was declared on."""
+
+    name: str
+    type: str = "float"
+    nullable: bool = True
+    min: float | None = None
+    max: float | None = None
+    categories: frozenset[str] | None = None
+    regex: re.Pattern[str] | None = None
+
+    @classmethod
+    def from_column(cls, name: str, column: ColumnConfig | None) -> FieldSpec:
+        if column is None:
+            return cls(name)
+        return cls(
+            name,
+            column.type,
+            column.nullable,
+            column.min,
+            column.max,
+            frozenset(column.categories) if column.categories else None,
+            re.compile(column.regex) if column.regex else None,
+        )
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in ("int", "float")
+
+    def json_schema(self) -> dict[str, Any]:
+        """This field as JSON Schema (for the OpenAPI document)."""
+        kinds = {"int": "integer", "float": "number", "bool": "boolean"}
+        schema: dict[str, Any] = {"type": kinds.get(self.type, "string")}
+        if self.min is not None:
+            schema["minimum"] = self.min
+        if self.max is not None:
+            schema["maximum"] = self.max
+        if self.categories:
+            schema["enum"] = sorted(self.categories)
+        if self.regex is not None:
+            schema["pattern"] = self.regex.pattern
+        if self.type == "datetime":
+            schema["format"] = "date-time"
+        if self.nullable:
+            schema = {"anyOf": [schema, {"type": "null"}]}
+        return schema
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Validated rows: one NumPy array per feature, in the model's feature order."""
+
+    columns: dict[str, np.ndarray]
+    n: int
+    numeric: bool
+
+    def matrix(self) -> np.ndarray:
+        """The rows as one float64 matrix (only when every feature is numeric)."""
+        return np.column_stack([self.columns[name] for name in self.columns])
+
+
+_MISSING = object()
+
+
+def _show(value: Any) -> str:
+    if value is _MISSING:
+        return "nothing"
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class RowValidator:
+    """Checks rows against the features of one model and turns them into arrays."""
+
+    def __init__(self, fields: list[FieldSpec]) -> None:
+        self.fields = fields
+        self.names = [f.name for f in fields]
+        self._names = frozenset(self.names)
+        self.numeric = all(f.numeric for f in fields)
+
+    # -- entry points ----------------------------------------------------------------
+    def records(self, rows: list[Any], *, where: str = "rows") -> Rows:
+        """Validate a list of records (one object per row)."""
+        problems: list[str] = []
+        names = self._names
+        for index, row in enumerate(rows):
+            if type(row) is not dict:
+                problems.append(
+                    f"{where}[{index}]: expected an object of feature values, got {_show(row)}"
+                )
+            elif row.keys() != names:
+                problems += [
+                    f"{where}[{index}].{key}: unknown field; this model takes "
+                    f"{', '.join(self.names)}"
+                    for key in row
+                    if key not in names
+                ]
+        if problems:
+            raise self._error(problems)
+        columns = {name: [row.get(name, _MISSING) for row in rows] for name in self.names}
+        return self._check(columns, len(rows), where)
+
+    def columns(self, columns: dict[str, Any], *, where: str = "rows") -> Rows:
+        """Validate columns (one list of values per feature, all of one length)."""
+        problems = [
+            f"{where}: unknown field '{name}'; this model takes {', '.join(self.names)}"
+            for name in columns
+            if name not in self._names
+        ]
+        problems += [
+            f"{where}: the field '{name}' is missing" for name in self.names if name not in columns
+        ]
+        lengths = {len(v) if isinstance(v, list) else -1 for v in columns.values()}
+        if -1 in lengths:
+            problems.append(f"{where}: every field needs a list of values, one per row")
+        elif len(lengths) > 1:
+            problems.append(
+                f"{where}: the fields have different numbers of values ({sorted(lengths)})"
+            )
+        if problems:
+            raise self._error(problems)
+        n = lengths.pop() if lengths else 0
+        return self._check({name: columns[name] for name in self.names}, n, where)
+
+    def matrix(self, data: list[Any], *, where: str = "rows") -> Rows:
+        """Validate a list of rows given as lists of values in feature order."""
+        width = len(self.names)
+        problems = [
+            f"{where}[{index}]: expected a list of {width} values ({', '.join(self.names)}), "
+            f"got {_show(row)}"
+            for index, row in enumerate(data)
+            if type(row) is not list or len(row) != width
+        ]
+        if problems:
+            raise self._error(problems)
+        columns = {name: [row[i] for row in data] for i, name in enumerate(self.names)}
+        return self._check(columns, len(data), where)
+
+    # -- the checks --------------------------------------------------------------------
+    def _check(self, columns: dict[str, list[Any]], n: int, where: str) -> Rows:
+        if n == 0:
+            raise RequestError(
+                "the request has no rows", hint="send at least one row of feature values"
+            )
+        problems: list[str] = []
+        arrays: dict[str, np.ndarray] = {}
+        for spec in self.fields:
+            values = columns[spec.name]
+            if spec.numeric:
+                arrays[spec.name] = self._numbers(spec, values, where, problems)
+            else:
+                arrays[spec.name] = self._others(spec, values, where, problems)
+        if problems:
+            raise self._error(problems)
+        return Rows(arrays, n, self.numeric)
+
+    def _numbers(
+        self, spec: FieldSpec, values: list[Any], where: str, problems: list[str]
+    ) -> np.ndarray:
+        kinds = set(map(type, values))
+        if kinds <= _NUMBER_TYPES:
+            try:
+                array = np.array(values, dtype=np.float64)
+            except OverflowError:  # an int too big for a float
+                array = np.array([float("inf")] * len(values))
+        else:
+            array = np.empty(len(values), dtype=np.float64)
+            for index, value in enumerate(values):
+                kind = type(value)
+                if kind is int or kind is float:
+                    array[index] = value
+                elif value is None and spec.nullable:
+                    array[index] = math.nan
+                else:
+                    array[index] = math.nan
+                    problems.append(self._bad_number(spec, value, where, index))
+            if len(problems) >= MAX_PROBLEMS:
+                return array
+        bad = ~np.isfinite(array)
+        if bad.any():
+            for index in np.flatnonzero(bad)[:MAX_PROBLEMS]:
+                value = values[index]
+                if type(value) in _NUMBER_TYPES:
+                    problems.append(
+                        f"{where}[{index}].{spec.name}: expected a finite number, got {_show(value)}"
+                    )
+        if spec.type == "int":
+            fractional = np.isfinite(array) & (array != np.round(array))
+            for index in np.flatnonzero(fractional)[:MAX_PROBLEMS]:
+                problems.append(
+                    f"{where}[{index}].{spec.name}: expected a whole number, got {_show(values[index])}"
+                )
+        for bound, outside, word in (
+            (spec.min, array < (spec.min if spec.min is not None else 0), "at least"),
+            (spec.max, array > (spec.max if spec.max is not None else 0), "at most"),
+        ):
+            if bound is None:
+                continue
+            for index in np.flatnonzero(outside)[:MAX_PROBLEMS]:
+                problems.append(
+                    f"{where}[{index}].{spec.name}: expected a number {word} {bound:g}, "
+                    f"got {_show(values[index])}"
+                )
+        return array
+
+    def _bad_number(self, spec: FieldSpec, value: Any, where: str, index: int) -> str:
+        at = f"{where}[{index}].{spec.name}"
+        if value is _MISSING:
+            return f"{at}: required, missing"
+        if value is None:
+            return f"{at}: may not be null"
+        if isinstance(value, str):
+            return f"{at}: expected a number, got {_show(value)} (a string; send a JSON number)"
+        return f"{at}: expected a number, got {_show(value)}"
+
+    def _others(
+        self, spec: FieldSpec, values: list[Any], where: str, problems: list[str]
+    ) -> np.ndarray:
+        for index, value in enumerate(values):
+            reason = self._other_problem(spec, value)
+            if reason is not None:
+                problems.append(f"{where}[{index}].{spec.name}: {reason}")
+                if len(problems) >= MAX_PROBLEMS:
+                    break
+        array = np.empty(len(values), dtype=object)
+        array[:] = [None if v is _MISSING else v for v in values]
+        return array
+
+    def _other_problem(self, spec: FieldSpec, value: Any) -> str | None:
+        if value is _MISSING:
+            return "required, missing"
+        if value is None:
+            return None if spec.nullable else "may not be null"
+        if spec.type == "bool":
+            return None if type(value) is bool else f"expected true or false, got {_show(value)}"
+        if not isinstance(value, str):
+            return f"expected a string, got {_show(value)}"
+        if spec.categories is not None and value not in spec.categories:
+            allowed = ", ".join(sorted(spec.categories)[:20])
+            return f"expected one of {allowed}, got {_show(value)}"
+        if spec.regex is not None and not spec.regex.fullmatch(value):
+            return f"expected a value matching /{spec.regex.pattern}/, got {_show(value)}"
+        if spec.type == "datetime":
+            try:
+                datetime.fromisoformat(value)
+            except ValueError:
+                return f"expected an ISO 8601 date-time, got {_show(value)}"
+        return None
+
+    def _error(self, problems: list[str]) -> RequestError:
+        shown = problems[:MAX_PROBLEMS]
+        more = len(problems) - len(shown)
+        if more > 0:
+            shown.append(f"... and {more} more")
+        count = len(problems)
+        return RequestError(
+            f"the request has {count} problem{'s' if count != 1 else ''}; "
+            "nothing was passed to the model",
+            problems=shown,
+        )

@@ -1,0 +1,147 @@
+"""The background work of one worker: loading, following aliases, flushing logs and metrics.
+
+Everything here runs beside the request path, never on it: registry reads,
+artifact reads, model loading and warming, and log writes happen in threads
+(``asyncio.to_thread``), and the event loop only swaps references.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from shipyard.errors import ShipyardError, first_line
+from shipyard.models import ModelVersion
+
+from .deployment import Deployment, Loaded
+
+if TYPE_CHECKING:
+    from .app import ServingApp
+
+logger = logging.getLogger(__name__)
+
+
+class Background:
+    """Starts and stops the tasks of one :class:`ServingApp`."""
+
+    def __init__(self, app: ServingApp) -> None:
+        self.app = app
+        self._tasks: list[asyncio.Task[None]] = []
+        self._check_lock = asyncio.Lock()
+        self._flush_now = asyncio.Event()
+        self._warned: set[str] = set()
+        self.loaded = asyncio.Event()
+
+    async def start(self) -> None:
+        """Start loading (the server answers /healthz at once; /readyz once models are warm)."""
+        spawn = asyncio.get_running_loop().create_task
+        self._tasks = [
+            spawn(self._first_load()),
+            spawn(self._follow_aliases()),
+            spawn(self._flush_logs()),
+            spawn(self._snapshots()),
+        ]
+
+    async def stop(self) -> None:
+        """Cancel the loops, then flush what is left (nothing buffered is lost)."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.flush()
+        self.app.access.flush()
+        for deployment in self.app.deployments.values():
+            deployment.close()
+        with contextlib.suppress(OSError):
+            self.app.shared.write(self.app.metrics.snapshot())
+
+    def log_grew(self) -> None:
+        max_rows = self.app.settings.log_max_rows
+        if self.app.predictions.buffered >= max_rows or self.app.feedback.buffered >= max_rows:
+            self._flush_now.set()
+
+    # -- loading and switching --------------------------------------------------------
+    async def _first_load(self) -> None:
+        await self.check_aliases(force=True)
+        self.loaded.set()
+
+    async def _follow_aliases(self) -> None:
+        while True:
+            await asyncio.sleep(self.app.settings.alias_poll_s)
+            try:
+                await self.check_aliases(force=False)
+            except Exception:
+                logger.exception("checking the registry for alias moves failed")
+
+    async def check_aliases(self, *, force: bool) -> None:
+        """Load every deployment whose target now names another version (``force``: retry refusals)."""
+        async with self._check_lock:
+            for deployment in self.app.deployments.values():
+                if deployment.current is not None and not deployment.follows_alias:
+                    continue
+                ref = f"{deployment.name}@{deployment.target}"
+                try:
+                    version = await asyncio.to_thread(self.app.project.models.registry.resolve, ref)
+                except Exception as exc:
+                    message = first_line(exc)
+                    if deployment.current is None:
+                        deployment.refuse(None, message)
+                    elif message not in self._warned:
+                        logger.warning("could not read %s from the registry: %s", ref, message)
+                    self._warned.add(message)
+                    continue
+                current = deployment.current
+                if current is not None and current.version.version == version.version:
+                    continue
+                if version.version == deployment.refused and not force:
+                    continue
+                await self._switch(deployment, version)
+
+    async def _switch(self, deployment: Deployment, version: ModelVersion) -> None:
+        try:
+            loaded = await asyncio.to_thread(self._prepare, deployment, version)
+        except Exception as exc:
+            if not isinstance(exc, ShipyardError):
+                logger.exception("loading %s failed", version.ref)
+            deployment.refuse(version.version, f"{version.ref}: {first_line(exc)}")
+            return
+        deployment.install(loaded)
+
+    def _prepare(self, deployment: Deployment, version: ModelVersion) -> Loaded:
+        predictor = self.app.project.models.load(version.ref)
+        return deployment.prepare(version, predictor)
+
+    # -- logs and metrics ----------------------------------------------------------------
+    async def _flush_logs(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._flush_now.wait(), self.app.settings.log_flush_s)
+            self._flush_now.clear()
+            try:
+                await self.flush()
+            except Exception:
+                logger.exception("flushing the prediction log failed; will retry")
+            self.app.access.flush()
+
+    async def flush(self) -> None:
+        for log in (self.app.predictions, self.app.feedback):
+            chunks = log.take()
+            failed = await asyncio.to_thread(log.write, chunks) if chunks else []
+            if not chunks:
+                await asyncio.to_thread(log.retry_spool)
+            if failed:
+                log.restore(failed)
+        spooled = await asyncio.to_thread(self.app.predictions.spooled_rows)
+        self.app.metrics.set("shipyard_prediction_log_spooled_rows", (), spooled)
+
+    async def _snapshots(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            self.app.access.flush()
+            try:
+                await asyncio.to_thread(self.app.shared.write, self.app.metrics.snapshot())
+            except OSError as exc:
+                logger.warning("could not write the metrics snapshot: %s", exc)
