@@ -145,10 +145,10 @@ def make_project(folder: Path) -> Project:
     finally:
         sys.path.remove(str(folder))
         sys.modules.pop("faulty", None)
+    import pandas as pd
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder
-    import pandas as pd
 
     frame = pd.DataFrame(
         {"amount": X[:, 0], "age": X[:, 1], "country": ["DE", "FR", "PL", "US"] * 100}

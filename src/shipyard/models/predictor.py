@@ -88,7 +88,9 @@ class SklearnPredictor(Predictor):
     """A scikit-learn estimator or pipeline."""
 
     def __init__(self, estimator: Any, features: list[str], task: str) -> None:
-        classes = list(getattr(estimator, "classes_", [])) or None
+        classes = [
+            c.item() if hasattr(c, "item") else c for c in getattr(estimator, "classes_", [])
+        ] or None
         super().__init__(features, task, classes)
         self.estimator = estimator
         self._named = hasattr(estimator, "feature_names_in_")

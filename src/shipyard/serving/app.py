@@ -51,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 Parser = Callable[[Any, RowValidator, int], Any]
 TEXT = [(b"content-type", b"text/plain; version=0.0.4; charset=utf-8")]
+PROBES = {"/healthz", "/readyz", "/ping", "/health", "/v2/health/live", "/v2/health/ready"}
 
 
 class ServingApp:
@@ -98,6 +99,7 @@ class ServingApp:
         self._id_prefix = self.worker[:8]
         self.started = time.time()
         self.shutting_down = False
+        self.last_request = time.monotonic()
 
     def _deployment(self, name: str, target: str) -> Deployment:
         config = self.project.models.config(name)
@@ -140,8 +142,15 @@ class ServingApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def begin_drain(self) -> None:
+        """Stop being ready (a load balancer takes the worker out); keep answering."""
+        self.shutting_down = True
+        logger.warning("draining: /readyz now answers 503; answering until requests stop")
+
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
+        if scope["path"] not in PROBES:  # probes do not keep a draining worker up
+            self.last_request = time.monotonic()
         status = 500
         model = ""
         try:

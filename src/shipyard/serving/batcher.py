@@ -11,11 +11,12 @@ version gets a fresh thread and never waits behind the hung call.
 from __future__ import annotations
 
 import asyncio
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future as ThreadFuture
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,44 @@ class ModelFailure(Exception):
         super().__init__(f"{kind}: {detail}" if detail else kind)
         self.kind = kind
         self.detail = detail
+
+
+class ModelThread:
+    """One daemon thread that runs a model's calls in order.
+
+    Not a ``ThreadPoolExecutor``: its threads are joined at interpreter exit, so a
+    model that hangs forever would hang the server's shutdown with it.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._jobs: queue.SimpleQueue[
+            tuple[Callable[..., Any], tuple[Any, ...], ThreadFuture[Any]] | None
+        ] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._work, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> ThreadFuture[Any]:
+        future: ThreadFuture[Any] = ThreadFuture()
+        self._jobs.put((function, args, future))
+        return future
+
+    def shutdown(self) -> None:
+        self._jobs.put(None)
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            function, args, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = function(*args)
+            except BaseException as exc:  # handed to the event loop, which decides
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
 
 
 def model_input(parts: list[Rows]) -> Any:
@@ -66,7 +105,7 @@ class Batcher:
         self._queue: deque[tuple[Rows, asyncio.Future[Result], float]] = deque()
         self._busy = False
         self._timer: asyncio.TimerHandle | None = None
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"model-{name}")
+        self._executor = ModelThread(f"model-{name}")
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
 
@@ -93,7 +132,7 @@ class Batcher:
             _rows, future, _at = self._queue.popleft()
             if not future.done():
                 future.set_exception(ModelFailure("unloaded", "the model version was replaced"))
-        self._executor.shutdown(wait=False)
+        self._executor.shutdown()
 
     def take_queue(self) -> list[tuple[Rows, asyncio.Future[Result], float]]:
         """The queued requests, removed (a hot switch moves them to the new version)."""

@@ -85,7 +85,7 @@ def parse_json(body: bytes) -> Any:
                 "the body is not valid JSON: NaN and Infinity are not JSON numbers",
                 hint="send null for a missing value (where the feature is nullable)",
             ) from None
-        if "recursion" in str(exc):
+        if "recursion" in str(exc) or "depth limit" in str(exc):
             raise MalformedRequestError(
                 "the body is nested too deeply to be a request", hint="send flat records"
             ) from None

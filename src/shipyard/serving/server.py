@@ -110,13 +110,65 @@ def run_worker(
         timeout_keep_alive=5,
         server_header=False,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config, app)
     try:
         asyncio.run(server.serve(sockets=[sock])) if config.loop == "asyncio" else _run_uvloop(
             server, sock
         )
     finally:
         project.close()
+
+
+QUIET_S = 0.5
+
+
+def _server_class() -> Any:
+    import contextlib
+    import threading
+
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn's server with a drain before the stop, and a clean exit after it.
+
+        On the first SIGTERM/SIGINT the app stops being ready (``/readyz`` 503, so a
+        load balancer takes it out) but keeps accepting and answering until no
+        request has come for ``QUIET_S`` seconds (at most ``server.drain_s``);
+        only then does uvicorn close the socket and finish what is in flight. A
+        second signal stops at once. uvicorn would raise the signal again after
+        its shutdown (a death "by signal"); a drained stop exits 0 instead.
+        """
+
+        app_state: Any = None
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            app = self.app_state
+            if app is None or app.shutting_down or self.should_exit:
+                super().handle_exit(sig, frame)
+                return
+            app.begin_drain()
+            threading.Thread(target=self._drain_then_exit, args=(sig, frame), daemon=True).start()
+
+        def _drain_then_exit(self, sig: int, frame: Any) -> None:
+            app = self.app_state
+            deadline = time.monotonic() + app.settings.drain_s
+            while time.monotonic() < deadline and time.monotonic() - app.last_request < QUIET_S:
+                time.sleep(0.05)
+            super().handle_exit(sig, frame)
+
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            with super().capture_signals():
+                yield
+                self._captured_signals.clear()
+
+    return GracefulServer
+
+
+def _Server(config: Any, app: Any) -> Any:
+    server = _server_class()(config)
+    server.app_state = app
+    return server
 
 
 def _run_uvloop(server: Any, sock: socket.socket) -> None:
