@@ -15,8 +15,13 @@ Library code: it reports each step through ``on_step`` and prints nothing.
 from __future__ import annotations
 
 import csv
+import json
 import random
+import secrets
 import tempfile
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,6 +34,8 @@ from .errors import ConfigError
 from .evaluation import Evaluation, GateError
 from .models import ModelVersion
 from .project import Project, init_project, open_project
+from .serving.app import ServingApp
+from .serving.embedded import EmbeddedServer
 
 Step = Callable[[str], None]
 
@@ -52,6 +59,7 @@ class DemoSummary:
     schema_revision: str | None
     audit_events: list[dict[str, Any]] = field(default_factory=list)
     doctor: DoctorReport | None = None
+    serving: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -76,6 +84,7 @@ class DemoSummary:
             "schema_revision": self.schema_revision,
             "audit_events": self.audit_events,
             "doctor": self.doctor.as_dict() if self.doctor else None,
+            "serving": self.serving,
         }
 
 
@@ -147,6 +156,8 @@ def run_demo(
             project.promote(best.report.ref, reason="passed every check; best holdout ROC AUC")
             step(f"champion → {best.report.ref}")
 
+        serving = _serving_demo(project, step) if best is not None else None
+
         step("running the doctor's checks")
         report = run_doctor(project)
         events = [event.as_dict() for event in project.audit(limit=20)]
@@ -165,7 +176,126 @@ def run_demo(
         schema_revision=revision,
         audit_events=events,
         doctor=report,
+        serving=serving,
     )
+
+
+def _serving_demo(project: Project, step: Step) -> dict[str, Any]:
+    """Serve the champion on the loopback and send it traffic: good, bad, and a failing model."""
+    token = secrets.token_urlsafe(16)
+    app = ServingApp(
+        project,
+        {"default-risk": "champion"},
+        environ={"SHIPYARD_ADMIN_TOKEN": token},
+        access_log=False,
+    )
+    with EmbeddedServer(app) as server:
+        step(f"serving default-risk@champion on {server.url}")
+        client = _Client(server.url, token)
+        rows = project.data.load("loans@latest").drop_nulls().head(300).to_dicts()
+        features = ["amount", "age", "country"]
+        records = [{f: row[f] for f in features} for row in rows]
+
+        step("sending 100 single-row requests and 5 batches of 20 rows")
+        answers = [client.predict(record) for record in records[:100]]
+        answers += [client.predict(records[100 + 20 * i : 120 + 20 * i]) for i in range(5)]
+
+        step("sending bad requests: wrong types, malformed JSON, an unknown model")
+        bad = [
+            client.post(PREDICT, [{"amount": "12,5", "age": 17, "country": "XX"}]),
+            client.post(PREDICT, b'{"amount": 1000, "age": '),
+            client.post("/v1/models/no-such-model/predict", records[0]),
+        ]
+
+        step("injecting a model failure: the fallback chain answers, the breaker opens")
+        client.post("/v1/admin/fault", {"model": "default-risk", "mode": "error", "seconds": 60})
+        failing = [client.predict(record) for record in records[:5]]  # answered before: cache
+        failing += [client.predict(record) for record in records[200:215]]  # new: rules, default
+        failing.append(client.predict({"amount": 250000.0, "age": 40, "country": "DE"}))
+        breaker_open = client.get("/v1/models/default-risk")[1]["circuit"]
+
+        step("clearing the fault; after the cool-down a probe closes the breaker")
+        client.post("/v1/admin/fault", {"model": "default-risk", "mode": "off"})
+        time.sleep(project.config.models["default-risk"].serving.breaker.cooldown_s + 0.2)
+        recovered = [client.predict(record) for record in records[215:220]]
+        breaker_after = client.get("/v1/models/default-risk")[1]["circuit"]
+
+        step("sending ground truth for 100 of the predictions")
+        ids = [a[1]["prediction_ids"][0] for a in answers[:100]]
+        labels = [
+            {"prediction_id": i, "label": bool(row["defaulted"])}
+            for i, row in zip(ids, rows, strict=False)
+        ]
+        feedback = client.post("/v1/models/default-risk/feedback", labels)[1]
+        metrics = client.text("/metrics")
+
+    def paths(batch: list[tuple[int, Any]]) -> dict[str, int]:
+        counted: dict[str, int] = {}
+        for _status, body in batch:
+            for path in body.get("paths") or [body.get("path")] * len(body.get("predictions", [])):
+                counted[path] = counted.get(path, 0) + 1
+        return counted
+
+    segments = [
+        k for k in project.artifacts.list("predictions/default-risk/") if k.endswith(".parquet")
+    ]
+    return {
+        "url": server.url,
+        "answered": paths(answers),
+        "bad_requests": [
+            {"status": status, "error": body.get("error"), "problems": body.get("problems", [])}
+            for status, body in bad
+        ],
+        "while_failing": paths(failing),
+        "failure_reasons": sorted({b.get("reason") for _s, b in failing if b.get("reason")}),
+        "degraded_example": failing[-1][1],
+        "breaker_while_failing": breaker_open,
+        "after_recovery": paths(recovered),
+        "breaker_after": breaker_after,
+        "feedback_accepted": feedback.get("accepted"),
+        "log_segments": len(segments),
+        "metrics": [
+            line for line in metrics.splitlines()
+            if line.startswith(("shipyard_degraded_total", "shipyard_predictions_total"))
+        ],
+    }  # fmt: skip
+
+
+PREDICT = "/v1/models/default-risk/predict"
+
+
+class _Client:
+    """A few lines of urllib: the demo needs no HTTP client library."""
+
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.token = token
+
+    def predict(self, body: Any) -> tuple[int, Any]:
+        return self.post(PREDICT, body)
+
+    def post(self, path: str, body: Any) -> tuple[int, Any]:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        request = urllib.request.Request(
+            self.url + path,
+            data=data,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
+        )
+        return self._send(request)
+
+    def get(self, path: str) -> tuple[int, Any]:
+        return self._send(urllib.request.Request(self.url + path))
+
+    def text(self, path: str) -> str:
+        with urllib.request.urlopen(self.url + path, timeout=30) as response:
+            return str(response.read().decode())
+
+    def _send(self, request: urllib.request.Request) -> tuple[int, Any]:
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
 
 
 def _notebook_model(project: Project, ref: str) -> ModelVersion:

@@ -155,6 +155,18 @@ def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
         assert actions[:3] == ["model.promoted", "alias.set", "model.evaluated"]
     assert actions.count("model.evaluated") == 3 and actions.count("model.registered") == 3
     assert actions[-1] == "project.created"
+    serving = summary["serving"]
+    if summary["champion"] is None:
+        assert serving is None
+        return
+    assert [b["status"] for b in serving["bad_requests"]] == [422, 400, 404]
+    assert "rows[0].amount: expected a number" in serving["bad_requests"][0]["problems"][0]
+    assert sum(serving["answered"].values()) == 200
+    failing = serving["while_failing"]
+    assert failing.get("cache") == 5 and failing.get("rules") == 1 and failing.get("default") == 15
+    assert serving["breaker_while_failing"] == "open" and serving["breaker_after"] == "closed"
+    assert serving["degraded_example"]["degraded"] is True
+    assert serving["feedback_accepted"] == 100 and serving["log_segments"] >= 1
 
 
 def test_demo_refuses_a_folder_with_files(run: Run, project_dir: Path) -> None:

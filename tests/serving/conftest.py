@@ -6,22 +6,18 @@ test process, so tests talk real HTTP and can still look inside the app.
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from sklearn.linear_model import LogisticRegression
 
 import shipyard
 from shipyard.project import Project
 from shipyard.serving.app import ServingApp
+from shipyard.serving.embedded import EmbeddedServer
 
 PROJECT = """\
 project: serving-test
@@ -178,41 +174,8 @@ def set_fault(project: Project, mode: str) -> None:
     (project.root / "fault.txt").write_text(mode)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class LiveServer:
-    """A ServingApp under uvicorn in a thread, on 127.0.0.1."""
-
-    def __init__(self, app: ServingApp) -> None:
-        self.app = app
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, lifespan="on", log_level="warning",
-            access_log=False, timeout_graceful_shutdown=10,
-        )  # fmt: skip
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return self
-            time.sleep(0.05)
-        ready = httpx.get(f"{self.url}/readyz", timeout=2).text
-        raise AssertionError(f"the server did not become ready: {ready}")
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
-        assert not self.thread.is_alive(), "the server did not stop"
+class LiveServer(EmbeddedServer):
+    """The real app under uvicorn on 127.0.0.1, in a thread of the test process."""
 
     def client(self, **kwargs: object) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30, **kwargs)  # type: ignore[arg-type]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.table import Table
 
 from shipyard.demo import DemoSummary, demo_folder, run_demo
 from shipyard.doctor import DoctorReport, run_doctor
+from shipyard.errors import ShipyardError
 from shipyard.project import init_project
+from shipyard.serving import serve
 
 from .app import cli, open_from
 from .output import console, json_option, print_json
@@ -92,11 +95,17 @@ def audit(ctx: click.Context, subject: str | None, limit: int, as_json: bool) ->
 @click.option(
     "--no-serve",
     is_flag=True,
-    help="Exit after the summary instead of serving (serving arrives with the serving stage; "
-    "until then the demo always exits after its summary).",
+    help="Exit after the summary instead of serving the champion until Ctrl-C.",
+)
+@click.option(
+    "--port",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="Where the demo serves its champion after the summary (0: any free port).",
 )
 @json_option
-def demo(folder: Path | None, no_serve: bool, as_json: bool) -> None:
+def demo(folder: Path | None, no_serve: bool, port: int, as_json: bool) -> None:
     """Create a demo project in a fresh folder and run the whole lifecycle on it."""
     target = demo_folder(folder)
     if as_json:
@@ -112,6 +121,28 @@ def demo(folder: Path | None, no_serve: bool, as_json: bool) -> None:
 
         summary = run_demo(target, on_step=step)
     _print_demo(summary)
+    if no_serve or summary.champion is None:
+        return
+    console.rule("[bold]serving")
+    champion = summary.champion
+
+    def listening(url: str) -> None:
+        console.print(
+            f"serving {champion} (as default-risk@champion) on {url}; try:\n"
+            f"  curl -s {url}/v1/models/default-risk/predict "
+            """-d '{"amount": 12000, "age": 31, "country": "PL"}'\n"""
+            f"  curl -s {url}/metrics\nCtrl-C stops.",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+    targets = {"default-risk": "champion"}
+    try:
+        serve(summary.folder, targets, port=port, on_listen=listening)
+    except ShipyardError as exc:  # most likely the port is taken: any free one will do
+        if port == 0 or "cannot listen" not in exc.message:
+            raise
+        serve(summary.folder, targets, port=0, on_listen=listening)
 
 
 def _print_demo(summary: DemoSummary) -> None:
@@ -151,6 +182,8 @@ def _print_demo(summary: DemoSummary) -> None:
         console.print(f"evaluation report (open in a browser): {summary.evaluations[0].html_url}")
     if summary.doctor is not None:
         _print_doctor(summary.doctor)
+    if summary.serving is not None:
+        _print_serving(summary.serving)
     table = Table("id", "actor", "action", "subject", box=None, title="audit log")
     for event in summary.audit_events:
         table.add_row(str(event["id"]), event["actor"], event["action"], event["subject"])
@@ -161,4 +194,33 @@ def _print_demo(summary: DemoSummary) -> None:
         f"[bold]shipyard -C {folder} data quarantine loans@1[/], "
         f"[bold]shipyard -C {folder} models show default-risk@champion[/], "
         f"[bold]shipyard -C {folder} audit[/]"
+    )
+
+
+def _print_serving(serving: dict[str, Any]) -> None:
+    def counts(paths: dict[str, int]) -> str:
+        return ", ".join(f"{n} by {path}" for path, n in sorted(paths.items()))
+
+    console.print(f"served on        {serving['url']} (stopped; see below to serve again)")
+    console.print(f"traffic          {counts(serving['answered'])}")
+    for bad in serving["bad_requests"]:
+        first = f" — {bad['problems'][0]}" if bad["problems"] else ""
+        console.print(f"bad request      {bad['status']}: {bad['error']}{first}", highlight=False)
+    reasons = ", ".join(serving["failure_reasons"])
+    console.print(
+        f"model failing    {counts(serving['while_failing'])} (degraded: {reasons}); "
+        f"breaker {serving['breaker_while_failing']}"
+    )
+    example = serving["degraded_example"]
+    console.print(
+        f"degraded answer  path={example['path']} reason={example['reason']} "
+        f"prediction={example['predictions'][0]} probabilities={example['probabilities'][0]}",
+        highlight=False,
+    )
+    console.print(
+        f"recovered        {counts(serving['after_recovery'])}; breaker {serving['breaker_after']}"
+    )
+    console.print(
+        f"feedback         {serving['feedback_accepted']} labels; "
+        f"prediction log: {serving['log_segments']} Parquet segment(s)"
     )

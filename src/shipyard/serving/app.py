@@ -65,6 +65,7 @@ class ServingApp:
         worker: str | None = None,
         shared: SharedMetrics | None = None,
         environ: dict[str, str] | None = None,
+        access_log: bool | None = None,
     ) -> None:
         env = dict(os.environ if environ is None else environ)
         if str(project.root) not in sys.path:  # the user's modules: model classes, fallback rules
@@ -93,7 +94,9 @@ class ServingApp:
         self.feedback = SegmentLog(
             FEEDBACK, project.artifacts, worker=self.worker, spool=spool, on_rows=on_rows
         )
-        self.access = AccessLog(enabled=self.settings.access_log)
+        self.access = AccessLog(
+            enabled=self.settings.access_log if access_log is None else access_log
+        )
         self.background = Background(self)
         self._ids = count()
         self._id_prefix = self.worker[:8]
@@ -212,6 +215,10 @@ class ServingApp:
                 send, 200, {"models": [d.describe() for d in self.deployments.values()]}
             )
             return 200, ""
+        if path == "/v1/admin/fault":
+            _method(method, "POST")
+            self._authorize(scope, admin=True)
+            return await self._fault(scope, receive, send), ""
         if head == "v2":
             return await self._v2(scope, receive, send, parts, started)
         if path == "/invocations":
@@ -360,6 +367,24 @@ class ServingApp:
         )
         return 200
 
+    async def _fault(self, scope: Scope, receive: Receive, send: Send) -> int:
+        body = parse_json(await read_body(scope, receive, self.max_body))
+        if not isinstance(body, dict):
+            raise HttpError(422, "invalid_request", _FAULT_SHAPE)
+        deployment = self._find(str(body.get("model")))
+        mode = body.get("mode")
+        seconds = body.get("seconds", 60)
+        delay_ms = body.get("delay_ms", 0)
+        numbers_ok = all(
+            isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v <= 86_400_000
+            for v in (seconds, delay_ms)
+        )
+        if mode not in ("error", "delay", "off") or not numbers_ok:
+            raise HttpError(422, "invalid_request", _FAULT_SHAPE)
+        deployment.inject(mode, seconds=float(seconds), delay_ms=float(delay_ms))
+        await send_json(send, 200, {"model": deployment.name, "mode": mode, "seconds": seconds})
+        return 200
+
     async def _readyz(self, send: Send) -> int:
         status = 200 if self.ready else 503
         await send_json(
@@ -422,6 +447,11 @@ class ServingApp:
                 "a valid bearer token is required" + (" for admin endpoints" if admin else ""),
                 hint="send 'Authorization: Bearer <token>'",
             )
+
+
+_FAULT_SHAPE = (
+    'expected {"model": NAME, "mode": "error" | "delay" | "off", "seconds": S, "delay_ms": MS}'
+)
 
 
 def _method(method: str, allowed: str) -> None:

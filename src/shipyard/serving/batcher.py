@@ -141,6 +141,8 @@ class Batcher:
         return items
 
     def adopt(self, items: list[tuple[Rows, asyncio.Future[Result], float]]) -> None:
+        """Take over requests queued for another version (on the event loop)."""
+        self._loop = self._loop or asyncio.get_running_loop()
         self._queue.extend(items)
         if self._queue and not self._busy:
             self._dispatch()

@@ -38,6 +38,19 @@ class UnavailableError(ShipyardError):
     code = "unavailable"
 
 
+class InjectedFault(RuntimeError):
+    """The failure an operator injected (``POST /v1/admin/fault``) to rehearse degradation."""
+
+
+@dataclass(frozen=True)
+class Fault:
+    """An injected fault: ``error`` or ``delay``, until a monotonic time."""
+
+    mode: str
+    until: float
+    delay_s: float = 0.0
+
+
 @dataclass
 class Loaded:
     """A version in memory, warmed, with its own queue and thread."""
@@ -111,6 +124,7 @@ class Deployment:
         self.status = "loading"
         self.error: str | None = None  # why the last load or switch failed
         self.refused: int | None = None  # the version that failed to load (not retried until asked)
+        self.fault: Fault | None = None
 
     @property
     def follows_alias(self) -> bool:
@@ -126,7 +140,7 @@ class Deployment:
         serving = self.config.serving
         batcher = Batcher(
             f"{self.name}-v{version.version}",
-            predictor.answer,
+            lambda rows: self._invoke(predictor, rows),
             max_batch_size=serving.max_batch_size,
             max_wait_s=serving.max_wait_ms / 1000.0,
             on_batch=self._on_batch,
@@ -142,6 +156,24 @@ class Deployment:
             batcher.close()
             raise
         return Loaded(version, predictor, batcher, (time.perf_counter() - started) * 1000)
+
+    def _invoke(self, predictor: Predictor, rows: Any) -> Result:
+        """One model call (on the model's thread), with an injected fault if one is set."""
+        fault = self.fault
+        if fault is not None and time.monotonic() < fault.until:
+            if fault.mode == "error":
+                raise InjectedFault(f"fault injected into '{self.name}' for testing")
+            time.sleep(fault.delay_s)
+        return predictor.answer(rows)
+
+    def inject(self, mode: str, *, seconds: float, delay_ms: float = 0.0) -> None:
+        """Make the model fail (``error``) or stall (``delay``) for ``seconds``; ``off`` clears it."""
+        if mode == "off":
+            self.fault = None
+            logger.warning("%s: fault injection cleared", self.name)
+            return
+        self.fault = Fault(mode, time.monotonic() + seconds, delay_ms / 1000.0)
+        logger.warning("%s: fault injection '%s' for %.1f s", self.name, mode, seconds)
 
     def install(self, loaded: Loaded) -> None:
         """Make ``loaded`` the answering version (on the event loop); queued requests move to it."""

@@ -115,6 +115,12 @@ class Rows:
 
 
 _MISSING = object()
+_ROW = re.compile(r"^\w+\[(\d+)\]")
+
+
+def _row_of(problem: str) -> int:
+    found = _ROW.match(problem)
+    return int(found.group(1)) if found else -1
 
 
 def _show(value: Any) -> str:
@@ -306,6 +312,7 @@ class RowValidator:
         return None
 
     def _error(self, problems: list[str]) -> RequestError:
+        problems = sorted(problems, key=_row_of)  # by row, then in field order (a stable sort)
         shown = problems[:MAX_PROBLEMS]
         more = len(problems) - len(shown)
         if more > 0:
