@@ -79,22 +79,30 @@ def test_sigterm_under_load_drops_no_request(serving_project: Project) -> None:
     set_fault(serving_project, "sleep:0.1")  # each call takes 0.1 s, within the 0.3 s budget
     with serving(serving_project.root, "faulty") as (process, url):
         results: list[httpx.Response | Exception] = []
+        clients = [httpx.Client(base_url=url, timeout=30) for _ in range(16)]
+        for client in clients:  # connections open before the burst, so it arrives at once
+            assert client.get("/healthz").status_code == 200
+        go = threading.Barrier(17)
 
-        def one() -> None:
+        def one(client: httpx.Client) -> None:
+            go.wait()
             try:
-                results.append(httpx.post(f"{url}/v1/models/faulty/predict", json=ROW, timeout=30))
+                results.append(client.post("/v1/models/faulty/predict", json=ROW))
             except httpx.HTTPError as exc:
                 results.append(exc)
 
-        threads = [threading.Thread(target=one) for _ in range(16)]
+        threads = [threading.Thread(target=one, args=(c,)) for c in clients]
         for thread in threads:
             thread.start()
-        time.sleep(0.05)
+        go.wait()
+        time.sleep(0.05)  # the requests are in: the first batch is with the model
         process.send_signal(signal.SIGTERM)
         time.sleep(0.05)
         draining = httpx.get(f"{url}/readyz", timeout=10)
         for thread in threads:
             thread.join()
+        for client in clients:
+            client.close()
         assert process.wait(timeout=60) == 0
     assert draining.status_code == 503 and draining.json()["shutting_down"] is True
     answered = [r for r in results if isinstance(r, httpx.Response)]

@@ -108,9 +108,12 @@ class Rows:
     columns: dict[str, np.ndarray]
     n: int
     numeric: bool
+    whole: np.ndarray | None = None  # the float64 matrix, when validation built it at once
 
     def matrix(self) -> np.ndarray:
         """The rows as one float64 matrix (only when every feature is numeric)."""
+        if self.whole is not None:
+            return self.whole
         return np.column_stack([self.columns[name] for name in self.columns])
 
 
@@ -141,6 +144,43 @@ class RowValidator:
         self.names = [f.name for f in fields]
         self._names = frozenset(self.names)
         self.numeric = all(f.numeric for f in fields)
+        inf = float("inf")
+        self._low = np.array([-inf if f.min is None else f.min for f in fields])
+        self._high = np.array([inf if f.max is None else f.max for f in fields])
+        self._bounded = bool(np.isfinite(self._low).any() or np.isfinite(self._high).any())
+        self._whole = np.array([f.type == "int" for f in fields])
+
+    def _fast_numbers(self, rows: list[Any]) -> Rows | None:
+        """All-numeric features and every value a good number: one matrix, a few array checks.
+
+        ``None`` sends the rows down the column-by-column path, which names each problem.
+        """
+        names = self.names
+        try:
+            values = [row[name] for row in rows for name in names]
+        except (KeyError, TypeError):
+            return None
+        return self._fast_values(values, len(rows))
+
+    def _fast_values(self, values: list[Any], n: int) -> Rows | None:
+        """``values``: ``n`` rows of every feature, row after row."""
+        names = self.names
+        if not set(map(type, values)) <= _NUMBER_TYPES:
+            return None
+        try:
+            matrix = np.array(values, dtype=np.float64).reshape(n, len(names))
+        except OverflowError:
+            return None
+        if not np.isfinite(matrix).all():
+            return None
+        if self._bounded and ((matrix < self._low).any() or (matrix > self._high).any()):
+            return None
+        if self._whole.any():
+            whole = matrix[:, self._whole]
+            if (whole != np.round(whole)).any():
+                return None
+        columns = {name: matrix[:, i] for i, name in enumerate(names)}
+        return Rows(columns, n, True, matrix)
 
     # -- entry points ----------------------------------------------------------------
     def records(self, rows: list[Any], *, where: str = "rows") -> Rows:
@@ -161,6 +201,10 @@ class RowValidator:
                 ]
         if problems:
             raise self._error(problems)
+        if self.numeric and rows:
+            fast = self._fast_numbers(rows)
+            if fast is not None:
+                return fast
         columns = {name: [row.get(name, _MISSING) for row in rows] for name in self.names}
         return self._check(columns, len(rows), where)
 
@@ -197,6 +241,10 @@ class RowValidator:
         ]
         if problems:
             raise self._error(problems)
+        if self.numeric and data:
+            fast = self._fast_values([value for row in data for value in row], len(data))
+            if fast is not None:
+                return fast
         columns = {name: [row[i] for row in data] for i, name in enumerate(self.names)}
         return self._check(columns, len(data), where)
 
