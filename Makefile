@@ -7,9 +7,10 @@ PYTEST_ARGS ?=
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 BENCH_VENV := .bench-venv
+SERVE_VENV := .bench-serve-venv
 BENCH_ARGS ?=
 
-.PHONY: demo test lint bench format clean
+.PHONY: demo test lint bench bench-serve format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -47,12 +48,23 @@ $(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check --quiet install -e . -r benchmarks/requirements.txt
 	@touch $@
 
-bench: $(BENCH_VENV)/.installed
+bench: $(BENCH_VENV)/.installed bench-serve
 	$(BENCH_VENV)/bin/python benchmarks/bench_validate.py $(BENCH_ARGS)
+
+## bench-serve: a venv with MLflow, BentoML and FastAPI, then the serving benchmark (wrk from Debian's packages; about 35 minutes)
+$(SERVE_VENV)/.installed: pyproject.toml benchmarks/requirements-serve.txt
+	$(PYTHON) -m venv $(SERVE_VENV)
+	$(SERVE_VENV)/bin/python -m pip --disable-pip-version-check --quiet install --upgrade pip
+	$(SERVE_VENV)/bin/python -m pip --disable-pip-version-check --quiet install -e . -r benchmarks/requirements-serve.txt
+	@touch $@
+
+bench-serve: $(SERVE_VENV)/.installed
+	@command -v wrk >/dev/null || { echo "the serving benchmark needs wrk: apt-get install wrk"; exit 1; }
+	$(SERVE_VENV)/bin/python benchmarks/bench_serve.py $(BENCH_ARGS)
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis benchmarks/.cache
+	rm -rf $(VENV) $(BENCH_VENV) $(SERVE_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis benchmarks/.cache

@@ -111,6 +111,9 @@ class Faulty(ClassifierMixin, BaseEstimator):
 '''
 
 
+ROW_FEATURES = (("amount", 1000.0), ("age", 30))
+
+
 def training_rows(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     amount = rng.uniform(0, 50_000, n)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shipyard.serving.predlog import Chunk, SegmentLog
+from shipyard.serving.validation import Rows
 from shipyard.storage import ArtifactStore, artifact_location
 
 
@@ -20,10 +21,13 @@ def store_at(path: Path) -> ArtifactStore:
 
 def chunk(model: str, ids: list[str]) -> Chunk:
     n = len(ids)
+    x = np.arange(n, dtype=float)
     return Chunk(
         model,
-        {"prediction_id": ids, "time": [1.7e9] * n, "prediction": np.arange(n) % 2 == 0},
-        {"x": np.arange(n, dtype=float)},
+        n,
+        (("time", 1.7e9), ("path", "model")),
+        (("prediction_id", ids), ("prediction", np.arange(n) % 2 == 0), ("probabilities", None)),
+        Rows({"x": x}, n, True, x.reshape(-1, 1)),
     )
 
 
@@ -44,6 +48,7 @@ def test_one_segment_per_model(tmp_path: Path) -> None:
     assert a["prediction_id"].to_list() == ["1", "2", "4"]
     assert a["inputs"].struct.field("x").to_list() == [0.0, 1.0, 0.0]
     assert all("/w1/" in key for key in store.list("predictions/"))
+    assert a["path"].to_list() == ["model"] * 3 and a["probabilities"].null_count() == 3
 
 
 def test_a_failing_store_spools_and_a_later_write_sends_the_spool(tmp_path: Path) -> None:
@@ -67,7 +72,7 @@ def test_when_even_the_spool_fails_the_rows_come_back(tmp_path: Path) -> None:
         "predictions", store_at(tmp_path / "artifacts"), worker="w", spool=tmp_path / "spool"
     )
     failed = log.write([chunk("a", ["1"])])
-    assert [c.columns["prediction_id"] for c in failed] == [["1"]]
+    assert [dict(c.rows)["prediction_id"] for c in failed] == [["1"]]
     log.restore(failed)
     assert log.buffered == 1
 

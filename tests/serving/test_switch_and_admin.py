@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 
 import shipyard
 from conftest import LiveServer
@@ -136,3 +137,42 @@ def test_reads_can_require_a_token(serving_project) -> None:  # type: ignore[no-
             )
             assert ok.status_code == 200
             assert httpx.get(f"{server.url}/healthz").status_code == 200  # probes stay open
+
+
+def test_a_version_with_its_features_in_another_order_gets_them_in_its_order(
+    live: LiveServer,
+) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from conftest import training_rows
+
+    X, y = training_rows()
+    project = live.app.project
+    flipped = LogisticRegression().fit(
+        X[:, ::-1] / np.array([1, 1000]), y
+    )  # trained on (age, amount)
+    version = project.register(flipped, "risk", features=["age", "amount"])
+    project.models.alias(version.ref, "champion")
+    _wait_for(lambda: live.app.deployments["risk"].current.version.version == version.version)
+    with live.client() as client:
+        answer = client.post("/v1/models/risk/predict", json=ROW).json()
+    expected = flipped.predict_proba(np.array([[30, 1000.0]]))  # (age, amount), as it learned
+    np.testing.assert_allclose(answer["probabilities"], expected)
+
+
+def test_a_version_that_needs_an_undeclared_feature_is_refused(live: LiveServer) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    project = live.app.project
+    version = project.register(
+        LogisticRegression().fit(np.array([[0.0, 1], [1, 0]] * 5), [0, 1] * 5),
+        "risk",
+        features=["amount", "country"],  # country: not one of risk's declared features
+    )
+    project.models.alias(version.ref, "champion")
+    _wait_for(lambda: live.app.deployments["risk"].error is not None)
+    error = live.app.deployments["risk"].error
+    assert (
+        "needs the feature(s) country" in error
+        and live.app.deployments["risk"].current.version.version == 1
+    )

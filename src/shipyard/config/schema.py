@@ -355,7 +355,7 @@ class ServerConfig(_Section):
     max_rows: Annotated[int, Field(ge=1)] = 10_000
     alias_poll_s: PositiveNumber = 2.0
     log_flush_s: PositiveNumber = 5.0
-    log_max_rows: Annotated[int, Field(ge=1)] = 50_000
+    log_max_rows: Annotated[int, Field(ge=1)] = 10_000
     drain_s: Annotated[float, Field(ge=0)] = 5.0
     require_token: bool = False
     access_log: bool = True

@@ -266,24 +266,7 @@ class ServingApp:
             "shipyard_request_duration_seconds", (name, version, outcome.path), seconds
         )
         self.metrics.inc("shipyard_predictions_total", (name, version, outcome.path), n)
-        self.predictions.append(
-            Chunk(
-                name,
-                {
-                    "prediction_id": ids,
-                    "time": [time.time()] * n,
-                    "version": outcome.versions or [outcome.version] * n,
-                    "path": outcome.paths or [outcome.path] * n,
-                    "degraded": [outcome.degraded] * n,
-                    "latency_ms": [seconds * 1000.0] * n,
-                    "prediction": outcome.predictions,
-                    "probabilities": outcome.probabilities
-                    if outcome.probabilities is not None
-                    else [None] * n,
-                },
-                rows.columns,
-            )
-        )
+        self._log(name, outcome, rows, ids, seconds)
         self.background.log_grew()
         if protocol == "native":
             await send_json(send, 200, protocols.native_answer(name, outcome, ids))
@@ -291,6 +274,56 @@ class ServingApp:
             await send_json(send, 200, protocols.mlflow_answer(outcome))
         else:
             await send_json(send, 200, protocols.v2_answer(name, outcome, ids, request_id, wanted))
+
+    def _log(self, name: str, outcome: Any, rows: Any, ids: list[str], seconds: float) -> None:
+        """Buffer the answered rows for the prediction log (per-request values stay scalars)."""
+        now = time.time()
+        latency_ms = seconds * 1000.0
+        if outcome.paths is None and outcome.versions is None:
+            self.predictions.append(
+                Chunk(
+                    name,
+                    rows.n,
+                    (
+                        ("time", now),
+                        ("version", outcome.version),
+                        ("path", outcome.path),
+                        ("degraded", outcome.degraded),
+                        ("latency_ms", latency_ms),
+                    ),
+                    (
+                        ("prediction_id", ids),
+                        ("prediction", outcome.predictions),
+                        ("probabilities", outcome.probabilities),
+                    ),
+                    rows,
+                )
+            )
+            return
+        # rows answered by different links: one chunk per row keeps each row's path and version
+        paths = outcome.paths or [outcome.path] * rows.n
+        versions = outcome.versions or [outcome.version] * rows.n
+        proba = outcome.probabilities
+        for index in range(rows.n):
+            self.predictions.append(
+                Chunk(
+                    name,
+                    1,
+                    (
+                        ("time", now),
+                        ("version", versions[index]),
+                        ("path", paths[index]),
+                        ("degraded", True),
+                        ("latency_ms", latency_ms),
+                    ),
+                    (
+                        ("prediction_id", [ids[index]]),
+                        ("prediction", [outcome.predictions[index]]),
+                        ("probabilities", None if proba is None else [proba[index]]),
+                    ),
+                    rows.take(index),
+                )
+            )
 
     async def _feedback(self, scope: Scope, receive: Receive, send: Send, name: str) -> int:
         deployment = self._find(name)

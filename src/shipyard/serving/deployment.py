@@ -136,11 +136,25 @@ class Deployment:
 
     # -- loading --------------------------------------------------------------------
     def prepare(self, version: ModelVersion, predictor: Predictor) -> Loaded:
-        """Wrap and warm a loaded version (in a worker thread); raises if it cannot predict."""
+        """Wrap and warm a loaded version (in a worker thread); raises if it cannot predict.
+
+        Requests are validated against the features the project file declares; a
+        version trained on them in another order gets its columns reordered, and a
+        version that needs a feature the file does not declare is refused.
+        """
+        names = self.validator.names
+        missing = [f for f in version.features if f not in names]
+        if missing:
+            raise ShipyardError(
+                f"{version.ref} needs the feature(s) {', '.join(missing)}, which "
+                f"models.{self.name}.features does not declare ({', '.join(names)})",
+                hint=f"add them to models.{self.name}.features, or serve another version",
+            )
+        order = None if version.features == names else [names.index(f) for f in version.features]
         serving = self.config.serving
         batcher = Batcher(
             f"{self.name}-v{version.version}",
-            lambda rows: self._invoke(predictor, rows),
+            lambda rows: self._invoke(predictor, order, rows),
             max_batch_size=serving.max_batch_size,
             max_wait_s=serving.max_wait_ms / 1000.0,
             on_batch=self._on_batch,
@@ -149,7 +163,7 @@ class Deployment:
         try:
             for n in (1, 1, 1, serving.max_batch_size):
                 rows = warm_rows(self.validator.fields, n)
-                labels, proba = predictor.answer(model_input([rows]))
+                labels, proba = _call(predictor, order, model_input([rows]))
                 if len(labels) != n or (proba is not None and len(proba) != n):
                     raise ValueError(f"{n} rows in, {len(labels)} answers out")
         except Exception:
@@ -157,14 +171,14 @@ class Deployment:
             raise
         return Loaded(version, predictor, batcher, (time.perf_counter() - started) * 1000)
 
-    def _invoke(self, predictor: Predictor, rows: Any) -> Result:
+    def _invoke(self, predictor: Predictor, order: list[int] | None, rows: Any) -> Result:
         """One model call (on the model's thread), with an injected fault if one is set."""
         fault = self.fault
         if fault is not None and time.monotonic() < fault.until:
             if fault.mode == "error":
                 raise InjectedFault(f"fault injected into '{self.name}' for testing")
             time.sleep(fault.delay_s)
-        return predictor.answer(rows)
+        return _call(predictor, order, rows)
 
     def inject(self, mode: str, *, seconds: float, delay_ms: float = 0.0) -> None:
         """Make the model fail (``error``) or stall (``delay``) for ``seconds``; ``off`` clears it."""
@@ -325,6 +339,13 @@ _REASONS = {
     "timeout": "it ran past its latency budget",
     "error": "it raised an error",
 }
+
+
+def _call(predictor: Predictor, order: list[int] | None, rows: Any) -> Result:
+    """The model's answer; a float matrix in the declared order is put in the version's order."""
+    if order is not None and isinstance(rows, np.ndarray):
+        rows = rows[:, order]
+    return predictor.answer(rows)
 
 
 def _expire(future: asyncio.Future[Result]) -> None:

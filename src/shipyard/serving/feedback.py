@@ -66,4 +66,4 @@ def feedback_chunk(name: str, body: Any, deployment: Deployment, max_rows: int) 
             problems=problems[:50],
         )
     now = time.time()
-    return Chunk(name, {"prediction_id": ids, "label": labels, "time": [now] * len(ids)})
+    return Chunk(name, len(ids), (("time", now),), (("prediction_id", ids), ("label", labels)))

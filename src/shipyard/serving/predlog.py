@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,23 +32,27 @@ import pyarrow.parquet as pq
 
 from shipyard.storage import ArtifactStore
 
+from .validation import Rows
+
 logger = logging.getLogger(__name__)
 
 PREDICTIONS, FEEDBACK = "predictions", "feedback"
 
 
-@dataclass
+@dataclass(slots=True)
 class Chunk:
-    """What one request adds to a log: columns of equal length (lists or NumPy arrays)."""
+    """What one request adds to a log.
+
+    ``scalars`` hold one value for the whole request (time, version, path, latency),
+    repeated for each row only when a segment is written; ``rows`` hold one value
+    per row (NumPy arrays or lists); ``inputs`` are the validated feature rows.
+    """
 
     model: str
-    columns: dict[str, Any]
-    inputs: dict[str, np.ndarray] = field(default_factory=dict)
-
-    @property
-    def n(self) -> int:
-        first = next(iter(self.columns.values()))
-        return len(first)
+    n: int
+    scalars: tuple[tuple[str, Any], ...]
+    rows: tuple[tuple[str, Any], ...]
+    inputs: Rows | None = None
 
 
 class SegmentLog:
@@ -78,6 +82,7 @@ class SegmentLog:
         return self._buffered
 
     def append(self, chunk: Chunk) -> None:
+        """Buffer ``chunk`` (on the event loop: a list append, nothing more)."""
         self._chunks.append(chunk)
         self._buffered += chunk.n
 
@@ -172,26 +177,53 @@ class SegmentLog:
 
 
 def segment_bytes(chunks: list[Chunk]) -> bytes:
-    """One Parquet segment (zstd) of ``chunks`` of one model."""
-    names = list(chunks[0].columns)
+    """One Parquet segment (zstd) of ``chunks`` of one model, assembled column by column."""
+    sizes = np.fromiter((c.n for c in chunks), dtype=np.int64, count=len(chunks))
     table: dict[str, pa.Array] = {}
-    for name in names:
-        values: list[Any] = []
-        for chunk in chunks:
-            column = chunk.columns[name]
-            values += column.tolist() if isinstance(column, np.ndarray) else list(column)
-        table[name] = _array(name, values)
-    features = list(chunks[0].inputs)
-    if features:
-        fields = {}
-        for feature in features:
-            parts = [chunk.inputs[feature] for chunk in chunks]
-            joined = np.concatenate(parts) if parts else np.array([])
-            fields[feature] = _array(feature, joined.tolist())
-        table["inputs"] = pa.StructArray.from_arrays(list(fields.values()), list(fields))
+    for index, (name, _) in enumerate(chunks[0].rows):
+        table[name] = _row_column(name, [c.rows[index][1] for c in chunks], sizes)
+    for index, (name, _) in enumerate(chunks[0].scalars):
+        values = np.array([c.scalars[index][1] for c in chunks], dtype=object)
+        table[name] = _array(name, np.repeat(values, sizes).tolist())
+    inputs = [c.inputs for c in chunks if c.inputs is not None]
+    if len(inputs) == len(chunks) and inputs:
+        names = inputs[0].names
+        if all(r.whole is not None for r in inputs):
+            matrix = np.vstack([r.whole for r in inputs if r.whole is not None])
+            fields = [pa.array(matrix[:, i]) for i in range(len(names))]
+        else:
+            fields = [
+                _array(name, np.concatenate([r.columns[name] for r in inputs]).tolist())
+                for name in names
+            ]
+        table["inputs"] = pa.StructArray.from_arrays(fields, names)
     sink = io.BytesIO()
     pq.write_table(pa.table(table), sink, compression="zstd")
     return sink.getvalue()
+
+
+def _row_column(name: str, parts: list[Any], sizes: np.ndarray) -> pa.Array:
+    """One value per row from every chunk: arrays are joined in C, lists only when needed."""
+    if all(isinstance(p, np.ndarray) for p in parts):
+        joined = np.concatenate(parts)
+        if joined.ndim == 2:  # probabilities: one list per row
+            width = joined.shape[1]
+            offsets = pa.array(np.arange(0, (len(joined) + 1) * width, width, dtype=np.int32))
+            return pa.ListArray.from_arrays(
+                offsets, pa.array(joined.reshape(-1).astype(np.float64))
+            )
+        if joined.dtype.kind in "biuf":
+            return pa.array(joined)
+        return _array(name, joined.tolist())
+    values: list[Any] = []
+    for part, size in zip(parts, sizes.tolist(), strict=True):
+        if part is None:
+            values += [None] * size
+        else:
+            values += part.tolist() if isinstance(part, np.ndarray) else list(part)
+    if name == "probabilities":
+        return pa.array(values, type=pa.list_(pa.float64()))
+    return _array(name, values)
 
 
 def _array(name: str, values: list[Any]) -> pa.Array:

@@ -101,20 +101,49 @@ class FieldSpec:
         return schema
 
 
-@dataclass(frozen=True)
 class Rows:
-    """Validated rows: one NumPy array per feature, in the model's feature order."""
+    """Validated rows: one NumPy array per feature, in the model's feature order.
 
-    columns: dict[str, np.ndarray]
-    n: int
-    numeric: bool
-    whole: np.ndarray | None = None  # the float64 matrix, when validation built it at once
+    All-numeric rows validated at once keep only their float64 matrix (``whole``);
+    the per-feature ``columns`` are views made when something asks for them.
+    Slotted and small: the prediction log holds one per request until it flushes.
+    """
+
+    __slots__ = ("_columns", "n", "names", "numeric", "whole")
+
+    def __init__(
+        self,
+        columns: dict[str, np.ndarray] | None,
+        n: int,
+        numeric: bool,
+        whole: np.ndarray | None = None,
+        names: list[str] | None = None,
+    ) -> None:
+        self._columns = columns
+        self.n = n
+        self.numeric = numeric
+        self.whole = whole
+        self.names = names if names is not None else list(columns or {})
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]:
+        if self._columns is None:
+            assert self.whole is not None
+            self._columns = {name: self.whole[:, i] for i, name in enumerate(self.names)}
+        return self._columns
+
+    def take(self, index: int) -> Rows:
+        """Row ``index`` alone."""
+        if self.whole is not None:
+            return Rows(None, 1, self.numeric, self.whole[index : index + 1], self.names)
+        columns = {name: column[index : index + 1] for name, column in self.columns.items()}
+        return Rows(columns, 1, self.numeric)
 
     def matrix(self) -> np.ndarray:
         """The rows as one float64 matrix (only when every feature is numeric)."""
         if self.whole is not None:
             return self.whole
-        return np.column_stack([self.columns[name] for name in self.columns])
+        return np.column_stack([self.columns[name] for name in self.names])
 
 
 _MISSING = object()
@@ -179,8 +208,7 @@ class RowValidator:
             whole = matrix[:, self._whole]
             if (whole != np.round(whole)).any():
                 return None
-        columns = {name: matrix[:, i] for i, name in enumerate(names)}
-        return Rows(columns, n, True, matrix)
+        return Rows(None, n, True, matrix, names)
 
     # -- entry points ----------------------------------------------------------------
     def records(self, rows: list[Any], *, where: str = "rows") -> Rows:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from typing import TYPE_CHECKING
 
@@ -35,10 +36,18 @@ class Background:
         self.loaded = asyncio.Event()
 
     async def start(self) -> None:
-        """Start loading (the server answers /healthz at once; /readyz once models are warm)."""
+        """Load and warm every model, then start the loops.
+
+        This runs before the worker accepts its first connection, so no request
+        ever meets a model that is still loading (connections wait in the socket's
+        backlog meanwhile). A model that cannot be loaded does not hold the start
+        up: it is reported, and its fallback chain answers until a version loads.
+        """
+        await self.check_aliases(force=True)
+        self.loaded.set()
+        gc.freeze()  # what is loaded now lives as long as the worker: keep it out of GC passes
         spawn = asyncio.get_running_loop().create_task
         self._tasks = [
-            spawn(self._first_load()),
             spawn(self._follow_aliases()),
             spawn(self._flush_logs()),
             spawn(self._snapshots()),
@@ -64,10 +73,6 @@ class Background:
             self._flush_now.set()
 
     # -- loading and switching --------------------------------------------------------
-    async def _first_load(self) -> None:
-        await self.check_aliases(force=True)
-        self.loaded.set()
-
     async def _follow_aliases(self) -> None:
         while True:
             await asyncio.sleep(self.app.settings.alias_poll_s)
