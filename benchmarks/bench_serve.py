@@ -40,7 +40,7 @@ CACHE = HERE / ".cache" / "serve"
 APPS = HERE / "serve_apps"
 BIN = Path(sys.executable).parent
 FEATURES = [f"f{i}" for i in range(20)]
-PINNED = {v: "1" for v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
+PINNED = dict.fromkeys(("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"), "1")
 
 
 # -- the models ------------------------------------------------------------------------
@@ -137,7 +137,9 @@ class Server:
         return f"{self.name} ({self.workers} worker{'s' if self.workers > 1 else ''}{variant})"
 
 
-def servers(model: str, paths: dict[str, Path], project: Path, port: int, only: set[str]) -> list[Server]:
+def servers(
+    model: str, paths: dict[str, Path], project: Path, port: int, only: set[str]
+) -> list[Server]:
     joblib_path = str(paths[model])
     uvicorn = [str(BIN / "uvicorn"), "--host", "127.0.0.1", "--port", str(port),
                "--no-access-log", "--log-level", "warning", "--loop", "uvloop", "--http", "httptools"]  # fmt: skip
@@ -152,7 +154,9 @@ def servers(model: str, paths: dict[str, Path], project: Path, port: int, only: 
             "--workers", str(workers)]))  # fmt: skip
     # MLflow with its documented DataFrame input at 1 and 2 workers, and with a plain
     # tensor ("instances"), its fastest input, at 2
-    for variant, workers in (("split", 1), ("split", 2), ("instances", 2)) if wanted("mlflow") else ():
+    for variant, workers in (
+        (("split", 1), ("split", 2), ("instances", 2)) if wanted("mlflow") else ()
+    ):
         found.append(Server("mlflow", workers, "/invocations", [
             str(BIN / "mlflow"), "models", "serve", "-m", str(mlflow_model(model, paths[model])),
             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port), "-w", str(workers)],
@@ -211,7 +215,7 @@ def wrk(url: str, body: bytes, connections: int, seconds: float) -> dict[str, An
     script.write_text(
         'wrk.method = "POST"\n'
         f'local f = io.open("{CACHE / "body.json"}", "rb")\n'
-        "wrk.body = f:read(\"*a\")\nf:close()\n"
+        'wrk.body = f:read("*a")\nf:close()\n'
         'wrk.headers["Content-Type"] = "application/json"\n'
     )
     run = subprocess.run(
@@ -226,7 +230,9 @@ def wrk(url: str, body: bytes, connections: int, seconds: float) -> dict[str, An
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     percentiles = {p: _ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
     return {
         "rps": rate,
         "p50_ms": percentiles.get("50"),
@@ -241,7 +247,9 @@ def _ms(text: str) -> float:
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[re.sub(r"[\d.]", "", text)]
 
 
-def measure(server: Server, port: int, rows: np.ndarray, warmup: float, seconds: float) -> dict[str, Any]:
+def measure(
+    server: Server, port: int, rows: np.ndarray, warmup: float, seconds: float
+) -> dict[str, Any]:
     url = f"http://127.0.0.1:{port}{server.path}"
     one, batch = server.body(rows[:1]), server.body(rows[:100])
     log = (CACHE / f"{server.name}-{server.workers}{server.variant}.log").open("w")
@@ -271,7 +279,12 @@ def measure(server: Server, port: int, rows: np.ndarray, warmup: float, seconds:
             raise RuntimeError(f"{server.label} did not answer; see {log.name}")
         sampler.start()
         cells = {}
-        for cell, body, connections in (("c1", one, 1), ("c8", one, 8), ("c64", one, 64), ("batch100_c8", batch, 8)):
+        for cell, body, connections in (
+            ("c1", one, 1),
+            ("c8", one, 8),
+            ("c64", one, 64),
+            ("batch100_c8", batch, 8),
+        ):
             wrk(url, body, connections, warmup)
             result = wrk(url, body, connections, seconds)
             if cell.startswith("batch"):
@@ -323,13 +336,19 @@ def in_process_p50_ms(path: Path, row: np.ndarray) -> float:
 
 
 def best(results: dict[str, Any], name: str, cell: str, key: str = "rps") -> tuple[float, str]:
-    found = [(r["cells"][cell][key], label) for label, r in results.items() if label.startswith(name + " ")]
+    found = [
+        (r["cells"][cell][key], label)
+        for label, r in results.items()
+        if label.startswith(name + " ")
+    ]
     return max(found) if found else (float("nan"), "-")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 s warm-up, 5 s measured (not the workload)")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 s warm-up, 5 s measured (not the workload)"
+    )
     parser.add_argument("--only", default="", help="comma-separated servers to run")
     parser.add_argument("--models", default="hgb,lr")
     parser.add_argument("--port", type=int, default=18080)
@@ -364,18 +383,24 @@ def summarize(model: str, floor: float, results: dict[str, Any]) -> None:
         f"{label}: c64 {r['cells']['c64']['rps']:.0f} req/s (p99 {r['cells']['c64']['p99_ms']:.1f} ms), "
         f"cold {r['cold_start_s']:.2f} s, {r['mb_per_worker']:.0f} MB/worker"
         for label, r in results.items()))  # fmt: skip
-    ours, ours_label = best(results, "shipyard", "c64")
+    ours, _ = best(results, "shipyard", "c64")
     if ours != ours:
         return
     for rival in ("mlflow", "fastapi", "raw-asgi", "bentoml"):
         theirs, label = best(results, rival, "c64")
         if theirs == theirs:
-            print(f"  c64 single row: shipyard {ours:.0f} vs {label} {theirs:.0f} req/s = {ours / theirs:.2f}x")
+            print(
+                f"  c64 single row: shipyard {ours:.0f} vs {label} {theirs:.0f} req/s = {ours / theirs:.2f}x"
+            )
     batch, _ = best(results, "shipyard", "batch100_c8", "rows_per_s")
     mlflow_batch, _ = best(results, "mlflow", "batch100_c8", "rows_per_s")
     if mlflow_batch == mlflow_batch:
-        print(f"  100-row batches: shipyard {batch:.0f} vs mlflow {mlflow_batch:.0f} rows/s = {batch / mlflow_batch:.2f}x")
-    c1 = min(r["cells"]["c1"]["p50_ms"] for label, r in results.items() if label.startswith("shipyard "))
+        print(
+            f"  100-row batches: shipyard {batch:.0f} vs mlflow {mlflow_batch:.0f} rows/s = {batch / mlflow_batch:.2f}x"
+        )
+    c1 = min(
+        r["cells"]["c1"]["p50_ms"] for label, r in results.items() if label.startswith("shipyard ")
+    )
     print(f"  c1 p50: shipyard {c1:.3f} ms vs in-process {floor:.3f} ms (+{c1 - floor:.3f} ms)")
 
 

@@ -23,6 +23,8 @@ async def app(scope, receive, send):
         answer = b"{}"
     else:
         rows = np.array(orjson.loads(body)["rows"], dtype=np.float64)
-        answer = orjson.dumps({"probabilities": MODEL.predict_proba(rows)}, option=orjson.OPT_SERIALIZE_NUMPY)
+        answer = orjson.dumps(
+            {"probabilities": MODEL.predict_proba(rows)}, option=orjson.OPT_SERIALIZE_NUMPY
+        )
     await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
     await send({"type": "http.response.body", "body": answer})
