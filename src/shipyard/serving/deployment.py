@@ -125,6 +125,7 @@ class Deployment:
         self.error: str | None = None  # why the last load or switch failed
         self.refused: int | None = None  # the version that failed to load (not retried until asked)
         self.fault: Fault | None = None
+        self._last_timeout = -1e9  # perf_counter start of the request whose time-out counted last
 
     @property
     def follows_alias(self) -> bool:
@@ -243,7 +244,9 @@ class Deployment:
                 reason = failure.kind
                 if failure.kind == "unloaded" and self.current is not loaded:
                     continue
-                if failure.kind == "timeout":
+                if failure.kind == "timeout" and started - self._last_timeout >= self.budget_s:
+                    # one stall times out every request waiting on it: count it once
+                    self._last_timeout = started
                     self.breaker.failure()
                     self.metrics.set(
                         "shipyard_circuit_open", (self.name,), int(self.breaker.state == OPEN)
