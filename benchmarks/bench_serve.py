@@ -9,7 +9,7 @@ at concurrency 1, 8 and 64, and 100-row batches at concurrency 8. Server and wrk
 share the machine's cores. shipyard runs with validation, the prediction log
 (flushed to the artifact store) and the access log on.
 
-    .bench-serve-venv/bin/python benchmarks/bench_serve.py [--quick] [--only shipyard,mlflow]
+    .bench-serve-venv/bin/python benchmarks/bench_serve.py [--quick] [--only 'shipyard;mlflow (2 workers, instances)']
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ def servers(
     found: list[Server] = []
 
     def wanted(name: str) -> bool:
-        return not only or name in only
+        return not only or any(o == name or o.startswith(name + " (") for o in only)
 
     for workers in (1, 2) if wanted("shipyard") else ():
         found.append(Server("shipyard", workers, f"/v1/models/{model}/predict", [
@@ -170,7 +170,7 @@ def servers(
     for workers in (1, 2) if wanted("raw-asgi") else ():
         found.append(Server("raw-asgi", workers, "/predict", [*uvicorn, "--workers", str(workers), "raw_asgi:app"],
                             {"SHIPYARD_BENCH_MODEL": joblib_path}, APPS))  # fmt: skip
-    return [s for s in found if not only or s.name in only]
+    return [s for s in found if not only or s.name in only or s.label in only]
 
 
 def tree_rss_mb(pid: int) -> float:
@@ -252,6 +252,8 @@ def measure(
 ) -> dict[str, Any]:
     url = f"http://127.0.0.1:{port}{server.path}"
     one, batch = server.body(rows[:1]), server.body(rows[:100])
+    if post(url, one) != 0:
+        raise RuntimeError(f"port {port} still answers before {server.label} starts; stop what holds it")
     log = (CACHE / f"{server.name}-{server.workers}{server.variant}.log").open("w")
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -296,15 +298,26 @@ def measure(
                 "cells": cells}  # fmt: skip
     finally:
         done.set()
-        try:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=60)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
         log.close()
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's whole process group and wait until every process in it is gone."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        process.poll()
+        try:
+            os.killpg(process.pid, 0)  # anyone left in the group?
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
 
 
 def answered_by(project: Path, model: str) -> dict[str, int]:
@@ -345,16 +358,20 @@ def best(results: dict[str, Any], name: str, cell: str, key: str = "rps") -> tup
 
 
 def main() -> None:
+    # a stopped benchmark stops its servers too (their process groups are killed in `measure`)
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--quick", action="store_true", help="1 s warm-up, 5 s measured (not the workload)"
     )
-    parser.add_argument("--only", default="", help="comma-separated servers to run")
+    parser.add_argument(
+        "--only", default="", help="servers to run, by name or label, separated by ';'"
+    )
     parser.add_argument("--models", default="hgb,lr")
     parser.add_argument("--port", type=int, default=18080)
     args = parser.parse_args()
     warmup, seconds = (1.0, 5.0) if args.quick else (5.0, 20.0)
-    only = {s for s in args.only.split(",") if s}
+    only = {s for s in args.only.split(";") if s}
     paths, rows = models()
     project = shipyard_project(paths)
     report: dict[str, Any] = {
