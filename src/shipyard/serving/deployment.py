@@ -257,12 +257,7 @@ class Deployment:
                 )
                 break
             if self.fallback.cache.size:
-                self.fallback.cache.put_many(
-                    row_keys(rows),
-                    loaded.version.version,
-                    labels.tolist(),
-                    None if proba is None else proba.tolist(),
-                )
+                self.fallback.cache.put_many(row_keys(rows), loaded.version.version, labels, proba)
             return Outcome(
                 labels, proba, MODEL, loaded.version.version, classes=loaded.predictor.classes
             )

@@ -8,9 +8,9 @@ link that can; a row none can answer is reported, never invented.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import operator
-from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,17 +63,26 @@ class Answers:
 
 def row_keys(rows: Rows) -> list[Hashable]:
     """A hashable key per row (its feature values), for the answer cache."""
+    if rows.whole is not None:
+        data = rows.whole.tobytes()
+        width = rows.whole.shape[1] * rows.whole.itemsize
+        return [data[i : i + width] for i in range(0, len(data), width)]
     if rows.numeric:
         return [tuple(r) for r in rows.matrix().tolist()]
-    return list(zip(*(rows.columns[name].tolist() for name in rows.columns), strict=True))
+    return list(zip(*(rows.columns[name].tolist() for name in rows.names), strict=True))
 
 
 class AnswerCache:
-    """The model's latest answers by row, at most ``size`` of them (least recently used go first)."""
+    """The model's latest answers by row, at most ``size`` of them.
+
+    A plain dict in insertion order: a row answered again moves to the end, the
+    oldest entries leave first. Answers are kept as (version, labels, probabilities,
+    index) so that storing a batch costs no conversion on the request path.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[Hashable, tuple[int | None, Any, Any]] = OrderedDict()
+        self._items: dict[Hashable, tuple[int | None, Any, Any, int]] = {}
 
     def __len__(self) -> int:
         return len(self._items)
@@ -84,18 +93,23 @@ class AnswerCache:
         if not self.size:
             return
         items = self._items
+        pop = items.pop
         for index, key in enumerate(keys):
-            proba = None if probabilities is None else probabilities[index]
-            items[key] = (version, predictions[index], proba)
-            items.move_to_end(key)
-        while len(items) > self.size:
-            items.popitem(last=False)
+            pop(key, None)
+            items[key] = (version, predictions, probabilities, index)
+        excess = len(items) - self.size
+        if excess > 0:
+            for key in list(itertools.islice(items, excess)):
+                del items[key]
 
     def get(self, key: Hashable) -> tuple[int | None, Any, Any] | None:
-        found = self._items.get(key)
-        if found is not None:
-            self._items.move_to_end(key)
-        return found
+        found = self._items.pop(key, None)
+        if found is None:
+            return None
+        self._items[key] = found  # recently used: to the end
+        version, predictions, probabilities, index = found
+        proba = None if probabilities is None else probabilities[index]
+        return version, _plain(predictions[index]), None if proba is None else _plain_list(proba)
 
     def clear(self) -> None:
         self._items.clear()
@@ -194,3 +208,7 @@ class FallbackChain:
 
 def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
+
+
+def _plain_list(values: Any) -> list[Any]:
+    return values.tolist() if hasattr(values, "tolist") else list(values)

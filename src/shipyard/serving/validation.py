@@ -185,7 +185,11 @@ class RowValidator:
         ``None`` sends the rows down the column-by-column path, which names each problem.
         """
         names = self.names
+        width = len(names)
         try:
+            # every name present and nothing else: no missing and no unknown fields
+            if not all(len(row) == width for row in rows):
+                return None
             values = [row[name] for row in rows for name in names]
         except (KeyError, TypeError):
             return None
@@ -213,6 +217,10 @@ class RowValidator:
     # -- entry points ----------------------------------------------------------------
     def records(self, rows: list[Any], *, where: str = "rows") -> Rows:
         """Validate a list of records (one object per row)."""
+        if self.numeric and rows:
+            fast = self._fast_numbers(rows)
+            if fast is not None:
+                return fast
         problems: list[str] = []
         names = self._names
         for index, row in enumerate(rows):
@@ -229,10 +237,6 @@ class RowValidator:
                 ]
         if problems:
             raise self._error(problems)
-        if self.numeric and rows:
-            fast = self._fast_numbers(rows)
-            if fast is not None:
-                return fast
         columns = {name: [row.get(name, _MISSING) for row in rows] for name in self.names}
         return self._check(columns, len(rows), where)
 
