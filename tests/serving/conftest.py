@@ -40,7 +40,7 @@ models:
     dataset: loans
     features: [amount, age]
     latency_budget_ms: 5000
-    fallback:
+    fallback: &rules_then_default
       rules:
         - when: {amount: {gt: 500000}}
           prediction: true
@@ -61,12 +61,7 @@ models:
     latency_budget_ms: 300
     serving:
       breaker: {failures: 2, window_s: 30, cooldown_s: 0.5}
-    fallback:
-      rules:
-        - when: {amount: {gt: 500000}}
-          prediction: true
-          probabilities: [0.1, 0.9]
-      default: {prediction: false, probabilities: [0.5, 0.5]}
+    fallback: *rules_then_default
   bare:
     owner: {name: risk-team, email: risk@example.com}
     task: binary_classification
