@@ -100,7 +100,6 @@ class ServingApp:
         self.background = Background(self)
         self._ids = count()
         self._id_prefix = self.worker[:8]
-        self.started = time.time()
         self.shutting_down = False
         self.last_request = time.monotonic()
 

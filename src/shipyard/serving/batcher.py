@@ -109,10 +109,6 @@ class Batcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
 
-    @property
-    def pending(self) -> int:
-        return len(self._queue)
-
     def submit(self, rows: Rows) -> asyncio.Future[Result]:
         """Queue ``rows``; the future gives their labels and probabilities."""
         loop = self._loop = self._loop or asyncio.get_running_loop()

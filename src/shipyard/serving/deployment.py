@@ -58,7 +58,6 @@ class Loaded:
     version: ModelVersion
     predictor: Predictor
     batcher: Batcher
-    warm_ms: float = 0.0
 
 
 @dataclass
@@ -160,7 +159,6 @@ class Deployment:
             max_wait_s=serving.max_wait_ms / 1000.0,
             on_batch=self._on_batch,
         )
-        started = time.perf_counter()
         try:
             for n in (1, 1, 1, serving.max_batch_size):
                 rows = warm_rows(self.validator.fields, n)
@@ -170,7 +168,7 @@ class Deployment:
         except Exception:
             batcher.close()
             raise
-        return Loaded(version, predictor, batcher, (time.perf_counter() - started) * 1000)
+        return Loaded(version, predictor, batcher)
 
     def _invoke(self, predictor: Predictor, order: list[int] | None, rows: Any) -> Result:
         """One model call (on the model's thread), with an injected fault if one is set."""

@@ -75,7 +75,6 @@ class SegmentLog:
         self._buffered = 0
         self._on_rows = on_rows or (lambda kind, destination, n: None)
         self._lock = threading.Lock()  # one writer at a time (the flusher and shutdown)
-        self.written_keys: list[str] = []
 
     @property
     def buffered(self) -> int:
@@ -139,18 +138,16 @@ class SegmentLog:
                     "the artifact store is still unavailable (%s); keeping the spool", exc
                 )
                 return
-            self.written_keys.append(key)
             self._on_rows(self.kind, "store", rows)
             path.unlink(missing_ok=True)
             logger.info("sent a spooled %s segment of %d rows to %s", self.kind, rows, key)
 
     def _put(self, data: bytes, prefix: str, rows: int) -> bool:
         try:
-            key = self.artifacts.put(data, prefix=prefix, suffix=".parquet").key
+            self.artifacts.put(data, prefix=prefix, suffix=".parquet")
         except Exception as exc:
             logger.warning("could not write a %s segment to the artifact store: %s", self.kind, exc)
             return False
-        self.written_keys.append(key)
         self._on_rows(self.kind, "store", rows)
         return True
 

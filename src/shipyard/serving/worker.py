@@ -33,7 +33,6 @@ class Background:
         self._check_lock = asyncio.Lock()
         self._flush_now = asyncio.Event()
         self._warned: set[str] = set()
-        self.loaded = asyncio.Event()
 
     async def start(self) -> None:
         """Load and warm every model, then start the loops.
@@ -44,7 +43,6 @@ class Background:
         up: it is reported, and its fallback chain answers until a version loads.
         """
         await self.check_aliases(force=True)
-        self.loaded.set()
         gc.freeze()  # what is loaded now lives as long as the worker: keep it out of GC passes
         spawn = asyncio.get_running_loop().create_task
         self._tasks = [
