@@ -27,6 +27,7 @@ from .data import Datasets, IngestResult
 from .errors import ConfigError
 from .evaluation import Evaluation, Evaluations
 from .models import Models, ModelVersion
+from .monitoring import Monitoring, MonitorRun
 from .storage import (
     ArtifactStore,
     AuditEvent,
@@ -53,6 +54,7 @@ class Project:
         self._data: Datasets | None = None
         self._models: Models | None = None
         self._evaluations: Evaluations | None = None
+        self._monitoring: Monitoring | None = None
 
     @property
     def name(self) -> str:
@@ -95,6 +97,24 @@ class Project:
             )
         return self._evaluations
 
+    @property
+    def monitoring(self) -> Monitoring:
+        """The monitoring stage: reference profiles, monitoring runs and history, alerts."""
+        if self._monitoring is None:
+            self._monitoring = Monitoring(
+                self.config,
+                self.metadata,
+                self.artifacts,
+                self.data,
+                self.models,
+                environ=self._environ,
+            )
+        return self._monitoring
+
+    def monitor(self, name: str, **options: Any) -> MonitorRun:
+        """Monitor ``name`` over a window of its prediction log (``window=3600`` s or ``rows=N``)."""
+        return self.monitoring.run(name, **options)
+
     def evaluate(self, ref: str, **options: Any) -> Evaluation:
         """Run ``ref``'s evaluation spec (``data="loans@3"`` for another dataset version)."""
         return self.evaluations.evaluate(ref, **options)
@@ -105,11 +125,19 @@ class Project:
 
     def train(self, name: str, **options: Any) -> ModelVersion:
         """Train model ``name`` (``data="loans@3"``, ``params={...}``) and register the result."""
-        return self.models.train(name, **options)
+        return self._profiled(self.models.train(name, **options))
 
     def register(self, model: Any, name: str, **lineage: Any) -> ModelVersion:
         """Hand over a model trained elsewhere (a notebook): ``dataset="tx@4"``, ``metrics={...}``."""
-        return self.models.register(model, name, **lineage)
+        return self._profiled(self.models.register(model, name, **lineage))
+
+    def _profiled(self, version: ModelVersion) -> ModelVersion:
+        """Keep the new version's reference profile (what monitoring compares with)."""
+        try:
+            self.monitoring.profile_version(version)
+        except Exception as exc:  # the version is registered; monitoring computes it later
+            log.warning("could not profile %s now (%s); monitoring will retry", version.ref, exc)
+        return version
 
     def ingest(self, name: str, *sources: Any, **options: Any) -> IngestResult:
         """Validate ``sources`` (paths, ``SqlQuery``, pandas/polars frames) into ``name``'s next version."""

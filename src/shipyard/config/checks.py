@@ -11,7 +11,16 @@ import difflib
 from dataclasses import dataclass
 from typing import Any
 
-from .schema import METRICS, ColumnConfig, DatasetConfig, ModelConfig, ProjectConfig
+from .schema import (
+    DRIFT_FIGURES,
+    METRICS,
+    QUALITY_FIGURES,
+    SERVICE_FIGURES,
+    ColumnConfig,
+    DatasetConfig,
+    ModelConfig,
+    ProjectConfig,
+)
 
 Path = tuple[str | int, ...]
 
@@ -291,6 +300,7 @@ def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[
     problems += _check_gates(path, model, known)
     problems += _check_evaluation(path, model, known)
     problems += _check_fallback(path, model)
+    problems += _check_monitoring(path, model, known, config)
     if model.format == "pickle" and not model.trusted_pickle:
         problems.append(
             Problem(
@@ -347,4 +357,75 @@ def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[
                 f"dataset '{model.dataset}' declares no 'target' column for this model to learn",
             )
         )
+    return problems
+
+
+def _check_monitoring(
+    path: Path, model: ModelConfig, known: list[str], config: ProjectConfig
+) -> list[Problem]:
+    """Drift column settings name features; alert rules watch known figures and routes."""
+    problems = []
+    for column in model.monitoring.drift.columns:
+        if column not in model.features:
+            problems.append(
+                Problem(
+                    (*path, "monitoring", "drift", "columns", column),
+                    f"'{column}' is not a feature of this model"
+                    f"{did_you_mean(column, model.features)}; features: {', '.join(model.features)}",
+                )
+            )
+    figures = [*DRIFT_FIGURES, *QUALITY_FIGURES, *SERVICE_FIGURES, *known]
+    names: set[str] = set()
+    for index, rule in enumerate(model.alerts):
+        at = (*path, "alerts", index)
+        if rule.key in names:
+            problems.append(
+                Problem((*at, "name"), f"two alerts are called '{rule.key}'; give each a 'name'")
+            )
+        names.add(rule.key)
+        if rule.when not in figures:
+            problems.append(
+                Problem(
+                    (*at, "when"),
+                    f"'{rule.when}' is not something an alert can watch"
+                    f"{did_you_mean(rule.when, figures)}; known: {', '.join(figures)}",
+                )
+            )
+            continue
+        bounds = [b for b in (rule.above, rule.below) if b is not None]
+        if rule.when not in DRIFT_FIGURES and len(bounds) != 1:
+            problems.append(
+                Problem(
+                    at,
+                    f"an alert on '{rule.when}' needs exactly one of 'above' or 'below' "
+                    f"(e.g. {{when: {rule.when}, {'below' if rule.when in known else 'above'}: ...}})",
+                )
+            )
+        if rule.when in DRIFT_FIGURES and rule.below is not None:
+            problems.append(
+                Problem(
+                    (*at, "below"),
+                    "a drift alert fires when more than 'above' features drift (default 0); "
+                    "'below' has no meaning here",
+                )
+            )
+        if isinstance(rule.features, list):
+            for feature in rule.features:
+                if feature not in model.features:
+                    problems.append(
+                        Problem(
+                            (*at, "features"),
+                            f"'{feature}' is not a feature of this model"
+                            f"{did_you_mean(feature, model.features)}",
+                        )
+                    )
+        if rule.route is not None and rule.route not in config.alerting.routes:
+            routes = list(config.alerting.routes)
+            problems.append(
+                Problem(
+                    (*at, "route"),
+                    f"no route named '{rule.route}'{did_you_mean(rule.route, routes)}; "
+                    f"declare it under alerting.routes (declared: {', '.join(routes) or 'none'})",
+                )
+            )
     return problems

@@ -5,8 +5,8 @@ typed values; ``"12"`` is not silently a number). Cross-references between
 sections (a model's dataset, its features) are checked in :mod:`.checks`, where
 each problem can name its own key path.
 
-Sections whose meaning belongs to a later stage (``alerts``, ``retrain``) are
-typed only as far as their shape is settled; the stage that runs them narrows them.
+Sections whose meaning belongs to a later stage (``retrain``) are typed only as
+far as their shape is settled; the stage that runs them narrows them.
 """
 
 from __future__ import annotations
@@ -91,10 +91,38 @@ def _artifacts_url(value: Any) -> Any:
     return value
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(value: Any) -> float:
+    """``"15m"``, ``"1h"``, ``"1d"``, ``"30s"``, ``"500ms"`` or a number of seconds → seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"expected a duration like '15m', '1h' or '1d', got {value!r}")
+    if isinstance(value, int | float):
+        if value < 0 or value != value:
+            raise ValueError(f"expected a duration of 0 or more, got {value!r}")
+        return float(value)
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(
+            f"expected a duration like '30s', '15m', '1h', '1d' or '1w', got {value!r}"
+        )
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
+
+
+def _duration(value: Any) -> Any:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise PydanticCustomError("duration", str(exc)) from None
+
+
 Name = Annotated[str, BeforeValidator(_name)]
 PositiveNumber = Annotated[float, BeforeValidator(_positive_number)]
 EntryPoint = Annotated[str, BeforeValidator(_entry_point)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Duration = Annotated[float, BeforeValidator(_duration)]
 
 
 class _Section(BaseModel):
@@ -179,6 +207,16 @@ class DatasetConfig(_Section):
 def _email(value: Any) -> Any:
     if not isinstance(value, str) or not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
         raise PydanticCustomError("email", "expected an e-mail address like 'team@example.com'")
+    return value
+
+
+def _env_reference(value: Any) -> Any:
+    if not isinstance(value, str) or not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", value):
+        raise PydanticCustomError(
+            "env_reference",
+            "expected a reference to an environment variable like '${SMTP_PASSWORD}'; "
+            "never write a secret into the project file",
+        )
     return value
 
 
@@ -325,6 +363,103 @@ class EvaluationConfig(_Section):
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
 
 
+DriftMethod = Literal["auto", "ks", "psi", "wasserstein", "chi2", "js"]
+
+
+class DriftColumnConfig(_Section):
+    """One column's own drift test: ``method`` and its ``threshold`` (a p-value for ks/chi2)."""
+
+    method: DriftMethod = "auto"
+    threshold: PositiveNumber | None = None
+
+
+class DriftConfig(_Section):
+    """How drift is judged; ``auto`` picks by column type and sample size (see README)."""
+
+    numeric: DriftMethod = "auto"
+    categorical: DriftMethod = "auto"
+    small_sample: Annotated[int, Field(ge=1)] = 1000
+    min_rows: Annotated[int, Field(ge=1)] = 30
+    p_value: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    psi: PositiveNumber = 0.1
+    wasserstein: PositiveNumber = 0.1
+    js: PositiveNumber = 0.1
+    columns: dict[str, DriftColumnConfig] = Field(default_factory=dict)
+
+
+class MonitoringConfig(_Section):
+    """``shipyard monitor``: the default window, what drift is measured against, how."""
+
+    window: Duration = 3600.0
+    reference: Literal["training", "previous"] = "training"
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    min_labels: Annotated[int, Field(ge=1)] = 30
+
+
+Severity = Literal["info", "warning", "critical"]
+
+# what an alert rule can watch beside the task's metrics (which come from feedback)
+DRIFT_FIGURES = ("drift", "prediction_drift")
+QUALITY_FIGURES = ("null_rate", "out_of_range", "unseen_categories")
+SERVICE_FIGURES = (
+    "latency_p50", "latency_p95", "latency_p99", "over_budget_rate", "error_rate",
+    "degraded_rate", "rejected_rate",
+)  # fmt: skip
+
+
+class AlertRule(_Section):
+    """One alert: ``when`` a figure crosses ``above``/``below`` over ``window`` for ``for``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    when: str = Field(min_length=1)
+    name: Name | None = None
+    features: Literal["any"] | list[str] = "any"
+    above: float | None = None
+    below: float | None = None
+    window: Duration | None = None
+    hold: Duration = Field(0.0, alias="for")
+    severity: Severity = "warning"
+    route: Name | None = None
+    repeat: Duration | None = None
+
+    @property
+    def key(self) -> str:
+        return self.name or self.when
+
+
+class RouteConfig(_Section):
+    """Where an alert goes: a webhook (JSON), a Slack-compatible webhook, e-mail, the log."""
+
+    webhook: Annotated[str, BeforeValidator(_http_url)] | None = None
+    slack: Annotated[str, BeforeValidator(_http_url)] | None = None
+    email: list[Annotated[str, BeforeValidator(_email)]] = Field(default_factory=list)
+    log: bool = True
+
+
+class SmtpConfig(_Section):
+    """The mail server e-mail alerts go through; the password only as ``${ENV_VAR}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, populate_by_name=True)
+
+    host: str = Field(min_length=1)
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    sender: Annotated[str, BeforeValidator(_email)] = Field(alias="from")
+    username: str | None = None
+    password: Annotated[str, BeforeValidator(_env_reference)] | None = None
+    starttls: bool = False
+
+
+class AlertingConfig(_Section):
+    """Routes, the mail server, reminders and delivery for every model's alerts."""
+
+    routes: dict[Name, RouteConfig] = Field(default_factory=dict)
+    smtp: SmtpConfig | None = None
+    repeat: Duration = 4 * 3600.0
+    timeout_s: PositiveNumber = 5.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+
+
 class ModelConfig(_Section):
     """A model: owner, task, the data it learns from and how it is trained and served."""
 
@@ -344,7 +479,8 @@ class ModelConfig(_Section):
     serving: ServingConfig = Field(default_factory=ServingConfig)
     gates: dict[str, dict[str, float]] = Field(default_factory=dict)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
-    alerts: list[dict[str, Any]] = Field(default_factory=list)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    alerts: list[AlertRule] = Field(default_factory=list)
     retrain: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -359,6 +495,7 @@ class ServerConfig(_Section):
     drain_s: Annotated[float, Field(ge=0)] = 5.0
     require_token: bool = False
     access_log: bool = True
+    monitor_every: Duration | None = None
 
 
 class ProjectConfig(_Section):
@@ -367,5 +504,6 @@ class ProjectConfig(_Section):
     project: Name
     storage: StorageConfig = Field(default_factory=StorageConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     datasets: dict[Name, DatasetConfig] = Field(default_factory=dict)
     models: dict[Name, ModelConfig] = Field(default_factory=dict)

@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -43,7 +44,7 @@ from .http import (
 )
 from .metrics import Metrics, SharedMetrics
 from .openapi import openapi_document
-from .predlog import FEEDBACK, PREDICTIONS, Chunk, SegmentLog
+from .predlog import FEEDBACK, PREDICTIONS, REJECTIONS, Chunk, SegmentLog
 from .validation import FieldSpec, RowValidator
 from .worker import Background
 
@@ -93,6 +94,9 @@ class ServingApp:
         )
         self.feedback = SegmentLog(
             FEEDBACK, project.artifacts, worker=self.worker, spool=spool, on_rows=on_rows
+        )
+        self.rejections = SegmentLog(
+            REJECTIONS, project.artifacts, worker=self.worker, spool=spool, on_rows=on_rows
         )
         self.access = AccessLog(
             enabled=self.settings.access_log if access_log is None else access_log
@@ -166,6 +170,7 @@ class ServingApp:
             model = model or _model_in(scope["path"])
             if status != 499:
                 await send_json(send, status, payload)
+                self._log_refusal(scope["path"], model, status, payload)
         finally:
             route = _route_name(scope["path"])
             self.metrics.inc("shipyard_requests_total", (model, route, str(status)))
@@ -323,6 +328,20 @@ class ServingApp:
                     rows.take(index),
                 )
             )
+
+    def _log_refusal(self, path: str, model: str, status: int, payload: dict[str, Any]) -> None:
+        """A prediction request answered with an error: kept for monitoring (rates, fields)."""
+        if model not in self.deployments or not path.endswith(PREDICTION_ROUTES):
+            return
+        fields = sorted({m.group(1) for p in payload["problems"] if (m := _FIELD.search(p))})
+        self.rejections.append(
+            Chunk(
+                model,
+                1,
+                (("time", time.time()), ("status", status), ("code", payload["code"])),
+                (("fields", [fields]),),
+            )
+        )
 
     async def _feedback(self, scope: Scope, receive: Receive, send: Send, name: str) -> int:
         deployment = self._find(name)
@@ -511,6 +530,10 @@ def _v2_metadata(deployment: Deployment) -> dict[str, Any]:
             ),
         ],
     }
+
+
+PREDICTION_ROUTES = ("/predict", "/infer", "/invocations")
+_FIELD = re.compile(r"\]\.([^:\s]+):")
 
 
 def _model_in(path: str) -> str:

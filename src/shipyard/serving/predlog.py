@@ -36,7 +36,7 @@ from .validation import Rows
 
 logger = logging.getLogger(__name__)
 
-PREDICTIONS, FEEDBACK = "predictions", "feedback"
+PREDICTIONS, FEEDBACK, REJECTIONS = "predictions", "feedback", "rejections"
 
 
 @dataclass(slots=True)

@@ -130,7 +130,7 @@ class Background:
             self.app.access.flush()
 
     async def flush(self) -> None:
-        for log in (self.app.predictions, self.app.feedback):
+        for log in (self.app.predictions, self.app.feedback, self.app.rejections):
             chunks = log.take()
             failed = await asyncio.to_thread(log.write, chunks) if chunks else []
             if not chunks:

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -22,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_HEAD = "0004"
+SCHEMA_HEAD = "0005"
 
 metadata = MetaData()
 
@@ -130,3 +131,93 @@ evaluations = Table(
     Column("created_by", String(200), nullable=False),
 )
 Index("ix_evaluations_model_version", evaluations.c.model, evaluations.c.version, evaluations.c.id)
+
+reference_profiles = Table(
+    "reference_profiles",
+    metadata,
+    Column("model", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", String(300), nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+monitor_runs = Table(
+    "monitor_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(64), nullable=False),
+    Column("version", Integer, nullable=True),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("drifted", Integer, nullable=False),
+    Column("report_key", String(300), nullable=False),
+    Column("html_key", String(300), nullable=False),
+    Column("summary", JSON, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(200), nullable=False),
+)
+Index("ix_monitor_runs_model", monitor_runs.c.model, monitor_runs.c.id)
+
+monitor_figures = Table(
+    "monitor_figures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("statistic", String(40), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("flagged", Boolean, nullable=True),
+)
+Index(
+    "ix_monitor_figures_series",
+    monitor_figures.c.model,
+    monitor_figures.c.kind,
+    monitor_figures.c.name,
+    monitor_figures.c.at,
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(64), nullable=False),
+    Column("rule", String(64), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("route", String(64), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("message", Text, nullable=False),
+    Column("detail", JSON, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("fired_at", DateTime(timezone=True), nullable=True),
+    Column("notified_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("acked_at", DateTime(timezone=True), nullable=True),
+    Column("acked_by", String(200), nullable=True),
+    Column("owed", String(20), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_alerts_model_rule_state", alerts.c.model, alerts.c.rule, alerts.c.state)
+
+alert_notifications = Table(
+    "alert_notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("channel", String(20), nullable=False),
+    Column("target", String(300), nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_alert_notifications_alert", alert_notifications.c.alert_id, alert_notifications.c.id)

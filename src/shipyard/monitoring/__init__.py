@@ -1,0 +1,20 @@
+"""Monitoring: reference profiles, drift, data quality, performance from feedback,
+service SLOs, and alerts with an owner."""
+
+from .alerting import Alert, Alerts
+from .api import Monitoring, MonitorRun
+from .drift import DriftResult, FeatureDrift
+from .profile import Profile, build_profile
+from .report import MonitorReport
+
+__all__ = [
+    "Alert",
+    "Alerts",
+    "DriftResult",
+    "FeatureDrift",
+    "MonitorReport",
+    "MonitorRun",
+    "Monitoring",
+    "Profile",
+    "build_profile",
+]

@@ -1,0 +1,376 @@
+"""The monitoring stage: reference profiles, monitoring runs, their history, and alerts.
+
+A run reads one window of a model's prediction log (by time or by count), its
+refusals and the labels that arrived, compares the window with the reference
+(the version's training data, or the window before), judges every alert rule,
+stores the report (JSON and HTML) and its figures, moves alert state along and
+delivers what is owed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+import sqlalchemy as sa
+
+from shipyard.config.schema import ModelConfig, ProjectConfig
+from shipyard.data import Datasets
+from shipyard.errors import DataError, NotFoundError
+from shipyard.metrics import default_metrics
+from shipyard.models import Models, ModelVersion
+from shipyard.storage import ArtifactStore, MetadataStore, as_utc, current_actor
+from shipyard.storage.tables import monitor_figures, monitor_runs, reference_profiles
+
+from .alerting import Alert, Alerts
+from .drift import DriftResult, compare
+from .html import render
+from .notifiers import Delivery
+from .performance import performance
+from .profile import Profile, build_profile
+from .quality import data_quality
+from .report import MonitorReport
+from .rules import evaluate
+from .service import service
+from .window import FEEDBACK, PREDICTIONS, REJECTIONS, Window, read_log
+
+logger = logging.getLogger(__name__)
+
+SCORE, PREDICTION = "score", "prediction"
+LABEL_LOOKBACK_S = 30 * 86400.0  # labels are joined to predictions up to 30 days older
+
+
+@dataclass(frozen=True)
+class MonitorRun:
+    """One stored run: its report, where the JSON and HTML are, what it did to alerts."""
+
+    id: int
+    report: MonitorReport
+    report_key: str
+    html_key: str
+    alerts: list[Alert] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "report_key": self.report_key,
+            "html_key": self.html_key,
+            "alerts": [a.as_dict() for a in self.alerts],
+            "deliveries": [
+                {"channel": d.channel.label, "ok": d.ok, "attempts": d.attempts, "error": d.error}
+                for d in self.deliveries
+            ],
+            "report": self.report.as_dict(),
+        }
+
+
+class Monitoring:
+    """Monitoring of one project's models."""
+
+    def __init__(
+        self,
+        config: ProjectConfig,
+        metadata: MetadataStore,
+        artifacts: ArtifactStore,
+        data: Datasets,
+        models: Models,
+        *,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self._config = config
+        self._metadata = metadata
+        self._artifacts = artifacts
+        self._data = data
+        self._models = models
+        self.alerts = Alerts(metadata, config.alerting, project=config.project, environ=environ)
+
+    # -- reference profiles -----------------------------------------------------------
+    def profile_version(self, version: ModelVersion) -> Profile | None:
+        """Compute and keep ``version``'s reference profile (its training data and its
+        predictions on it); ``None`` when the version has no dataset to profile."""
+        if not version.dataset:
+            return None
+        frame = self._data.load(version.dataset)
+        features = [f for f in version.features if f in frame.columns]
+        columns = frame.select(features)
+        try:
+            predictor = self._models.load(version.ref)
+            labels, proba = predictor.answer(columns)
+            columns = columns.with_columns(_prediction_columns(labels, proba, version.task))
+        except Exception as exc:  # the features are still worth profiling
+            logger.warning("no prediction profile for %s: %s", version.ref, exc)
+        profile = build_profile(columns, source=version.dataset)
+        stored = self._artifacts.put(
+            json.dumps(profile.as_dict()).encode(),
+            prefix=f"profiles/{version.model}",
+            suffix=".json",
+        )
+        with self._metadata.transaction() as conn:
+            conn.execute(
+                reference_profiles.delete().where(
+                    (reference_profiles.c.model == version.model)
+                    & (reference_profiles.c.version == version.version)
+                )
+            )
+            conn.execute(
+                reference_profiles.insert().values(
+                    model=version.model,
+                    version=version.version,
+                    key=stored.key,
+                    source=version.dataset,
+                    rows=profile.rows,
+                    created_at=profile.created_at,
+                )
+            )
+        logger.info("stored the reference profile of %s (%d rows)", version.ref, profile.rows)
+        return profile
+
+    def reference(self, version: ModelVersion) -> Profile | None:
+        """``version``'s reference profile, computed now if it was registered without one."""
+        with self._metadata.read() as conn:
+            key = conn.execute(
+                sa.select(reference_profiles.c.key).where(
+                    (reference_profiles.c.model == version.model)
+                    & (reference_profiles.c.version == version.version)
+                )
+            ).scalar()
+        if key is not None:
+            return Profile.from_dict(json.loads(self._artifacts.get(key)))
+        return self.profile_version(version)
+
+    # -- runs -----------------------------------------------------------------------------
+    def run(
+        self,
+        name: str,
+        *,
+        window: float | None = None,
+        rows: int | None = None,
+        now: datetime | None = None,
+        reference: str | None = None,
+        notify: bool = True,
+    ) -> MonitorRun:
+        """Monitor ``name`` over the last ``window`` seconds (or its newest ``rows``)."""
+        config = self._models.config(name)
+        now = now or datetime.now(UTC)
+        if rows is not None and rows < 1:
+            raise DataError(f"--rows must be 1 or more, got {rows}")
+        span = (
+            Window.newest(rows, now=now)
+            if rows
+            else Window.last(window or config.monitoring.window, now=now)
+        )
+        report = self.report(name, config, span, reference or config.monitoring.reference)
+        run_id, report_key, html_key = self._keep(report)
+        conditions = [evaluate(rule, report) for rule in config.alerts]
+        changed = self.alerts.advance(name, conditions, now, report=html_key)
+        deliveries = self.alerts.deliver(self._config.models, now) if notify else []
+        return MonitorRun(run_id, report, report_key, html_key, changed, deliveries)
+
+    def report(
+        self, name: str, config: ModelConfig, window: Window, reference: str
+    ) -> MonitorReport:
+        """Read the window and judge it (no storing, no alerts)."""
+        features = list(config.features)
+        current = read_log(self._artifacts, PREDICTIONS, name, window)
+        refused = read_log(self._artifacts, REJECTIONS, name, window)
+        notes: list[str] = []
+        if current.height == 0:
+            notes.append(f"no predictions of {name} in the window; nothing to compare")
+        else:
+            current = current.with_columns(_score(current, config.task))
+        versions = _versions(current)
+        profile, source = self._reference_for(name, config, window, reference, versions, notes)
+        columns = [PREDICTION] + ([SCORE] if SCORE in current.columns else [])
+        settings = config.monitoring.drift
+        if profile is not None and current.height:
+            drift = compare(profile, current, features, settings)
+            predicted = compare(
+                profile, current, [c for c in columns if c in profile.columns], settings
+            )
+        else:
+            drift = predicted = DriftResult([])
+        labels = read_log(self._artifacts, FEEDBACK, name, window)
+        joined = current
+        if labels.height:
+            earlier = Window(window.start - timedelta(seconds=LABEL_LOOKBACK_S), window.end)
+            joined = read_log(
+                self._artifacts, PREDICTIONS, name, earlier,
+                columns=["prediction_id", "prediction", "probabilities", "time"],
+            )  # fmt: skip
+        version = self._models.registry.resolve(_main(name, versions)) if versions else None
+        return MonitorReport(
+            model=name,
+            versions=versions,
+            window=window.as_dict(),
+            rows=current.height,
+            reference=source,
+            drift=drift.features,
+            prediction_drift=predicted.features,
+            quality=data_quality(current, features, profile, drift, refused),
+            performance=performance(
+                joined,
+                labels,
+                task=config.task,
+                metrics=config.metrics or default_metrics(config.task),
+                classes=version.classes if version else None,
+                min_labels=config.monitoring.min_labels,
+            ),
+            service=service(current, refused, config.latency_budget_ms),
+            notes=notes,
+        )
+
+    def _reference_for(
+        self,
+        name: str,
+        config: ModelConfig,
+        window: Window,
+        reference: str,
+        versions: dict[str, int],
+        notes: list[str],
+    ) -> tuple[Profile | None, str]:
+        if reference == "previous":
+            before = read_log(self._artifacts, PREDICTIONS, name, window.before())
+            if before.height == 0:
+                notes.append("the previous window is empty: no drift verdicts")
+                return None, "previous window (empty)"
+            before = before.with_columns(_score(before, config.task))
+            columns = [c for c in [*config.features, PREDICTION, SCORE] if c in before.columns]
+            return build_profile(before, columns, source="previous window"), "previous window"
+        if reference != "training":
+            raise DataError(f"unknown reference '{reference}'", hint="use 'training' or 'previous'")
+        if not versions:
+            try:
+                version = self._models.registry.resolve(f"{name}@champion")
+            except NotFoundError:
+                return None, "none"
+        else:
+            version = self._models.registry.resolve(_main(name, versions))
+        profile = self.reference(version)
+        if profile is None:
+            notes.append(
+                f"{version.ref} has no training dataset to profile; "
+                "use --reference previous to compare with the window before"
+            )
+            return None, f"{version.ref} (no training data)"
+        return profile, f"{version.ref} trained on {profile.source}"
+
+    def _keep(self, report: MonitorReport) -> tuple[int, str, str]:
+        prefix = f"reports/monitoring/{report.model}"
+        document = json.dumps(report.as_dict(), default=str, indent=1).encode()
+        stored = self._artifacts.put(document, prefix=prefix, suffix=".json")
+        history = self.history(report.model, kind="drift", limit=2000)
+        page = self._artifacts.put(render(report, history).encode(), prefix=prefix, suffix=".html")
+        at = datetime.fromisoformat(report.window["end"])
+        with self._metadata.transaction() as conn:
+            run_id = conn.execute(
+                monitor_runs.insert()
+                .values(
+                    model=report.model,
+                    version=report.version,
+                    window_start=datetime.fromisoformat(report.window["start"]),
+                    window_end=at,
+                    rows=report.rows,
+                    drifted=len(report.drifted),
+                    report_key=stored.key,
+                    html_key=page.key,
+                    summary=json.loads(json.dumps(report.summary(), default=str)),
+                    created_at=report.created_at,
+                    created_by=current_actor(),
+                )
+                .returning(monitor_runs.c.id)
+            ).scalar_one()
+            figures = [
+                {"run_id": run_id, "model": report.model, "at": at, **f.__dict__}
+                for f in report.figures()
+            ]
+            if figures:
+                conn.execute(monitor_figures.insert(), figures)
+        return int(run_id), stored.key, page.key
+
+    # -- history ----------------------------------------------------------------------------
+    def runs(self, name: str, *, limit: int = 50) -> list[dict[str, Any]]:
+        with self._metadata.read() as conn:
+            rows = conn.execute(
+                sa.select(monitor_runs)
+                .where(monitor_runs.c.model == name)
+                .order_by(monitor_runs.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [
+            {
+                "id": r.id,
+                "model": r.model,
+                "version": r.version,
+                "window_start": as_utc(r.window_start).isoformat(),
+                "window_end": as_utc(r.window_end).isoformat(),
+                "rows": r.rows,
+                "drifted": r.drifted,
+                "report_key": r.report_key,
+                "html_key": r.html_key,
+                "summary": r.summary,
+            }
+            for r in rows
+        ]
+
+    def history(
+        self, name: str, *, kind: str | None = None, feature: str | None = None, limit: int = 1000
+    ) -> list[dict[str, Any]]:
+        """Stored figures of ``name``, oldest first: the series the dashboard plots."""
+        query = sa.select(monitor_figures).where(monitor_figures.c.model == name)
+        if kind:
+            query = query.where(monitor_figures.c.kind == kind)
+        if feature:
+            query = query.where(monitor_figures.c.name == feature)
+        query = query.order_by(monitor_figures.c.id.desc()).limit(limit)
+        with self._metadata.read() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {
+                "at": as_utc(r.at).isoformat(),
+                "kind": r.kind,
+                "name": r.name,
+                "statistic": r.statistic,
+                "value": r.value,
+                "threshold": r.threshold,
+                "flagged": r.flagged,
+            }
+            for r in reversed(rows)
+        ]
+
+    def html(self, key: str, dest: Path) -> Path:
+        dest.write_bytes(self._artifacts.get(key))
+        return dest
+
+
+def _main(name: str, versions: dict[str, int]) -> str:
+    """``name@N`` for the version that answered most rows."""
+    return f"{name}@{max(versions.items(), key=lambda kv: kv[1])[0]}"
+
+
+def _versions(frame: pl.DataFrame) -> dict[str, int]:
+    if frame.height == 0 or "version" not in frame.columns:
+        return {}
+    counted = frame.get_column("version").drop_nulls().value_counts()
+    return {str(v): int(n) for v, n in counted.iter_rows()}
+
+
+def _score(frame: pl.DataFrame, task: str) -> list[pl.Series]:
+    """The positive class's probability of a binary classifier, as a column to profile."""
+    if task != "binary_classification" or "probabilities" not in frame.columns:
+        return []
+    return [frame.get_column("probabilities").list.last().alias(SCORE)]
+
+
+def _prediction_columns(labels: Any, proba: Any, task: str) -> list[pl.Series]:
+    columns = [pl.Series(PREDICTION, np.asarray(labels).tolist())]
+    if task == "binary_classification" and proba is not None:
+        columns.append(pl.Series(SCORE, np.asarray(proba)[:, -1].astype(np.float64)))
+    return columns

@@ -1,0 +1,234 @@
+"""Per-feature drift verdicts: which statistic decides, against what threshold, and why.
+
+Every statistic of :mod:`.stats` is computed and reported for every column; one
+of them decides. With ``auto`` (the default) the choice depends on the size of
+the current window:
+
+- up to ``small_sample`` rows (1,000): a test — KS for numbers, chi-square for
+  categories — flags a column when its p-value is under ``p_value`` (0.05);
+- above that, a distance with a fixed threshold — Wasserstein normalised by the
+  reference's standard deviation for numbers, Jensen-Shannon for categories —
+  flags it when the distance is over 0.1.
+
+Why: with a million rows a side a p-value flags differences far too small to
+matter (a 0.01 sd shift has p < 1e-10), so a large window is judged by how far
+the distribution moved, in units that do not depend on the sample size. Under
+``min_rows`` (30) non-null rows there is no verdict at all, only the reason.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from shipyard.config.schema import DriftConfig
+
+from .profile import (
+    CategoricalProfile,
+    ColumnProfile,
+    NumericProfile,
+    Profile,
+    category_counts,
+    is_numeric,
+    numeric_values,
+)
+from .stats import compare_categorical, compare_numeric
+
+P_VALUE_METHODS = ("ks", "chi2")
+PLOT_BINS = 30
+
+
+@dataclass(frozen=True)
+class FeatureDrift:
+    """One column's verdict: ``drifted`` is ``None`` when there was too little to judge."""
+
+    feature: str
+    kind: str
+    method: str
+    value: float | None
+    threshold: float
+    drifted: bool | None
+    rows: int
+    reason: str = ""
+    p_value: float | None = None
+    statistics: dict[str, float] = field(default_factory=dict)
+    plot: dict[str, Any] = field(default_factory=dict)
+    unseen: dict[str, int] = field(default_factory=dict)
+    outside: float = 0.0  # share of current values outside the reference's range (numeric)
+
+
+@dataclass(frozen=True)
+class DriftResult:
+    """Verdicts for every compared column, in the order asked."""
+
+    features: list[FeatureDrift]
+
+    @property
+    def drifted(self) -> list[str]:
+        return [f.feature for f in self.features if f.drifted]
+
+    def get(self, name: str) -> FeatureDrift | None:
+        return next((f for f in self.features if f.feature == name), None)
+
+
+def choose(kind: str, rows: int, settings: DriftConfig, column: str) -> tuple[str, float]:
+    """The method that decides for ``column`` and its threshold."""
+    own = settings.columns.get(column)
+    method = own.method if own else "auto"
+    if method == "auto":
+        method = settings.numeric if kind == "numeric" else settings.categorical
+    if method == "auto":
+        small = rows <= settings.small_sample
+        method = (
+            ("ks" if small else "wasserstein") if kind == "numeric" else "chi2" if small else "js"
+        )
+    if kind == "categorical" and method in ("ks", "wasserstein"):
+        method = "chi2" if method == "ks" else "js"
+    if kind == "numeric" and method in ("chi2", "js"):
+        method = "ks" if method == "chi2" else "wasserstein"
+    if own and own.threshold is not None:
+        return method, own.threshold
+    defaults = {"psi": settings.psi, "wasserstein": settings.wasserstein, "js": settings.js}
+    return method, defaults.get(method, settings.p_value)
+
+
+def compare(
+    reference: Profile,
+    current: pl.DataFrame,
+    columns: list[str],
+    settings: DriftConfig,
+    *,
+    threads: int = 2,
+) -> DriftResult:
+    """Judge each of ``columns`` of ``current`` against its profile in ``reference``."""
+
+    def one(name: str) -> FeatureDrift:
+        ref = reference.columns.get(name)
+        if name not in current.columns:
+            return _no_verdict(name, ref, 0, "the column is not in the current window")
+        return judge(name, ref, current.get_column(name), settings)
+
+    if threads > 1 and len(columns) > 1 and current.height >= 50_000:
+        with ThreadPoolExecutor(threads) as pool:
+            return DriftResult(list(pool.map(one, columns)))
+    return DriftResult([one(name) for name in columns])
+
+
+def judge(
+    name: str, ref: ColumnProfile | None, series: pl.Series, settings: DriftConfig
+) -> FeatureDrift:
+    """One column's verdict against its reference profile."""
+    if ref is None:
+        return _no_verdict(name, None, series.len(), "the reference has no profile of it")
+    if ref.n == 0:
+        return _no_verdict(name, ref, series.len(), "the reference has no non-null values")
+    if isinstance(ref, NumericProfile):
+        if series.dtype != pl.Null and not is_numeric(series):
+            return _no_verdict(name, ref, series.len(), f"expected numbers, got {series.dtype}")
+        values = numeric_values(series) if series.dtype != pl.Null else np.empty(0)
+        if values.size < settings.min_rows:
+            return _too_few(name, ref, values.size, settings)
+        return _numeric(name, ref, values, settings)
+    counts = category_counts(series) if series.dtype != pl.Null else {}
+    rows = sum(counts.values())
+    if rows < settings.min_rows:
+        return _too_few(name, ref, rows, settings)
+    return _categorical(name, ref, counts, rows, settings)
+
+
+def _numeric(
+    name: str, ref: NumericProfile, values: np.ndarray, settings: DriftConfig
+) -> FeatureDrift:
+    result = compare_numeric(ref, values)
+    method, threshold = choose("numeric", values.size, settings, name)
+    statistics = {
+        "ks": result.ks,
+        "ks_p_value": result.ks_p,
+        "psi": result.psi,
+        "wasserstein": result.wasserstein,
+    }
+    value = {"ks": result.ks_p, "psi": result.psi, "wasserstein": result.wasserstein}[method]
+    drifted = value < threshold if method in P_VALUE_METHODS else value > threshold
+    return FeatureDrift(
+        feature=name,
+        kind="numeric",
+        method=method,
+        value=result.ks if method == "ks" else value,
+        threshold=threshold,
+        drifted=bool(drifted),
+        rows=int(values.size),
+        p_value=result.ks_p if method == "ks" else None,
+        statistics={k: round(v, 6) for k, v in statistics.items()},
+        plot=_numeric_plot(ref, result.cur_cdf, result.below, result.above),
+        outside=round(result.below + result.above, 6),
+    )
+
+
+def _categorical(
+    name: str, ref: CategoricalProfile, counts: dict[str, int], rows: int, settings: DriftConfig
+) -> FeatureDrift:
+    result = compare_categorical(ref, counts)
+    method, threshold = choose("categorical", rows, settings, name)
+    statistics = {
+        "chi2": result.chi2,
+        "chi2_p_value": result.chi2_p,
+        "psi": result.psi,
+        "js": result.js,
+    }
+    value = {"chi2": result.chi2_p, "psi": result.psi, "js": result.js}[method]
+    drifted = value < threshold if method in P_VALUE_METHODS else value > threshold
+    return FeatureDrift(
+        feature=name,
+        kind="categorical",
+        method=method,
+        value=result.chi2 if method == "chi2" else value,
+        threshold=threshold,
+        drifted=bool(drifted),
+        rows=rows,
+        p_value=result.chi2_p if method == "chi2" else None,
+        statistics={k: round(v, 6) for k, v in statistics.items()},
+        plot={
+            "levels": result.levels[:40],
+            "reference": [round(float(x), 6) for x in result.ref_share[:40]],
+            "current": [round(float(x), 6) for x in result.cur_share[:40]],
+        },
+        unseen=dict(sorted(result.unseen.items(), key=lambda kv: -kv[1])[:20]),
+    )
+
+
+def _numeric_plot(
+    ref: NumericProfile, cur_cdf: np.ndarray, below: float, above: float
+) -> dict[str, Any]:
+    """Shares of both sides in ``PLOT_BINS`` equal bins over the reference's range."""
+    edges = np.asarray(ref.edges)
+    if edges.size < 2:
+        return {}
+    grid = np.linspace(edges[0], edges[-1], PLOT_BINS + 1)
+    ref_at = np.interp(grid, edges, np.asarray(ref.cdf) / ref.n)
+    cur_at = np.interp(grid, edges, cur_cdf)
+    ref_at[0], cur_at[0] = 0.0, below  # the first bin starts at the minimum
+    return {
+        "edges": [round(float(x), 6) for x in grid],
+        "reference": [round(float(x), 6) for x in np.diff(ref_at)],
+        "current": [round(float(x), 6) for x in np.diff(cur_at)],
+        "below": round(below, 6),
+        "above": round(above, 6),
+    }
+
+
+def _too_few(name: str, ref: ColumnProfile, rows: int, settings: DriftConfig) -> FeatureDrift:
+    return _no_verdict(
+        name,
+        ref,
+        rows,
+        f"{rows} non-null value(s) in the window; drift is judged from {settings.min_rows}",
+    )
+
+
+def _no_verdict(name: str, ref: ColumnProfile | None, rows: int, reason: str) -> FeatureDrift:
+    kind = ref.kind if ref is not None else "unknown"
+    return FeatureDrift(name, kind, "", None, 0.0, None, rows, reason)

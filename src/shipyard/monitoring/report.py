@@ -1,0 +1,94 @@
+"""The record one monitoring run produces, and the figures alert rules read from it."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .drift import FeatureDrift
+from .performance import Performance
+from .quality import FeatureQuality
+from .service import Service
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One number of a run, as kept in the metadata store for history and the dashboard."""
+
+    kind: str  # drift, prediction_drift, quality, performance, service
+    name: str  # a feature, a metric, a service figure
+    statistic: str
+    value: float | None
+    threshold: float | None = None
+    flagged: bool | None = None
+
+
+@dataclass(frozen=True)
+class MonitorReport:
+    """Everything one ``shipyard monitor`` run found about one model over one window."""
+
+    model: str
+    versions: dict[str, int]  # version → rows it answered in the window
+    window: dict[str, Any]
+    rows: int
+    reference: str  # what drift was measured against
+    drift: list[FeatureDrift]
+    prediction_drift: list[FeatureDrift]
+    quality: list[FeatureQuality]
+    performance: Performance
+    service: Service
+    notes: list[str] = field(default_factory=list)
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def drifted(self) -> list[str]:
+        return [f.feature for f in self.drift if f.drifted]
+
+    @property
+    def version(self) -> int | None:
+        """The version that answered most rows of the window."""
+        if not self.versions:
+            return None
+        return int(max(self.versions.items(), key=lambda kv: kv[1])[0])
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        data["drifted"] = self.drifted
+        data["prediction_drifted"] = [f.feature for f in self.prediction_drift if f.drifted]
+        return data
+
+    def summary(self) -> dict[str, Any]:
+        """A few lines' worth: for listings and the run's row in the metadata store."""
+        return {
+            "rows": self.rows,
+            "drifted": self.drifted,
+            "prediction_drifted": [f.feature for f in self.prediction_drift if f.drifted],
+            "metrics": self.performance.metrics,
+            "labelled": self.performance.labelled,
+            "latency_p95": self.service.latency_p95,
+            "degraded_rate": self.service.degraded_rate,
+            "error_rate": self.service.error_rate,
+        }
+
+    def figures(self) -> list[Figure]:
+        out: list[Figure] = []
+        for kind, verdicts in (("drift", self.drift), ("prediction_drift", self.prediction_drift)):
+            for f in verdicts:
+                if f.drifted is None:
+                    continue
+                out.append(Figure(kind, f.feature, f.method, f.value, f.threshold, f.drifted))
+                out += [Figure(kind, f.feature, k, v) for k, v in f.statistics.items()]
+        for q in self.quality:
+            for name in ("null_rate", "out_of_range", "unseen_categories"):
+                out.append(Figure("quality", q.feature, name, q.figure(name)))
+        for metric, value in self.performance.metrics.items():
+            out.append(Figure("performance", metric, "value", value))
+        out.append(Figure("performance", "labelled", "rows", float(self.performance.labelled)))
+        for name in ("latency_p50", "latency_p95", "latency_p99", "over_budget_rate",
+                     "degraded_rate", "error_rate", "rejected_rate"):  # fmt: skip
+            value = getattr(self.service, name)
+            out.append(Figure("service", name, "value", None if value is None else float(value)))
+        out.append(Figure("service", "requests", "count", float(self.service.requests)))
+        return out
