@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import DatasetDiff, IngestResult
+from .demo_monitoring import WebhookReceiver, monitoring_demo, point_owner_at, send_drifting_traffic
 from .doctor import DoctorReport, run_doctor
 from .errors import ConfigError
 from .evaluation import Evaluation, GateError
@@ -60,6 +61,7 @@ class DemoSummary:
     audit_events: list[dict[str, Any]] = field(default_factory=list)
     doctor: DoctorReport | None = None
     serving: dict[str, Any] | None = None
+    monitoring: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +87,7 @@ class DemoSummary:
             "audit_events": self.audit_events,
             "doctor": self.doctor.as_dict() if self.doctor else None,
             "serving": self.serving,
+            "monitoring": self.monitoring,
         }
 
 
@@ -110,8 +113,11 @@ def run_demo(
 
     step(f"writing the example project file into {folder}")
     project_file = init_project(folder, name="credit-demo")
+    receiver = WebhookReceiver()
+    step(f"pointing the owner's webhook at a local receiver, {receiver.url}")
+    point_owner_at(project_file, receiver.url)
 
-    with open_project(folder) as project:
+    with receiver, open_project(folder) as project:
         step(f"opening the metadata database {project.config.storage.database}")
         revision = project.metadata.schema_revision()
         project.record("project.created", project.name, detail={"file": str(project_file)})
@@ -157,6 +163,7 @@ def run_demo(
             step(f"champion → {best.report.ref}")
 
         serving = _serving_demo(project, step) if best is not None else None
+        monitoring = monitoring_demo(project, receiver, step) if best is not None else None
 
         step("running the doctor's checks")
         report = run_doctor(project)
@@ -177,6 +184,7 @@ def run_demo(
         audit_events=events,
         doctor=report,
         serving=serving,
+        monitoring=monitoring,
     )
 
 
@@ -192,7 +200,7 @@ def _serving_demo(project: Project, step: Step) -> dict[str, Any]:
     with EmbeddedServer(app) as server:
         step(f"serving default-risk@champion on {server.url}")
         client = _Client(server.url, token)
-        rows = project.data.load("loans@latest").drop_nulls().head(300).to_dicts()
+        rows = project.data.load("loans@latest").drop_nulls().head(900).to_dicts()
         features = ["amount", "age", "country"]
         records = [{f: row[f] for f in features} for row in rows]
 
@@ -227,6 +235,7 @@ def _serving_demo(project: Project, step: Step) -> dict[str, Any]:
             for i, row in zip(ids, rows, strict=False)
         ]
         feedback = client.post("/v1/models/default-risk/feedback", labels)[1]
+        drifting = send_drifting_traffic(client.post, rows[300:900], features, step)
         metrics = client.text("/metrics")
 
     def paths(batch: list[tuple[int, Any]]) -> dict[str, int]:
@@ -253,6 +262,7 @@ def _serving_demo(project: Project, step: Step) -> dict[str, Any]:
         "after_recovery": paths(recovered),
         "breaker_after": breaker_after,
         "feedback_accepted": feedback.get("accepted"),
+        "drifting": drifting,
         "log_segments": len(segments),
         "metrics": [
             line for line in metrics.splitlines()

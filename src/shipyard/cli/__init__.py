@@ -7,6 +7,7 @@ from . import (  # noqa: F401 - registers the commands
     data_cmds,
     evaluation_cmds,
     models_cmds,
+    monitoring_cmds,
     serving_cmds,
 )
 from .app import cli, main

@@ -173,13 +173,7 @@ class Evaluations:
                     "report": stored.key,
                 },
             )
-        location = self._artifacts.location
-        url = (
-            f"{location.root}/{page.key}"
-            if location.protocol == "file"
-            else f"{location.url}/{page.key}"
-        )
-        return Evaluation(row_id, report, stored.key, page.key, url)
+        return Evaluation(row_id, report, stored.key, page.key, self._artifacts.link(page.key))
 
     def latest(self, ref: str) -> EvaluationSummary | None:
         """The newest evaluation of the version ``ref`` names, if any."""

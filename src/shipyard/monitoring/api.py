@@ -14,7 +14,6 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -345,9 +344,9 @@ class Monitoring:
             for r in reversed(rows)
         ]
 
-    def html(self, key: str, dest: Path) -> Path:
-        dest.write_bytes(self._artifacts.get(key))
-        return dest
+    def link(self, key: str) -> str:
+        """Where to open a stored report."""
+        return self._artifacts.link(key)
 
 
 def _main(name: str, versions: dict[str, int]) -> str:

@@ -108,7 +108,11 @@ def _segment(artifacts: ArtifactStore, key: str, columns: list[str] | None) -> p
     try:
         source = io.BytesIO(artifacts.get(key))
         names = pq.read_schema(source).names
-        wanted = None if columns is None else [c for c in dict.fromkeys([*columns, "time"]) if c in names]
+        wanted = (
+            None
+            if columns is None
+            else [c for c in dict.fromkeys([*columns, "time"]) if c in names]
+        )
         return pq.read_table(source, columns=wanted)
     except Exception as exc:  # a broken segment must not stop monitoring: say which
         logger.warning("skipping unreadable log segment %s: %s", key, exc)

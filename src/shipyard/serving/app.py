@@ -74,6 +74,8 @@ class ServingApp:
         self.project = project
         self.settings = project.config.server
         self.worker = worker or os.urandom(6).hex()
+        # one worker of a pool (w0-…) runs background monitoring; a lone worker always does
+        self.monitors = not self.worker.startswith("w") or self.worker.startswith("w0-")
         self.metrics = Metrics()
         self.shared = shared or SharedMetrics(None, self.worker)
         self.admin_token = env.get("SHIPYARD_ADMIN_TOKEN") or None

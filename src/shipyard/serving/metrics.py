@@ -71,6 +71,27 @@ SPECS: dict[str, Spec] = {
         "gauge", "Log rows waiting on local disk for the artifact store.", ()
     ),
     "shipyard_feedback_total": Spec("counter", "Ground-truth labels received.", ("model",)),
+    # the latest background monitoring run (server.monitor_every), from one worker
+    "shipyard_drift_detected": Spec(
+        "gauge", "1 when the column drifted in the latest run.", ("model", "feature", "kind")
+    ),
+    "shipyard_drift_score": Spec(
+        "gauge", "The deciding drift statistic of the latest run.", ("model", "feature", "method")
+    ),
+    "shipyard_feature_quality": Spec(
+        "gauge",
+        "Null rate, out-of-range and unseen-category shares.",
+        ("model", "feature", "figure"),
+    ),
+    "shipyard_model_metric": Spec(
+        "gauge", "Metrics from ground-truth feedback in the latest run.", ("model", "metric")
+    ),
+    "shipyard_service_figure": Spec(
+        "gauge", "Service figures of the latest run (share over budget).", ("model", "figure")
+    ),
+    "shipyard_monitor_last_run_timestamp_seconds": Spec(
+        "gauge", "When monitoring last ran.", ("model",)
+    ),
 }
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from shipyard.errors import ShipyardError, first_line
 from shipyard.models import ModelVersion
+from shipyard.monitoring.prometheus import gauges
 
 from .deployment import Deployment, Loaded
 
@@ -50,6 +51,8 @@ class Background:
             spawn(self._flush_logs()),
             spawn(self._snapshots()),
         ]
+        if self.app.settings.monitor_every and self.app.monitors:
+            self._tasks.append(spawn(self._monitor(self.app.settings.monitor_every)))
 
     async def stop(self) -> None:
         """Cancel the loops, then flush what is left (nothing buffered is lost)."""
@@ -69,6 +72,20 @@ class Background:
         max_rows = self.app.settings.log_max_rows
         if self.app.predictions.buffered >= max_rows or self.app.feedback.buffered >= max_rows:
             self._flush_now.set()
+
+    async def _monitor(self, every: float) -> None:
+        """Run monitoring for every served model each ``every`` seconds; export its figures."""
+        while True:
+            await asyncio.sleep(every)
+            await self.flush()  # judge what this worker has answered too
+            for name in self.app.deployments:
+                try:
+                    run = await asyncio.to_thread(self.app.project.monitor, name)
+                except Exception as exc:  # monitoring must never take serving down
+                    logger.warning("background monitoring of %s failed: %s", name, first_line(exc))
+                    continue
+                for metric, labels, value in gauges(run.report):
+                    self.app.metrics.set(metric, labels, value)
 
     # -- loading and switching --------------------------------------------------------
     async def _follow_aliases(self) -> None:

@@ -97,6 +97,12 @@ class ArtifactStore:
     def url(self) -> str:
         return self.location.url
 
+    def link(self, key: str) -> str:
+        """Where a person opens ``key``: a file path for a local store, else its URL."""
+        if self.location.protocol == "file":
+            return f"{self.location.root}/{key}"
+        return f"{self.location.url}/{key}"
+
     # -- writing -----------------------------------------------------------
     def put(self, data: bytes, *, prefix: str = "objects", suffix: str = "") -> Artifact:
         """Store ``data``; return its key. Storing the same bytes twice stores them once."""

@@ -1,0 +1,246 @@
+"""``shipyard monitor`` and ``shipyard alerts``: watch the models in production, page their owners."""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from shipyard.config.schema import parse_duration
+from shipyard.errors import ConfigError, ShipyardError, StorageError
+from shipyard.monitoring import MonitorRun
+from shipyard.monitoring.prometheus import prometheus_rules
+
+from .app import cli, open_from
+from .output import console, err_console, json_option, print_json
+
+logger = logging.getLogger(__name__)
+
+
+class DurationType(click.ParamType):
+    name = "duration"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float):
+            return value
+        try:
+            seconds = parse_duration(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        if seconds <= 0:
+            self.fail(f"expected a duration above 0, got {value!r}", param, ctx)
+        return seconds
+
+
+DURATION = DurationType()
+
+
+@cli.command()
+@click.argument("models", nargs=-1)
+@click.option(
+    "--window",
+    type=DURATION,
+    help="How far back to look: 30m, 1h, 1d (default: monitoring.window).",
+)
+@click.option(
+    "--rows",
+    type=click.IntRange(1),
+    help="Judge the newest N predictions instead of a time window.",
+)
+@click.option(
+    "--reference",
+    type=click.Choice(["training", "previous"]),
+    help="Compare with the version's training data or with the window before (default: monitoring.reference).",
+)
+@click.option(
+    "--every", type=DURATION, help="Keep running, once per this interval (e.g. 5m), until Ctrl-C."
+)
+@click.option("--no-notify", is_flag=True, help="Move alert state along but send nothing.")
+@json_option
+@click.pass_context
+def monitor(
+    ctx: click.Context,
+    models: tuple[str, ...],
+    window: float | None,
+    rows: int | None,
+    reference: str | None,
+    every: float | None,
+    no_notify: bool,
+    as_json: bool,
+) -> None:
+    """Judge MODEL's recent predictions (default: every model): drift per feature, data
+    quality, performance from feedback, latency and errors; fire and resolve alerts.
+
+    Runs once (for cron) unless --every is given. Each run keeps a JSON and an HTML
+    report and its figures in the metadata store.
+    """
+    with open_from(ctx) as project:
+        names = list(models) or list(project.config.models)
+        for name in names:
+            project.models.config(name)  # an unknown model fails before any work
+        if not names:
+            raise ConfigError("the project declares no models", hint="add one under 'models:'")
+        options = {"window": window, "rows": rows, "reference": reference, "notify": not no_notify}
+        while True:
+            runs = []
+            for name in names:
+                try:
+                    runs.append(project.monitor(name, **options))
+                except ShipyardError:
+                    if every is None:
+                        raise
+                    logger.exception("monitoring %s failed; trying again in %ss", name, every)
+            if as_json:
+                print_json([run.as_dict() for run in runs] if len(names) > 1 else runs[0].as_dict())
+            else:
+                for run in runs:
+                    _print(run, project.monitoring.link(run.html_key))
+            if every is None:
+                return
+            try:
+                time.sleep(every)
+            except KeyboardInterrupt:
+                err_console.print("stopped")
+                return
+
+
+def _print(run: MonitorRun, link: str) -> None:
+    report = run.report
+    w = report.window
+    console.print(
+        f"[bold]{report.model}[/]: {report.rows:,} predictions, {w['start'][:19]} → {w['end'][:19]} UTC; "
+        f"reference {report.reference}"
+    )
+    for note in report.notes:
+        console.print(f"  [yellow]{note}[/]")
+    table = Table("feature", "kind", "decided by", "flags when", "verdict", box=None)
+    for f in report.drift + report.prediction_drift:
+        if f.drifted is None:
+            table.add_row(f.feature, f.kind, "-", "-", f"[dim]{f.reason}[/]")
+            continue
+        shown = f.p_value if f.p_value is not None else f.value
+        rule = f"p < {f.threshold:g}" if f.p_value is not None else f"> {f.threshold:g}"
+        verdict = "[red]DRIFTED[/]" if f.drifted else "[green]ok[/]"
+        table.add_row(f.feature, f.kind, f"{f.method} {shown:.4g}", rule, verdict)
+    if report.drift:
+        console.print(table)
+    worst = [
+        q
+        for q in report.quality
+        if q.null_rate or q.out_of_range or q.unseen_categories or q.rejected
+    ]
+    for q in worst:
+        console.print(
+            f"  quality {q.feature}: nulls {q.null_rate:.1%}, outside training range {q.out_of_range:.1%}, "
+            f"unseen categories {q.unseen_categories:.1%}, refused requests {q.rejected}"
+        )
+    p = report.performance
+    if p.metrics:
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in p.metrics.items())
+        console.print(f"  performance on {p.labelled} labelled rows: {shown}")
+    if p.note:
+        console.print(f"  [dim]feedback: {p.note}[/]")
+    s = report.service
+    if s.requests:
+        console.print(
+            f"  service: {s.requests:,} requests, p50/p95/p99 {s.latency_p50}/{s.latency_p95}/{s.latency_p99} ms "
+            f"(budget {s.budget_ms:g}), degraded {s.degraded_rate:.1%}, errors {s.error_rate:.1%}, "
+            f"refused {s.rejected_rate:.1%}"
+        )
+    for alert in run.alerts:
+        colour = "green" if alert.state == "resolved" else "red"
+        console.print(
+            f"  [{colour}]alert #{alert.id} {alert.rule} {alert.state.upper()}[/]: {alert.message}"
+        )
+    for d in run.deliveries:
+        mark = "sent" if d.ok else f"[red]FAILED after {d.attempts} attempt(s)[/]: {d.error}"
+        console.print(f"  notified {d.channel.label}: {mark}")
+    console.print(f"  report: {link}")
+
+
+@cli.group()
+def alerts() -> None:
+    """Alerts: list them, acknowledge one, export the rules for Prometheus."""
+
+
+@alerts.command("list")
+@click.option("--model", help="Only this model's alerts.")
+@click.option("--all", "every", is_flag=True, help="Resolved and cancelled alerts too.")
+@json_option
+@click.pass_context
+def alerts_list(ctx: click.Context, model: str | None, every: bool, as_json: bool) -> None:
+    """Pending and firing alerts, newest first."""
+    with open_from(ctx) as project:
+        if model:
+            project.models.config(model)
+        found = project.monitoring.alerts.list(model=model, every=every)
+    if as_json:
+        print_json([a.as_dict() for a in found])
+        return
+    if not found:
+        console.print("no open alerts" if not every else "no alerts yet")
+        return
+    table = Table("id", "model", "rule", "state", "severity", "since", "acked", "message", box=None)
+    for a in found:
+        table.add_row(
+            str(a.id), a.model, a.rule, a.state, a.severity, a.started_at.strftime("%Y-%m-%d %H:%M"),
+            a.acked_by or "", a.message,
+        )  # fmt: skip
+    console.print(table)
+
+
+@alerts.command("ack")
+@click.argument("alert_id", type=int)
+@click.option("--reason", help="Kept in the audit log.")
+@json_option
+@click.pass_context
+def alerts_ack(ctx: click.Context, alert_id: int, reason: str | None, as_json: bool) -> None:
+    """Acknowledge alert ID: no more reminders; it still resolves by itself."""
+    with open_from(ctx) as project:
+        alert = project.monitoring.alerts.ack(alert_id, now=datetime.now(UTC), reason=reason)
+    if as_json:
+        print_json(alert.as_dict())
+    else:
+        console.print(
+            f"alert #{alert.id} ({alert.model} {alert.rule}) acknowledged by {alert.acked_by}"
+        )
+
+
+@alerts.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["prometheus"]), default="prometheus", show_default=True,
+    help="What to write.",
+)  # fmt: skip
+@click.option("--model", "models", multiple=True, help="Only these models (repeatable).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file, not stdout.",
+)
+@click.pass_context
+def alerts_export(
+    ctx: click.Context, fmt: str, models: tuple[str, ...], output: Path | None
+) -> None:
+    """The project's alert rules as Prometheus alerting rules (`promtool check rules` accepts them)."""
+    with open_from(ctx) as project:
+        for name in models:
+            project.models.config(name)
+        text = prometheus_rules(project.config, list(models) or None)
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(output)
+    except OSError as exc:
+        raise StorageError(f"cannot write {output}: {exc}") from exc
+    err_console.print(f"wrote {output}")
