@@ -8,9 +8,10 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 BENCH_VENV := .bench-venv
 SERVE_VENV := .bench-serve-venv
+DRIFT_VENV := .bench-drift-venv
 BENCH_ARGS ?=
 
-.PHONY: demo test lint bench bench-serve format clean
+.PHONY: demo test lint bench bench-serve bench-drift format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -48,7 +49,7 @@ $(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements.txt
 	$(BENCH_VENV)/bin/python -m pip --disable-pip-version-check --quiet install -e . -r benchmarks/requirements.txt
 	@touch $@
 
-bench: $(BENCH_VENV)/.installed bench-serve
+bench: $(BENCH_VENV)/.installed bench-drift bench-serve
 	$(BENCH_VENV)/bin/python benchmarks/bench_validate.py $(BENCH_ARGS)
 
 ## bench-serve: a venv with MLflow, BentoML and FastAPI, then the serving benchmark (wrk from Debian's packages; about 35 minutes)
@@ -62,9 +63,19 @@ bench-serve: $(SERVE_VENV)/.installed
 	@command -v wrk >/dev/null || { echo "the serving benchmark needs wrk: apt-get install wrk"; exit 1; }
 	$(SERVE_VENV)/bin/python benchmarks/bench_serve.py $(BENCH_ARGS)
 
+## bench-drift: a venv with Evidently, then the drift benchmark (about 10 minutes at 1M rows a side)
+$(DRIFT_VENV)/.installed: pyproject.toml benchmarks/requirements-drift.txt
+	$(PYTHON) -m venv $(DRIFT_VENV)
+	$(DRIFT_VENV)/bin/python -m pip --disable-pip-version-check --quiet install --upgrade pip
+	$(DRIFT_VENV)/bin/python -m pip --disable-pip-version-check --quiet install -e . -r benchmarks/requirements-drift.txt
+	@touch $@
+
+bench-drift: $(DRIFT_VENV)/.installed
+	$(DRIFT_VENV)/bin/python benchmarks/bench_drift.py $(BENCH_ARGS)
+
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(SERVE_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis benchmarks/.cache
+	rm -rf $(VENV) $(BENCH_VENV) $(SERVE_VENV) $(DRIFT_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis benchmarks/.cache

@@ -161,3 +161,14 @@ def cached_validation_set(n: int = 1_000_000) -> tuple[Path, set[int]]:
         data.frame.write_parquet(path)
         np.save(answer, np.array(sorted(data.expected_rows), dtype=np.int64))
     return path, {int(r) for r in np.load(answer)}
+
+
+def cached_drift_pair(n: int = 1_000_000) -> tuple[Path, Path]:
+    """The drift workload on disk (Parquet): the reference side and the drifted current side."""
+    CACHE.mkdir(exist_ok=True)
+    reference, current = CACHE / f"drift-{n}-reference.parquet", CACHE / f"drift-{n}-current.parquet"
+    if not reference.exists():
+        make_frame(n, 11, drifted=False).write_parquet(reference)
+    if not current.exists():
+        make_frame(n, 12, drifted=True).write_parquet(current)
+    return reference, current

@@ -381,6 +381,7 @@ class DriftConfig(_Section):
     small_sample: Annotated[int, Field(ge=1)] = 1000
     min_rows: Annotated[int, Field(ge=1)] = 30
     p_value: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
+    correction: Literal["bonferroni", "none"] = "bonferroni"
     psi: PositiveNumber = 0.1
     wasserstein: PositiveNumber = 0.1
     js: PositiveNumber = 0.1

@@ -179,6 +179,9 @@ class Monitoring:
         """Read the window and judge it (no storing, no alerts)."""
         features = list(config.features)
         current = read_log(self._artifacts, PREDICTIONS, name, window)
+        if window.rows is not None:  # labels and refusals: from the oldest row read on
+            start = current.get_column("time").min() if current.height else window.end
+            window = Window(start, window.end)  # type: ignore[arg-type]
         refused = read_log(self._artifacts, REJECTIONS, name, window)
         notes: list[str] = []
         if current.height == 0:

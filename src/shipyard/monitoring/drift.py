@@ -5,7 +5,9 @@ of them decides. With ``auto`` (the default) the choice depends on the size of
 the current window:
 
 - up to ``small_sample`` rows (1,000): a test — KS for numbers, chi-square for
-  categories — flags a column when its p-value is under ``p_value`` (0.05);
+  categories — flags a column when its p-value is under ``p_value`` (0.05)
+  divided by the number of columns tested together (Bonferroni), so a window of
+  25 unchanged features raises a false alarm in at most 5% of runs, not 72%;
 - above that, a distance with a fixed threshold — Wasserstein normalised by the
   reference's standard deviation for numbers, Jensen-Shannon for categories —
   flags it when the distance is over 0.1.
@@ -75,8 +77,10 @@ class DriftResult:
         return next((f for f in self.features if f.feature == name), None)
 
 
-def choose(kind: str, rows: int, settings: DriftConfig, column: str) -> tuple[str, float]:
-    """The method that decides for ``column`` and its threshold."""
+def choose(
+    kind: str, rows: int, settings: DriftConfig, column: str, tested: int = 1
+) -> tuple[str, float]:
+    """The method that decides for ``column`` and its threshold (of ``tested`` columns)."""
     own = settings.columns.get(column)
     method = own.method if own else "auto"
     if method == "auto":
@@ -93,6 +97,8 @@ def choose(kind: str, rows: int, settings: DriftConfig, column: str) -> tuple[st
     if own and own.threshold is not None:
         return method, own.threshold
     defaults = {"psi": settings.psi, "wasserstein": settings.wasserstein, "js": settings.js}
+    if method in P_VALUE_METHODS and settings.correction == "bonferroni":
+        return method, settings.p_value / max(tested, 1)
     return method, defaults.get(method, settings.p_value)
 
 
@@ -110,7 +116,7 @@ def compare(
         ref = reference.columns.get(name)
         if name not in current.columns:
             return _no_verdict(name, ref, 0, "the column is not in the current window")
-        return judge(name, ref, current.get_column(name), settings)
+        return judge(name, ref, current.get_column(name), settings, tested=len(columns))
 
     if threads > 1 and len(columns) > 1 and current.height >= 50_000:
         with ThreadPoolExecutor(threads) as pool:
@@ -119,7 +125,12 @@ def compare(
 
 
 def judge(
-    name: str, ref: ColumnProfile | None, series: pl.Series, settings: DriftConfig
+    name: str,
+    ref: ColumnProfile | None,
+    series: pl.Series,
+    settings: DriftConfig,
+    *,
+    tested: int = 1,
 ) -> FeatureDrift:
     """One column's verdict against its reference profile."""
     if ref is None:
@@ -132,19 +143,19 @@ def judge(
         values = numeric_values(series) if series.dtype != pl.Null else np.empty(0)
         if values.size < settings.min_rows:
             return _too_few(name, ref, values.size, settings)
-        return _numeric(name, ref, values, settings)
+        return _numeric(name, ref, values, settings, tested)
     counts = category_counts(series) if series.dtype != pl.Null else {}
     rows = sum(counts.values())
     if rows < settings.min_rows:
         return _too_few(name, ref, rows, settings)
-    return _categorical(name, ref, counts, rows, settings)
+    return _categorical(name, ref, counts, rows, settings, tested)
 
 
 def _numeric(
-    name: str, ref: NumericProfile, values: np.ndarray, settings: DriftConfig
+    name: str, ref: NumericProfile, values: np.ndarray, settings: DriftConfig, tested: int
 ) -> FeatureDrift:
     result = compare_numeric(ref, values)
-    method, threshold = choose("numeric", values.size, settings, name)
+    method, threshold = choose("numeric", values.size, settings, name, tested)
     statistics = {
         "ks": result.ks,
         "ks_p_value": result.ks_p,
@@ -169,10 +180,15 @@ def _numeric(
 
 
 def _categorical(
-    name: str, ref: CategoricalProfile, counts: dict[str, int], rows: int, settings: DriftConfig
+    name: str,
+    ref: CategoricalProfile,
+    counts: dict[str, int],
+    rows: int,
+    settings: DriftConfig,
+    tested: int,
 ) -> FeatureDrift:
     result = compare_categorical(ref, counts)
-    method, threshold = choose("categorical", rows, settings, name)
+    method, threshold = choose("categorical", rows, settings, name, tested)
     statistics = {
         "chi2": result.chi2,
         "chi2_p_value": result.chi2_p,

@@ -187,12 +187,9 @@ def segment_bytes(chunks: list[Chunk]) -> bytes:
         names = inputs[0].names
         if all(r.whole is not None for r in inputs):
             matrix = np.vstack([r.whole for r in inputs if r.whole is not None])
-            fields = [pa.array(matrix[:, i]) for i in range(len(names))]
-        else:
-            fields = [
-                _array(name, np.concatenate([r.columns[name] for r in inputs]).tolist())
-                for name in names
-            ]
+            fields = [pa.array(matrix[:, i], from_pandas=True) for i in range(len(names))]
+        else:  # a missing value travels as NaN in a numeric column: logged as null
+            fields = [_input(np.concatenate([r.columns[name] for r in inputs])) for name in names]
         table["inputs"] = pa.StructArray.from_arrays(fields, names)
     sink = io.BytesIO()
     pq.write_table(pa.table(table), sink, compression="zstd")
@@ -221,6 +218,12 @@ def _row_column(name: str, parts: list[Any], sizes: np.ndarray) -> pa.Array:
     if name == "probabilities":
         return pa.array(values, type=pa.list_(pa.float64()))
     return _array(name, values)
+
+
+def _input(values: np.ndarray) -> pa.Array:
+    if values.dtype.kind == "f":
+        return pa.array(values, from_pandas=True)
+    return _array("", values.tolist())
 
 
 def _array(name: str, values: list[Any]) -> pa.Array:

@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import gc
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ShipyardError, first_line
 from shipyard.models import ModelVersion
 from shipyard.monitoring.prometheus import gauges
 
 from .deployment import Deployment, Loaded
+from .predlog import SegmentLog
 
 if TYPE_CHECKING:
     from .app import ServingApp
@@ -34,6 +35,7 @@ class Background:
         self._check_lock = asyncio.Lock()
         self._flush_now = asyncio.Event()
         self._warned: set[str] = set()
+        self._writing: set[asyncio.Future[list[Any]]] = set()
 
     async def start(self) -> None:
         """Load and warm every model, then start the loops.
@@ -61,6 +63,8 @@ class Background:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self._writing:  # segments a cancelled flush had started writing
+            await asyncio.gather(*self._writing, return_exceptions=True)
         await self.flush()
         self.app.access.flush()
         for deployment in self.app.deployments.values():
@@ -149,13 +153,22 @@ class Background:
     async def flush(self) -> None:
         for log in (self.app.predictions, self.app.feedback, self.app.rejections):
             chunks = log.take()
-            failed = await asyncio.to_thread(log.write, chunks) if chunks else []
             if not chunks:
                 await asyncio.to_thread(log.retry_spool)
-            if failed:
-                log.restore(failed)
+                continue
+            # the rows have left the buffer: their write must finish even if this task is
+            # cancelled (shutdown), and stop() waits for it before the last flush
+            write = asyncio.ensure_future(asyncio.to_thread(log.write, chunks))
+            self._writing.add(write)
+            write.add_done_callback(lambda done, log=log: self._written(done, log))
+            await asyncio.shield(write)
         spooled = await asyncio.to_thread(self.app.predictions.spooled_rows)
         self.app.metrics.set("shipyard_prediction_log_spooled_rows", (), spooled)
+
+    def _written(self, done: asyncio.Future[list[Any]], log: SegmentLog) -> None:
+        self._writing.discard(done)
+        if not done.cancelled() and done.exception() is None and done.result():
+            log.restore(done.result())  # could not be written anywhere: try again later
 
     async def _snapshots(self) -> None:
         while True:
