@@ -117,7 +117,9 @@ def floor(reference: Any, current: Any, _state: Any) -> set[str]:
 def evidently_prepare() -> Any:
     from evidently import DataDefinition
 
-    return DataDefinition(numerical_columns=workload.NUMERIC, categorical_columns=workload.CATEGORICAL)
+    return DataDefinition(
+        numerical_columns=workload.NUMERIC, categorical_columns=workload.CATEGORICAL
+    )
 
 
 def evidently(reference: Any, current: Any, definition: Any) -> set[str]:
@@ -182,11 +184,11 @@ def run_engine(engine: str, ref_path: Path, cur_path: Path, repeat: int) -> dict
 
 def no_drift_windows(rows: int, windows: int, size: int) -> dict[str, Any]:
     """Share of feature-windows flagged when nothing drifted (must be under 5%)."""
+    import polars as pl
+
     from shipyard.config.schema import DriftConfig
     from shipyard.monitoring.drift import compare
     from shipyard.monitoring.profile import build_profile
-
-    import polars as pl
 
     ref_path, _ = workload.cached_drift_pair(rows)
     profile = build_profile(pl.read_parquet(ref_path), FEATURES)
@@ -211,7 +213,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--engines", default=",".join(ENGINES))
-    parser.add_argument("--windows", type=int, default=100, help="No-drift windows for the quality check.")
+    parser.add_argument(
+        "--windows", type=int, default=100, help="No-drift windows for the quality check."
+    )
     parser.add_argument("--engine", help=argparse.SUPPRESS)  # internal: run one engine
     parser.add_argument("--json", dest="json_out", help="Also write the results to this file.")
     args = parser.parse_args()
@@ -220,7 +224,9 @@ def main() -> None:
         print(json.dumps(run_engine(args.engine, ref_path, cur_path, args.repeat)))
         return
 
-    print(f"drift workload: {args.rows:,} rows a side, 25 features, 6 drifted ({', '.join(sorted(workload.DRIFTED))})")
+    print(
+        f"drift workload: {args.rows:,} rows a side, 25 features, 6 drifted ({', '.join(sorted(workload.DRIFTED))})"
+    )
     print(f"machine: {os.cpu_count()} cores; each engine in its own process; compute only\n")
     results = []
     for engine in args.engines.split(","):
@@ -259,7 +265,12 @@ def main() -> None:
         r = by["shipyard-profile"]
         share = r["peak_extra_mb"] / r["current_mb"]
         checks.append((f"peak memory under 2x the current window: {share:.2f}x", share < 2))
-        checks.append((f"6/6 drifted and 0/19 false: {r['right']}/6, {len(r['false'])}/19", r["right"] == 6 and not r["false"]))
+        checks.append(
+            (
+                f"6/6 drifted and 0/19 false: {r['right']}/6, {len(r['false'])}/19",
+                r["right"] == 6 and not r["false"],
+            )
+        )
     quality = no_drift_windows(args.rows, args.windows, 10_000) if args.windows else None
     if quality:
         checks.append(
@@ -269,7 +280,9 @@ def main() -> None:
     for label, ok in checks:
         print(f"  {'met ' if ok else 'MISSED'} {label}")
     if args.json_out:
-        Path(args.json_out).write_text(json.dumps({"results": results, "quality": quality}, indent=2))
+        Path(args.json_out).write_text(
+            json.dumps({"results": results, "quality": quality}, indent=2)
+        )
 
 
 if __name__ == "__main__":

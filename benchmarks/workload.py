@@ -166,7 +166,10 @@ def cached_validation_set(n: int = 1_000_000) -> tuple[Path, set[int]]:
 def cached_drift_pair(n: int = 1_000_000) -> tuple[Path, Path]:
     """The drift workload on disk (Parquet): the reference side and the drifted current side."""
     CACHE.mkdir(exist_ok=True)
-    reference, current = CACHE / f"drift-{n}-reference.parquet", CACHE / f"drift-{n}-current.parquet"
+    reference, current = (
+        CACHE / f"drift-{n}-reference.parquet",
+        CACHE / f"drift-{n}-current.parquet",
+    )
     if not reference.exists():
         make_frame(n, 11, drifted=False).write_parquet(reference)
     if not current.exists():

@@ -51,9 +51,12 @@ def _keys(model: type[BaseModel], prefix: str) -> list[str]:
         if inner is not None and not _is_dict(field.annotation):
             keys += _keys(inner, path)
         elif inner is not None:
-            placeholder = {"datasets": "NAME", "models": "NAME", "columns": "COL", "routes": "NAME"}[
-                name
-            ]
+            placeholder = {
+                "datasets": "NAME",
+                "models": "NAME",
+                "columns": "COL",
+                "routes": "NAME",
+            }[name]
             keys += _keys(inner, f"{path}.{placeholder}")
     return keys
 

@@ -1,5 +1,5 @@
 """Fixtures for the monitoring tests; the helpers live in ``monitor_support``."""
 
-from monitor_support import monitored, receiver  # noqa: F401 - fixtures, found by name
+from monitor_support import monitored, receiver
 
 __all__ = ["monitored", "receiver"]

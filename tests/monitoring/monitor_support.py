@@ -81,7 +81,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 time.sleep(outer.delay)
                 if outer.status < 300:
@@ -89,7 +89,7 @@ class Receiver:
                 self.send_response(outer.status)
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the hook's signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -128,8 +128,8 @@ def make_project(folder: Path, hook: str) -> Project:
 
 def _pipeline() -> Any:
     from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import make_pipeline
     from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
     return make_pipeline(

@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import polars as pl
+from monitor_support import Receiver, loans, traffic
 
 from shipyard.project import Project
-
-from monitor_support import Receiver, loans, traffic
 
 
 def test_a_calm_window_has_verdicts_and_fires_nothing(
