@@ -10,10 +10,11 @@ above what the loaded data already used (Linux VmHWM, reset before the run):
 
 - ``shipyard-profile``: the stored reference profile (JSON, as registration keeps
   it) against the raw current window: what ``shipyard monitor`` does;
+- ``shipyard-profile-1t``: the same on one thread (shipyard uses two by default);
 - ``shipyard-raw``: both sides raw (the reference profiled inside the clock);
-- ``floor``: plain numpy/scipy on both raw sides, the same statistics (KS with its
-  p-value, PSI, Wasserstein for numbers; chi-square, PSI, Jensen-Shannon for
-  categories; category counts with polars' hash-based value_counts);
+- ``floor``: plain numpy/scipy on both raw sides, the same statistics, exact (KS
+  with its p-value, PSI, Wasserstein for numbers; chi-square, PSI, Jensen-Shannon
+  for categories; category counts with polars' hash-based value_counts), one thread;
 - ``evidently``: Report([DataDriftPreset()]) on pandas frames.
 
 Then quality: 100 windows of 10,000 rows drawn from the reference distribution
@@ -43,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import workload  # the benchmark folder is not a package: found through sys.path above
 
-ENGINES = ["shipyard-profile", "shipyard-raw", "floor", "evidently"]
+ENGINES = ["shipyard-profile", "shipyard-profile-1t", "shipyard-raw", "floor", "evidently"]
 FEATURES = [*workload.NUMERIC, *workload.CATEGORICAL]
 
 
@@ -81,37 +82,61 @@ def shipyard_raw(reference: Any, current: Any, _state: Any) -> set[str]:
 
 
 def floor(reference: Any, current: Any, _state: Any) -> set[str]:
-    """The same statistics and decisions, written plainly on both raw sides."""
+    """The same statistics and decisions, written plainly and exactly on both raw sides.
+
+    Per numeric column: sort both sides, merge them (a stable argsort of two sorted
+    runs is a linear merge), read both empirical CDFs at every value from cumulative
+    counts: KS (and its asymptotic p-value) and Wasserstein exactly; PSI over the
+    reference's deciles. Per categorical column: polars' hash-based value_counts,
+    then chi-square, PSI and Jensen-Shannon with scipy. One thread.
+    """
     import numpy as np
     from scipy import stats
     from scipy.spatial.distance import jensenshannon
 
     flagged = set()
     for column in workload.NUMERIC:
-        a = reference.get_column(column).drop_nulls().to_numpy()
-        b = current.get_column(column).drop_nulls().to_numpy()
-        stats.ks_2samp(a, b, method="asymp")
-        deciles = np.quantile(a, np.linspace(0, 1, 11))
-        deciles[0], deciles[-1] = -np.inf, np.inf
-        p = np.clip(np.histogram(a, deciles)[0] / a.size, 1e-4, None)
-        q = np.clip(np.histogram(b, deciles)[0] / b.size, 1e-4, None)
+        a = np.sort(reference.get_column(column).drop_nulls().to_numpy())
+        b = np.sort(current.get_column(column).drop_nulls().to_numpy())
+        both = np.concatenate([a, b])
+        order = np.argsort(both, kind="stable")
+        values = both[order]
+        from_a = order < a.size
+        cdf_a = np.cumsum(from_a) / a.size
+        cdf_b = np.cumsum(~from_a) / b.size
+        last = np.append(values[1:] != values[:-1], True)  # the CDF after each tie group
+        gap = np.abs(cdf_a - cdf_b)
+        ks = float(gap[last].max())
+        stats.kstwobign.sf(ks * np.sqrt(a.size * b.size / (a.size + b.size)))  # p-value
+        wasserstein = float(np.sum(gap[:-1] * np.diff(values)))
+        deciles = a[(np.linspace(0.1, 0.9, 9) * (a.size - 1)).astype(int)]
+        p = np.diff(np.concatenate([[0], np.searchsorted(a, deciles, "right"), [a.size]])) / a.size
+        q = np.diff(np.concatenate([[0], np.searchsorted(b, deciles, "right"), [b.size]])) / b.size
+        p, q = np.clip(p, 1e-4, None), np.clip(q, 1e-4, None)
         float(np.sum((q - p) * np.log(q / p)))  # PSI
-        if stats.wasserstein_distance(a, b) / a.std() > 0.1:
+        if wasserstein / a.std() > 0.1:
             flagged.add(column)
     for column in workload.CATEGORICAL:
-        r = reference.get_column(column).drop_nulls().value_counts()
-        c = current.get_column(column).drop_nulls().value_counts()
-        levels = sorted(set(r[column].to_list()) | set(c[column].to_list()))
-        rc = dict(r.iter_rows())
-        cc = dict(c.iter_rows())
-        rv = np.array([rc.get(k, 0) for k in levels], dtype=float)
-        cv = np.array([cc.get(k, 0) for k in levels], dtype=float)
-        stats.chi2_contingency(np.vstack([rv, cv]))
+        r = dict(reference.get_column(column).drop_nulls().value_counts().iter_rows())
+        c = dict(current.get_column(column).drop_nulls().value_counts().iter_rows())
+        levels = sorted(set(r) | set(c))
+        rv = np.array([r.get(k, 0) for k in levels], dtype=float)
+        cv = np.array([c.get(k, 0) for k in levels], dtype=float)
+        stats.chi2_contingency(np.vstack([rv, cv]), correction=False)
         p, q = np.clip(rv / rv.sum(), 1e-4, None), np.clip(cv / cv.sum(), 1e-4, None)
         float(np.sum((q - p) * np.log(q / p)))  # PSI
         if jensenshannon(rv / rv.sum(), cv / cv.sum(), base=2) > 0.1:
             flagged.add(column)
     return flagged
+
+
+def shipyard_profile_one_thread(reference: Any, current: Any, state: Any) -> set[str]:
+    from shipyard.config.schema import DriftConfig
+    from shipyard.monitoring.drift import compare
+    from shipyard.monitoring.profile import Profile
+
+    profile = Profile.from_dict(json.loads(Path(state).read_text()))
+    return set(compare(profile, current, FEATURES, DriftConfig(), threads=1).drifted)
 
 
 def evidently_prepare() -> Any:
@@ -144,6 +169,7 @@ def evidently(reference: Any, current: Any, definition: Any) -> set[str]:
 
 ENGINE: dict[str, tuple[Callable[[], Any] | None, Callable[[Any, Any, Any], set[str]]]] = {
     "shipyard-profile": (None, shipyard_profile),
+    "shipyard-profile-1t": (None, shipyard_profile_one_thread),
     "shipyard-raw": (None, shipyard_raw),
     "floor": (None, floor),
     "evidently": (evidently_prepare, evidently),
@@ -157,7 +183,7 @@ def run_engine(engine: str, ref_path: Path, cur_path: Path, repeat: int) -> dict
     current_mb = current.select(FEATURES).estimated_size() / 2**20
     prepare, judge = ENGINE[engine]
     state: Any = prepare() if prepare else None
-    if engine == "shipyard-profile":
+    if engine.startswith("shipyard-profile"):
         from shipyard.monitoring.profile import build_profile
 
         path = Path(tempfile.mkdtemp()) / "profile.json"

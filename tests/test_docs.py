@@ -45,6 +45,7 @@ def test_global_options_are_documented() -> None:
 def _keys(model: type[BaseModel], prefix: str) -> list[str]:
     keys = []
     for name, field in model.model_fields.items():
+        name = field.alias or name  # the key users write (``for``, ``from``)
         path = f"{prefix}.{name}" if prefix else name
         keys.append(path)
         inner = _model_in(field.annotation)

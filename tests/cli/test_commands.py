@@ -167,6 +167,17 @@ def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
     assert serving["breaker_while_failing"] == "open" and serving["breaker_after"] == "closed"
     assert serving["degraded_example"]["degraded"] is True
     assert serving["feedback_accepted"] == 100 and serving["log_segments"] >= 1
+    assert serving["drifting"] == {"predictions": 600, "labels": 600}
+    monitoring = summary["monitoring"]
+    assert {"amount", "age"} <= set(monitoring["drifted"])
+    assert monitoring["metrics"]["roc_auc"] < 0.7 and monitoring["labelled"] == 700
+    # the owner's webhook got each alert exactly once; a second run sent nothing
+    assert sorted((m["rule"], m["status"]) for m in monitoring["webhook_messages"]) == [
+        ("auc", "firing"),
+        ("drift", "firing"),
+    ]
+    assert monitoring["messages_after_second_run"] == 0 and monitoring["second_run_changed"] == []
+    assert Path(monitoring["report"]).read_text().startswith("<!doctype html>")
 
 
 def test_demo_refuses_a_folder_with_files(run: Run, project_dir: Path) -> None:

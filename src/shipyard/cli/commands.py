@@ -184,6 +184,8 @@ def _print_demo(summary: DemoSummary) -> None:
         _print_doctor(summary.doctor)
     if summary.serving is not None:
         _print_serving(summary.serving)
+    if summary.monitoring is not None:
+        _print_monitoring(summary.monitoring)
     table = Table("id", "actor", "action", "subject", box=None, title="audit log")
     for event in summary.audit_events:
         table.add_row(str(event["id"]), event["actor"], event["action"], event["subject"])
@@ -193,8 +195,35 @@ def _print_demo(summary: DemoSummary) -> None:
         f"\nLook around: [bold]shipyard -C {folder} data list[/], "
         f"[bold]shipyard -C {folder} data quarantine loans@1[/], "
         f"[bold]shipyard -C {folder} models show default-risk@champion[/], "
-        f"[bold]shipyard -C {folder} audit[/]"
+        f"[bold]shipyard -C {folder} audit[/], "
+        f"[bold]shipyard -C {folder} monitor default-risk[/], "
+        f"[bold]shipyard -C {folder} alerts list[/]"
     )
+
+
+def _print_monitoring(monitoring: dict[str, Any]) -> None:
+    verdicts = ", ".join(
+        f"{v['feature']} {v['method']} {v['value']:.3g}{' DRIFTED' if v['drifted'] else ''}"
+        for v in monitoring["verdicts"]
+        if v["drifted"] is not None
+    )
+    console.print(f"monitoring       {monitoring['rows']} predictions vs {monitoring['reference']}")
+    console.print(f"drift            {verdicts}", highlight=False)
+    metrics = monitoring["metrics"]
+    console.print(
+        f"feedback         roc_auc {metrics.get('roc_auc', float('nan')):.3f} on "
+        f"{monitoring['labelled']} labelled rows"
+    )
+    for alert in monitoring["fired"]:
+        console.print(
+            f"[red]alert fired[/]      #{alert['id']} {alert['rule']}: {alert['message']}"
+        )
+    sent = ", ".join(f"{m['rule']} ({m['status']})" for m in monitoring["webhook_messages"])
+    console.print(
+        f"owner's webhook  received {len(monitoring['webhook_messages'])}: {sent}; "
+        f"a second run sent {monitoring['messages_after_second_run']} more"
+    )
+    console.print(f"monitoring report (open in a browser): {monitoring['report']}")
 
 
 def _print_serving(serving: dict[str, Any]) -> None:

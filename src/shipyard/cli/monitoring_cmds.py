@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 from rich.table import Table
@@ -19,34 +17,25 @@ from shipyard.monitoring.prometheus import prometheus_rules
 from .app import cli, open_from
 from .output import console, err_console, json_option, print_json
 
-logger = logging.getLogger(__name__)
 
-
-class DurationType(click.ParamType):
-    name = "duration"
-
-    def convert(
-        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
-    ) -> float:
-        if isinstance(value, float):
-            return value
-        try:
-            seconds = parse_duration(value)
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-        if seconds <= 0:
-            self.fail(f"expected a duration above 0, got {value!r}", param, ctx)
-        return seconds
-
-
-DURATION = DurationType()
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """``--window 1h`` and ``--every 5m`` as seconds; a bad one is a usage error that says why."""
+    if value is None:
+        return None
+    try:
+        seconds = parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    if seconds <= 0:
+        raise click.BadParameter(f"expected a duration above 0, got {value!r}")
+    return seconds
 
 
 @cli.command()
 @click.argument("models", nargs=-1)
 @click.option(
     "--window",
-    type=DURATION,
+    callback=_duration,
     help="How far back to look: 30m, 1h, 1d (default: monitoring.window).",
 )
 @click.option(
@@ -60,7 +49,9 @@ DURATION = DurationType()
     help="Compare with the version's training data or with the window before (default: monitoring.reference).",
 )
 @click.option(
-    "--every", type=DURATION, help="Keep running, once per this interval (e.g. 5m), until Ctrl-C."
+    "--every",
+    callback=_duration,
+    help="Keep running, once per this interval (e.g. 5m), until Ctrl-C.",
 )
 @click.option("--no-notify", is_flag=True, help="Move alert state along but send nothing.")
 @json_option
@@ -93,13 +84,15 @@ def monitor(
             for name in names:
                 try:
                     runs.append(project.monitor(name, **options))
-                except ShipyardError:
+                except ShipyardError as exc:
                     if every is None:
                         raise
-                    logger.exception("monitoring %s failed; trying again in %ss", name, every)
-            if as_json:
+                    err_console.print(
+                        f"monitoring {name} failed: {exc}; trying again in {every:g} s"
+                    )
+            if as_json and runs:
                 print_json([run.as_dict() for run in runs] if len(names) > 1 else runs[0].as_dict())
-            else:
+            elif not as_json:
                 for run in runs:
                     _print(run, project.monitoring.link(run.html_key))
             if every is None:
@@ -143,8 +136,8 @@ def _print(run: MonitorRun, link: str) -> None:
         )
     p = report.performance
     if p.metrics:
-        shown = ", ".join(f"{k} {v:.4f}" for k, v in p.metrics.items())
-        console.print(f"  performance on {p.labelled} labelled rows: {shown}")
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in p.metrics.items())
+        console.print(f"  performance on {p.labelled} labelled rows: {metrics}")
     if p.note:
         console.print(f"  [dim]feedback: {p.note}[/]")
     s = report.service

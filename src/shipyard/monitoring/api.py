@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 SCORE, PREDICTION = "score", "prediction"
 LABEL_LOOKBACK_S = 30 * 86400.0  # labels are joined to predictions up to 30 days older
+PREDICTION_SAMPLE = 200_000  # rows of the training data the version predicts for its profile
 
 
 @dataclass(frozen=True)
@@ -100,13 +101,22 @@ class Monitoring:
         frame = self._data.load(version.dataset)
         features = [f for f in version.features if f in frame.columns]
         columns = frame.select(features)
-        try:
-            predictor = self._models.load(version.ref)
-            labels, proba = predictor.answer(columns)
-            columns = columns.with_columns(_prediction_columns(labels, proba, version.task))
+        profile = build_profile(columns, source=version.dataset)
+        sample = (
+            columns.sample(PREDICTION_SAMPLE, seed=0)
+            if columns.height > PREDICTION_SAMPLE
+            else columns
+        )
+        try:  # the prediction distribution, from up to PREDICTION_SAMPLE rows
+            labels, proba = self._models.load(version.ref).answer(sample)
+            predicted = build_profile(
+                pl.DataFrame(_prediction_columns(labels, proba, version.task))
+            )
+            profile = Profile(
+                profile.rows, {**profile.columns, **predicted.columns}, profile.source
+            )
         except Exception as exc:  # the features are still worth profiling
             logger.warning("no prediction profile for %s: %s", version.ref, exc)
-        profile = build_profile(columns, source=version.dataset)
         stored = self._artifacts.put(
             json.dumps(profile.as_dict()).encode(),
             prefix=f"profiles/{version.model}",

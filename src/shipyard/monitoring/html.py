@@ -166,7 +166,7 @@ def _over_time(history: list[dict[str, Any]]) -> list[str]:
 
 def _performance(report: MonitorReport) -> str:
     p = report.performance
-    rows = [[k, f"{v:.4g}"] for k, v in p.metrics.items()]
+    rows: list[list[Any]] = [[k, f"{v:.4g}"] for k, v in p.metrics.items()]
     rows += [
         ["labels received", p.labels],
         ["labelled predictions", p.labelled],

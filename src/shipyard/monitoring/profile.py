@@ -175,13 +175,15 @@ def numeric_profile(ordered: np.ndarray, *, nulls: int) -> NumericProfile:
     positions = np.unique((LEVELS * (n - 1)).round().astype(np.int64))
     edges = np.unique(ordered[positions])
     cdf = np.searchsorted(ordered, edges, side="right")
+    scale = float(max(abs(ordered[0]), abs(ordered[-1]))) or 1.0  # no overflow near 1e308
+    scaled = ordered / scale
     return NumericProfile(
         n=n,
         nulls=nulls,
         edges=tuple(edges.tolist()),
         cdf=tuple(cdf.tolist()),
-        mean=float(ordered.mean()),
-        sd=float(ordered.std()),
+        mean=float(scaled.mean() * scale),
+        sd=float(scaled.std() * scale),
         min=float(ordered[0]),
         max=float(ordered[-1]),
     )

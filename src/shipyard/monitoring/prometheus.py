@@ -54,9 +54,10 @@ def _rule(name: str, model: ModelConfig, rule: AlertRule) -> dict[str, Any]:
         "owner": model.owner.name,
         "route": rule.route or "owner",
     }
-    bound = f"above {rule.above:g}" if rule.above is not None else f"below {rule.below:g}"
     if rule.when in DRIFT_FIGURES:
         bound = f"more than {rule.above or 0:g} drifted"
+    else:
+        bound = f"above {rule.above:g}" if rule.above is not None else f"below {rule.below:g}"
     out["annotations"] = {
         "summary": f"{name}: {rule.when} {bound}",
         "description": f"shipyard alert '{rule.key}' of model {name} (owner {model.owner.name}); "

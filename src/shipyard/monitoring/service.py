@@ -46,7 +46,10 @@ def service(predictions: pl.DataFrame, rejections: pl.DataFrame, budget_ms: floa
     latency = requests.get_column("latency_ms").to_numpy().astype(np.float64)
     p50, p95, p99 = (round(float(x), 3) for x in np.percentile(latency, [50, 95, 99]))
     total = requests.height + errors + rejected
-    degraded = predictions.get_column("degraded") if "degraded" in predictions.columns else None
+    degraded = 0.0
+    if "degraded" in predictions.columns:
+        share = predictions.get_column("degraded").cast(pl.Float64).mean()
+        degraded = float(share) if isinstance(share, int | float) else 0.0
     return Service(
         requests=requests.height,
         rows=predictions.height,
@@ -55,9 +58,7 @@ def service(predictions: pl.DataFrame, rejections: pl.DataFrame, budget_ms: floa
         latency_p99=p99,
         budget_ms=budget_ms,
         over_budget_rate=round(float((latency > budget_ms).mean()), 6),
-        degraded_rate=round(float(degraded.cast(pl.Float64).mean() or 0.0), 6)
-        if degraded is not None
-        else 0.0,
+        degraded_rate=round(degraded, 6),
         error_rate=round(errors / total, 6),
         rejected_rate=round(rejected / total, 6),
         errors=errors,

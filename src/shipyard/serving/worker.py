@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 from typing import TYPE_CHECKING, Any
@@ -160,12 +161,12 @@ class Background:
             # cancelled (shutdown), and stop() waits for it before the last flush
             write = asyncio.ensure_future(asyncio.to_thread(log.write, chunks))
             self._writing.add(write)
-            write.add_done_callback(lambda done, log=log: self._written(done, log))
+            write.add_done_callback(functools.partial(self._written, log=log))
             await asyncio.shield(write)
         spooled = await asyncio.to_thread(self.app.predictions.spooled_rows)
         self.app.metrics.set("shipyard_prediction_log_spooled_rows", (), spooled)
 
-    def _written(self, done: asyncio.Future[list[Any]], log: SegmentLog) -> None:
+    def _written(self, done: asyncio.Future[list[Any]], *, log: SegmentLog) -> None:
         self._writing.discard(done)
         if not done.cancelled() and done.exception() is None and done.result():
             log.restore(done.result())  # could not be written anywhere: try again later
