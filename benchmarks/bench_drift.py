@@ -28,7 +28,6 @@ flagged must stay under 5%.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -43,21 +42,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 import workload  # the benchmark folder is not a package: found through sys.path above
+from memory import reset_peak, rss_kb
 
 ENGINES = ["shipyard-profile", "shipyard-profile-1t", "shipyard-raw", "floor", "evidently"]
 FEATURES = [*workload.NUMERIC, *workload.CATEGORICAL]
-
-
-def _kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def _reset_peak() -> None:
-    with contextlib.suppress(OSError):  # not Linux: the peak then includes loading
-        Path("/proc/self/clear_refs").write_text("5")
 
 
 # -- engines ---------------------------------------------------------------------------
@@ -192,8 +180,8 @@ def run_engine(engine: str, ref_path: Path, cur_path: Path, repeat: int) -> dict
     if engine == "evidently":
         reference, current = reference.to_pandas(), current.to_pandas()
     times, flagged = [], set()
-    baseline = _kb("VmRSS")
-    _reset_peak()
+    baseline = rss_kb("VmRSS")
+    reset_peak()
     for _ in range(repeat):
         started = time.perf_counter()
         flagged = judge(reference, current, state)
@@ -202,7 +190,7 @@ def run_engine(engine: str, ref_path: Path, cur_path: Path, repeat: int) -> dict
         "engine": engine,
         "seconds": statistics.median(times),
         "runs": [round(t, 3) for t in times],
-        "peak_extra_mb": (_kb("VmHWM") - baseline) / 1024,
+        "peak_extra_mb": (rss_kb("VmHWM") - baseline) / 1024,
         "current_mb": current_mb,
         "flagged": sorted(flagged),
     }

@@ -17,7 +17,6 @@ run). Every engine's answer is checked against the planted rows.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -31,24 +30,13 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 
 import workload  # the benchmark folder is not a package: found through sys.path above
+from memory import reset_peak, rss_kb
 
 ENGINES = ["shipyard", "polars", "pandas", "pandera-polars", "pandera-pandas", "great-expectations"]
 MAX_NULL = 0.02
 
 
 # -- one engine, in its own process ----------------------------------------------
-
-
-def _rss_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def _reset_peak() -> None:
-    with contextlib.suppress(OSError):  # not Linux: the peak then includes loading
-        Path("/proc/self/clear_refs").write_text("5")
 
 
 def run_engine(engine: str, path: Path, repeat: int) -> dict[str, Any]:
@@ -62,13 +50,13 @@ def run_engine(engine: str, path: Path, repeat: int) -> dict[str, Any]:
     prepare, validate = IMPLEMENTATIONS[engine]
     state = prepare()
     times, result = [], None
-    baseline = _rss_kb("VmRSS")
-    _reset_peak()
+    baseline = rss_kb("VmRSS")
+    reset_peak()
     for _ in range(repeat):
         started = time.perf_counter()
         result = validate(data, state)
         times.append(time.perf_counter() - started)
-    peak_mb = (_rss_kb("VmHWM") - baseline) / 1024
+    peak_mb = (rss_kb("VmHWM") - baseline) / 1024
     rows, failing = result if result else (set(), set())
     return {
         "engine": engine,

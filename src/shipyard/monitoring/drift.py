@@ -155,25 +155,17 @@ def _numeric(
     name: str, ref: NumericProfile, values: np.ndarray, settings: DriftConfig, tested: int
 ) -> FeatureDrift:
     result = compare_numeric(ref, values)
-    method, threshold = choose("numeric", values.size, settings, name, tested)
-    statistics = {
-        "ks": result.ks,
-        "ks_p_value": result.ks_p,
-        "psi": result.psi,
-        "wasserstein": result.wasserstein,
-    }
-    value = {"ks": result.ks_p, "psi": result.psi, "wasserstein": result.wasserstein}[method]
-    drifted = value < threshold if method in P_VALUE_METHODS else value > threshold
-    return FeatureDrift(
-        feature=name,
-        kind="numeric",
-        method=method,
-        value=result.ks if method == "ks" else value,
-        threshold=threshold,
-        drifted=bool(drifted),
-        rows=int(values.size),
-        p_value=result.ks_p if method == "ks" else None,
-        statistics={k: round(v, 6) for k, v in statistics.items()},
+    return _verdict(
+        name,
+        "numeric",
+        choose("numeric", values.size, settings, name, tested),
+        int(values.size),
+        {
+            "ks": result.ks,
+            "ks_p_value": result.ks_p,
+            "psi": result.psi,
+            "wasserstein": result.wasserstein,
+        },
         plot=_numeric_plot(ref, result.cur_cdf, result.below, result.above),
         outside=round(result.below + result.above, 6),
     )
@@ -188,31 +180,45 @@ def _categorical(
     tested: int,
 ) -> FeatureDrift:
     result = compare_categorical(ref, counts)
-    method, threshold = choose("categorical", rows, settings, name, tested)
-    statistics = {
-        "chi2": result.chi2,
-        "chi2_p_value": result.chi2_p,
-        "psi": result.psi,
-        "js": result.js,
-    }
-    value = {"chi2": result.chi2_p, "psi": result.psi, "js": result.js}[method]
-    drifted = value < threshold if method in P_VALUE_METHODS else value > threshold
-    return FeatureDrift(
-        feature=name,
-        kind="categorical",
-        method=method,
-        value=result.chi2 if method == "chi2" else value,
-        threshold=threshold,
-        drifted=bool(drifted),
-        rows=rows,
-        p_value=result.chi2_p if method == "chi2" else None,
-        statistics={k: round(v, 6) for k, v in statistics.items()},
+    return _verdict(
+        name,
+        "categorical",
+        choose("categorical", rows, settings, name, tested),
+        rows,
+        {"chi2": result.chi2, "chi2_p_value": result.chi2_p, "psi": result.psi, "js": result.js},
         plot={
             "levels": result.levels[:40],
             "reference": [round(float(x), 6) for x in result.ref_share[:40]],
             "current": [round(float(x), 6) for x in result.cur_share[:40]],
         },
         unseen=dict(sorted(result.unseen.items(), key=lambda kv: -kv[1])[:20]),
+    )
+
+
+def _verdict(
+    name: str,
+    kind: str,
+    chosen: tuple[str, float],
+    rows: int,
+    statistics: dict[str, float],
+    **extra: Any,
+) -> FeatureDrift:
+    """A test's p-value must stay above its threshold, a distance below it."""
+    method, threshold = chosen
+    p_value = statistics.get(f"{method}_p_value") if method in P_VALUE_METHODS else None
+    decisive = p_value if p_value is not None else statistics[method]
+    drifted = decisive < threshold if p_value is not None else decisive > threshold
+    return FeatureDrift(
+        feature=name,
+        kind=kind,
+        method=method,
+        value=statistics[method],
+        threshold=threshold,
+        drifted=bool(drifted),
+        rows=rows,
+        p_value=p_value,
+        statistics={k: round(v, 6) for k, v in statistics.items()},
+        **extra,
     )
 
 
