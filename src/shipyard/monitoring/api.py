@@ -217,7 +217,7 @@ class Monitoring:
                 self._artifacts, PREDICTIONS, name, earlier,
                 columns=["prediction_id", "prediction", "probabilities", "time"],
             )  # fmt: skip
-        version = self._models.registry.resolve(_main(name, versions)) if versions else None
+        version = self._served(name, versions)
         return MonitorReport(
             model=name,
             versions=versions,
@@ -258,13 +258,12 @@ class Monitoring:
             return build_profile(before, columns, source="previous window"), "previous window"
         if reference != "training":
             raise DataError(f"unknown reference '{reference}'", hint="use 'training' or 'previous'")
-        if not versions:
-            try:
-                version = self._models.registry.resolve(f"{name}@champion")
-            except NotFoundError:
-                return None, "none"
-        else:
-            version = self._models.registry.resolve(_main(name, versions))
+        version = self._served(name, versions)
+        if version is None:
+            notes.append(
+                f"{name} has no champion and the window names no version: no drift verdicts"
+            )
+            return None, "none"
         profile = self.reference(version)
         if profile is None:
             notes.append(
@@ -273,6 +272,16 @@ class Monitoring:
             )
             return None, f"{version.ref} (no training data)"
         return profile, f"{version.ref} trained on {profile.source}"
+
+    def _served(self, name: str, versions: dict[str, int]) -> ModelVersion | None:
+        """The version that answered most of the window, else the champion, else none."""
+        refs = [_main(name, versions)] if versions else []
+        for ref in [*refs, f"{name}@champion"]:
+            try:
+                return self._models.registry.resolve(ref)
+            except NotFoundError:  # deleted since, or no champion yet
+                continue
+        return None
 
     def _keep(self, report: MonitorReport) -> tuple[int, str, str]:
         prefix = f"reports/monitoring/{report.model}"
