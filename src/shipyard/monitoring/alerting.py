@@ -89,6 +89,13 @@ class Alerts:
         """Move each rule's alert along by its condition; return the alerts that changed."""
         changed: list[int] = []
         with self.store.transaction() as conn:
+            if (
+                conn.dialect.name == "postgresql"
+            ):  # replicas monitoring at once: one alert per problem
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                    {"key": f"shipyard.alerts:{model}"},
+                )  # SQLite's write lock, taken up front, already serialises this
             for c in conditions:
                 if c.active is None:
                     continue
