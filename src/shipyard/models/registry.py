@@ -20,7 +20,15 @@ from sqlalchemy.engine import Connection
 
 from shipyard.errors import ConfigError, NotFoundError, ShipyardError
 from shipyard.refs import parse_ref
-from shipyard.storage import AuditEvent, MetadataStore, as_utc, current_actor, history, record
+from shipyard.storage import (
+    AuditEvent,
+    MetadataStore,
+    as_utc,
+    current_actor,
+    history,
+    lock,
+    record,
+)
 from shipyard.storage.tables import model_aliases, model_versions
 
 ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,63}$")
@@ -264,11 +272,7 @@ class Registry:
         return history(self._store, subject=model, limit=limit)
 
     def _lock(self, conn: Connection, model: str) -> None:
-        if conn.dialect.name == "postgresql":
-            conn.execute(
-                sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                {"key": f"shipyard.model:{model}"},
-            )
+        lock(conn, f"shipyard.model:{model}")
 
 
 def _check_alias(alias: str) -> None:

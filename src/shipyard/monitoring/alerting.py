@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from shipyard.config.schema import AlertingConfig, ModelConfig
 from shipyard.errors import NotFoundError
-from shipyard.storage import MetadataStore, as_utc, current_actor, record
+from shipyard.storage import MetadataStore, as_utc, current_actor, lock, record
 from shipyard.storage.tables import alert_notifications, alerts
 
 from .notifiers import Channel, Delivery, Notifier
@@ -89,13 +89,7 @@ class Alerts:
         """Move each rule's alert along by its condition; return the alerts that changed."""
         changed: list[int] = []
         with self.store.transaction() as conn:
-            if (
-                conn.dialect.name == "postgresql"
-            ):  # replicas monitoring at once: one alert per problem
-                conn.execute(
-                    sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
-                    {"key": f"shipyard.alerts:{model}"},
-                )  # SQLite's write lock, taken up front, already serialises this
+            lock(conn, f"shipyard.alerts:{model}")  # replicas monitoring at once: one alert
             for c in conditions:
                 if c.active is None:
                     continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .artifacts import Artifact, ArtifactStore, check_key
 from .audit import AuditEvent, as_utc, current_actor, history, record
-from .metadata import MetadataStore
+from .metadata import MetadataStore, lock
 from .urls import ArtifactLocation, artifact_location, redact
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "check_key",
     "current_actor",
     "history",
+    "lock",
     "record",
     "redact",
 ]

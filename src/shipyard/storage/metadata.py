@@ -131,6 +131,15 @@ class MetadataStore:
                 raise _wrap(exc, f"could not migrate the metadata database {self.url}") from exc
 
 
+def lock(conn: Connection, key: str) -> None:
+    """Serialise transactions on ``key`` until this one ends: a PostgreSQL advisory lock.
+
+    SQLite needs none: every write transaction takes the database's write lock up front.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+
+
 def _current_revision(conn: Connection) -> str | None:
     if not sa.inspect(conn).has_table("alembic_version"):
         return None
