@@ -118,10 +118,8 @@ def _print(run: MonitorRun, link: str) -> None:
         if f.drifted is None:
             table.add_row(f.feature, f.kind, "-", "-", f"[dim]{f.reason}[/]")
             continue
-        shown = f.p_value if f.p_value is not None else f.value
-        rule = f"p < {f.threshold:g}" if f.p_value is not None else f"> {f.threshold:g}"
         verdict = "[red]DRIFTED[/]" if f.drifted else "[green]ok[/]"
-        table.add_row(f.feature, f.kind, f"{f.method} {shown:.4g}", rule, verdict)
+        table.add_row(f.feature, f.kind, f"{f.method} {f.decisive:.4g}", f.flags_when, verdict)
     if report.drift:
         console.print(table)
     worst = [

@@ -62,6 +62,16 @@ class FeatureDrift:
     unseen: dict[str, int] = field(default_factory=dict)
     outside: float = 0.0  # share of current values outside the reference's range (numeric)
 
+    @property
+    def decisive(self) -> float | None:
+        """The number compared with ``threshold``: the p-value of a test, else the distance."""
+        return self.p_value if self.p_value is not None else self.value
+
+    @property
+    def flags_when(self) -> str:
+        """``p < 0.0167`` for a test, ``> 0.1`` for a distance."""
+        return f"p < {self.threshold:g}" if self.p_value is not None else f"> {self.threshold:g}"
+
 
 @dataclass(frozen=True)
 class DriftResult:

@@ -92,11 +92,11 @@ def _drift_table(verdicts: list[FeatureDrift]) -> str:
             reason = f"<span class='muted'>{_e(f.reason)}</span>"
             rows.append([_e(f.feature), _e(f.kind), "-", "-", "-", reason])
             continue
-        shown = f.p_value if f.p_value is not None else f.value
-        rule = f"p < {f.threshold:g}" if f.p_value is not None else f"> {f.threshold:g}"
         stats = ", ".join(f"{k} {v:.4g}" for k, v in f.statistics.items())
         mark = "<span class='bad'>drifted</span>" if f.drifted else "<span class='ok'>ok</span>"
-        rows.append([_e(f.feature), f.kind, f"{f.method} {shown:.4g}", rule, mark, _e(stats)])
+        rows.append(
+            [_e(f.feature), f.kind, f"{f.method} {f.decisive:.4g}", f.flags_when, mark, _e(stats)]
+        )
     return _table(
         ["feature", "kind", "decided by", "flags when", "verdict", "all statistics"], rows, raw=True
     )

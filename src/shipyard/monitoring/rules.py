@@ -74,9 +74,8 @@ def _drift(rule: AlertRule, report: MonitorReport) -> Condition:
 
 def _verdict(f: FeatureDrift) -> str:
     sign = "<" if f.p_value is not None else ">"
-    shown = f.p_value if f.p_value is not None else f.value
     name = f"{f.method} p" if f.p_value is not None else f.method
-    return f"{f.feature} ({name} {shown:.3g} {sign} {f.threshold:g})"
+    return f"{f.feature} ({name} {f.decisive:.3g} {sign} {f.threshold:g})"
 
 
 def _quality(rule: AlertRule, report: MonitorReport) -> Condition:
