@@ -12,7 +12,7 @@ from shipyard.config.checks import did_you_mean
 from shipyard.data import Datasets
 from shipyard.data.ingest import schema_hash
 from shipyard.errors import ConfigError, NotFoundError
-from shipyard.storage import ArtifactStore, AuditEvent, MetadataStore
+from shipyard.storage import ArtifactStore, AuditEvent, MetadataStore, redact
 from shipyard.training import code_version, train
 from shipyard.training import environment as current_environment
 
@@ -195,8 +195,10 @@ class Models:
         self, path: Path, name: str, *, trust_pickle: bool = False, dataset: str | None = None
     ) -> ModelVersion:
         """Import the scikit-learn model of an MLflow directory as the next version of ``name``."""
-        self.config(name)
-        imported = read_mlflow(path, trust_pickle=trust_pickle)
+        declared = self.config(name)
+        imported = read_mlflow(
+            path, trust_pickle=trust_pickle, trusted_types=declared.trusted_types
+        )
         return self.register(
             imported.estimator,
             name,
@@ -242,6 +244,9 @@ class Models:
         version = self.registry.resolve(ref)
         declared = self._config.models.get(version.model)
         owner = declared.owner.model_dump(exclude_none=True) if declared else {}
+        for channel in ("webhook", "slack"):  # their URLs carry secrets: never shown whole
+            if channel in owner:
+                owner[channel] = redact(str(owner[channel]))
         return ModelCard(
             version=version,
             owner=owner,

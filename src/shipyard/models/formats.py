@@ -8,20 +8,30 @@
 | ``xgboost`` | XGBoost boosters and ``XGB*`` estimators | XGBoost's own JSON model |
 | ``pickle`` | anything | joblib; only for a model marked ``trusted_pickle: true``, and only bytes whose sha256 matches the registry |
 
-skops refuses to load types it does not know; shipyard trusts the types of
-scikit-learn, NumPy and SciPy themselves (they cannot run code on load) and any
-type the project file lists under the model's ``trusted_types``, and refuses the rest.
+What ``load`` checks, on registration and again on every load (a registered
+artifact can itself be the malicious one):
+
+- skops: every type skops does not trust by default must be named exactly, in the
+  model's ``trusted_types`` or in shipyard's reviewed list of classes
+  (:mod:`shipyard.models.trusted`) — never a module prefix, never a function by
+  name; then every decision tree inside is checked (:mod:`shipyard.models.trees`)
+  so that a crafted tree is refused instead of crashing ``predict``.
+- ONNX: no external data, only standard operator domains unless trusted
+  (:mod:`shipyard.models.onnx_check`); no custom-operator library is ever loaded.
+- LightGBM and XGBoost: only their text and JSON/UBJSON models, never a pickle;
+  other bytes are refused before the library parses them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 from typing import Any
 
 from shipyard.errors import MissingDependencyError, ShipyardError, first_line
 
-SAFE_MODULES = ("sklearn.", "numpy.", "scipy.")
+logger = logging.getLogger(__name__)
 SUFFIX = {
     "skops": ".skops",
     "onnx": ".onnx",
@@ -113,14 +123,18 @@ def load(
         if fmt == "onnx":
             import onnxruntime
 
+            from .onnx_check import check_onnx  # imported here: it needs this module's error
+
+            check_onnx(data, trusted_types or [], where)
             return onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
         if fmt == "lightgbm":
             import lightgbm
 
-            return lightgbm.Booster(model_str=data.decode())
+            return lightgbm.Booster(model_str=_booster_text(data, fmt, where))
         if fmt == "xgboost":
             import xgboost
 
+            _booster_text(data, fmt, where)
             booster = xgboost.Booster()
             booster.load_model(bytearray(data))
             return booster
@@ -134,8 +148,12 @@ def load(
                 )
             import joblib
 
-            return joblib.load(io.BytesIO(data))
+            model = joblib.load(io.BytesIO(data))
+            _check_trees(model, where)
+            return model
     except ImportError as exc:
+        if isinstance(exc, MissingDependencyError):
+            raise
         if exc.name and exc.name.split(".")[0] not in _PACKAGES.values() and exc.name != fmt:
             raise ModelFormatError(
                 f"{where} needs the module '{exc.name}' to load, which cannot be imported",
@@ -143,7 +161,9 @@ def load(
                 "(or install it) where the model is loaded",
             ) from exc
         raise _missing(fmt) from exc
-    except ShipyardError:
+    except ShipyardError as exc:
+        if isinstance(exc, ModelFormatError):
+            logger.warning("refused to load %s (%s): %s", where, fmt, exc.message)
         raise
     except Exception as exc:
         raise ModelFormatError(
@@ -156,14 +176,47 @@ def load(
 def _load_skops(data: bytes, trusted_types: list[str], where: str) -> Any:
     import skops.io as sio
 
-    unknown = sio.get_untrusted_types(data=data)
-    refused = [t for t in unknown if not t.startswith(SAFE_MODULES) and t not in trusted_types]
+    from .trusted import refused_types
+
+    untrusted = sio.get_untrusted_types(data=data)
+    refused = refused_types(untrusted, trusted_types)
     if refused:
+        listed = ", ".join(f"'{t}'" for t in refused)
         raise ModelFormatError(
-            f"{where} contains types that are not trusted: {', '.join(refused)}",
-            hint="if you trust them, list them under the model's 'trusted_types' in shipyard.yaml",
+            f"{where} contains types that are not trusted: {', '.join(refused)}; "
+            "refusing it (skops would rebuild them, and a function or an unknown class can "
+            "run code when the model is loaded or used)",
+            hint="if you have reviewed them and trust where the model came from, list them "
+            f"under the model's trusted_types in shipyard.yaml: trusted_types: [{listed}]",
         )
-    return sio.loads(data, trusted=unknown)
+    model = sio.loads(data, trusted=untrusted)
+    _check_trees(model, where)
+    return model
+
+
+def _check_trees(model: Any, where: str) -> None:
+    from .trees import check_trees  # imported here: it needs this module's error
+
+    check_trees(model, where)
+
+
+#: What the first bytes of each booster format must be (LightGBM text, XGBoost JSON or UBJSON).
+_BOOSTER_START = {"lightgbm": (b"tree",), "xgboost": (b"{",)}
+
+
+def _booster_text(data: bytes, fmt: str, where: str) -> str:
+    """``data`` as the text of a ``fmt`` booster model; anything else (a pickle) is refused unread."""
+    head = data.lstrip()[:8]
+    if not head.startswith(_BOOSTER_START[fmt]):
+        looks = " (it looks like a pickle)" if head.startswith(b"\x80") else ""
+        kind = "a LightGBM text model" if fmt == "lightgbm" else "an XGBoost JSON/UBJSON model"
+        raise ModelFormatError(
+            f"{where} is not a readable {fmt} model: it starts with {head!r}, not like "
+            f"{kind}{looks}; refusing it unread",
+            hint="save LightGBM models with booster.save_model()/model_to_string() and XGBoost "
+            "models as JSON (booster.save_model('model.json')); shipyard never unpickles them",
+        )
+    return data.decode() if fmt == "lightgbm" else ""
 
 
 _PACKAGES = {

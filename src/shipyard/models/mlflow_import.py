@@ -3,7 +3,9 @@
 MLflow stores scikit-learn models as pickles (``cloudpickle`` by default), which
 run code when loaded: they are only read with ``trust_pickle`` (the CLI's
 ``--trust-pickle``), and then stored in shipyard as skops, the safe format. A model
-MLflow saved with ``serialization_format: skops`` is read safely without it. The
+MLflow saved with ``serialization_format: skops`` is read without it, under the
+same checks as any skops model (only types skops, shipyard's reviewed list or the
+model's ``trusted_types`` trust; every decision tree checked). The
 MLflow metadata (run id, model uuid, creation time, versions, signature) is kept.
 """
 
@@ -30,8 +32,13 @@ class MlflowModel:
     metadata: dict[str, Any]
 
 
-def read_mlflow(path: Path, *, trust_pickle: bool = False) -> MlflowModel:
-    """The scikit-learn model in the MLflow directory ``path``."""
+def read_mlflow(
+    path: Path, *, trust_pickle: bool = False, trusted_types: list[str] | None = None
+) -> MlflowModel:
+    """The scikit-learn model in the MLflow directory ``path``.
+
+    ``trusted_types`` are the types the model's project-file entry trusts (for a skops file).
+    """
     folder = Path(path)
     spec_file = folder / "MLmodel"
     if not spec_file.is_file():
@@ -53,7 +60,7 @@ def read_mlflow(path: Path, *, trust_pickle: bool = False) -> MlflowModel:
     serialization = str(flavor.get("serialization_format", "cloudpickle"))
     data = model_file.read_bytes()
     if serialization == "skops":
-        estimator = load_model(data, "skops", where=str(model_file))
+        estimator = load_model(data, "skops", trusted_types=trusted_types, where=str(model_file))
     else:
         if not trust_pickle:
             raise ModelFormatError(
