@@ -37,6 +37,7 @@ from .models import ModelVersion
 from .project import Project, init_project, open_project
 from .serving.app import ServingApp
 from .serving.embedded import EmbeddedServer
+from .storage import redact
 
 Step = Callable[[str], None]
 
@@ -118,7 +119,7 @@ def run_demo(
     point_owner_at(project_file, receiver.url)
 
     with receiver, open_project(folder) as project:
-        step(f"opening the metadata database {project.config.storage.database}")
+        step(f"opening the metadata database {redact(project.config.storage.database)}")
         revision = project.metadata.schema_revision()
         project.record("project.created", project.name, detail={"file": str(project_file)})
 

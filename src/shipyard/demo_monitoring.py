@@ -67,15 +67,25 @@ class WebhookReceiver:
 
 
 def point_owner_at(project_file: Path, url: str) -> None:
-    """Give the example model's owner a webhook (the demo's receiver)."""
+    """Give the example model's owner a webhook (the demo's receiver), allowed by name.
+
+    The receiver listens on 127.0.0.1, which alerts may reach only when
+    ``alerting.allow_hosts`` lists it: the demo lists exactly that address.
+    """
     text = project_file.read_text(encoding="utf-8")
     text, count = re.subn(
         r"owner: \{name: risk-team, email: risk@example.com\}",
         f"owner: {{name: risk-team, email: risk@example.com, webhook: {url}}}",
         text,
     )
-    if count != 1:  # the template changed: say so rather than run a demo without a pager
-        raise RuntimeError("the example project file has no risk-team owner line to extend")
+    text, allowed = re.subn(
+        r"^alerting:\n",
+        "alerting:\n  allow_hosts: [127.0.0.1]     # the demo's webhook receiver, on this machine\n",
+        text,
+        flags=re.MULTILINE,
+    )
+    if count != 1 or allowed != 1:  # the template changed: say so, not run without a pager
+        raise RuntimeError("the example project file has no risk-team owner or alerting to extend")
     project_file.write_text(text, encoding="utf-8")
 
 

@@ -60,7 +60,7 @@ def run_doctor(project: Project) -> DoctorReport:
         project=project.name,
         project_file=str(project.file),
         database=_safe(lambda: project.metadata.url, redact(project.config.storage.database)),
-        artifacts=_safe(lambda: project.artifacts.url, project.config.storage.artifacts),
+        artifacts=_safe(lambda: project.artifacts.url, redact(project.config.storage.artifacts)),
         checks=checks,
         versions=versions(),
     )

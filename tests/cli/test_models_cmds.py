@@ -118,3 +118,21 @@ def test_bad_input_exits_2(trained: Path, args: list[str], message: str) -> None
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_models_show_never_prints_the_owners_webhook_secrets(trained: Path) -> None:
+    """A Slack webhook URL is a credential: the model card shows where it goes, not the key."""
+    file = trained / "shipyard.yaml"
+    config = yaml.safe_load(file.read_text())
+    config["models"]["default-risk"]["owner"].update(
+        slack="https://hooks.slack.com/services/T000/B000/XXsekretXX",
+        webhook="https://bot:hunter2@hooks.example.com/notify?token=tok3n",
+    )
+    file.write_text(yaml.safe_dump(config, sort_keys=False))
+    assert run(trained, "train", "default-risk").exit_code == 0
+    text = run(trained, "models", "show", "default-risk@1").output
+    card = run(trained, "models", "show", "default-risk@1", "--json").stdout
+    for output in (text, card):
+        assert "hooks.slack.com/services/" in output and "hooks.example.com" in output
+        for secret in ("XXsekretXX", "hunter2", "tok3n"):
+            assert secret not in output, f"{secret!r} in: {output}"

@@ -27,6 +27,7 @@ PROJECT = """\
 project: monitoring-test
 server: {log_flush_s: 0.2, alias_poll_s: 0.2, access_log: false}
 alerting:
+  allow_hosts: [127.0.0.1]  # the receiver is on loopback, refused unless listed
   repeat: 1h
   timeout_s: 1
   retries: 2

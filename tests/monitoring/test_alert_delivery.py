@@ -18,6 +18,7 @@ MESSAGE = {
     "id": 1, "status": "firing", "model": "risk", "rule": "drift", "severity": "warning",
     "owner": "risk-team", "message": "risk: 2 of 3 features drifted",
 }  # fmt: skip
+LOOPBACK = ["127.0.0.1"]  # the receivers here listen on loopback, refused unless listed
 
 
 def _free_port() -> int:
@@ -70,7 +71,7 @@ def test_a_webhook_that_refuses_with_4xx_is_not_retried() -> None:
     receiver = Receiver()
     try:
         receiver.status = 404
-        delivery = Notifier(retries=3, backoff_s=0.01).send(
+        delivery = Notifier(retries=3, backoff_s=0.01, allow_hosts=LOOPBACK).send(
             Channel("webhook", receiver.url), MESSAGE
         )
         assert not delivery.ok and delivery.attempts == 1 and "HTTP 404" in (delivery.error or "")
@@ -80,7 +81,7 @@ def test_a_webhook_that_refuses_with_4xx_is_not_retried() -> None:
 
 def test_smtp_down_is_reported_not_raised() -> None:
     smtp = SmtpConfig.model_validate({"host": "127.0.0.1", "port": _free_port(), "from": "a@b.io"})
-    notifier = Notifier(timeout_s=1, retries=1, smtp=smtp, backoff_s=0.01)
+    notifier = Notifier(timeout_s=1, retries=1, smtp=smtp, backoff_s=0.01, allow_hosts=LOOPBACK)
     delivery = notifier.send(Channel("email", "risk@example.com"), MESSAGE)
     assert not delivery.ok and delivery.attempts == 2
     assert "Connection refused" in (delivery.error or "") or "Errno" in (delivery.error or "")
@@ -109,7 +110,7 @@ def test_email_reaches_a_real_smtp_server() -> None:
         smtp = SmtpConfig.model_validate(
             {"host": "127.0.0.1", "port": port, "from": "shipyard@example.com"}
         )
-        delivery = Notifier(timeout_s=5, smtp=smtp).send(
+        delivery = Notifier(timeout_s=5, smtp=smtp, allow_hosts=LOOPBACK).send(
             Channel("email", "risk@example.com"), MESSAGE
         )
     finally:
@@ -122,7 +123,7 @@ def test_email_reaches_a_real_smtp_server() -> None:
 def test_slack_gets_text_and_the_log_gets_a_line(caplog: pytest.LogCaptureFixture) -> None:
     receiver = Receiver()
     try:
-        notifier = Notifier()
+        notifier = Notifier(allow_hosts=LOOPBACK)
         assert notifier.send(Channel("slack", receiver.url + "/hooks/x"), MESSAGE).ok
         [(path, body)] = receiver.messages
         assert path == "/hooks/x" and set(body) == {"text"} and "risk drift" in body["text"]

@@ -16,6 +16,7 @@ import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import yaml
 from pydantic import BaseModel
@@ -24,6 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 from shipyard.errors import ConfigError, ProjectNotFoundError
 
 from .checks import Problem, check_project, did_you_mean
+from .destinations import destination_problems
 from .schema import ProjectConfig, StorageConfig
 
 PROJECT_FILE = "shipyard.yaml"
@@ -87,6 +89,7 @@ def parse_config(
         config = ProjectConfig.model_validate(data)
         problems = check_project(config)
         problems += _check_secrets(config.storage)
+        problems += destination_problems(config)
     if problems:
         raise ConfigError(
             f"{source} has {_count(len(problems), 'problem')}:",
@@ -288,17 +291,28 @@ def _apply_overrides(config: ProjectConfig, environ: Mapping[str, str]) -> Proje
         problems = []
         for error in exc.errors(include_url=False):
             var = ENV_OVERRIDES[str(error["loc"][0])]
+            # an overriding URL may carry a password: show its scheme, not the rest
+            value = error.get("input")
+            if isinstance(value, str) and "://" in value:
+                error = {**error, "input": value.split("://", 1)[0] + "://…"}
             problems.append(f"{var}: {_problem(error).message}")
         raise ConfigError("an environment override is wrong:", problems=problems) from None
     return config.model_copy(update={"storage": storage})
 
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def expand_env(value: str, *, where: str, environ: Mapping[str, str] | None = None) -> str:
-    """Replace ``${VAR}`` references in ``value``; an unset variable is a ConfigError."""
+    """Replace ``${VAR}`` references in ``value``; an unset variable is a ConfigError.
+
+    In a URL, a reference inside the ``user:password@`` part is percent-encoded, so
+    a password holding ``@``, ``/``, ``:``, ``#`` or ``?`` stays the password: it
+    cannot change the host the URL points at, nor spill its tail into the path.
+    """
     environ = os.environ if environ is None else environ
+    userinfo_end = _userinfo_end(value)
 
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -307,6 +321,18 @@ def expand_env(value: str, *, where: str, environ: Mapping[str, str] | None = No
                 f"{where} refers to environment variable ${{{name}}}, which is not set",
                 hint=f"export {name}=... before running shipyard",
             )
+        if match.start() < userinfo_end:
+            return quote(environ[name], safe="")
         return environ[name]
 
     return _ENV_REFERENCE.sub(replace, value)
+
+
+def _userinfo_end(url: str) -> int:
+    """Where the ``user:password@`` part of ``url`` ends (its ``@``), or -1 when it has none."""
+    scheme = _URL_SCHEME.match(url)
+    if scheme is None:
+        return -1
+    authority = re.split(r"[/?#]", url[scheme.end() :], maxsplit=1)[0]
+    at = authority.rfind("@")
+    return scheme.end() + at if at >= 0 else -1

@@ -80,6 +80,7 @@ class Alerts:
             retries=config.retries,
             smtp=config.smtp,
             environ=environ,
+            allow_hosts=config.allow_hosts,
         )
 
     # -- state ------------------------------------------------------------------------

@@ -5,23 +5,33 @@ Each delivery has a time-out per attempt and is retried with exponential backoff
 (0.5 s, 1 s, 2 s, …); what still fails is reported, never raised, so a dead
 endpoint cannot stop monitoring. The caller keeps the notification owed and
 tries again on the next run.
+
+Every destination is checked again at send time, after DNS, and the connection
+goes to the address checked (:mod:`.outbound`); a refused destination, a 4xx
+and a redirect (3xx, never followed) fail at once, without retries. Channel
+labels — what logs, the alert history and the CLI show — never carry a URL's
+credentials or path.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import smtplib
+import ssl
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
+from urllib.parse import urlsplit
 
 from shipyard.config import expand_env
+from shipyard.config.destinations import AllowList, DestinationRefused
 from shipyard.config.schema import SmtpConfig
+from shipyard.errors import ConfigError
+from shipyard.storage import redact
+
+from . import outbound
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +46,7 @@ class Channel:
     @property
     def label(self) -> str:
         if self.kind in ("webhook", "slack"):
-            return f"{self.kind}:{_redact(self.target)}"
+            return f"{self.kind}:{_origin(self.target)}/…"
         return f"{self.kind}:{self.target}"
 
 
@@ -59,12 +69,14 @@ class Notifier:
         smtp: SmtpConfig | None = None,
         environ: Mapping[str, str] | None = None,
         backoff_s: float = 0.5,
+        allow_hosts: Iterable[str] = (),
     ) -> None:
         self.timeout_s = timeout_s
         self.retries = retries
         self.smtp = smtp
         self.environ = environ
         self.backoff_s = backoff_s
+        self.allow = AllowList.parse(allow_hosts)
 
     def send(self, channel: Channel, message: dict[str, Any]) -> Delivery:
         attempts = 0
@@ -75,9 +87,10 @@ class Notifier:
                 self._send_once(channel, message)
                 return Delivery(channel, True, attempts)
             except Exception as exc:  # every failure is reported on the alert, not raised
-                error = f"{type(exc).__name__}: {exc}"
                 if isinstance(exc, _Permanent):
+                    error = str(exc)
                     break
+                error = f"{type(exc).__name__}: {exc}"
                 if attempt < self.retries:
                     time.sleep(self.backoff_s * 2**attempt)
         logger.warning(
@@ -97,19 +110,28 @@ class Notifier:
             logger.log(level, "ALERT %s", text(message))
 
     def _post(self, url: str, body: dict[str, Any]) -> None:
-        request = urllib.request.Request(
-            url,
-            data=json.dumps(body, default=str).encode(),
-            headers={"Content-Type": "application/json", "User-Agent": "shipyard-alerts"},
-            method="POST",
-        )
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
-                response.read(65536)
-        except urllib.error.HTTPError as exc:
-            if 400 <= exc.code < 500 and exc.code not in (408, 429):
-                raise _Permanent(f"the endpoint refused the message: HTTP {exc.code}") from None
-            raise
+            url = expand_env(url, where="the webhook URL", environ=self.environ)
+            answer = outbound.post(
+                url,
+                json.dumps(body, default=str).encode(),
+                allow=self.allow,
+                timeout_s=self.timeout_s,
+                headers={"Content-Type": "application/json", "User-Agent": "shipyard-alerts"},
+            )
+        except (DestinationRefused, ConfigError) as exc:
+            raise _Permanent(f"not sent: {exc}") from None
+        status = answer.status
+        if 300 <= status < 400:
+            where = f" to {redact(answer.location)}" if answer.location else ""
+            raise _Permanent(
+                f"the endpoint answered HTTP {status} (a redirect{where}); redirects are not "
+                "followed: point the webhook at the final URL"
+            )
+        if 400 <= status < 500 and status not in (408, 429):
+            raise _Permanent(f"the endpoint refused the message: HTTP {status}")
+        if status >= 400 or status < 200:
+            raise OSError(f"the endpoint answered HTTP {status}")
 
     def _mail(self, address: str, message: dict[str, Any]) -> None:
         if self.smtp is None:
@@ -119,9 +141,15 @@ class Notifier:
         mail["To"] = address
         mail["Subject"] = subject(message)
         mail.set_content(text(message) + "\n\n" + json.dumps(message, indent=2, default=str))
-        with smtplib.SMTP(self.smtp.host, self.smtp.port, timeout=self.timeout_s) as server:
+        try:
+            session = outbound.smtp_session(
+                self.smtp.host, self.smtp.port, allow=self.allow, timeout_s=self.timeout_s
+            )
+        except DestinationRefused as exc:
+            raise _Permanent(f"not sent: {exc}") from None
+        with session as server:
             if self.smtp.starttls:
-                server.starttls()
+                server.starttls(context=ssl.create_default_context())  # verifies the name
             if self.smtp.username:
                 password = expand_env(
                     self.smtp.password or "", where="alerting.smtp.password", environ=self.environ
@@ -131,7 +159,7 @@ class Notifier:
 
 
 class _Permanent(Exception):
-    """A failure that retrying cannot fix (a 4xx answer, no mail server configured)."""
+    """A failure that retrying cannot fix (a 4xx or 3xx answer, a refused destination)."""
 
 
 def subject(message: dict[str, Any]) -> str:
@@ -150,7 +178,7 @@ def slack_text(message: dict[str, Any]) -> str:
     return f"{icon} *{subject(message)}*\n{message['message']}\nowner: {message['owner']}"
 
 
-def _redact(url: str) -> str:
-    """Webhook URLs carry secrets in their path: keep the host only."""
-    head, _, rest = url.partition("://")
-    return f"{head}://{rest.split('/', 1)[0]}/…"
+def _origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``: webhook paths and credentials are secrets."""
+    parts = urlsplit(url)
+    return redact(f"{parts.scheme}://{parts.netloc}")

@@ -5,15 +5,64 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
-_USERINFO = re.compile(
-    r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^/@:]*):(?P<secret>[^/@]*)@"
-)
+from shipyard.errors import StorageError
+
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+# query parameters that carry a credential: token, api_key, X-Amz-Signature, sig, password, …
+_SECRET_PARAM = re.compile(r"token|key|secret|pass|pwd|sig|auth|credential|session", re.IGNORECASE)
+# path segments after which a webhook URL's path is its secret (Slack, Mattermost, Discord, Teams)
+_HOOK_SEGMENTS = frozenset({"services", "hooks", "webhooks", "webhook", "webhookb2"})
+HIDDEN = "***"
 
 
 def redact(url: str) -> str:
-    """``url`` with any password replaced by ``***``, safe to print and log."""
-    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:***@", url)
+    """``url`` safe to print and log: every credential in it replaced.
+
+    The password of ``user:password@`` becomes ``***`` (in a web URL a lone
+    ``token@`` too), token-like query parameters (``token``, ``api_key``, ``sig``,
+    ``X-Amz-Signature``, …) lose their values, a webhook path keeps only its
+    prefix (``https://hooks.slack.com/services/…``) and a fragment is dropped.
+    A value that is not a URL (a folder path) is returned as it is.
+    """
+    match = _SCHEME.match(url)
+    if match is None:
+        return url
+    scheme = match["scheme"]
+    web = scheme.lower() in ("http", "https")
+    rest = url[match.end() :]
+    # a web URL's user part ends at its authority; in a database URL a password
+    # written unencoded may hold '/', '?' or '#', so there the last '@' ends it
+    scope = re.split(r"[/?#]", rest, maxsplit=1)[0] if web else rest
+    at = scope.rfind("@")
+    userinfo = ""
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        userinfo = f"{user}:{HIDDEN}@" if colon else (f"{HIDDEN}@" if web else f"{user}@")
+        rest = rest[at + 1 :]
+    rest, hash_, _fragment = rest.partition("#")
+    rest, question, query = rest.partition("?")
+    host, slash, path = rest.partition("/")
+    shown = f"{scheme}://{userinfo}{host}{slash}{_redact_path(path)}"
+    if question:
+        shown += "?" + "&".join(_redact_param(p) for p in query.split("&"))
+    return shown + ("#…" if hash_ else "")
+
+
+def _redact_path(path: str) -> str:
+    segments = path.split("/")
+    for index, segment in enumerate(segments[:-1]):
+        if segment.lower() in _HOOK_SEGMENTS:
+            return "/".join(segments[: index + 1]) + "/…"
+    return path
+
+
+def _redact_param(param: str) -> str:
+    name, equals, value = param.partition("=")
+    if equals and value and _SECRET_PARAM.search(unquote(name)):
+        return f"{name}={HIDDEN}"
+    return param
 
 
 def database_url(url: str, root: Path) -> str:
@@ -44,12 +93,19 @@ class ArtifactLocation:
 
     @property
     def url(self) -> str:
-        return self.root if self.protocol == "file" else f"{self.protocol}://{self.root}"
+        """Where the store is, safe to print."""
+        return self.root if self.protocol == "file" else redact(f"{self.protocol}://{self.root}")
 
 
 def artifact_location(url: str, root: Path) -> ArtifactLocation:
     """Parse an artifacts URL (folder path, ``file://`` or ``s3://bucket/prefix``)."""
     if url.startswith("s3://"):
+        if "@" in url.split("/", 3)[2]:
+            raise StorageError(
+                f"artifact store {redact(url)} has credentials in its URL",
+                hint="give S3 credentials as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or an "
+                "AWS profile, never in the URL, which is printed and logged",
+            )
         return ArtifactLocation("s3", url[len("s3://") :].strip("/"))
     path = Path(url.removeprefix("file://"))
     path = path if path.is_absolute() else root / path
