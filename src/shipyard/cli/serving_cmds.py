@@ -8,6 +8,7 @@ import click
 
 from shipyard.serving import resolve_targets
 from shipyard.serving import serve as run_server
+from shipyard.serving.exposure import is_loopback
 
 from .app import cli, open_from
 from .output import err_console
@@ -37,27 +38,50 @@ from .output import err_console
     type=click.IntRange(1, 256),
     help="Native threads (OpenMP/BLAS) per worker.",
 )
+@click.option(
+    "--public",
+    is_flag=True,
+    help="Allow a non-loopback --host with no token (server.require_token off), on purpose.",
+)
 @click.pass_context
 def serve(
-    ctx: click.Context, models: tuple[str, ...], host: str, port: int, workers: int, threads: int
+    ctx: click.Context,
+    models: tuple[str, ...],
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    public: bool,
 ) -> None:
     """Serve MODEL[@ALIAS|@N]... (default: every model's champion) until Ctrl-C or SIGTERM.
 
     The server follows aliases: when `champion` moves, every worker loads, warms
-    and switches to the new version without failing a request.
+    and switches to the new version without failing a request. A --host other than
+    a loopback address needs SHIPYARD_API_TOKEN with server.require_token, or --public.
     """
     with open_from(ctx) as project:
         targets = resolve_targets(project, list(models))
         root = project.root
+        open_to_all = not is_loopback(host) and not project.config.server.require_token
     level = logging.getLogger().level
 
     def listening(url: str) -> None:
         err_console.print(
             f"serving {', '.join(f'{m}@{t}' for m, t in targets.items())} on {url} "
             f"({workers} worker{'s' if workers > 1 else ''}); Ctrl-C stops",
+            markup=False,
             highlight=False,
             soft_wrap=True,
         )
+        if open_to_all:
+            err_console.print(
+                f"PUBLIC: no token protects {url}; anyone who can reach it can predict, "
+                "read the models and send feedback",
+                style="bold red",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
     run_server(
         root,
@@ -68,4 +92,5 @@ def serve(
         threads=threads,
         log_level=level,
         on_listen=listening,
+        public=public,
     )

@@ -10,7 +10,6 @@ metrics snapshots run in background tasks and threads.
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import os
 import re
@@ -27,6 +26,7 @@ from shipyard.project import Project
 
 from . import protocols
 from .accesslog import AccessLog
+from .auth import Tokens
 from .deployment import Deployment
 from .fallback import FallbackChain
 from .feedback import feedback_chunk
@@ -42,8 +42,9 @@ from .http import (
     send_bytes,
     send_json,
 )
-from .metrics import Metrics, SharedMetrics
+from .metrics import Metrics, SharedMetrics, model_label, route_label
 from .openapi import openapi_document
+from .origin import CrossSite, require_body_type
 from .predlog import FEEDBACK, PREDICTIONS, REJECTIONS, Chunk, SegmentLog
 from .validation import FieldSpec, RowValidator
 from .worker import Background
@@ -78,13 +79,19 @@ class ServingApp:
         self.monitors = not self.worker.startswith("w") or self.worker.startswith("w0-")
         self.metrics = Metrics()
         self.shared = shared or SharedMetrics(None, self.worker)
-        self.admin_token = env.get("SHIPYARD_ADMIN_TOKEN") or None
-        self.api_token = env.get("SHIPYARD_API_TOKEN") or None
-        if self.settings.require_token and not self.api_token:
+        api_token = env.get("SHIPYARD_API_TOKEN") or None
+        if self.settings.require_token and not api_token:
             raise ShipyardError(
                 "server.require_token is on but SHIPYARD_API_TOKEN is not set",
                 hint="export SHIPYARD_API_TOKEN=<a long random string> before `shipyard serve`",
             )
+        self.tokens = Tokens(
+            api=api_token,
+            admin=env.get("SHIPYARD_ADMIN_TOKEN") or None,
+            required=self.settings.require_token,
+        )
+        self.cross_site = CrossSite(self.settings.cors_origins)
+        self._routes: dict[str, str] = {}  # route labels of paths that were answered
         self.max_body = int(self.settings.max_body_mb * 1_000_000)
         self.deployments = {name: self._deployment(name, t) for name, t in targets.items()}
         spool = project.root / ".shipyard" / "spool"
@@ -162,6 +169,7 @@ class ServingApp:
         status = 500
         model = ""
         try:
+            send = self.cross_site.guard(scope, send)
             status, model = await self._route(scope, receive, send, started)
         except Exception as exc:
             if isinstance(exc, ShipyardError):
@@ -169,13 +177,20 @@ class ServingApp:
             else:
                 logger.exception("internal error on %s %s", scope["method"], scope["path"])
                 status, payload = error_payload(exc)
-            model = model or _model_in(scope["path"])
+            model = model or _model_named(scope)
             if status != 499:
                 await send_json(send, status, payload)
                 self._log_refusal(scope["path"], model, status, payload)
         finally:
-            route = _route_name(scope["path"])
-            self.metrics.inc("shipyard_requests_total", (model, route, str(status)))
+            # every label value from a bounded set: a made-up name or path is no new series
+            path = scope["path"]
+            route = self._routes.get(path)
+            if route is None:
+                route = route_label(path)
+                if status < 300 and model in self.deployments and len(self._routes) < 256:
+                    self._routes[path] = route  # answered paths of served models, capped
+            labels = (model_label(model, self.deployments), route, str(status))
+            self.metrics.inc("shipyard_requests_total", labels)
             self.access.request(scope, status, time.perf_counter() - started, model)
 
     async def _route(
@@ -189,7 +204,9 @@ class ServingApp:
             return 200, ""
         if head == "readyz" or path == "/v2/health/ready":
             return await self._readyz(send), ""
-        self._authorize(scope, admin=False)
+        if method == "OPTIONS" and await self.cross_site.preflight(scope, send):
+            return 204, ""
+        self.tokens.check(scope, admin=False)
         if head == "v1" and len(parts) >= 3 and parts[1] == "models":
             name = parts[2]
             if len(parts) == 4 and parts[3] == "predict":
@@ -201,7 +218,7 @@ class ServingApp:
                 return await self._feedback(scope, receive, send, name), name
             if len(parts) == 5 and parts[3] == "aliases":
                 _method(method, "PUT")
-                self._authorize(scope, admin=True)
+                self.tokens.check(scope, admin=True)
                 return await self._move_alias(scope, receive, send, name, parts[4]), name
             if len(parts) == 3:
                 _method(method, "GET")
@@ -215,7 +232,7 @@ class ServingApp:
             return 200, ""
         if path == "/v1/admin/reload":
             _method(method, "POST")
-            self._authorize(scope, admin=True)
+            self.tokens.check(scope, admin=True)
             await self.background.check_aliases(force=True)
             await send_json(
                 send, 200, {"models": [d.describe() for d in self.deployments.values()]}
@@ -223,7 +240,7 @@ class ServingApp:
             return 200, ""
         if path == "/v1/admin/fault":
             _method(method, "POST")
-            self._authorize(scope, admin=True)
+            self.tokens.check(scope, admin=True)
             return await self._fault(scope, receive, send), ""
         if head == "v2":
             return await self._v2(scope, receive, send, parts, started)
@@ -249,7 +266,7 @@ class ServingApp:
         self, scope: Scope, receive: Receive, send: Send, name: str, protocol: str, started: float
     ) -> None:
         deployment = self._find(name)
-        body = parse_json(await read_body(scope, receive, self.max_body))
+        body = await self._json(scope, receive)
         request_id: Any = None
         wanted: set[str] | None = None
         if protocol == "native":
@@ -280,6 +297,11 @@ class ServingApp:
             await send_json(send, 200, protocols.mlflow_answer(outcome))
         else:
             await send_json(send, 200, protocols.v2_answer(name, outcome, ids, request_id, wanted))
+
+    async def _json(self, scope: Scope, receive: Receive) -> Any:
+        """The request body as JSON: 415 for another Content-Type, 413 past the limit, 400."""
+        require_body_type(scope)
+        return parse_json(await read_body(scope, receive, self.max_body))
 
     def _log(self, name: str, outcome: Any, rows: Any, ids: list[str], seconds: float) -> None:
         """Buffer the answered rows for the prediction log (per-request values stay scalars)."""
@@ -347,7 +369,7 @@ class ServingApp:
 
     async def _feedback(self, scope: Scope, receive: Receive, send: Send, name: str) -> int:
         deployment = self._find(name)
-        body = parse_json(await read_body(scope, receive, self.max_body))
+        body = await self._json(scope, receive)
         chunk = feedback_chunk(name, body, deployment, self.settings.max_rows)
         self.feedback.append(chunk)
         self.metrics.inc("shipyard_feedback_total", (name,), chunk.n)
@@ -401,7 +423,7 @@ class ServingApp:
         self, scope: Scope, receive: Receive, send: Send, name: str, alias: str
     ) -> int:
         self._find(name)
-        body = parse_json(await read_body(scope, receive, self.max_body))
+        body = await self._json(scope, receive)
         version = body.get("version") if isinstance(body, dict) else None
         if not isinstance(version, int) or isinstance(version, bool):
             raise HttpError(422, "invalid_request", 'expected {"version": N, "reason": "why"}')
@@ -421,7 +443,7 @@ class ServingApp:
         return 200
 
     async def _fault(self, scope: Scope, receive: Receive, send: Send) -> int:
-        body = parse_json(await read_body(scope, receive, self.max_body))
+        body = await self._json(scope, receive)
         if not isinstance(body, dict):
             raise HttpError(422, "invalid_request", _FAULT_SHAPE)
         deployment = self._find(str(body.get("model")))
@@ -480,27 +502,6 @@ class ServingApp:
             "this server serves several models; say which with the X-Shipyard-Model header",
         )
 
-    def _authorize(self, scope: Scope, *, admin: bool) -> None:
-        expected = self.admin_token if admin else self.api_token
-        if admin and expected is None:
-            raise HttpError(
-                403,
-                "forbidden",
-                "admin endpoints are off: the server was started without SHIPYARD_ADMIN_TOKEN",
-                hint="set SHIPYARD_ADMIN_TOKEN in the server's environment",
-            )
-        if not admin and not self.settings.require_token:
-            return
-        given = header(scope, b"authorization") or b""
-        token = given[7:] if given[:7].lower() == b"bearer " else b""
-        if not token or expected is None or not hmac.compare_digest(token, expected.encode()):
-            raise HttpError(
-                401,
-                "unauthorized",
-                "a valid bearer token is required" + (" for admin endpoints" if admin else ""),
-                hint="send 'Authorization: Bearer <token>'",
-            )
-
 
 _FAULT_SHAPE = (
     'expected {"model": NAME, "mode": "error" | "delay" | "off", "seconds": S, "delay_ms": MS}'
@@ -538,19 +539,12 @@ PREDICTION_ROUTES = ("/predict", "/infer", "/invocations")
 _FIELD = re.compile(r"\]\.([^:\s]+):")
 
 
-def _model_in(path: str) -> str:
-    parts = path.strip("/").split("/")
+def _model_named(scope: Scope) -> str:
+    """The model a request named, served or not (URL, or /invocations' X-Shipyard-Model)."""
+    parts = scope["path"].strip("/").split("/")
     if len(parts) >= 3 and parts[0] in ("v1", "v2") and parts[1] == "models":
-        return parts[2]
+        return str(parts[2])
+    if scope["path"] == "/invocations":
+        chosen = header(scope, b"x-shipyard-model")
+        return chosen.decode("utf-8", "replace") if chosen else ""
     return ""
-
-
-def _route_name(path: str) -> str:
-    parts = path.strip("/").split("/")
-    if len(parts) >= 4 and parts[1] == "models":
-        return f"/{parts[0]}/models/{{name}}/{parts[-1]}"
-    if len(parts) == 3 and parts[1] == "models":
-        return f"/{parts[0]}/models/{{name}}"
-    known = {"/healthz", "/readyz", "/metrics", "/invocations", "/ping", "/health",
-             "/openapi.json", "/version", "/v1/models", "/v1/admin/reload", "/v2"}  # fmt: skip
-    return path if path in known or path.startswith("/v2/health") else "other"

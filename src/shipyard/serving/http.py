@@ -29,7 +29,7 @@ _DUMP_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 
 class HttpError(ShipyardError):
-    """An HTTP-level refusal with its own status and code (404 route, 405, 401, 403, 503)."""
+    """An HTTP-level refusal with its own status and code (404 route, 405, 401, 403, 415, 503)."""
 
     def __init__(self, status: int, code: str, message: str, *, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
@@ -140,6 +140,7 @@ def _code(status: int) -> str:
         404: "not_found",
         405: "method_not_allowed",
         413: "too_large",
+        415: "unsupported_media_type",
         422: "invalid_request",
         503: "unavailable",
     }.get(status, "error")

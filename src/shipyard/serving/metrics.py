@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from shipyard.storage.safe_files import write_atomic
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
@@ -93,6 +95,52 @@ SPECS: dict[str, Spec] = {
         "gauge", "When monitoring last ran.", ("model",)
     ),
 }
+
+
+UNKNOWN = "unknown"
+"""The label value for a model a request named but that is not served here."""
+
+_PLAIN_ROUTES = frozenset(
+    {
+        "/healthz", "/readyz", "/metrics", "/invocations", "/ping", "/health", "/openapi.json",
+        "/version", "/v1/models", "/v1/admin/reload", "/v1/admin/fault", "/v2",
+        "/v2/health/live", "/v2/health/ready",
+    }
+)  # fmt: skip
+
+
+def route_label(path: str) -> str:
+    """The route ``path`` matches, as a template (``/v1/models/{name}/predict``), else ``other``.
+
+    Label values come from this fixed set only: a path a client makes up (a random
+    model name, alias or suffix) never becomes a new series.
+    """
+    if path in _PLAIN_ROUTES:
+        return path
+    parts = path.strip("/").split("/")
+    if len(parts) < 3 or parts[0] not in ("v1", "v2") or parts[1] != "models":
+        return "other"
+    base = f"/{parts[0]}/models/{{name}}"
+    rest = parts[3:]
+    if parts[0] == "v1":
+        if len(rest) == 2 and rest[0] == "aliases":
+            return base + "/aliases/{alias}"
+    elif len(rest) >= 2 and rest[0] == "versions":
+        base, rest = base + "/versions/{version}", rest[2:]
+    if not rest:
+        return base
+    if len(rest) == 1 and rest[0] in (
+        ("predict", "feedback") if parts[0] == "v1" else ("ready", "infer")
+    ):
+        return f"{base}/{rest[0]}"
+    return "other"
+
+
+def model_label(name: str, served: Any) -> str:
+    """``name`` when it is served (a key of ``served``), ``unknown`` when not, ``""`` for none."""
+    if not name or name in served:
+        return name
+    return UNKNOWN
 
 
 class Metrics:
@@ -199,10 +247,8 @@ class SharedMetrics:
         """Publish this worker's ``Metrics.snapshot()`` (taken on the event loop)."""
         if self.folder is None:
             return
-        target = self.folder / f"worker-{self.worker}.json"
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(json.dumps(snapshot), encoding="utf-8")
-        tmp.replace(target)
+        # an exclusive temporary file renamed into place: never through a planted link
+        write_atomic(self.folder / f"worker-{self.worker}.json", json.dumps(snapshot).encode())
 
     def combined(self, metrics: Metrics) -> Metrics:
         """This worker's live figures plus every other worker's latest snapshot."""

@@ -27,8 +27,11 @@ _ERRORS = {
     }
     for code, text in (
         (400, "malformed JSON or not the protocol's shape"),
+        (401, "server.require_token is on and no valid bearer token was sent"),
+        (403, "a write from a browser origin not in server.cors_origins"),
         (404, "no such model"),
         (413, "body or row count over the limit"),
+        (415, "the body's Content-Type is not application/json"),
         (422, "rows that do not fit the model's schema (every problem listed)"),
         (503, "the model and its fallback chain could not answer"),
     )

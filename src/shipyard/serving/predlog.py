@@ -15,6 +15,7 @@ flushes what is left.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import os
@@ -31,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shipyard.storage import ArtifactStore
+from shipyard.storage.safe_files import TempFile, checked_folder, read_regular
 
 from .validation import Rows
 
@@ -120,27 +122,46 @@ class SegmentLog:
             return failed
 
     def retry_spool(self) -> None:
-        """Send spooled segments (this worker's and any earlier process's) to the store."""
-        for path in self._spooled():
-            kind, prefix_text, _rows = path.name.split("__")[:3]
-            if kind != self.kind:
-                continue
-            prefix = prefix_text.replace("~", "/")
-            try:
-                data = path.read_bytes()
-            except FileNotFoundError:
-                continue  # another worker sent it
-            rows = int(path.name.split("__")[3])
-            try:
-                key = self.artifacts.put(data, prefix=prefix, suffix=".parquet").key
-            except Exception as exc:
-                logger.warning(
-                    "the artifact store is still unavailable (%s); keeping the spool", exc
-                )
-                return
-            self._on_rows(self.kind, "store", rows)
-            path.unlink(missing_ok=True)
-            logger.info("sent a spooled %s segment of %d rows to %s", self.kind, rows, key)
+        """Send spooled segments (this worker's and any earlier process's) to the store.
+
+        Spooled files are read without following links and only when regular: a
+        link planted in the spool (to a secret, say) is never read into the store.
+        """
+        spooled = self._spooled()
+        if not spooled:
+            return
+        try:
+            with checked_folder(self.spool.parent, (self.spool.name,)) as folder:
+                for path in spooled:
+                    if not self._send_spooled(folder, path.name):
+                        return
+        except OSError as exc:  # StorageError (a linked spool) is an OSError too
+            logger.warning("cannot read the spool %s: %s", self.spool, exc)
+
+    def _send_spooled(self, folder: int, name: str) -> bool:
+        """Send one spooled segment; False when the store is still unavailable."""
+        kind, prefix_text, _rows = name.split("__")[:3]
+        if kind != self.kind:
+            return True
+        prefix = prefix_text.replace("~", "/")
+        try:
+            data = read_regular(folder, name)
+        except FileNotFoundError:
+            return True  # another worker sent it
+        except OSError as exc:
+            logger.warning("skipping %s in the spool: not a regular file (%s)", name, exc)
+            return True
+        rows = int(name.split("__")[3])
+        try:
+            key = self.artifacts.put(data, prefix=prefix, suffix=".parquet").key
+        except Exception as exc:
+            logger.warning("the artifact store is still unavailable (%s); keeping the spool", exc)
+            return False
+        self._on_rows(self.kind, "store", rows)
+        with contextlib.suppress(FileNotFoundError):  # another worker removed it
+            os.unlink(name, dir_fd=folder)
+        logger.info("sent a spooled %s segment of %d rows to %s", self.kind, rows, key)
+        return True
 
     def _put(self, data: bytes, prefix: str, rows: int) -> bool:
         try:
@@ -153,14 +174,11 @@ class SegmentLog:
 
     def _to_spool(self, data: bytes, prefix: str, rows: int) -> bool:
         name = f"{self.kind}__{prefix.replace('/', '~')}__{time.time_ns()}__{rows}__.parquet"
-        try:
-            self.spool.mkdir(parents=True, exist_ok=True)
-            tmp = self.spool / (name + ".tmp")
-            with tmp.open("wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())
-            tmp.replace(self.spool / name)
+        try:  # a new file, never through a link, renamed into place when whole
+            spool = checked_folder(self.spool.parent, (self.spool.name,), create=True)
+            with spool as folder, TempFile(folder, prefix=".") as tmp:
+                tmp.file.write(data)
+                tmp.commit(folder, name)
         except OSError:
             logger.exception("could not spool %d %s rows to %s either", rows, self.kind, self.spool)
             return False

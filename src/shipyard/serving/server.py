@@ -98,12 +98,14 @@ def run_worker(
     from shipyard.project import open_project
 
     from .app import ServingApp
+    from .exposure import is_loopback
     from .metrics import SharedMetrics
 
     worker = worker or os.urandom(6).hex()
     project = open_project(Path(project_dir))
     shared = SharedMetrics(Path(metrics_dir) if metrics_dir else None, worker)
     app = ServingApp(project, targets, worker=worker, shared=shared)
+    app.cross_site.local = is_loopback(str(sock.getsockname()[0]))
     config = uvicorn.Config(
         app,
         loop="uvloop" if _has("uvloop") else "asyncio",
@@ -198,8 +200,14 @@ def serve(
     threads: int = 1,
     log_level: int = logging.WARNING,
     on_listen: Callable[[str], None] | None = None,
+    public: bool = False,
 ) -> None:
-    """Serve ``targets`` ({model: alias or version}) until stopped; ``on_listen`` gets the URL."""
+    """Serve ``targets`` ({model: alias or version}) until stopped; ``on_listen`` gets the URL.
+
+    A ``host`` other than a loopback address needs ``server.require_token`` or, as a
+    deliberate decision, ``public`` (or ``server.public``): see :mod:`.exposure`.
+    """
+    exposed(project_dir, host, public=public)
     sock = bind(host, port)
     bound = sock.getsockname()[1]
     url = f"http://{host}:{bound}" if ":" not in host else f"http://[{host}]:{bound}"
@@ -219,6 +227,23 @@ def serve(
             _supervise(project_dir, targets, sock, workers, threads, log_level)
     finally:
         sock.close()
+
+
+def exposed(project_dir: Path, host: str, *, public: bool) -> str | None:
+    """Refuse an accidental open server; the notice of what is open when it is on purpose."""
+    from shipyard.config import find_project_file, load_config
+
+    from .exposure import check_exposure, is_loopback
+
+    if is_loopback(host):
+        return None
+    settings = load_config(find_project_file(Path(project_dir))).server
+    return check_exposure(
+        host,
+        require_token=settings.require_token,
+        public=public or settings.public,
+        admin_token=bool(os.environ.get("SHIPYARD_ADMIN_TOKEN")),
+    )
 
 
 def _supervise(

@@ -1,0 +1,173 @@
+"""Cross-site writes: the Origin of state-changing requests, CORS for listed origins, JSON only.
+
+A web page on another site can make its visitor's browser send "simple" requests
+here without asking the server first: a POST whose Content-Type is ``text/plain``,
+``application/x-www-form-urlencoded`` or ``multipart/form-data``, or that has none.
+With auth off (or a token the page does not need), that would be enough to poison
+feedback labels or run predictions on the visitor's network. Two rules close it:
+
+1. **Only JSON bodies.** A route that reads a JSON body accepts
+   ``Content-Type: application/json`` (any parameters, any case) and answers 415 to
+   any other type. A body with *no* Content-Type is read as JSON, so that plain
+   clients keep working; a browser that sends one cross-site always sends an
+   ``Origin`` too, and rule 2 refuses it.
+2. **No foreign Origin on writes.** A POST, PUT, PATCH or DELETE whose ``Origin`` is
+   neither this server's own (the authority in the ``Host`` header; any scheme, so a
+   TLS proxy in front changes nothing) nor listed in ``server.cors_origins`` is
+   refused with 403. Requests without ``Origin`` (curl, requests, MLflow's scoring
+   client, other servers) are not from a browser page and go on to the token check.
+   A server that listens on loopback only counts a *loopback* origin as its own: a
+   page whose name was re-pointed at 127.0.0.1 (DNS rebinding) sends ``Host`` and
+   ``Origin`` of its own site, which agree, and is refused all the same.
+
+For a listed origin the server answers CORS preflights (``OPTIONS`` with
+``Access-Control-Request-Method``) and adds ``Access-Control-Allow-Origin`` to its
+answers; while any origin is listed, every answer carries ``Vary: Origin`` so that
+caches keep the answers for different origins apart. Reads from a foreign origin
+are answered without CORS headers, so the browser does not let the page see them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .auth import denied
+from .exposure import is_loopback
+from .http import HttpError, Message, Scope, Send, header
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+JSON = b"application/json"
+# The media types a route's body may have. CSV on /invocations (text/csv) and V2
+# binary tensors (application/octet-stream with Inference-Header-Content-Length)
+# are not implemented; when they are, they get their own entry here and their parser.
+JSON_BODY = (JSON,)
+
+_ALLOW_METHODS = b"GET, POST, PUT, OPTIONS"
+_ALLOW_HEADERS = b"authorization, content-type, x-shipyard-model"
+_DEFAULT_PORTS = {b"http": b":80", b"https": b":443"}
+
+
+class CrossSite:
+    """The Origin rules of one server: ``server.cors_origins`` and its own origin."""
+
+    def __init__(self, cors_origins: Iterable[str], *, local: bool = True) -> None:
+        self.listed = frozenset(origin.lower().encode() for origin in cors_origins)
+        self.local = local  # listening on loopback only (the server says when it is not)
+
+    def guard(self, scope: Scope, send: Send) -> Send:
+        """Refuse a foreign-origin write (403); hand back ``send``, adding CORS headers if listed."""
+        if not self.listed and scope["method"] not in STATE_CHANGING:
+            return send  # nothing to refuse, nothing to add: no header scan
+        origin = header(scope, b"origin")
+        listed = origin is not None and origin.lower() in self.listed
+        if (
+            origin is not None
+            and not listed
+            and scope["method"] in STATE_CHANGING
+            and not self._own(origin, header(scope, b"host"))
+        ):
+            raise denied(
+                scope,
+                HttpError(
+                    403,
+                    "forbidden",
+                    f"cross-site request refused: origin {_show(origin)} is not this "
+                    "server's own and not in server.cors_origins",
+                    hint="a page on another site may not write here; if this one should, "
+                    "list its origin in server.cors_origins",
+                ),
+                f"foreign origin {_show(origin)}",
+            )
+        if not self.listed:
+            return send
+        extra = [(b"vary", b"Origin")]
+        if listed and origin is not None:
+            extra.append((b"access-control-allow-origin", origin))
+        return _with_headers(send, extra)
+
+    async def preflight(self, scope: Scope, send: Send) -> bool:
+        """Answer a CORS preflight (204 for a listed origin, 403 otherwise); False if not one."""
+        origin = header(scope, b"origin")
+        if origin is None or header(scope, b"access-control-request-method") is None:
+            return False
+        if origin.lower() not in self.listed:
+            raise denied(
+                scope,
+                HttpError(
+                    403,
+                    "forbidden",
+                    f"cross-origin requests from {_show(origin)} are not allowed here",
+                    hint="list the origin in server.cors_origins to allow its pages to call",
+                ),
+                f"preflight from unlisted origin {_show(origin)}",
+            )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 204,
+                "headers": [
+                    (b"access-control-allow-methods", _ALLOW_METHODS),
+                    (b"access-control-allow-headers", _ALLOW_HEADERS),
+                    (b"access-control-max-age", b"600"),
+                    (b"content-length", b"0"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})
+        return True
+
+    def _own(self, origin: bytes, host: bytes | None) -> bool:
+        if not same_origin(origin, host):
+            return False
+        return not self.local or is_loopback(_hostname(origin.partition(b"://")[2]))
+
+
+def require_body_type(scope: Scope, accepted: tuple[bytes, ...] = JSON_BODY) -> bytes:
+    """The body's media type when it is one of ``accepted`` (none counts as JSON); else 415."""
+    value = header(scope, b"content-type")
+    if value is None:
+        return JSON  # see rule 1: a browser sending no type cross-site was refused already
+    if value in accepted:
+        return value  # the common case, spelled plainly: no parsing
+    media = value.split(b";", 1)[0].strip().lower()
+    if media in accepted:
+        return media
+    raise HttpError(
+        415,
+        "unsupported_media_type",
+        f"expected a JSON body with Content-Type application/json, got {_show(value)}",
+        hint="send 'Content-Type: application/json' "
+        "(curl: -H 'Content-Type: application/json'; Python: requests/httpx json=...)",
+    )
+
+
+def same_origin(origin: bytes, host: bytes | None) -> bool:
+    """Whether ``origin`` (``scheme://host[:port]``) names the server the Host header named."""
+    scheme, sep, authority = origin.lower().partition(b"://")
+    if not sep or host is None:
+        return False  # "null" (sandboxed frames, file: pages) is never this server
+    host = host.lower()
+    if authority == host:
+        return True
+    default = _DEFAULT_PORTS.get(scheme)
+    return default is not None and authority.removesuffix(default) == host.removesuffix(default)
+
+
+def _hostname(authority: bytes) -> str:
+    name = authority.decode("latin-1")
+    if name.startswith("["):
+        return name[1 : name.find("]")]
+    return name.rsplit(":", 1)[0] if name.rpartition(":")[2].isdigit() else name
+
+
+def _with_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), *extra]}
+        await send(message)
+
+    return sending
+
+
+def _show(value: bytes) -> str:
+    return repr(value[:100].decode("latin-1"))
