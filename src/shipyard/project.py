@@ -36,6 +36,7 @@ from .storage import (
     history,
     record,
 )
+from .storage.safe_files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -213,15 +214,15 @@ def init_project(
     name = name or _project_name(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = file.with_name(f".{PROJECT_FILE}.tmp")
-        tmp.write_text(example_project_file(name), encoding="utf-8")
-        tmp.replace(file)
+        # exclusive temporary files renamed into place: a link planted at any of
+        # these names is refused (the project file) or left alone (the others)
+        write_atomic(file, example_project_file(name).encode())
         code = folder / "credit_model.py"
-        if not code.exists():
-            code.write_text(example_model_code(), encoding="utf-8")
+        if not os.path.lexists(code):
+            write_atomic(code, example_model_code().encode())
         gitignore = folder / ".gitignore"
-        if not gitignore.exists():
-            gitignore.write_text("# shipyard's local state (database, artifacts)\n.shipyard/\n")
+        if not os.path.lexists(gitignore):
+            write_atomic(gitignore, b"# shipyard's local state (database, artifacts)\n.shipyard/\n")
     except OSError as exc:
         raise ConfigError(f"cannot write {file}: {exc}") from exc
     log.info("wrote %s", file)

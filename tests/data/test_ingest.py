@@ -125,14 +125,14 @@ def test_references(data_project: Project, tmp_path: Path) -> None:
 
 def test_export_is_byte_for_byte_reproducible(data_project: Project, tmp_path: Path) -> None:
     version = ingest_rows(data_project, tmp_path, GOOD).version
-    one = data_project.data.export("people@1", tmp_path / "one.parquet")
-    two = data_project.data.export("people@1", tmp_path / "two.parquet")
+    one = data_project.data.export("people@1", tmp_path / "one.parquet").path
+    two = data_project.data.export("people@1", tmp_path / "two.parquet").path
     assert one.read_bytes() == two.read_bytes()
     import hashlib
 
     assert hashlib.sha256(one.read_bytes()).hexdigest() == version.content_hash
-    csv_a = data_project.data.export("people@1", tmp_path / "a.csv").read_bytes()
-    csv_b = data_project.data.export("people@1", tmp_path / "b.csv").read_bytes()
+    csv_a = data_project.data.export("people@1", tmp_path / "a.csv").path.read_bytes()
+    csv_b = data_project.data.export("people@1", tmp_path / "b.csv").path.read_bytes()
     assert csv_a == csv_b
     assert csv_a.startswith(
         b"id,name,age,score,country,seen_at,churned\n1,Ann,34,0.5,DE,2026-01-01T10:00:00.000000+00:00,false"

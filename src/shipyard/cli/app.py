@@ -17,7 +17,7 @@ from shipyard import __version__
 from shipyard.errors import ShipyardError
 from shipyard.project import Project, open_project
 
-from .output import err_console
+from .output import err_console, literal, markup
 
 
 class _Group(click.Group):
@@ -40,21 +40,28 @@ class _Group(click.Group):
             if ctx.params.get("debug"):
                 raise
             err_console.print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
-                "This is a bug in shipyard, not in your input: run the command again with "
-                "--debug and report the traceback.",
-                highlight=False,
+                markup(
+                    "[bold red]internal error:[/] {}: {}\nThis is a bug in shipyard, not in your "
+                    "input: run the command again with --debug and report the traceback.",
+                    type(exc).__name__,
+                    exc,
+                ),
                 soft_wrap=True,
             )
             ctx.exit(1)
 
 
 def _print_error(exc: ShipyardError) -> None:
-    err_console.print(
-        f"[bold red]error:[/] {exc.message}", highlight=False, markup=True, soft_wrap=True
-    )
+    err_console.print(markup("[bold red]error:[/] {}", exc.message), soft_wrap=True)
     if exc.hint:
-        err_console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False, soft_wrap=True)
+        err_console.print(markup("[yellow]hint:[/] {}", exc.hint), soft_wrap=True)
+
+
+class _LiteralFormatter(logging.Formatter):
+    """Log lines on a terminal: control characters in logged values shown, not obeyed."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return literal(super().format(record))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,9 +82,9 @@ def _print_error(exc: ShipyardError) -> None:
 def cli(ctx: click.Context, project_dir: Path, debug: bool, verbose: int) -> None:
     """shipyard: take an ML prototype into reliable production and keep it healthy there."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(
-        level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LiteralFormatter("%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler])
     ctx.obj = {"project_dir": project_dir, "debug": debug}
 
 

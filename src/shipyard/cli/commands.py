@@ -15,7 +15,7 @@ from shipyard.project import init_project
 from shipyard.serving import serve
 
 from .app import cli, open_from
-from .output import console, json_option, print_json
+from .output import console, json_option, markup, print_json
 
 
 @cli.command()
@@ -25,7 +25,7 @@ from .output import console, json_option, print_json
 def init(directory: Path, name: str | None, force: bool) -> None:
     """Write a commented example shipyard.yaml into DIRECTORY."""
     file = init_project(directory, name=name, force=force)
-    console.print(f"wrote [bold]{file}[/]")
+    console.print(markup("wrote [bold]{}[/]", file))
     console.print(f"next: edit it, then run 'shipyard -C {directory} doctor'")
 
 
@@ -45,7 +45,7 @@ def doctor(ctx: click.Context, as_json: bool) -> None:
 
 
 def _print_doctor(report: DoctorReport) -> None:
-    console.print(f"project   [bold]{report.project}[/]  ({report.project_file})")
+    console.print(markup("project   [bold]{}[/]  ({})", report.project, report.project_file))
     console.print(f"database  {report.database}")
     console.print(f"artifacts {report.artifacts}")
     table = Table(show_header=True, header_style="bold", box=None)
@@ -53,11 +53,13 @@ def _print_doctor(report: DoctorReport) -> None:
     table.add_column("")
     table.add_column("detail", overflow="fold")
     for check in report.checks:
-        mark = "[green]ok[/]" if check.ok else "[red]FAILED[/]"
+        mark = markup("[green]ok[/]" if check.ok else "[red]FAILED[/]")
         table.add_row(check.name, mark, check.detail)
     console.print(table)
     console.print("versions  " + ", ".join(f"{k} {v}" for k, v in report.versions.items()))
-    console.print("[green]all checks passed[/]" if report.ok else "[red]some checks failed[/]")
+    console.print(
+        markup("[green]all checks passed[/]" if report.ok else "[red]some checks failed[/]")
+    )
 
 
 @cli.command()
@@ -112,18 +114,18 @@ def demo(folder: Path | None, no_serve: bool, port: int, as_json: bool) -> None:
         summary = run_demo(target)
         print_json(summary.as_dict())
         return
-    console.rule("[bold]shipyard demo")
+    console.rule(markup("[bold]shipyard demo"))
     with console.status("starting") as status:
 
         def step(message: str) -> None:
-            console.print(f"[cyan]→[/] {message}")
-            status.update(message)
+            console.print(markup("[cyan]→[/] {}", message))
+            status.update(markup("{}", message))
 
         summary = run_demo(target, on_step=step)
     _print_demo(summary)
     if no_serve or summary.champion is None:
         return
-    console.rule("[bold]serving")
+    console.rule(markup("[bold]serving"))
     champion = summary.champion
 
     def listening(url: str) -> None:
@@ -146,16 +148,19 @@ def demo(folder: Path | None, no_serve: bool, port: int, as_json: bool) -> None:
 
 
 def _print_demo(summary: DemoSummary) -> None:
-    console.rule("[bold]summary")
+    console.rule(markup("[bold]summary"))
     console.print(f"project folder   {summary.folder}")
     console.print(f"project file     {summary.project_file}")
     console.print(f"database schema  revision {summary.schema_revision}")
     for batch, result in zip(summary.batches, summary.ingests, strict=True):
         report = result.report
         console.print(
-            f"ingested         {batch.name} → [bold]{result.version.ref}[/]: received "
-            f"{report.received:,}, accepted {report.accepted:,}, quarantined {report.quarantined:,}"
-        )
+            markup(
+                "ingested         {} → [bold]{}[/]: received {:,}, accepted {:,}, quarantined {:,}",
+                batch.name, result.version.ref, report.received, report.accepted,
+                report.quarantined,
+            )
+        )  # fmt: skip
     table = Table(
         "row", "why it was quarantined", box=None, title="some quarantined rows of loans@1"
     )
@@ -172,12 +177,14 @@ def _print_demo(summary: DemoSummary) -> None:
         outcome = evaluated.report
         mark = "  ← champion" if version.ref == summary.champion else ""
         failed = ", ".join(c.name for c in outcome.failed)
-        verdict = "[green]passed[/]" if outcome.passed else f"[red]failed: {failed}[/]"
+        verdict = (
+            markup("[green]passed[/]") if outcome.passed else markup("[red]failed: {}[/]", failed)
+        )
         roc_auc = outcome.metrics.get("roc_auc", float("nan"))
         table.add_row(version.ref + mark, version.source, f"{roc_auc:.3f}", verdict)
     console.print(table)
     for message in summary.refused:
-        console.print(f"[yellow]gate[/] {message}")
+        console.print(markup("[yellow]gate[/] {}", message))
     if summary.evaluations:
         console.print(f"evaluation report (open in a browser): {summary.evaluations[0].html_url}")
     if summary.doctor is not None:
@@ -192,12 +199,15 @@ def _print_demo(summary: DemoSummary) -> None:
     console.print(table)
     folder = summary.folder
     console.print(
-        f"\nLook around: [bold]shipyard -C {folder} data list[/], "
-        f"[bold]shipyard -C {folder} data quarantine loans@1[/], "
-        f"[bold]shipyard -C {folder} models show default-risk@champion[/], "
-        f"[bold]shipyard -C {folder} audit[/], "
-        f"[bold]shipyard -C {folder} monitor default-risk[/], "
-        f"[bold]shipyard -C {folder} alerts list[/]"
+        markup(
+            "\nLook around: [bold]shipyard -C {0} data list[/], "
+            "[bold]shipyard -C {0} data quarantine loans@1[/], "
+            "[bold]shipyard -C {0} models show default-risk@champion[/], "
+            "[bold]shipyard -C {0} audit[/], "
+            "[bold]shipyard -C {0} monitor default-risk[/], "
+            "[bold]shipyard -C {0} alerts list[/]",
+            folder,
+        )
     )
 
 
@@ -216,7 +226,9 @@ def _print_monitoring(monitoring: dict[str, Any]) -> None:
     )
     for alert in monitoring["fired"]:
         console.print(
-            f"[red]alert fired[/]      #{alert['id']} {alert['rule']}: {alert['message']}"
+            markup(
+                "[red]alert fired[/]      #{} {}: {}", alert["id"], alert["rule"], alert["message"]
+            )
         )
     sent = ", ".join(f"{m['rule']} ({m['status']})" for m in monitoring["webhook_messages"])
     console.print(

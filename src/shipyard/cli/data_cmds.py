@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -20,13 +21,14 @@ from rich.progress import (
 from rich.table import Table
 
 from shipyard.data import DatasetVersion, IngestResult, SqlQuery
+from shipyard.data.csv_safe import write_csv
 from shipyard.data.infer import infer_schema, write_into_project
 from shipyard.data.watch import WatchEvent, watch
 from shipyard.errors import BatchRejectedError, DataError
 from shipyard.project import Project
 
 from .app import cli, open_from
-from .output import console, err_console, json_option, print_json
+from .output import console, err_console, json_option, literal, markup, print_json
 
 PROGRESS_AFTER_S = 1.0
 
@@ -53,7 +55,9 @@ def infer(ctx: click.Context, file: Path, name: str, dry_run: bool, force: bool)
     with open_from(ctx) as project:
         write_into_project(project.file, name, entry, force=force)
         console.print(
-            f"[green]wrote datasets.{name} into {project.file}[/]: review it, set 'target'"
+            markup(
+                "[green]wrote datasets.{} into {}[/]: review it, set 'target'", name, project.file
+            )
         )
 
 
@@ -137,7 +141,7 @@ def _with_progress(
         return work(None)
     columns = (
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -152,7 +156,7 @@ def _with_progress(
         if not shown and time.monotonic() - started > PROGRESS_AFTER_S:
             progress.start()
             shown = True
-        progress.update(task, description=message, advance=1)
+        progress.update(task, description=literal(message), advance=1)
 
     try:
         return work(step)
@@ -163,11 +167,13 @@ def _with_progress(
 def _print_ingest(result: IngestResult, project: Project) -> None:
     version, report = result.version, result.report
     console.print(
-        f"[bold]{version.ref}[/]  received {report.received:,}  accepted {report.accepted:,}  "
-        f"quarantined {report.quarantined:,}  ({version.rows:,} rows in the version)"
-    )
+        markup(
+            "[bold]{}[/]  received {:,}  accepted {:,}  quarantined {:,}  ({:,} rows in the version)",
+            version.ref, report.received, report.accepted, report.quarantined, version.rows,
+        )
+    )  # fmt: skip
     for check in report.warnings:
-        console.print(f"[yellow]warning[/] {check.name}: {check.detail}")
+        console.print(markup("[yellow]warning[/] {}: {}", check.name, check.detail))
     failing = [c for c in report.checks if c.level == "row" and c.failed]
     if failing:
         table = Table("check", "rows", box=None, title="row checks that quarantined rows")
@@ -189,7 +195,11 @@ def _watch(
             colour = {"ingested": "green", "rejected": "red", "unreadable": "red"}.get(
                 event.outcome, "white"
             )
-            console.print(f"[{colour}]{event.outcome}[/] {event.path.name}: {event.detail}")
+            console.print(
+                markup(
+                    f"[{colour}]{{}}[/] {{}}: {{}}", event.outcome, event.path.name, event.detail
+                )
+            )
 
     with open_from(ctx) as project:
         if not once and not as_json:
@@ -254,7 +264,7 @@ def show(ctx: click.Context, ref: str, as_json: bool) -> None:
 
 
 def _print_version(version: DatasetVersion) -> None:
-    console.print(f"[bold]{version.ref}[/]  ({version.mode})")
+    console.print(markup("[bold]{}[/]  ({})", version.ref, version.mode))
     console.print(f"  content hash   {version.content_hash}")
     console.print(f"  rows           {version.rows:,}")
     console.print(
@@ -319,8 +329,11 @@ def diff(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
         return
     by = f"by key '{result.key}'" if result.key else "as whole rows (no key)"
     console.print(
-        f"[bold]{result.a} → {result.b}[/]  ({result.rows_a:,} → {result.rows_b:,} rows, compared {by})"
-    )
+        markup(
+            "[bold]{} → {}[/]  ({:,} → {:,} rows, compared {})",
+            result.a, result.b, result.rows_a, result.rows_b, by,
+        )
+    )  # fmt: skip
     console.print(
         f"  added {result.added:,}  removed {result.removed:,}  changed {result.changed:,}"
     )
@@ -350,13 +363,32 @@ def _short(value: Any) -> str:
 @data.command()
 @click.argument("ref")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--raw",
+    is_flag=True,
+    help="CSV: keep cells starting with = + - @ as they are (default: escape them with ').",
+)
 @click.pass_context
-def export(ctx: click.Context, ref: str, file: Path) -> None:
-    """Write version REF to FILE (.parquet: the stored bytes exactly; .csv; .jsonl)."""
+def export(ctx: click.Context, ref: str, file: Path, raw: bool) -> None:
+    """Write version REF to FILE (.parquet: the stored bytes exactly; .csv; .jsonl).
+
+    In a CSV, text cells a spreadsheet would run as a formula are escaped with a
+    leading ' unless --raw. FILE is written whole or not at all, and never through
+    a symbolic link (a link at FILE is refused).
+    """
     with open_from(ctx) as project:
         version = project.data.show(ref)
-        path = project.data.export(ref, file)
-    console.print(f"wrote {version.ref} ({version.rows:,} rows) to {path}")
+        written = project.data.export(ref, file, raw=raw)
+    console.print(f"wrote {version.ref} ({written.rows:,} rows) to {written.path}")
+    if written.escaped:
+        console.print(_escaped_note(written.escaped, "--raw keeps them as they are"))
+
+
+def _escaped_note(count: int, then: str) -> str:
+    return (
+        f"escaped {count:,} cell{'s' if count != 1 else ''} a spreadsheet would run as a "
+        f"formula (a leading '); {then}"
+    )
 
 
 @data.command()
@@ -364,13 +396,36 @@ def export(ctx: click.Context, ref: str, file: Path) -> None:
 @click.option(
     "--limit", type=click.IntRange(1), default=50, show_default=True, help="Rows to show."
 )
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write every quarantined row with its reasons to this CSV file ('-': stdout).",
+)
 @json_option
 @click.pass_context
-def quarantine(ctx: click.Context, ref: str, limit: int, as_json: bool) -> None:
+def quarantine(
+    ctx: click.Context, ref: str, limit: int, csv_file: Path | None, as_json: bool
+) -> None:
     """The rows REF's ingest quarantined, as they arrived, with every reason."""
     with open_from(ctx) as project:
         version = project.data.show(ref)
+        if csv_file is not None and str(csv_file) != "-":
+            written = project.data.export_quarantine(ref, csv_file)
+            err_console.print(
+                f"wrote {written.rows:,} quarantined rows of {version.ref} to {written.path}"
+            )
+            if written.escaped:
+                err_console.print(
+                    _escaped_note(written.escaped, "the values are otherwise as they arrived")
+                )
+            return
         rows = project.data.quarantine(ref)
+    if csv_file is not None:  # '-': the CSV itself on stdout, escaped the same way
+        sys.stdout.flush()
+        write_csv(rows, sys.stdout.buffer)
+        sys.stdout.buffer.flush()
+        return
     if as_json:
         print_json(rows.head(limit).to_dicts())
         return

@@ -10,7 +10,7 @@ from rich.table import Table
 from shipyard.evaluation import Evaluation
 
 from .app import cli, open_from
-from .output import console, json_option, print_json
+from .output import console, json_option, markup, print_json
 
 
 @cli.command()
@@ -26,7 +26,7 @@ def evaluate(ctx: click.Context, ref: str, data_ref: str | None, as_json: bool) 
     """Run MODEL[@V]'s evaluation spec; keep the report (JSON and HTML). Exit 1 when a check fails."""
     if "@" not in ref:
         ref = f"{ref}@latest"
-    busy = contextlib.nullcontext() if as_json else console.status(f"evaluating {ref}")
+    busy = contextlib.nullcontext() if as_json else console.status(markup("evaluating {}", ref))
     with open_from(ctx) as project, busy:
         result = project.evaluate(ref, data=data_ref)
     if as_json:
@@ -40,17 +40,21 @@ def evaluate(ctx: click.Context, ref: str, data_ref: str | None, as_json: bool) 
 def _print(result: Evaluation) -> None:
     report = result.report
     verdict = "[green]PASSED[/]" if report.passed else "[red]FAILED[/]"
-    console.print(f"[bold]{report.ref}[/] on {report.dataset} ({report.rows:,} rows): {verdict}")
+    console.print(
+        markup("[bold]{}[/] on {} ({:,} rows): " + verdict, report.ref, report.dataset, report.rows)
+    )
     table = Table("", "check", "value", "needs", "detail", box=None)
     for check in report.checks:
-        mark = "[green]pass[/]" if check.passed else "[red]FAIL[/]"
+        mark = markup("[green]pass[/]" if check.passed else "[red]FAIL[/]")
         value = f"{check.value:.4g}" if isinstance(check.value, float) else ""
         table.add_row(mark, check.name, value, check.expected, check.detail)
     console.print(table)
     for check in report.failed:
         for case in check.failures:
             console.print(
-                f"  [red]{check.name}[/]: " + ", ".join(f"{k}={v}" for k, v in case.items())
+                markup(
+                    "  [red]{}[/]: {}", check.name, ", ".join(f"{k}={v}" for k, v in case.items())
+                )
             )
     console.print("metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in report.metrics.items()))
     console.print(f"report: {result.html_url}")
@@ -79,5 +83,6 @@ def promote(
         return
     moved = f" (was {before})" if before else ""
     console.print(
-        f"{name}@{alias} → version {after}{moved}" + (" [yellow](forced)[/]" if force else "")
-    )
+        markup("{}@{} → version {}{}" + (" [yellow](forced)[/]" if force else ""),
+               name, alias, after, moved)
+    )  # fmt: skip

@@ -12,7 +12,7 @@ from shipyard.models import ModelCard
 from shipyard.training import parse_params
 
 from .app import cli, open_from
-from .output import console, json_option, print_json
+from .output import console, json_option, markup, print_json
 
 
 @cli.command()
@@ -36,14 +36,17 @@ def train(
     with open_from(ctx) as project:
         declared = project.models.config(model)
         overrides = parse_params(list(params), declared.params)
-        with contextlib.nullcontext() if as_json else console.status(f"training {model}"):
+        with contextlib.nullcontext() if as_json else console.status(markup("training {}", model)):
             version = project.train(model, data=data_ref, params=overrides)
     if as_json:
         print_json(version.as_dict())
         return
     console.print(
-        f"[bold]{version.ref}[/] trained on {version.dataset} in {version.training.get('seconds', 0):.2f}s"
-    )
+        markup(
+            "[bold]{}[/] trained on {} in {:.2f}s",
+            version.ref, version.dataset, version.training.get("seconds", 0),
+        )
+    )  # fmt: skip
     for name, value in version.metrics.items():
         console.print(f"  {name:18s} {value:.4f}")
     console.print(f"see it with: shipyard models show {version.ref}")
@@ -91,7 +94,13 @@ def _print_card(card: ModelCard) -> None:
     v = card.version
     here = [a for a, n in card.aliases.items() if n == v.version]
     console.print(
-        f"[bold]{v.ref}[/]  {v.task}  ({v.status}{', ' + ', '.join(here) if here else ''})"
+        markup(
+            "[bold]{}[/]  {}  ({}{})",
+            v.ref,
+            v.task,
+            v.status,
+            ", " + ", ".join(here) if here else "",
+        )
     )
     owner = card.owner
     contact = ", ".join(str(owner[k]) for k in ("email", "webhook", "slack") if k in owner)
@@ -210,7 +219,9 @@ def import_(
     if as_json:
         print_json(version.as_dict())
         return
-    console.print(f"imported {path} as [bold]{version.ref}[/] (stored as {version.format})")
+    console.print(
+        markup("imported {} as [bold]{}[/] (stored as {})", path, version.ref, version.format)
+    )
 
 
 @models.command()

@@ -13,9 +13,10 @@ from shipyard.config.schema import parse_duration
 from shipyard.errors import ConfigError, ShipyardError, StorageError
 from shipyard.monitoring import MonitorRun
 from shipyard.monitoring.prometheus import prometheus_rules
+from shipyard.storage.safe_files import write_atomic
 
 from .app import cli, open_from
-from .output import console, err_console, json_option, print_json
+from .output import console, err_console, json_option, markup, print_json
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -108,17 +109,19 @@ def _print(run: MonitorRun, link: str) -> None:
     report = run.report
     w = report.window
     console.print(
-        f"[bold]{report.model}[/]: {report.rows:,} predictions, {w['start'][:19]} → {w['end'][:19]} UTC; "
-        f"reference {report.reference}"
-    )
+        markup(
+            "[bold]{}[/]: {:,} predictions, {} → {} UTC; reference {}",
+            report.model, report.rows, w["start"][:19], w["end"][:19], report.reference,
+        )
+    )  # fmt: skip
     for note in report.notes:
-        console.print(f"  [yellow]{note}[/]")
+        console.print(markup("  [yellow]{}[/]", note))
     table = Table("feature", "kind", "decided by", "flags when", "verdict", box=None)
     for f in report.drift + report.prediction_drift:
         if f.drifted is None:
-            table.add_row(f.feature, f.kind, "-", "-", f"[dim]{f.reason}[/]")
+            table.add_row(f.feature, f.kind, "-", "-", markup("[dim]{}[/]", f.reason))
             continue
-        verdict = "[red]DRIFTED[/]" if f.drifted else "[green]ok[/]"
+        verdict = markup("[red]DRIFTED[/]" if f.drifted else "[green]ok[/]")
         table.add_row(f.feature, f.kind, f"{f.method} {f.decisive:.4g}", f.flags_when, verdict)
     if report.drift:
         console.print(table)
@@ -137,7 +140,7 @@ def _print(run: MonitorRun, link: str) -> None:
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in p.metrics.items())
         console.print(f"  performance on {p.labelled} labelled rows: {metrics}")
     if p.note:
-        console.print(f"  [dim]feedback: {p.note}[/]")
+        console.print(markup("  [dim]feedback: {}[/]", p.note))
     s = report.service
     if s.requests:
         console.print(
@@ -148,11 +151,18 @@ def _print(run: MonitorRun, link: str) -> None:
     for alert in run.alerts:
         colour = "green" if alert.state == "resolved" else "red"
         console.print(
-            f"  [{colour}]alert #{alert.id} {alert.rule} {alert.state.upper()}[/]: {alert.message}"
-        )
+            markup(
+                f"  [{colour}]alert #{{}} {{}} {{}}[/]: {{}}",
+                alert.id, alert.rule, alert.state.upper(), alert.message,
+            )
+        )  # fmt: skip
     for d in run.deliveries:
-        mark = "sent" if d.ok else f"[red]FAILED after {d.attempts} attempt(s)[/]: {d.error}"
-        console.print(f"  notified {d.channel.label}: {mark}")
+        mark = (
+            markup("sent")
+            if d.ok
+            else markup("[red]FAILED after {} attempt(s)[/]: {}", d.attempts, d.error)
+        )
+        console.print(markup("  notified {}: ", d.channel.label) + mark)
     console.print(f"  report: {link}")
 
 
@@ -228,10 +238,10 @@ def alerts_export(
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(output)
+    try:  # whole or not at all, and never through a link planted at FILE
+        write_atomic(output, text.encode("utf-8"))
+    except StorageError:
+        raise
     except OSError as exc:
         raise StorageError(f"cannot write {output}: {exc}") from exc
     err_console.print(f"wrote {output}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .api import Datasets, DatasetSummary
+from .api import Datasets, DatasetSummary, Export
 from .diff import DatasetDiff
 from .ingest import IngestResult
 from .sources import SqlQuery
@@ -14,6 +14,7 @@ __all__ = [
     "DatasetSummary",
     "DatasetVersion",
     "Datasets",
+    "Export",
     "IngestResult",
     "SqlQuery",
     "ValidationReport",

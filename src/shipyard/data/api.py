@@ -6,20 +6,31 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
 from shipyard.config import DatasetConfig, ProjectConfig
 from shipyard.config.checks import did_you_mean
-from shipyard.errors import DataError, NotFoundError
+from shipyard.errors import DataError, NotFoundError, StorageError
 from shipyard.storage import ArtifactStore, MetadataStore
+from shipyard.storage.safe_files import write_atomic
 
+from .csv_safe import write_csv
 from .diff import DatasetDiff, diff_frames
 from .ingest import IngestResult, Progress, ingest
 from .versions import DatasetVersion, VersionStore
 
 EXPORT_FORMATS = (".parquet", ".csv", ".jsonl")
+
+
+@dataclass(frozen=True)
+class Export:
+    """A file written by an export: where, how many rows, how many cells were escaped."""
+
+    path: Path
+    rows: int
+    escaped: int = 0  # text cells a spreadsheet would have run as formulas, now quoted
 
 
 @dataclass(frozen=True)
@@ -114,8 +125,13 @@ class Datasets:
         data: dict[str, Any] = json.loads(self._artifacts.get(self.show(ref).report_key))
         return data
 
-    def export(self, ref: str, path: Path) -> Path:
-        """Write a version to ``path`` (.parquet: the stored bytes exactly; .csv; .jsonl)."""
+    def export(self, ref: str, path: Path, *, raw: bool = False) -> Export:
+        """Write a version to ``path`` (.parquet: the stored bytes exactly; .csv; .jsonl).
+
+        The file appears whole or not at all, and never through a symbolic link at
+        ``path`` (refused). In a CSV, text cells a spreadsheet would run as a formula
+        are escaped with a leading ``'`` unless ``raw``.
+        """
         version = self.show(ref)
         suffix = path.suffix.lower()
         if suffix not in EXPORT_FORMATS:
@@ -123,23 +139,46 @@ class Datasets:
                 f"cannot export to '{path.name}': the extension must be one of "
                 f"{', '.join(EXPORT_FORMATS)}"
             )
-        path = path.resolve()
-        tmp = path.with_name(f".{path.name}.tmp")
+        escaped = 0
         try:
             if suffix == ".parquet":
-                self._artifacts.download(version.data_key, tmp)
+                written = self._artifacts.download(version.data_key, path)
             else:
                 frame = self.load(ref)
-                if suffix == ".csv":
-                    frame.write_csv(tmp, datetime_format="%Y-%m-%dT%H:%M:%S%.6f%:z")
-                else:
-                    frame.write_ndjson(tmp)
-            tmp.replace(path)
+
+                def write(out: BinaryIO) -> None:
+                    nonlocal escaped
+                    if suffix == ".csv":
+                        escaped = write_csv(frame, out, raw=raw)
+                    else:
+                        frame.write_ndjson(out)
+
+                written = write_atomic(path, write)
+        except StorageError:
+            raise
         except OSError as exc:
             raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        return Export(written.resolve(), version.rows, escaped)
+
+    def export_quarantine(self, ref: str, path: Path) -> Export:
+        """Write the rows ``ref``'s ingest quarantined, with their reasons, as CSV to ``path``.
+
+        Formula-like cells are always escaped: these are the rows nobody vetted.
+        """
+        rows = self.quarantine(ref)
+        escaped = 0
+
+        def write(out: BinaryIO) -> None:
+            nonlocal escaped
+            escaped = write_csv(rows, out)
+
+        try:
+            written = write_atomic(path, write)
+        except StorageError:
+            raise
+        except OSError as exc:
+            raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
+        return Export(written.resolve(), rows.height, escaped)
 
     def diff(self, a: str, b: str) -> DatasetDiff:
         """What changed from version ``a`` to version ``b`` of one dataset."""
@@ -154,4 +193,4 @@ class Datasets:
         return diff_frames(first.ref, self.load(a), second.ref, self.load(b), key=key)
 
 
-__all__ = ["DatasetSummary", "Datasets"]
+__all__ = ["DatasetSummary", "Datasets", "Export"]

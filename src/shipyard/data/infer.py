@@ -20,6 +20,7 @@ import polars as pl
 
 from shipyard.config import PROJECT_FILE, load_config
 from shipyard.errors import ConfigError
+from shipyard.storage.safe_files import TempFile, checked_folder, refuse_link
 
 from .sources import ROW, read_path
 from .validate import BOOLEAN_WORDS, parse_datetime
@@ -162,10 +163,11 @@ def write_into_project(
     )
     buffer = io.StringIO()
     yaml.dump(document, buffer)
-    tmp = project_file.with_name(f".{PROJECT_FILE}.infer.tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
-    try:
-        load_config(tmp)  # only a file that still loads replaces the old one
-        tmp.replace(project_file)
-    finally:
-        tmp.unlink(missing_ok=True)
+    # a new temporary file (never through a link), checked, then renamed over the old one
+    with checked_folder(project_file.parent) as folder:
+        refuse_link(folder, project_file.name, project_file)
+        with TempFile(folder, prefix=f".{PROJECT_FILE}.infer.") as tmp:
+            tmp.file.write(buffer.getvalue().encode("utf-8"))
+            tmp.file.flush()
+            load_config(project_file.with_name(tmp.name))  # only a file that still loads
+            tmp.commit(folder, project_file.name)

@@ -4,8 +4,10 @@ Every object lives at ``PREFIX/ab/<sha256><suffix>``: its key carries its own
 hash, so every read is verified and nothing is ever rewritten. The same code
 runs on a local folder and on S3 through fsspec.
 
-Writes are atomic. In a folder the bytes go to ``.tmp/`` first and are renamed
-into place once complete (a rename within one filesystem is atomic); on S3 a
+Writes are atomic. In a folder the bytes go to a new file in ``.tmp/`` first
+(created exclusively, never through a link; a ``.tmp`` that is a link is refused)
+and are renamed into place once complete (a rename within one filesystem is
+atomic; see :mod:`shipyard.storage.safe_files`); on S3 a
 PUT is only visible once the whole object is uploaded, so the object is sent
 only after its bytes and hash are known. Keys can never escape the root:
 absolute paths, ``..``, hidden names and paths through symbolic links are refused.
@@ -17,7 +19,7 @@ import hashlib
 import logging
 import os
 import re
-import uuid
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,6 +32,7 @@ from shipyard.errors import (
     UnsafeKeyError,
 )
 
+from .safe_files import TempFile, checked_folder, write_atomic
 from .urls import ArtifactLocation
 
 log = logging.getLogger(__name__)
@@ -113,14 +116,9 @@ class ArtifactStore:
         target = self._path(artifact.key)
         try:
             if self._local:
-                tmp = self._tmp_path()
-                try:
-                    with self._fs.open(tmp, "wb") as out:
-                        out.write(data)
-                        _sync(out)
-                    self._commit(tmp, target)
-                finally:
-                    self._discard(tmp)
+                with self._staging() as staging, TempFile(staging) as tmp:
+                    tmp.file.write(data)
+                    self._commit(tmp, artifact.key)
             else:
                 self._fs.pipe_file(target, data)
         except _OURS:
@@ -150,22 +148,18 @@ class ArtifactStore:
 
     def _put_local_file(self, path: Path, prefix: str, suffix: str) -> Artifact:
         hasher, size = hashlib.sha256(), 0
-        tmp = self._tmp_path()
-        try:
-            with Path(path).open("rb") as source, self._fs.open(tmp, "wb") as out:
+        with self._staging() as staging, TempFile(staging) as tmp:
+            with Path(path).open("rb") as source:
                 while chunk := source.read(CHUNK):
                     hasher.update(chunk)
                     size += len(chunk)
-                    out.write(chunk)
-                _sync(out)
+                    tmp.file.write(chunk)
             digest = hasher.hexdigest()
             artifact = Artifact(self._key(prefix, digest, suffix), digest, size)
             if not self.exists(artifact.key):
-                self._commit(tmp, self._path(artifact.key))
+                self._commit(tmp, artifact.key)
                 log.info("stored artifact %s (%d bytes) in %s", artifact.key, size, self.url)
             return artifact
-        finally:
-            self._discard(tmp)
 
     # -- reading -----------------------------------------------------------
     def get(self, key: str) -> bytes:
@@ -189,23 +183,23 @@ class ArtifactStore:
         expected = digest_of(check_key(key))
         path = self._path(key)
         dest = Path(dest)
-        partial = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
-        hasher = hashlib.sha256()
-        try:
-            with self._fs.open(path, "rb") as source, partial.open("wb") as out:
+
+        def copy(out: BinaryIO) -> None:
+            hasher = hashlib.sha256()
+            with self._fs.open(path, "rb") as source:
                 while chunk := source.read(CHUNK):
                     hasher.update(chunk)
                     out.write(chunk)
             _verify(key, self.url, expected, hasher.hexdigest())
-            partial.replace(dest)
+
+        try:
+            write_atomic(dest, copy)  # never through a link at dest, whole or not at all
         except FileNotFoundError:
             raise self._missing(key) from None
         except _OURS:
             raise
         except Exception as exc:
             raise StorageError(f"could not read artifact '{key}' from {self.url}: {exc}") from exc
-        finally:
-            partial.unlink(missing_ok=True)
         return dest
 
     def exists(self, key: str) -> bool:
@@ -259,18 +253,19 @@ class ArtifactStore:
             )
         return path
 
-    def _tmp_path(self) -> str:
-        return f"{self.location.root.rstrip('/')}/{_TMP}/{uuid.uuid4().hex}"
+    def _staging(self) -> AbstractContextManager[int]:
+        """The staging folder ``.tmp/``, opened without following a link.
 
-    def _commit(self, tmp: str, target: str) -> None:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
-        Path(tmp).replace(target)  # atomic within one filesystem: the object appears whole
+        A ``.tmp`` that is a symbolic link (to a folder outside the root, say) is
+        refused: the bytes would land wherever it points.
+        """
+        return checked_folder(self.location.root, (_TMP,), create=True)
 
-    def _discard(self, tmp: str) -> None:
-        try:
-            Path(tmp).unlink(missing_ok=True)
-        except OSError:
-            log.warning("could not remove temporary file %s", tmp)
+    def _commit(self, tmp: TempFile, key: str) -> None:
+        """Rename the staged file to ``key``; no folder on the way may be a link."""
+        *folders, name = key.split("/")
+        with checked_folder(self.location.root, folders, create=True) as folder:
+            tmp.commit(folder, name)  # atomic within one filesystem: the object appears whole
 
     def _missing(self, key: str) -> NotFoundError:
         return NotFoundError(f"no artifact '{key}' in {self.url}")
@@ -305,11 +300,6 @@ def _hash_file(path: Path) -> tuple[str, int]:
             hasher.update(chunk)
             size += len(chunk)
     return hasher.hexdigest(), size
-
-
-def _sync(out: BinaryIO) -> None:
-    out.flush()
-    os.fsync(out.fileno())
 
 
 def _filesystem(location: ArtifactLocation, options: dict[str, Any]) -> Any:
