@@ -459,6 +459,8 @@ class AlertingConfig(_Section):
     repeat: Duration = 4 * 3600.0
     timeout_s: PositiveNumber = 5.0
     retries: Annotated[int, Field(ge=0, le=10)] = 3
+    # hosts, addresses or networks alerts may go to although not public (config/destinations.py)
+    allow_hosts: list[str] = Field(default_factory=list)
 
 
 class ModelConfig(_Section):
@@ -485,6 +487,20 @@ class ModelConfig(_Section):
     retrain: dict[str, Any] = Field(default_factory=dict)
 
 
+_ORIGIN = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$")
+
+
+def _origin(value: Any) -> Any:
+    """A browser origin for ``server.cors_origins``: scheme, host and port, nothing else."""
+    if not isinstance(value, str) or not _ORIGIN.match(value):
+        raise PydanticCustomError(
+            "origin",
+            "expected an origin like 'https://app.example.com' or 'http://localhost:3000' "
+            "(scheme, host and port only: no path, no trailing '/', no '*')",
+        )
+    return value.lower()
+
+
 class ServerConfig(_Section):
     """``shipyard serve``: request limits, background work, tokens and logs."""
 
@@ -497,6 +513,8 @@ class ServerConfig(_Section):
     require_token: bool = False
     access_log: bool = True
     monitor_every: Duration | None = None
+    public: bool = False
+    cors_origins: list[Annotated[str, BeforeValidator(_origin)]] = Field(default_factory=list)
 
 
 class ProjectConfig(_Section):
