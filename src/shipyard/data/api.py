@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -153,7 +154,7 @@ class Datasets:
                     else:
                         frame.write_ndjson(out)
 
-                written = write_atomic(path, write)
+                written = _write_file(path, write)
         except StorageError:
             raise
         except OSError as exc:
@@ -172,12 +173,7 @@ class Datasets:
             nonlocal escaped
             escaped = write_csv(rows, out)
 
-        try:
-            written = write_atomic(path, write)
-        except StorageError:
-            raise
-        except OSError as exc:
-            raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
+        written = _write_file(path, write)
         return Export(written.resolve(), rows.height, escaped)
 
     def diff(self, a: str, b: str) -> DatasetDiff:
@@ -194,3 +190,13 @@ class Datasets:
 
 
 __all__ = ["DatasetSummary", "Datasets", "Export"]
+
+
+def _write_file(path: Path, write: Callable[[BinaryIO], object]) -> Path:
+    """``write_atomic``, with a failure of the file system said as a DataError."""
+    try:
+        return write_atomic(path, write)
+    except StorageError:
+        raise
+    except OSError as exc:
+        raise DataError(f"cannot write {path}: {exc.strerror or exc}") from None
