@@ -19,12 +19,18 @@ from shipyard.errors import ConfigError
 _PACKAGE = str(Path(__file__).parent)
 
 
-def load_entry_point(spec: str, *, root: Path, where: str) -> Callable[..., Any]:
-    """The callable ``spec`` (``module:function``) names; ``where`` is its key in the project file."""
-    module_name, _, attr = spec.partition(":")
+def user_code_on_path(root: Path) -> None:
+    """Put the project folder first on ``sys.path``: the user's modules (``train``
+    functions, fallback rules, the classes and functions a model file names) live there."""
     folder = str(root)
     if folder not in sys.path:
         sys.path.insert(0, folder)
+
+
+def load_entry_point(spec: str, *, root: Path, where: str) -> Callable[..., Any]:
+    """The callable ``spec`` (``module:function``) names; ``where`` is its key in the project file."""
+    module_name, _, attr = spec.partition(":")
+    user_code_on_path(root)
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:

@@ -136,3 +136,47 @@ def test_models_show_never_prints_the_owners_webhook_secrets(trained: Path) -> N
         assert "hooks.slack.com/services/" in output and "hooks.example.com" in output
         for secret in ("XXsekretXX", "hunter2", "tok3n"):
             assert secret not in output, f"{secret!r} in: {output}"
+
+
+@pytest.mark.slow
+def test_import_finds_the_users_own_functions_beside_the_project_file(
+    project_dir: Path, tmp_path: Path
+) -> None:
+    """A pickled pipeline names a function of feats.py beside shipyard.yaml, run from elsewhere."""
+    import subprocess
+    import sys
+
+    (project_dir / "feats.py").write_text(
+        "import numpy as np\n\ndef log_amount(x):\n    return np.log1p(x)\n"
+    )
+    folder = tmp_path / "mlmodel"
+    folder.mkdir()
+    (folder / "MLmodel").write_text(
+        yaml.safe_dump({"flavors": {"sklearn": {"pickled_model": "model.pkl"}}})
+    )
+    maker = (
+        "import pickle, sys, feats\n"
+        "from sklearn.pipeline import make_pipeline\n"
+        "from sklearn.preprocessing import FunctionTransformer\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "model = make_pipeline(FunctionTransformer(feats.log_amount), LogisticRegression())\n"
+        "model.fit([[1, 2, 3], [3, 2, 1]], [True, False])\n"
+        "open(sys.argv[1], 'wb').write(pickle.dumps(model))\n"
+    )
+    subprocess.run(
+        [sys.executable, "-c", maker, str(folder / "model.pkl")], cwd=project_dir, check=True
+    )
+    file = project_dir / "shipyard.yaml"
+    config = yaml.safe_load(file.read_text())
+    config["models"]["default-risk"]["trusted_types"] = ["feats.log_amount"]
+    file.write_text(yaml.safe_dump(config, sort_keys=False))
+    command = [sys.executable, "-m", "shipyard", "-C", str(project_dir), "models", "import"]
+    result = subprocess.run(
+        [*command, str(folder), "--name", "default-risk", "--trust-pickle"],
+        cwd=tmp_path,  # not the project folder: its modules are found all the same
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr

@@ -307,3 +307,69 @@ def test_metrics_labels_stay_the_routes_templates_for_real_routes(live: LiveServ
         text = client.get("/metrics").text
     assert 'model="risk",route="/v1/models/{name}/predict",status="200"' in text
     assert 'model="risk",route="/v2/models/{name}/ready",status="200"' in text
+
+
+def test_a_listed_origin_with_its_default_port_matches_what_browsers_send(
+    serving_project: Project,
+) -> None:
+    """Browsers never write :443 in Origin; an entry that does must not silently never match."""
+    settings = "  cors_origins: ['https://app.example.com:443', 'HTTP://Other.Example:80']"
+    with server_with(serving_project, settings, {}) as live, live.client() as client:
+        for origin in ("https://app.example.com", "http://other.example"):
+            posted = client.post("/v1/models/risk/predict", json=ROW, headers={"Origin": origin})
+            assert posted.status_code == 200, posted.text
+            assert posted.headers["access-control-allow-origin"] == origin
+
+
+def test_denied_and_cross_site_requests_do_not_move_the_refusal_rate(
+    serving_project: Project,
+) -> None:
+    """Any web page can make a browser send these; they must not page the model's owner."""
+    environ = {"SHIPYARD_API_TOKEN": API}
+    with (
+        server_with(serving_project, "  require_token: true", environ) as live,
+        live.client() as client,
+    ):
+        for _ in range(5):
+            _shape(client.post("/v1/models/risk/predict", json=ROW), 401)
+            _shape(client.post("/v1/models/risk/predict", json=ROW, headers=_bearer("x" * 9)), 401)
+            _shape(
+                client.post(
+                    "/v1/models/risk/predict",
+                    content=b"{}",
+                    headers={**_bearer(API), "Content-Type": "text/plain"},
+                ),
+                415,
+            )
+            _shape(
+                client.post(
+                    "/v1/models/risk/predict",
+                    json=ROW,
+                    headers={**_bearer(API), "Origin": "https://evil.example"},
+                ),
+                403,
+            )
+        assert live.app.rejections.buffered == 0
+        bad = client.post("/v1/models/risk/predict", json={"nope": 1}, headers=_bearer(API))
+        _shape(bad, 422)
+        assert live.app.rejections.buffered == 1  # a request that reached validation counts
+
+
+def test_bidi_and_control_characters_in_a_request_path_do_not_reach_the_operators_terminal() -> (
+    None
+):
+    import io
+    import json
+
+    from shipyard.serving.accesslog import AccessLog
+
+    stream = io.StringIO()
+    log = AccessLog(stream=stream)  # type: ignore[arg-type]
+    path = "/v1/models/\x1b[2J\u202egnp.exe\x85/predict"
+    log.request({"method": "POST", "path": path, "client": ("10.0.0.9", 1)}, 404, 0.001, "\u202ex")
+    log.flush()
+    line = stream.getvalue()
+    for raw in ("\x1b", "\u202e", "\x85"):
+        assert raw not in line
+    entry = json.loads(line)
+    assert entry["path"] == path and entry["model"] == "\u202ex"  # the same values to a reader

@@ -487,7 +487,7 @@ class ModelConfig(_Section):
     retrain: dict[str, Any] = Field(default_factory=dict)
 
 
-_ORIGIN = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$")
+_ORIGIN = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$", re.IGNORECASE)
 
 
 def _origin(value: Any) -> Any:
@@ -498,7 +498,12 @@ def _origin(value: Any) -> Any:
             "expected an origin like 'https://app.example.com' or 'http://localhost:3000' "
             "(scheme, host and port only: no path, no trailing '/', no '*')",
         )
-    return value.lower()
+    origin = value.lower()
+    # a browser never writes a scheme's default port in Origin: drop it, or it never matches
+    for scheme, port in (("https://", ":443"), ("http://", ":80")):
+        if origin.startswith(scheme) and origin.endswith(port):
+            origin = origin.removesuffix(port)
+    return origin
 
 
 class ServerConfig(_Section):

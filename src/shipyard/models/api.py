@@ -11,6 +11,7 @@ from shipyard.config import ModelConfig, ProjectConfig
 from shipyard.config.checks import did_you_mean
 from shipyard.data import Datasets
 from shipyard.data.ingest import schema_hash
+from shipyard.entrypoints import user_code_on_path
 from shipyard.errors import ConfigError, NotFoundError
 from shipyard.storage import ArtifactStore, AuditEvent, MetadataStore, redact
 from shipyard.training import code_version, train
@@ -196,6 +197,7 @@ class Models:
     ) -> ModelVersion:
         """Import the scikit-learn model of an MLflow directory as the next version of ``name``."""
         declared = self.config(name)
+        user_code_on_path(self._root)  # a pickled pipeline may name the user's own functions
         imported = read_mlflow(
             path, trust_pickle=trust_pickle, trusted_types=declared.trusted_types
         )
@@ -215,6 +217,7 @@ class Models:
         version = self.registry.resolve(ref)
         declared = self._config.models.get(version.model)
         data = self._artifacts.get(version.artifact_key)
+        user_code_on_path(self._root)  # classes and functions of the user's that the model names
         model = load(
             data,
             version.format,

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from typing import Any, TextIO
 
 import orjson
+
+# What JSON leaves raw but a terminal obeys: DEL, C1 controls, bidi marks and overrides
+# (a client's path or model name could reorder or hide what an operator reads)
+_TERMINAL_CONTROLS = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"  # the same string to a JSON reader
 
 
 class AccessLog:
@@ -37,5 +46,6 @@ class AccessLog:
             return
         lines, self._lines = self._lines, []
         stream = self.stream or sys.stderr
-        stream.write(b"\n".join(lines).decode() + "\n")
+        text = _TERMINAL_CONTROLS.sub(_escaped, b"\n".join(lines).decode())
+        stream.write(text + "\n")
         stream.flush()

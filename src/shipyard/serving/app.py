@@ -13,7 +13,6 @@ import asyncio
 import logging
 import os
 import re
-import sys
 import time
 from collections.abc import Callable
 from itertools import count
@@ -21,6 +20,7 @@ from typing import Any
 
 from shipyard import __version__
 from shipyard.config.checks import did_you_mean
+from shipyard.entrypoints import user_code_on_path
 from shipyard.errors import NotFoundError, ShipyardError, first_line
 from shipyard.project import Project
 
@@ -70,8 +70,7 @@ class ServingApp:
         access_log: bool | None = None,
     ) -> None:
         env = dict(os.environ if environ is None else environ)
-        if str(project.root) not in sys.path:  # the user's modules: model classes, fallback rules
-            sys.path.insert(0, str(project.root))
+        user_code_on_path(project.root)  # the user's modules: model classes, fallback rules
         self.project = project
         self.settings = project.config.server
         self.worker = worker or os.urandom(6).hex()
@@ -354,8 +353,16 @@ class ServingApp:
             )
 
     def _log_refusal(self, path: str, model: str, status: int, payload: dict[str, Any]) -> None:
-        """A prediction request answered with an error: kept for monitoring (rates, fields)."""
-        if model not in self.deployments or not path.endswith(PREDICTION_ROUTES):
+        """A prediction request answered with an error: kept for monitoring (rates, fields).
+
+        Denied requests (401, 403) and bodies that are not JSON (415) never reached
+        validation; any web page can send them, so they must not move the refusal rate.
+        """
+        if (
+            model not in self.deployments
+            or not path.endswith(PREDICTION_ROUTES)
+            or status in _NOT_TRAFFIC
+        ):
             return
         fields = sorted({m.group(1) for p in payload["problems"] if (m := _FIELD.search(p))})
         self.rejections.append(
@@ -536,6 +543,7 @@ def _v2_metadata(deployment: Deployment) -> dict[str, Any]:
 
 
 PREDICTION_ROUTES = ("/predict", "/infer", "/invocations")
+_NOT_TRAFFIC = frozenset({401, 403, 415})  # refused before validation: not the model's traffic
 _FIELD = re.compile(r"\]\.([^:\s]+):")
 
 
