@@ -181,6 +181,40 @@ def test_markup_values_on_a_colour_terminal_are_not_styled(notes: Path) -> None:
     assert "'[bold red]x'" in error.stderr  # ...the name is not
 
 
+def test_quarantine_csv_on_a_terminal_shows_control_characters_instead_of_obeying_them(
+    notes: Path,
+) -> None:
+    """`data quarantine --csv -` on a real terminal (a pty): unvetted rows cannot clear it."""
+    import pty
+
+    exe = shutil.which("shipyard", path=str(Path(sys.executable).parent)) or "shipyard"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHIPYARD_")}
+    leader, follower = pty.openpty()
+    try:
+        process = subprocess.Popen(
+            [exe, "-C", str(notes), "data", "quarantine", "notes@1", "--csv", "-"],
+            stdout=follower, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the pty closes when the process exits
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert process.wait(timeout=300) == 0
+    finally:
+        os.close(leader)
+    shown = b"".join(chunks).decode()
+    assert "\x1b" not in shown and "\\x1b[2Jcleared" in shown
+    assert "'=1+1" in shown  # still the escaped CSV
+    piped = run(notes, "data", "quarantine", "notes@1", "--csv", "-")
+    assert "\x1b[2Jcleared" in piped.stdout  # to a pipe or file: the exact values
+
+
 def test_control_characters_in_a_logged_file_name_do_not_reach_the_terminal(notes: Path) -> None:
     """`-v` logs the names of watched files; a name can carry an escape sequence."""
     inbox = notes / "inbox"

@@ -192,12 +192,14 @@ def test_an_inward_destination_listed_in_allow_hosts_is_a_deliberate_choice(
 
 def test_a_malformed_allow_hosts_entry_is_named() -> None:
     with pytest.raises(ConfigError) as info:
-        parse_config(_project(allow="['10.0.0.0/33', 'http://x/']"))
+        parse_config(_project(allow="['10.0.0.0/33', 'http://x/', '*.internal']"))
     assert [p.split(": ", 1)[1] for p in info.value.problems] == [
         "alerting.allow_hosts[0]: expected a host name, an IP address or a network like "
         "10.0.0.0/8, got '10.0.0.0/33'",
         "alerting.allow_hosts[1]: expected a host name, an IP address or a network like "
         "10.0.0.0/8, got 'http://x/'",
+        "alerting.allow_hosts[2]: wildcards are not supported, got '*.internal': list each host "
+        "name, or the network its addresses are in (e.g. 10.0.0.0/8)",
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 import time
@@ -423,6 +424,12 @@ def quarantine(
         rows = project.data.quarantine(ref)
     if csv_file is not None:  # '-': the CSV itself on stdout, escaped the same way
         sys.stdout.flush()
+        if sys.stdout.isatty():  # on a terminal, unvetted values must not be control codes
+            buffer = io.BytesIO()
+            write_csv(rows, buffer)
+            sys.stdout.write(literal(buffer.getvalue().decode("utf-8", "replace")))
+            sys.stdout.flush()
+            return
         write_csv(rows, sys.stdout.buffer)
         sys.stdout.buffer.flush()
         return

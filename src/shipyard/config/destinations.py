@@ -268,6 +268,11 @@ def _refused(reason: str) -> str:
 def _allow_entry(entry: str) -> str | Network:
     """One ``allow_hosts`` entry: a host name, or the network an address or CIDR stands for."""
     text = normalise_host(entry) if isinstance(entry, str) else ""
+    if "*" in text:
+        raise ValueError(
+            f"wildcards are not supported, got {entry!r}: list each host name, "
+            "or the network its addresses are in (e.g. 10.0.0.0/8)"
+        )
     if not text or (any(c in text for c in " /:@?#") and not _is_network(text)):
         raise ValueError(
             f"expected a host name, an IP address or a network like 10.0.0.0/8, got {entry!r}"

@@ -181,7 +181,7 @@ def _load_skops(data: bytes, trusted_types: list[str], where: str) -> Any:
     untrusted = sio.get_untrusted_types(data=data)
     refused = refused_types(untrusted, trusted_types)
     if refused:
-        listed = ", ".join(f"'{t}'" for t in refused)
+        listed = ", ".join(f"'{t}'" for t in [*trusted_types, *refused])  # the whole line
         raise ModelFormatError(
             f"{where} contains types that are not trusted: {', '.join(refused)}; "
             "refusing it (skops would rebuild them, and a function or an unknown class can "

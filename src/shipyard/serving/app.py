@@ -78,17 +78,7 @@ class ServingApp:
         self.monitors = not self.worker.startswith("w") or self.worker.startswith("w0-")
         self.metrics = Metrics()
         self.shared = shared or SharedMetrics(None, self.worker)
-        api_token = env.get("SHIPYARD_API_TOKEN") or None
-        if self.settings.require_token and not api_token:
-            raise ShipyardError(
-                "server.require_token is on but SHIPYARD_API_TOKEN is not set",
-                hint="export SHIPYARD_API_TOKEN=<a long random string> before `shipyard serve`",
-            )
-        self.tokens = Tokens(
-            api=api_token,
-            admin=env.get("SHIPYARD_ADMIN_TOKEN") or None,
-            required=self.settings.require_token,
-        )
+        self.tokens = Tokens.from_environment(env, required=self.settings.require_token)
         self.cross_site = CrossSite(self.settings.cors_origins)
         self._routes: dict[str, str] = {}  # route labels of paths that were answered
         self.max_body = int(self.settings.max_body_mb * 1_000_000)

@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections.abc import Mapping
+
+from shipyard.errors import ShipyardError
 
 from .http import HttpError, Scope, header
 from .metrics import route_label
@@ -28,6 +31,17 @@ BEARER = b"bearer "
 
 class Tokens:
     """The tokens a server accepts, from its environment."""
+
+    @classmethod
+    def from_environment(cls, env: Mapping[str, str], *, required: bool) -> Tokens:
+        """The server's tokens; refused at once when ``required`` and no API token is set."""
+        api = env.get("SHIPYARD_API_TOKEN") or None
+        if required and not api:
+            raise ShipyardError(
+                "server.require_token is on but SHIPYARD_API_TOKEN is not set",
+                hint="export SHIPYARD_API_TOKEN=<a long random string> before `shipyard serve`",
+            )
+        return cls(api=api, admin=env.get("SHIPYARD_ADMIN_TOKEN") or None, required=required)
 
     def __init__(self, *, api: str | None, admin: str | None, required: bool) -> None:
         self.api = api.encode() if api else None

@@ -13,6 +13,7 @@ thread limits before NumPy is imported.
 
 from __future__ import annotations
 
+import errno
 import logging
 import multiprocessing
 import os
@@ -50,9 +51,12 @@ def bind(host: str, port: int) -> socket.socket:
         sock.close()
         from shipyard.errors import ShipyardError
 
+        if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+            hint = "--host must be an address of this machine (127.0.0.1, 0.0.0.0, ::1) or its name"
+        else:
+            hint = "pick another --port, or stop what is using this one"
         raise ShipyardError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            hint="pick another --port, or stop what is using this one",
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint=hint
         ) from None
     sock.listen(2048)
     sock.set_inheritable(True)
@@ -230,14 +234,17 @@ def serve(
 
 
 def exposed(project_dir: Path, host: str, *, public: bool) -> str | None:
-    """Refuse an accidental open server; the notice of what is open when it is on purpose."""
+    """Refuse an accidental open server (or a required token that is not set); the notice
+    of what is open when it is on purpose."""
     from shipyard.config import find_project_file, load_config
 
+    from .auth import Tokens
     from .exposure import check_exposure, is_loopback
 
+    settings = load_config(find_project_file(Path(project_dir))).server
+    Tokens.from_environment(os.environ, required=settings.require_token)  # before "serving …"
     if is_loopback(host):
         return None
-    settings = load_config(find_project_file(Path(project_dir))).server
     return check_exposure(
         host,
         require_token=settings.require_token,
