@@ -248,7 +248,9 @@ class SharedMetrics:
         if self.folder is None:
             return
         # an exclusive temporary file renamed into place: never through a planted link
-        write_atomic(self.folder / f"worker-{self.worker}.json", json.dumps(snapshot).encode())
+        # (not fsynced: a snapshot is rewritten every second and means nothing after a crash)
+        target = self.folder / f"worker-{self.worker}.json"
+        write_atomic(target, json.dumps(snapshot).encode(), durable=False)
 
     def combined(self, metrics: Metrics) -> Metrics:
         """This worker's live figures plus every other worker's latest snapshot."""

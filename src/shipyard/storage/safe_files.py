@@ -102,10 +102,12 @@ class TempFile:
         self.file: BinaryIO = os.fdopen(fd, "wb")
         self._committed = False
 
-    def commit(self, folder_fd: int, name: str) -> None:
-        """Flush to disk and rename to ``name`` in ``folder_fd`` (atomic in one filesystem)."""
+    def commit(self, folder_fd: int, name: str, *, durable: bool = True) -> None:
+        """Flush (to disk when ``durable``) and rename to ``name`` in ``folder_fd`` (atomic
+        in one filesystem)."""
         self.file.flush()
-        os.fsync(self.file.fileno())
+        if durable:
+            os.fsync(self.file.fileno())
         self.file.close()
         os.replace(self.name, name, src_dir_fd=self._folder, dst_dir_fd=folder_fd)
         self._committed = True
@@ -139,8 +141,11 @@ def write_atomic(
     content: bytes | Callable[[BinaryIO], object],
     *,
     root: Path | str | None = None,
+    durable: bool = True,
 ) -> Path:
     """Write ``content`` (bytes, or a function writing to a binary file) to ``path``.
+
+    ``durable=False`` skips the fsync, for throwaway files rewritten every second.
 
     ``path`` appears whole or not at all. ``path`` itself must not be a symbolic
     link (StorageError; the link is left as it is). Its folder is taken as named;
@@ -164,7 +169,7 @@ def write_atomic(
                 tmp.file.write(content)
             else:
                 content(tmp.file)
-            tmp.commit(folder, path.name)
+            tmp.commit(folder, path.name, durable=durable)
     return path
 
 
