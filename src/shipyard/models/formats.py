@@ -130,11 +130,12 @@ def load(
         if fmt == "lightgbm":
             import lightgbm
 
-            return lightgbm.Booster(model_str=_booster_text(data, fmt, where))
+            _check_booster(data, fmt, where)
+            return lightgbm.Booster(model_str=data.decode())
         if fmt == "xgboost":
             import xgboost
 
-            _booster_text(data, fmt, where)
+            _check_booster(data, fmt, where)
             booster = xgboost.Booster()
             booster.load_model(bytearray(data))
             return booster
@@ -204,8 +205,8 @@ def _check_trees(model: Any, where: str) -> None:
 _BOOSTER_START = {"lightgbm": (b"tree",), "xgboost": (b"{",)}
 
 
-def _booster_text(data: bytes, fmt: str, where: str) -> str:
-    """``data`` as the text of a ``fmt`` booster model; anything else (a pickle) is refused unread."""
+def _check_booster(data: bytes, fmt: str, where: str) -> None:
+    """Refuse, unread, bytes that do not start like a ``fmt`` booster model (e.g. a pickle)."""
     head = data.lstrip()[:8]
     if not head.startswith(_BOOSTER_START[fmt]):
         looks = " (it looks like a pickle)" if head.startswith(b"\x80") else ""
@@ -216,7 +217,6 @@ def _booster_text(data: bytes, fmt: str, where: str) -> str:
             hint="save LightGBM models with booster.save_model()/model_to_string() and XGBoost "
             "models as JSON (booster.save_model('model.json')); shipyard never unpickles them",
         )
-    return data.decode() if fmt == "lightgbm" else ""
 
 
 _PACKAGES = {
