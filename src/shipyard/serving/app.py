@@ -26,6 +26,7 @@ from shipyard.project import Project
 
 from . import protocols
 from .accesslog import AccessLog
+from .admission import LoopLag, OverloadedError
 from .auth import Tokens
 from .deployment import Deployment
 from .fallback import FallbackChain
@@ -82,6 +83,7 @@ class ServingApp:
         self.cross_site = CrossSite(self.settings.cors_origins)
         self._routes: dict[str, str] = {}  # route labels of paths that were answered
         self.max_body = int(self.settings.max_body_mb * 1_000_000)
+        self.lag = LoopLag()  # how busy the event loop is: part of every admission decision
         self.deployments = {name: self._deployment(name, t) for name, t in targets.items()}
         spool = project.root / ".shipyard" / "spool"
         on_rows: Callable[[str, str, int], None] = lambda kind, where, n: self.metrics.inc(  # noqa: E731
@@ -116,7 +118,9 @@ class ServingApp:
             with_proba=config.task != "regression",
             model=name,
         )
-        return Deployment(name, target, config, RowValidator(fields), chain, self.metrics)
+        return Deployment(
+            name, target, config, RowValidator(fields), chain, self.metrics, lag=self.lag
+        )
 
     @property
     def ready(self) -> bool:
@@ -136,12 +140,14 @@ class ServingApp:
             if message["type"] == "lifespan.startup":
                 try:
                     await self.background.start()
+                    self.lag.start()
                 except Exception as exc:  # pragma: no cover - reported to the server
                     await send({"type": "lifespan.startup.failed", "message": first_line(exc)})
                     return
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 self.shutting_down = True
+                await self.lag.stop()
                 await self.background.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -149,6 +155,8 @@ class ServingApp:
     def begin_drain(self) -> None:
         """Stop being ready (a load balancer takes the worker out); keep answering."""
         self.shutting_down = True
+        for deployment in self.deployments.values():
+            deployment.draining = True  # shed requests are told 503: try another replica
         logger.warning("draining: /readyz now answers 503; answering until requests stop")
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -168,7 +176,8 @@ class ServingApp:
                 status, payload = error_payload(exc)
             model = model or _model_named(scope)
             if status != 499:
-                await send_json(send, status, payload)
+                extra = exc.headers if isinstance(exc, OverloadedError) else None
+                await send_json(send, status, payload, extra)
                 self._log_refusal(scope["path"], model, status, payload)
         finally:
             # every label value from a bounded set: a made-up name or path is no new series
@@ -306,6 +315,7 @@ class ServingApp:
                         ("version", outcome.version),
                         ("path", outcome.path),
                         ("degraded", outcome.degraded),
+                        ("reason", outcome.reason),
                         ("latency_ms", latency_ms),
                     ),
                     (
@@ -331,6 +341,7 @@ class ServingApp:
                         ("version", versions[index]),
                         ("path", paths[index]),
                         ("degraded", True),
+                        ("reason", outcome.reason),
                         ("latency_ms", latency_ms),
                     ),
                     (

@@ -11,6 +11,7 @@ version gets a fresh thread and never waits behind the hung call.
 from __future__ import annotations
 
 import asyncio
+import math
 import queue
 import threading
 import time
@@ -27,7 +28,8 @@ Result = tuple[np.ndarray, np.ndarray | None]
 
 
 class ModelFailure(Exception):
-    """The model raised; ``kind`` is ``error`` (or ``timeout``, ``open``, ``unloaded``)."""
+    """Why the model did not answer: ``error`` (it raised), ``timeout`` (its call ran past
+    the budget), ``queue_timeout`` (the budget ran out in the queue), ``unloaded``."""
 
     def __init__(self, kind: str, detail: str = "") -> None:
         super().__init__(f"{kind}: {detail}" if detail else kind)
@@ -85,8 +87,38 @@ def model_input(parts: list[Rows]) -> Any:
     return pd.DataFrame({n: np.concatenate([p.columns[n] for p in parts]) for n in names})
 
 
+class Pending:
+    """A request's rows waiting for (or in) a model call."""
+
+    __slots__ = ("at", "future", "owner", "queued", "rows", "timer")
+
+    def __init__(self, rows: Rows, future: asyncio.Future[Result], owner: Batcher) -> None:
+        self.rows = rows
+        self.future = future
+        self.at = time.monotonic()
+        self.queued = True  # counted in its batcher's ``queued_rows``
+        self.owner = owner
+        self.timer: asyncio.TimerHandle | None = None
+
+    def done(self, _future: object = None) -> None:
+        """The request has its answer, or gave up: no longer waiting, no timer."""
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.queued:
+            self.queued = False
+            self.owner.queued_rows -= self.rows.n
+
+
 class Batcher:
-    """The queue in front of one model version's thread."""
+    """The queue in front of one model version's thread.
+
+    It knows what an admission decision needs: the rows queued, the rows of the
+    call running and since when. A request with a deadline that passes is taken
+    out of the queue and told why: ``timeout`` when the call running has itself
+    been running past ``stall_s`` (the model's failure: its owner sets that to
+    half the budget, or twice a usual call when that is longer), ``queue_timeout``
+    when it merely waited behind calls of the usual length (load).
+    """
 
     def __init__(
         self,
@@ -95,29 +127,52 @@ class Batcher:
         *,
         max_batch_size: int = 64,
         max_wait_s: float = 0.0,
+        stall_s: float = math.inf,
         on_batch: Callable[[int, float, BaseException | None], None] | None = None,
     ) -> None:
         self.name = name
         self.call = call
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
+        self.stall_s = stall_s
         self._on_batch = on_batch or (lambda rows, seconds, error: None)
-        self._queue: deque[tuple[Rows, asyncio.Future[Result], float]] = deque()
-        self._busy = False
+        self._queue: deque[Pending] = deque()
+        self.queued_rows = 0  # rows waiting, not counting requests whose deadline passed
+        self.running_rows = 0
+        self.running_since: float | None = None  # perf_counter start of the call running
         self._timer: asyncio.TimerHandle | None = None
         self._executor = ModelThread(f"model-{name}")
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
 
-    def submit(self, rows: Rows) -> asyncio.Future[Result]:
-        """Queue ``rows``; the future gives their labels and probabilities."""
+    @property
+    def idle(self) -> bool:
+        return self.running_since is None and not self.queued_rows
+
+    @property
+    def stalled(self) -> bool:
+        """Whether the call running has run past ``stall_s`` (a hung or overrunning model)."""
+        since = self.running_since
+        return since is not None and time.perf_counter() - since >= self.stall_s
+
+    def submit(self, rows: Rows, deadline: float | None = None) -> asyncio.Future[Result]:
+        """Queue ``rows``; the future gives their labels and probabilities.
+
+        ``deadline`` (the event loop's time) is when the request stops waiting: see
+        the class docstring for what it is told then.
+        """
         loop = self._loop = self._loop or asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
         if self.closed:
             future.set_exception(ModelFailure("unloaded", "the model version is being replaced"))
             return future
-        self._queue.append((rows, future, time.monotonic()))
-        if not self._busy:
+        item = Pending(rows, future, self)
+        self._queue.append(item)
+        self.queued_rows += rows.n
+        if deadline is not None:
+            item.timer = loop.call_at(deadline, _expire, item)
+        future.add_done_callback(item.done)
+        if self.running_since is None:
             self._dispatch()
         return future
 
@@ -125,51 +180,70 @@ class Batcher:
         """Stop taking requests; queued ones are handed back as failures (the caller retries)."""
         self.closed = True
         while self._queue:
-            _rows, future, _at = self._queue.popleft()
-            if not future.done():
-                future.set_exception(ModelFailure("unloaded", "the model version was replaced"))
+            item = self._queue.popleft()
+            item.queued = False
+            if not item.future.done():
+                item.future.set_exception(
+                    ModelFailure("unloaded", "the model version was replaced")
+                )
+        self.queued_rows = 0
         self._executor.shutdown()
 
-    def take_queue(self) -> list[tuple[Rows, asyncio.Future[Result], float]]:
+    def take_queue(self) -> list[Pending]:
         """The queued requests, removed (a hot switch moves them to the new version)."""
-        items = list(self._queue)
+        items = [item for item in self._queue if not item.future.done()]
         self._queue.clear()
+        self.queued_rows = 0
+        for item in items:
+            item.queued = False
         return items
 
-    def adopt(self, items: list[tuple[Rows, asyncio.Future[Result], float]]) -> None:
+    def adopt(self, items: list[Pending]) -> None:
         """Take over requests queued for another version (on the event loop)."""
         self._loop = self._loop or asyncio.get_running_loop()
+        for item in items:
+            item.owner = self
+            item.queued = True
+            self.queued_rows += item.rows.n
         self._queue.extend(items)
-        if self._queue and not self._busy:
+        if self._queue and self.running_since is None:
             self._dispatch()
+
+    def expire(self, item: Pending) -> None:
+        """``item``'s deadline passed: out of the queue, failed with the reason."""
+        if item.future.done():
+            return
+        kind = "timeout" if self.stalled else "queue_timeout"
+        item.future.set_exception(ModelFailure(kind))
 
     def _dispatch(self) -> None:
         self._timer = None
         queue = self._queue
-        while queue and queue[0][1].done():  # timed out while waiting
+        while queue and queue[0].future.done():  # timed out while waiting
             queue.popleft()
-        if not queue or self._busy or self.closed:
+        if not queue or self.running_since is not None or self.closed:
             return
         if self.max_wait_s > 0:
-            waited = time.monotonic() - queue[0][2]
-            rows = sum(item[0].n for item in queue)
-            if rows < self.max_batch_size and waited < self.max_wait_s:
+            waited = time.monotonic() - queue[0].at
+            if self.queued_rows < self.max_batch_size and waited < self.max_wait_s:
                 if self._timer is None and self._loop is not None:
                     self._timer = self._loop.call_later(self.max_wait_s - waited, self._dispatch)
                 return
-        batch: list[tuple[Rows, asyncio.Future[Result], float]] = []
+        batch: list[Pending] = []
         rows = 0
-        while queue and (not batch or rows + queue[0][0].n <= self.max_batch_size):
+        while queue and (not batch or rows + queue[0].rows.n <= self.max_batch_size):
             item = queue.popleft()
-            if item[1].done():
+            if item.future.done():
                 continue
+            item.queued = False
             batch.append(item)
-            rows += item[0].n
+            rows += item.rows.n
         if not batch:
             return
-        self._busy = True
-        started = time.perf_counter()
-        done = self._executor.submit(self._run, [item[0] for item in batch])
+        self.queued_rows -= rows
+        self.running_rows = rows
+        started = self.running_since = time.perf_counter()
+        done = self._executor.submit(self._run, [item.rows for item in batch])
         loop = self._loop
         assert loop is not None
         done.add_done_callback(
@@ -180,30 +254,31 @@ class Batcher:
         return self.call(model_input(parts))
 
     def _finish(
-        self,
-        done: ThreadFuture[Result],
-        batch: list[tuple[Rows, asyncio.Future[Result], float]],
-        rows: int,
-        started: float,
+        self, done: ThreadFuture[Result], batch: list[Pending], rows: int, started: float
     ) -> None:
-        self._busy = False
+        self.running_since = None
+        self.running_rows = 0
         seconds = time.perf_counter() - started
         error = done.exception()
         self._on_batch(rows, seconds, error)
         if error is not None:
             failure = ModelFailure("error", f"{type(error).__name__}: {error}")
-            for _rows, future, _at in batch:
-                if not future.done():
-                    future.set_exception(failure)
+            for item in batch:
+                if not item.future.done():
+                    item.future.set_exception(failure)
         else:
             labels, proba = done.result()
             offset = 0
-            for part, future, _at in batch:
-                end = offset + part.n
-                if not future.done():
-                    future.set_result(
+            for item in batch:
+                end = offset + item.rows.n
+                if not item.future.done():
+                    item.future.set_result(
                         (labels[offset:end], None if proba is None else proba[offset:end])
                     )
                 offset = end
         if self._queue and not self.closed:
             self._dispatch()
+
+
+def _expire(item: Pending) -> None:
+    item.owner.expire(item)

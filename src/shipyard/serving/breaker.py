@@ -54,6 +54,11 @@ class CircuitBreaker:
             self._probing = False
             self._failures.clear()
 
+    def release(self) -> None:
+        """The probe let through was never made (the request was shed): let another go."""
+        if self.state == HALF_OPEN:
+            self._probing = False
+
     def failure(self) -> None:
         now = self._clock()
         if self.state == HALF_OPEN:

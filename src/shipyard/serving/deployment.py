@@ -1,9 +1,11 @@
 """One served model: its loaded version, its queue, its breaker and its fallback chain.
 
-``Deployment.predict`` is the request path: validated rows go to the model's
-micro-batcher with a deadline (the latency budget); if the model raises, misses
-the deadline, has its breaker open or is not loaded, the fallback chain answers
-and the answer says so. ``switch`` installs a new version that was loaded and
+``Deployment.predict`` is the request path: a request the model cannot answer
+within its latency budget is shed (429, see :mod:`.admission`); the others go
+to the model's micro-batcher with a deadline (the budget). If the model raises,
+overruns the budget while running, has its breaker open or is not loaded, the
+fallback chain answers and the answer says so. Load never reaches the breaker
+or the fallback: only the model's own failures do. ``switch`` installs a new version that was loaded and
 warmed off the request path; requests queued for the old version move to the
 new one, so a switch fails nothing.
 """
@@ -22,6 +24,15 @@ from shipyard.config import ModelConfig
 from shipyard.errors import ShipyardError
 from shipyard.models import ModelVersion, Predictor
 
+from .admission import (
+    ADMIT_SHARE,
+    OVER_CAPACITY,
+    QUEUE_TIMEOUT,
+    LoopLag,
+    OverloadedError,
+    ServiceTime,
+    retry_after,
+)
 from .batcher import Batcher, ModelFailure, Result, model_input
 from .breaker import OPEN, CircuitBreaker
 from .fallback import MODEL, Answers, FallbackChain, row_keys
@@ -58,6 +69,7 @@ class Loaded:
     version: ModelVersion
     predictor: Predictor
     batcher: Batcher
+    warm_timings: list[tuple[int, float]] = field(default_factory=list)  # (rows, seconds)
 
 
 @dataclass
@@ -109,6 +121,7 @@ class Deployment:
         validator: RowValidator,
         fallback: FallbackChain,
         metrics: Metrics,
+        lag: LoopLag | None = None,
     ) -> None:
         self.name = name
         self.target = target  # an alias (followed) or a version number (pinned)
@@ -119,12 +132,15 @@ class Deployment:
         breaker = config.serving.breaker
         self.breaker = CircuitBreaker(breaker.failures, breaker.window_s, breaker.cooldown_s)
         self.budget_s = config.latency_budget_ms / 1000.0
+        self.lag = lag or LoopLag()
+        self.service = ServiceTime(config.serving.max_batch_size)
+        self.draining = False  # shed requests are told 503 (go elsewhere), not 429
         self.current: Loaded | None = None
         self.status = "loading"
         self.error: str | None = None  # why the last load or switch failed
         self.refused: int | None = None  # the version that failed to load (not retried until asked)
         self.fault: Fault | None = None
-        self._last_timeout = -1e9  # perf_counter start of the request whose time-out counted last
+        self._last_stall = -1e9  # perf_counter time a stalled call last counted as a failure
 
     @property
     def follows_alias(self) -> bool:
@@ -157,18 +173,22 @@ class Deployment:
             lambda rows: self._invoke(predictor, order, rows),
             max_batch_size=serving.max_batch_size,
             max_wait_s=serving.max_wait_ms / 1000.0,
+            stall_s=self.budget_s / 2,
             on_batch=self._on_batch,
         )
+        timings: list[tuple[int, float]] = []
         try:
-            for n in (1, 1, 1, serving.max_batch_size):
+            for n in (1, 1, 1, serving.max_batch_size, 1, serving.max_batch_size):
                 rows = warm_rows(self.validator.fields, n)
+                started = time.perf_counter()
                 labels, proba = _call(predictor, order, model_input([rows]))
+                timings.append((n, time.perf_counter() - started))
                 if len(labels) != n or (proba is not None and len(proba) != n):
                     raise ValueError(f"{n} rows in, {len(labels)} answers out")
         except Exception:
             batcher.close()
             raise
-        return Loaded(version, predictor, batcher)
+        return Loaded(version, predictor, batcher, timings[-2:])
 
     def _invoke(self, predictor: Predictor, order: list[int] | None, rows: Any) -> Result:
         """One model call (on the model's thread), with an injected fault if one is set."""
@@ -196,6 +216,9 @@ class Deployment:
         self.error = None
         self.refused = None
         self.breaker.reset()
+        self.service = ServiceTime(self.config.serving.max_batch_size)  # a new model, new times
+        for rows, seconds in loaded.warm_timings:
+            self.service.record(rows, seconds)
         self.metrics.set("shipyard_model_loaded", (self.name, str(loaded.version.version)), 1)
         if old is not None:
             self.metrics.set("shipyard_model_loaded", (self.name, str(old.version.version)), 0)
@@ -226,13 +249,19 @@ class Deployment:
 
     # -- answering ------------------------------------------------------------------
     async def predict(self, rows: Rows, started: float) -> Outcome:
-        """Answer ``rows`` by the model, or by the fallback chain; ``started`` is perf_counter time."""
+        """Answer ``rows`` by the model, or by the fallback chain; ``started`` is perf_counter time.
+
+        Raises :class:`OverloadedError` for a request shed for load (never answered
+        by the fallback: a busy model is not a broken one).
+        """
         reason = "unloaded"
         for _attempt in range(2):  # a second try when a switch happened mid-request
             loaded = self.current
             if loaded is None:
                 reason = "unloaded"
                 break
+            if self.breaker.state != OPEN:
+                self._admit(loaded, rows.n, started)
             if not self.breaker.allow():
                 reason = "circuit_open"
                 break
@@ -242,13 +271,11 @@ class Deployment:
                 reason = failure.kind
                 if failure.kind == "unloaded" and self.current is not loaded:
                     continue
-                if failure.kind == "timeout" and started - self._last_timeout >= self.budget_s:
-                    # one stall times out every request waiting on it: count it once
-                    self._last_timeout = started
-                    self.breaker.failure()
-                    self.metrics.set(
-                        "shipyard_circuit_open", (self.name,), int(self.breaker.state == OPEN)
-                    )
+                if failure.kind == QUEUE_TIMEOUT:
+                    self.breaker.release()
+                    raise self._shed(QUEUE_TIMEOUT, loaded) from None
+                if failure.kind == "timeout":
+                    self._stalled()
                 self.metrics.inc(
                     "shipyard_model_failures_total",
                     (self.name, str(loaded.version.version), failure.kind),
@@ -261,15 +288,47 @@ class Deployment:
             )
         return self._degraded(rows, reason)
 
+    def _admit(self, loaded: Loaded, n: int, started: float) -> None:
+        """Shed the request when the model cannot answer it within its budget (see admission)."""
+        batcher = loaded.batcher
+        if batcher.idle:
+            return
+        wait = self._wait(batcher, n)
+        spent = time.perf_counter() - started + self.lag.seconds
+        if spent + wait > self.budget_s * ADMIT_SHARE:
+            raise self._shed(OVER_CAPACITY, loaded)
+
+    def _wait(self, batcher: Batcher, n: int) -> float:
+        """The expected time until ``n`` more rows are answered: the call running, the queue."""
+        service = self.service
+        wait = service.drain(batcher.queued_rows + n)
+        since = batcher.running_since
+        if since is not None:
+            wait += max(0.0, service.call(batcher.running_rows) - (time.perf_counter() - since))
+        return wait
+
+    def _shed(self, reason: str, loaded: Loaded) -> OverloadedError:
+        self.metrics.inc("shipyard_shed_total", (self.name, reason))
+        seconds = self._wait(loaded.batcher, 0) + self.lag.seconds
+        return OverloadedError(self.name, reason, retry_after(seconds), draining=self.draining)
+
+    def _stalled(self) -> None:
+        """A request's budget ran out while the model's call was running past it.
+
+        One stall times out every request waiting on it: it counts as one failure
+        per budget, so a hung model still opens the breaker and a slow call does
+        not count once per request.
+        """
+        now = time.perf_counter()
+        if now - self._last_stall >= self.budget_s:
+            self._last_stall = now
+            self.breaker.failure()
+            self.metrics.set("shipyard_circuit_open", (self.name,), int(self.breaker.state == OPEN))
+
     async def _call(self, loaded: Loaded, rows: Rows, started: float) -> Result:
-        future = loaded.batcher.submit(rows)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0.0, self.budget_s - (time.perf_counter() - started))
-        timer = loop.call_at(deadline, _expire, future)
-        try:
-            return await future
-        finally:
-            timer.cancel()
+        return await loaded.batcher.submit(rows, deadline)
 
     def _degraded(self, rows: Rows, reason: str) -> Outcome:
         answers = Answers.empty(rows.n, self.fallback.with_proba)
@@ -304,12 +363,21 @@ class Deployment:
         )
 
     def _on_batch(self, rows: int, seconds: float, error: BaseException | None) -> None:
+        """A model call finished: the breaker hears how the model did, never how long the queue was."""
         self.metrics.observe("shipyard_batch_size", (self.name,), rows)
         if error is not None:
             self.breaker.failure()
             logger.warning("%s: the model raised %s: %s", self.name, type(error).__name__, error)
-        elif seconds <= self.budget_s:
+        elif seconds > self.budget_s:
+            if time.perf_counter() - self._last_stall > seconds:  # not counted while it ran
+                self._last_stall = time.perf_counter()
+                self.breaker.failure()
+        else:
+            self.service.record(rows, seconds)
             self.breaker.success()
+            if self.current is not None:  # a call this much slower than usual is the model's
+                largest = self.service.call(self.config.serving.max_batch_size)
+                self.current.batcher.stall_s = max(self.budget_s / 2, 2 * largest)
         self.metrics.set("shipyard_circuit_open", (self.name,), int(self.breaker.state == OPEN))
 
     def describe(self) -> dict[str, Any]:
@@ -331,6 +399,7 @@ class Deployment:
 
 _REASONS = {
     "unloaded": "no version is loaded",
+    QUEUE_TIMEOUT: "its latency budget ran out in the queue",
     "circuit_open": "its circuit breaker is open after repeated failures",
     "timeout": "it ran past its latency budget",
     "error": "it raised an error",
@@ -342,8 +411,3 @@ def _call(predictor: Predictor, order: list[int] | None, rows: Any) -> Result:
     if order is not None and isinstance(rows, np.ndarray):
         rows = rows[:, order]
     return predictor.answer(rows)
-
-
-def _expire(future: asyncio.Future[Result]) -> None:
-    if not future.done():
-        future.set_exception(ModelFailure("timeout"))

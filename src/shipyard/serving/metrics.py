@@ -48,6 +48,12 @@ SPECS: dict[str, Spec] = {
         "Rows answered by the fallback chain, by link and the model's failure.",
         ("model", "path", "reason"),
     ),
+    "shipyard_shed_total": Spec(
+        "counter",
+        "Prediction requests refused for load (429, or 503 while draining), by why: "
+        "over_capacity (not admitted), queue_timeout (the budget ran out in the queue).",
+        ("model", "reason"),
+    ),
     "shipyard_unanswered_total": Spec(
         "counter", "Rows nothing could answer (a 503).", ("model", "reason")
     ),
