@@ -11,6 +11,7 @@ version gets a fresh thread and never waits behind the hung call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import queue
 import threading
@@ -45,6 +46,7 @@ class ModelThread:
     """
 
     def __init__(self, name: str) -> None:
+        self._clock: int | None = None  # the thread's CPU-time clock, where the OS has one
         self._jobs: queue.SimpleQueue[
             tuple[Callable[..., Any], tuple[Any, ...], ThreadFuture[Any]] | None
         ] = queue.SimpleQueue()
@@ -59,7 +61,14 @@ class ModelThread:
     def shutdown(self) -> None:
         self._jobs.put(None)
 
+    def cpu(self) -> float | None:
+        """The CPU time the thread has used so far (read from any thread), or None."""
+        clock = self._clock
+        return None if clock is None else time.clock_gettime(clock)
+
     def _work(self) -> None:
+        with contextlib.suppress(AttributeError, OSError):  # not on every platform
+            self._clock = time.pthread_getcpuclockid(threading.get_ident())
         while True:
             job = self._jobs.get()
             if job is None:
@@ -114,10 +123,10 @@ class Batcher:
 
     It knows what an admission decision needs: the rows queued, the rows of the
     call running and since when. A request with a deadline that passes is taken
-    out of the queue and told why: ``timeout`` when the call running has itself
-    been running past ``stall_s`` (the model's failure: its owner sets that to
-    half the budget, or twice a usual call when that is longer), ``queue_timeout``
-    when it merely waited behind calls of the usual length (load).
+    out of the queue and told why: ``timeout`` when the call running overruns by
+    the model's own fault (``blame(wall, cpu)``, given the call's wall-clock and
+    CPU seconds so far; by default: running past ``stall_s``), ``queue_timeout``
+    when it merely waited behind other calls (load).
     """
 
     def __init__(
@@ -128,18 +137,22 @@ class Batcher:
         max_batch_size: int = 64,
         max_wait_s: float = 0.0,
         stall_s: float = math.inf,
-        on_batch: Callable[[int, float, BaseException | None], None] | None = None,
+        blame: Callable[[float, float | None], bool] | None = None,
+        on_batch: Callable[[int, float, float | None, BaseException | None], None] | None = None,
     ) -> None:
         self.name = name
         self.call = call
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self.stall_s = stall_s
-        self._on_batch = on_batch or (lambda rows, seconds, error: None)
+        self._blame = blame or (lambda wall, cpu: wall >= self.stall_s)
+        self._on_batch = on_batch or (lambda rows, seconds, cpu, error: None)
         self._queue: deque[Pending] = deque()
         self.queued_rows = 0  # rows waiting, not counting requests whose deadline passed
         self.running_rows = 0
         self.running_since: float | None = None  # perf_counter start of the call running
+        self._cpu_start: float | None = None  # the model thread's CPU time when it started
+        self._cpu_used: float | None = None  # CPU time of the call that finished last
         self._timer: asyncio.TimerHandle | None = None
         self._executor = ModelThread(f"model-{name}")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -151,9 +164,13 @@ class Batcher:
 
     @property
     def stalled(self) -> bool:
-        """Whether the call running has run past ``stall_s`` (a hung or overrunning model)."""
+        """Whether the call running is overrunning by its own fault (see ``blame``)."""
         since = self.running_since
-        return since is not None and time.perf_counter() - since >= self.stall_s
+        if since is None:
+            return False
+        start, now = self._cpu_start, self._executor.cpu()
+        cpu = None if start is None or now is None else now - start
+        return self._blame(time.perf_counter() - since, cpu)
 
     def submit(self, rows: Rows, deadline: float | None = None) -> asyncio.Future[Result]:
         """Queue ``rows``; the future gives their labels and probabilities.
@@ -251,7 +268,11 @@ class Batcher:
         )
 
     def _run(self, parts: list[Rows]) -> Result:
-        return self.call(model_input(parts))
+        cpu = self._cpu_start = time.thread_time()
+        try:
+            return self.call(model_input(parts))
+        finally:
+            self._cpu_used = time.thread_time() - cpu
 
     def _finish(
         self, done: ThreadFuture[Result], batch: list[Pending], rows: int, started: float
@@ -260,7 +281,7 @@ class Batcher:
         self.running_rows = 0
         seconds = time.perf_counter() - started
         error = done.exception()
-        self._on_batch(rows, seconds, error)
+        self._on_batch(rows, seconds, self._cpu_used, error)
         if error is not None:
             failure = ModelFailure("error", f"{type(error).__name__}: {error}")
             for item in batch:

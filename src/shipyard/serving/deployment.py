@@ -41,6 +41,10 @@ from .validation import FieldSpec, Rows, RowValidator
 
 logger = logging.getLogger(__name__)
 
+STARVED_SHARE = 0.125
+"""The worker counts as starved (its event loop runs this share of a budget late): a slow
+model call then is load, not the model's failure."""
+
 
 class UnavailableError(ShipyardError):
     """The model could not answer and the fallback chain had no answer either."""
@@ -174,6 +178,7 @@ class Deployment:
             max_batch_size=serving.max_batch_size,
             max_wait_s=serving.max_wait_ms / 1000.0,
             stall_s=self.budget_s / 2,
+            blame=self._blame,
             on_batch=self._on_batch,
         )
         timings: list[tuple[int, float]] = []
@@ -362,13 +367,33 @@ class Deployment:
             classes=self.current.predictor.classes if self.current else None,
         )
 
-    def _on_batch(self, rows: int, seconds: float, error: BaseException | None) -> None:
+    def _blame(self, wall: float, cpu: float | None, limit: float | None = None) -> bool:
+        """Whether a call that has run ``wall`` seconds (``cpu`` of them computing) overran
+        by the model's own fault rather than the server's load.
+
+        Past ``limit`` (by default the batcher's stall time: half the budget, or twice
+        a usual call) it is the model's when it computed that long itself, or when it
+        waited (a sleep, a lock, a remote call) while the worker was not starved. A
+        call slowed because the worker's event loop and the machine's other work took
+        the CPU and the interpreter lock is load, and load is shed, not blamed.
+        """
+        if limit is None:
+            limit = self.current.batcher.stall_s if self.current else self.budget_s
+        if wall < limit:
+            return False
+        if cpu is not None and cpu >= limit:
+            return True
+        return self.lag.seconds < self.budget_s * STARVED_SHARE
+
+    def _on_batch(
+        self, rows: int, seconds: float, cpu: float | None, error: BaseException | None
+    ) -> None:
         """A model call finished: the breaker hears how the model did, never how long the queue was."""
         self.metrics.observe("shipyard_batch_size", (self.name,), rows)
         if error is not None:
             self.breaker.failure()
             logger.warning("%s: the model raised %s: %s", self.name, type(error).__name__, error)
-        elif seconds > self.budget_s:
+        elif self._blame(seconds, cpu, self.budget_s):
             if time.perf_counter() - self._last_stall > seconds:  # not counted while it ran
                 self._last_stall = time.perf_counter()
                 self.breaker.failure()
