@@ -142,11 +142,17 @@ def _print(run: MonitorRun, link: str) -> None:
     if p.note:
         console.print(markup("  [dim]feedback: {}[/]", p.note))
     s = report.service
-    if s.requests:
+    if s.total:
+        causes = ", ".join(f"{c} {v:.1%}" for c, v in s.degraded_by_cause.items())
+        latency = (
+            f"p50/p95/p99 {s.latency_p50}/{s.latency_p95}/{s.latency_p99} ms (budget {s.budget_ms:g})"
+            if s.requests
+            else "none answered"
+        )
         console.print(
-            f"  service: {s.requests:,} requests, p50/p95/p99 {s.latency_p50}/{s.latency_p95}/{s.latency_p99} ms "
-            f"(budget {s.budget_ms:g}), degraded {s.degraded_rate:.1%}, errors {s.error_rate:.1%}, "
-            f"refused {s.rejected_rate:.1%}"
+            f"  service: {s.requests:,} requests, {latency}, "
+            f"degraded {s.degraded_rate:.1%}{f' ({causes})' if causes else ''}, "
+            f"errors {s.error_rate:.1%}, refused {s.rejected_rate:.1%}, shed {s.shed_rate:.1%}"
         )
     for alert in run.alerts:
         colour = "green" if alert.state == "resolved" else "red"

@@ -11,10 +11,19 @@ far as their shape is settled; the stage that runs them narrows them.
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 DEFAULT_DATABASE = "sqlite:///.shipyard/shipyard.db"
@@ -404,8 +413,29 @@ DRIFT_FIGURES = ("drift", "prediction_drift")
 QUALITY_FIGURES = ("null_rate", "out_of_range", "unseen_categories")
 SERVICE_FIGURES = (
     "latency_p50", "latency_p95", "latency_p99", "over_budget_rate", "error_rate",
-    "degraded_rate", "rejected_rate",
+    "degraded_rate", "rejected_rate", "shed_rate",
 )  # fmt: skip
+# why the fallback answered (the prediction log's ``reason``); a ``degraded_rate`` rule may
+# narrow itself to some of them. Shed requests get no answer at all: ``shed_rate`` counts them.
+DEGRADED_CAUSES = ("error", "timeout", "circuit_open", "unloaded")
+
+
+def _cause(value: Any) -> Any:
+    if isinstance(value, str) and value in DEGRADED_CAUSES:
+        return value
+    known = ", ".join(DEGRADED_CAUSES)
+    if value in ("shed", "overloaded"):
+        raise PydanticCustomError(
+            "cause",
+            "expected one of {known} (shed requests get no fallback answer: "
+            "alert on them with 'when: shed_rate')",
+            {"known": known},
+        )
+    close = difflib.get_close_matches(value, DEGRADED_CAUSES, n=1) if isinstance(value, str) else []
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    raise PydanticCustomError(
+        "cause", "expected one of {known}{hint}", {"known": known, "hint": hint}
+    )
 
 
 class AlertRule(_Section):
@@ -423,6 +453,24 @@ class AlertRule(_Section):
     severity: Severity = "warning"
     route: Name | None = None
     repeat: Duration | None = None
+    causes: list[Annotated[str, BeforeValidator(_cause)]] | None = None
+
+    @field_validator("causes")
+    @classmethod
+    def _causes_narrow_degraded_rate(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is not None and info.data.get("when") != "degraded_rate":
+            raise PydanticCustomError(
+                "causes",
+                "expected 'causes' only on a 'degraded_rate' alert (they say why the fallback "
+                "answered); for a busy server watch 'shed_rate'",
+            )
+        if value == []:
+            raise PydanticCustomError(
+                "causes",
+                "expected at least one of {known}; leave 'causes' out to count them all",
+                {"known": ", ".join(DEGRADED_CAUSES)},
+            )
+        return value
 
     @property
     def key(self) -> str:

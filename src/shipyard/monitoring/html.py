@@ -181,15 +181,26 @@ def _performance(report: MonitorReport) -> str:
     return _table(["figure", "value"], rows) + note
 
 
+_CAUSES = {
+    "error": "a model error",
+    "timeout": "a model time-out",
+    "circuit_open": "the open circuit breaker",
+    "unloaded": "no loaded version",
+    "unknown": "an unknown cause (logged before causes were)",
+}
+
+
 def _service(report: MonitorReport) -> str:
     s = report.service
     rows = [
         ["requests / rows", f"{s.requests:,} / {s.rows:,}"],
         ["latency p50 / p95 / p99 (ms)", f"{s.latency_p50} / {s.latency_p95} / {s.latency_p99}"],
         ["over the budget of", f"{s.budget_ms:g} ms: {_pct(s.over_budget_rate)} of requests"],
-        ["degraded answers", _pct(s.degraded_rate)],
+        ["degraded answers (from the fallback)", _pct(s.degraded_rate)],
+        *[[f"… because of {_CAUSES.get(c, c)}", _pct(v)] for c, v in s.degraded_by_cause.items()],
         ["errors (5xx)", f"{s.errors} ({_pct(s.error_rate)})"],
         ["refused (4xx)", f"{s.rejected} ({_pct(s.rejected_rate)})"],
+        ["shed, server busy (429/503)", f"{s.shed} ({_pct(s.shed_rate)})"],
     ]
     return _table(["figure", "value"], rows)
 

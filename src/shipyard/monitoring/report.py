@@ -69,7 +69,9 @@ class MonitorReport:
             "labelled": self.performance.labelled,
             "latency_p95": self.service.latency_p95,
             "degraded_rate": self.service.degraded_rate,
+            "degraded_by_cause": self.service.degraded_by_cause,
             "error_rate": self.service.error_rate,
+            "shed_rate": self.service.shed_rate,
         }
 
     def figures(self) -> list[Figure]:
@@ -87,8 +89,12 @@ class MonitorReport:
             out.append(Figure("performance", metric, "value", value))
         out.append(Figure("performance", "labelled", "rows", float(self.performance.labelled)))
         for name in ("latency_p50", "latency_p95", "latency_p99", "over_budget_rate",
-                     "degraded_rate", "error_rate", "rejected_rate"):  # fmt: skip
+                     "degraded_rate", "error_rate", "rejected_rate", "shed_rate"):  # fmt: skip
             value = getattr(self.service, name)
             out.append(Figure("service", name, "value", None if value is None else float(value)))
+        # the degraded share split by why the fallback answered: one statistic per cause
+        for cause, share in self.service.degraded_by_cause.items():
+            out.append(Figure("service", "degraded_rate", cause, share))
         out.append(Figure("service", "requests", "count", float(self.service.requests)))
+        out.append(Figure("service", "shed", "count", float(self.service.shed)))
         return out

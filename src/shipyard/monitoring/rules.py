@@ -100,8 +100,14 @@ def _quality(rule: AlertRule, report: MonitorReport) -> Condition:
 
 
 def _service(rule: AlertRule, report: MonitorReport) -> Condition:
-    value = getattr(report.service, rule.when)
-    total = report.service.requests + report.service.errors + report.service.rejected
+    s = report.service
+    total = s.total
+    if rule.when == "degraded_rate":
+        # a share of answered rows: a window where everything was shed has nothing to judge
+        if s.rows == 0:
+            return Condition(rule, None, None, None, "no degraded_rate reading: no answered rows")
+        return _degraded(rule, report)
+    value = getattr(s, rule.when)
     if value is None or total == 0:
         return Condition(rule, None, None, None, f"no {rule.when} reading: no requests")
     active, threshold, sign = _crossed(rule, float(value))
@@ -115,6 +121,24 @@ def _service(rule: AlertRule, report: MonitorReport) -> Condition:
         threshold,
         f"{report.model}: {rule.when} is {shown} over {total} requests "
         f"({'' if active else 'not '}{sign} {limit})",
+    )
+
+
+def _degraded(rule: AlertRule, report: MonitorReport) -> Condition:
+    """The share of answered rows from the fallback, for the rule's causes (all by default)."""
+    s = report.service
+    value = s.degraded(rule.causes)
+    active, threshold, sign = _crossed(rule, value)
+    what = "degraded_rate" if rule.causes is None else f"degraded_rate ({', '.join(rule.causes)})"
+    causes = ", ".join(f"{c} {v:.2%}" for c, v in s.degraded_by_cause.items()) or "none"
+    return Condition(
+        rule,
+        active,
+        value,
+        threshold,
+        f"{report.model}: {what} is {value:.2%} of {s.rows} answered rows "
+        f"({'' if active else 'not '}{sign} {threshold:.2%}); by cause: {causes}",
+        {"causes": dict(s.degraded_by_cause), "shed_rate": s.shed_rate},
     )
 
 

@@ -1,21 +1,42 @@
 """Service figures against the model's promises: latency against its budget, errors,
-degraded answers and refused requests, per window.
+degraded answers by cause, refused and shed requests, per window.
 
 A request's rows share one ``time`` and ``latency_ms`` in the prediction log, so
 latency percentiles are taken over requests, not rows. Errors (5xx) and refusals
-(4xx) come from the log of refused prediction requests.
+(4xx) come from the log of refused prediction requests; a request the server shed
+because it was busy (code ``overloaded``, a 429 or a 503 while draining) is neither:
+it counts only in ``shed_rate``.
+
+An answered row that came from the fallback says why in the log's ``reason``
+column (``error``, ``timeout``, ``circuit_open``, ``unloaded``); rows written before
+the column existed count as cause ``unknown``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 
+from shipyard.config.schema import DEGRADED_CAUSES
+
+SHED_CODE = "overloaded"
+"""The error code of a request the server shed rather than queue past its budget."""
+UNKNOWN_CAUSE = "unknown"
+"""The cause of a degraded row logged before the prediction log had a ``reason``."""
+
 
 @dataclass(frozen=True)
 class Service:
+    """The service figures of one window.
+
+    Request shares (``error_rate``, ``rejected_rate``, ``shed_rate``) are over every
+    prediction request of the window, shed ones included, so with the answered share
+    they add up to 1. Row shares (``degraded_rate`` and ``degraded_by_cause``, which
+    sums to it) are over the rows that got an answer.
+    """
+
     requests: int
     rows: int
     latency_p50: float | None
@@ -28,28 +49,36 @@ class Service:
     rejected_rate: float
     errors: int
     rejected: int
+    degraded_by_cause: dict[str, float] = field(default_factory=dict)
+    shed_rate: float = 0.0
+    shed: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every prediction request of the window: answered, failed, refused and shed."""
+        return self.requests + self.errors + self.rejected + self.shed
+
+    def degraded(self, causes: list[str] | None = None) -> float:
+        """The share of answered rows the fallback gave for one of ``causes`` (all: ``None``)."""
+        if causes is None:
+            return self.degraded_rate
+        return round(sum(self.degraded_by_cause.get(c, 0.0) for c in causes), 6)
 
 
 def service(predictions: pl.DataFrame, rejections: pl.DataFrame, budget_ms: float) -> Service:
-    errors = rejected = 0
-    if rejections.height and "status" in rejections.columns:
-        status = rejections.get_column("status")
-        errors = int((status >= 500).sum())
-        rejected = int(((status >= 400) & (status < 500)).sum())
+    errors, rejected, shed = _refusals(rejections)
+    total = errors + rejected + shed
     if predictions.height == 0:
-        total = errors + rejected
         return Service(
             0, 0, None, None, None, budget_ms, 0.0, 0.0,
-            1.0 if errors else 0.0, rejected / total if total else 0.0, errors, rejected,
+            _share(errors, total), _share(rejected, total), errors, rejected,
+            {}, _share(shed, total), shed,
         )  # fmt: skip
     requests = predictions.group_by("time").agg(pl.col("latency_ms").first())
     latency = requests.get_column("latency_ms").to_numpy().astype(np.float64)
     p50, p95, p99 = (round(float(x), 3) for x in np.percentile(latency, [50, 95, 99]))
-    total = requests.height + errors + rejected
-    degraded = 0.0
-    if "degraded" in predictions.columns:
-        share = predictions.get_column("degraded").cast(pl.Float64).mean()
-        degraded = float(share) if isinstance(share, int | float) else 0.0
+    total += requests.height
+    degraded, by_cause = _degraded(predictions)
     return Service(
         requests=requests.height,
         rows=predictions.height,
@@ -58,9 +87,49 @@ def service(predictions: pl.DataFrame, rejections: pl.DataFrame, budget_ms: floa
         latency_p99=p99,
         budget_ms=budget_ms,
         over_budget_rate=round(float((latency > budget_ms).mean()), 6),
-        degraded_rate=round(degraded, 6),
-        error_rate=round(errors / total, 6),
-        rejected_rate=round(rejected / total, 6),
+        degraded_rate=_share(degraded, predictions.height),
+        error_rate=_share(errors, total),
+        rejected_rate=_share(rejected, total),
         errors=errors,
         rejected=rejected,
+        degraded_by_cause=by_cause,
+        shed_rate=_share(shed, total),
+        shed=shed,
     )
+
+
+def _refusals(rejections: pl.DataFrame) -> tuple[int, int, int]:
+    """Server errors, client refusals and shed requests in the refusals log."""
+    if rejections.height == 0 or "status" not in rejections.columns:
+        return 0, 0, 0
+    status = rejections.get_column("status")
+    if "code" in rejections.columns:
+        is_shed = (rejections.get_column("code") == SHED_CODE).fill_null(False)
+    else:  # segments written before shedding existed
+        is_shed = pl.Series([False] * rejections.height)
+    errors = int(((status >= 500) & ~is_shed).sum())
+    rejected = int(((status >= 400) & (status < 500) & ~is_shed).sum())
+    return errors, rejected, int(is_shed.sum())
+
+
+def _degraded(predictions: pl.DataFrame) -> tuple[int, dict[str, float]]:
+    """Rows the fallback answered, and their share of answered rows per cause (none: left out)."""
+    if "degraded" not in predictions.columns:
+        return 0, {}
+    degraded = predictions.get_column("degraded").cast(pl.Boolean).fill_null(False)
+    picked = int(degraded.sum())
+    if not picked:
+        return 0, {}
+    if "reason" in predictions.columns:
+        reason = predictions.get_column("reason").cast(pl.String).fill_null(UNKNOWN_CAUSE)
+    else:
+        reason = pl.Series([UNKNOWN_CAUSE] * predictions.height, dtype=pl.String)
+    counts = reason.filter(degraded).value_counts()
+    found = dict(zip(counts[:, 0].to_list(), counts[:, 1].to_list(), strict=True))
+    order = [*DEGRADED_CAUSES, UNKNOWN_CAUSE]
+    ranked = sorted(found, key=lambda c: (order.index(c) if c in order else len(order), c))
+    return picked, {cause: _share(found[cause], predictions.height) for cause in ranked}
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
