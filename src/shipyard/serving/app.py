@@ -264,6 +264,7 @@ class ServingApp:
         self, scope: Scope, receive: Receive, send: Send, name: str, protocol: str, started: float
     ) -> None:
         deployment = self._find(name)
+        deployment.admit_early(started)
         body = await self._json(scope, receive)
         request_id: Any = None
         wanted: set[str] | None = None

@@ -293,6 +293,16 @@ class Deployment:
             )
         return self._degraded(rows, reason)
 
+    def admit_early(self, started: float) -> None:
+        """Shed before the body is read and parsed when not even one row would fit.
+
+        Under overload most requests are shed: refusing them before the JSON and
+        validation work leaves that time to the requests that are answered.
+        """
+        loaded = self.current
+        if loaded is not None and self.breaker.state != OPEN:
+            self._admit(loaded, 1, started)
+
     def _admit(self, loaded: Loaded, n: int, started: float) -> None:
         """Shed the request when the model cannot answer it within its budget (see admission)."""
         batcher = loaded.batcher
