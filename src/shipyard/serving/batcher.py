@@ -279,6 +279,7 @@ class Batcher:
     ) -> None:
         self.running_since = None
         self.running_rows = 0
+        self._cpu_start = None  # until the next call starts on the thread
         seconds = time.perf_counter() - started
         error = done.exception()
         self._on_batch(rows, seconds, self._cpu_used, error)
