@@ -37,11 +37,21 @@ def test_label_values_are_escaped() -> None:
 
 
 def test_workers_are_added_up(tmp_path: Path) -> None:
-    one, two = Metrics(), Metrics()
-    for metrics in (one, two):
-        metrics.inc("shipyard_feedback_total", ("risk",), 2)
-        metrics.observe("shipyard_batch_size", ("risk",), 4)
-    SharedMetrics(tmp_path, "b").write(two.snapshot())
-    total = SharedMetrics(tmp_path, "a").combined(one)
+    """Counters from every worker's cells file; gauges from the live workers' snapshots."""
+    shared = {name: SharedMetrics(tmp_path, name) for name in ("a", "b")}
+    try:
+        one, two = Metrics(shared["a"].cells), Metrics(shared["b"].cells)
+        for metrics in (one, two):
+            metrics.inc("shipyard_feedback_total", ("risk",), 2)
+            metrics.observe("shipyard_batch_size", ("risk",), 4)
+            metrics.set("shipyard_model_loaded", ("risk", "1"), 1)
+            metrics.set("shipyard_prediction_log_spooled_rows", (), 7)
+        shared["b"].write(two.snapshot())
+        total = shared["a"].combined(one)
+    finally:
+        for one_shared in shared.values():
+            one_shared.close()
     assert total.values["shipyard_feedback_total"][("risk",)] == 4
     assert sum(total.histograms["shipyard_batch_size"][("risk",)][:-1]) == 2
+    assert total.values["shipyard_model_loaded"][("risk", "1")] == 2  # summed
+    assert total.values["shipyard_prediction_log_spooled_rows"][()] == 7  # one spool: the max

@@ -265,6 +265,7 @@ class FallbackConfig(_Section):
 
     rules: EntryPoint | list[FallbackRule] | None = None
     cache_size: Annotated[int, Field(ge=0)] = 10_000
+    cache_max_mb: PositiveNumber = 32.0  # keys and the answers they keep alive, per worker
     default: FallbackAnswer | None = None
 
 

@@ -77,8 +77,8 @@ class ServingApp:
         self.worker = worker or os.urandom(6).hex()
         # one worker of a pool (w0-…) runs background monitoring; a lone worker always does
         self.monitors = not self.worker.startswith("w") or self.worker.startswith("w0-")
-        self.metrics = Metrics()
         self.shared = shared or SharedMetrics(None, self.worker)
+        self.metrics = Metrics(self.shared.cells)  # counters in the worker's file, if shared
         self.tokens = Tokens.from_environment(env, required=self.settings.require_token)
         self.cross_site = CrossSite(self.settings.cors_origins)
         self._routes: dict[str, str] = {}  # route labels of paths that were answered
@@ -477,6 +477,7 @@ class ServingApp:
             {
                 "ready": status == 200,
                 "shutting_down": self.shutting_down,
+                "waiting_for": self.background.waiting_for,
                 "models": {
                     name: {
                         "status": d.status,

@@ -1,22 +1,36 @@
-"""Prometheus metrics: counters, gauges and histograms kept in memory, exposed as text.
+"""Prometheus metrics: counters, gauges and histograms, exposed as text.
 
-Each worker counts on its own (a dict update per event, no locks: one event
-loop). With several workers, each writes a snapshot to a shared folder about
-once a second, off the request path, and ``/metrics`` adds the other workers'
-latest snapshots to its own live figures, so a scrape sees the whole server.
+Each worker counts on its own, without locks: a counter or histogram update is
+a dict lookup and a store into a float64 cell of a memory map. With several
+workers that map is the worker's own file in the server's metrics folder, and
+``/metrics`` adds up every worker's file (see :mod:`.metric_cells`), so a counter
+a scrape shows never goes down, whichever worker answers it, even after a
+worker died and was started again. Gauges are each worker's present state,
+published about once a second; a scrape adds those of live workers (or takes
+the largest, for figures every worker measures alike, such as the spool).
+
+Series are bounded: every label value comes from a bounded set (served model
+names or ``unknown``, route templates, statuses, versions loaded), and the map
+has a fixed size; past it a new series is not counted, with one ERROR.
 """
 
 from __future__ import annotations
 
 import bisect
 import json
+import logging
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from shipyard.storage.safe_files import write_atomic
+
+from .metric_cells import Cells, cells_name, read_folder
+
+logger = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -28,6 +42,7 @@ class Spec:
     help: str
     labels: tuple[str, ...]
     buckets: tuple[float, ...] = ()
+    merge: str = "sum"  # gauges over live workers: "sum", or "max" for a figure all share
 
 
 SPECS: dict[str, Spec] = {
@@ -73,12 +88,25 @@ SPECS: dict[str, Spec] = {
         "counter", "Model version switches, and refused ones.", ("model", "result")
     ),
     "shipyard_prediction_log_rows_total": Spec(
-        "counter", "Prediction log rows, by where they went.", ("kind", "destination")
+        "counter",
+        "Prediction log rows, by where they went (store, spool, or dropped past the buffer bound).",
+        ("kind", "destination"),
     ),
     "shipyard_prediction_log_spooled_rows": Spec(
-        "gauge", "Log rows waiting on local disk for the artifact store.", ()
+        "gauge", "Log rows waiting on local disk for the artifact store.", (), merge="max"
     ),
     "shipyard_feedback_total": Spec("counter", "Ground-truth labels received.", ("model",)),
+    "shipyard_connections_closed_total": Spec(
+        "counter",
+        "Connections the server closed or refused to protect itself, by why.",
+        ("reason",),
+    ),
+    "shipyard_connections_open": Spec(
+        "gauge", "Client connections open now (summed over workers).", ()
+    ),
+    "shipyard_connections_limit": Spec(
+        "gauge", "The connection cap, server.max_connections (summed over workers).", ()
+    ),
     # the latest background monitoring run (server.monitor_every), from one worker
     "shipyard_drift_detected": Spec(
         "gauge", "1 when the column drifted in the latest run.", ("model", "feature", "kind")
@@ -150,49 +178,125 @@ def model_label(name: str, served: Any) -> str:
 
 
 class Metrics:
-    """The figures of one worker."""
+    """The figures of one worker: counters and histograms in cells, gauges in a dict.
 
-    def __init__(self) -> None:
-        self.values: dict[str, dict[tuple[str, ...], float]] = defaultdict(dict)
-        self.histograms: dict[str, dict[tuple[str, ...], list[float]]] = defaultdict(dict)
+    ``inc`` and ``observe`` add to float64 cells (see :mod:`.metric_cells`): a dict
+    lookup and a store, about as cheap as a dict update. With several workers the
+    cells are the worker's file in the metrics folder (``SharedMetrics``).
+    """
+
+    def __init__(self, cells: Cells | None = None) -> None:
+        cells = cells or Cells()  # in memory, unless the worker's file is given
+        self._store = cells
+        self._cells = cells.cells
+        self._index = cells.index
+        self._histograms: dict[str, dict[tuple[str, ...], tuple[int, tuple[float, ...], int]]] = {}
+        self.gauges: dict[str, dict[tuple[str, ...], float]] = defaultdict(dict)
 
     def inc(self, name: str, labels: tuple[str, ...] = (), value: float = 1.0) -> None:
-        series = self.values[name]
-        series[labels] = series.get(labels, 0.0) + value
+        try:
+            first = self._index[name][labels]
+        except KeyError:
+            first = self._new(name, labels)
+            if first < 0:
+                if _kind(name) == "gauge":
+                    series = self.gauges[name]
+                    series[labels] = series.get(labels, 0.0) + value
+                return
+        self._cells[first] += value
 
     def set(self, name: str, labels: tuple[str, ...], value: float) -> None:
-        self.values[name][labels] = value
+        """Set a gauge (counters only go up: use ``inc``)."""
+        self.gauges[name][labels] = value
 
     def observe(self, name: str, labels: tuple[str, ...], value: float) -> None:
-        series = self.histograms[name]
-        counts = series.get(labels)
-        buckets = SPECS[name].buckets
-        if counts is None:
-            counts = series[labels] = [0.0] * (len(buckets) + 2)  # buckets, +Inf, sum
-        counts[bisect.bisect_left(buckets, value)] += 1
-        counts[-1] += value
+        try:
+            first, buckets, total = self._histograms[name][labels]
+        except KeyError:
+            first = self._new(name, labels)
+            if first < 0:
+                return
+            buckets = SPECS[name].buckets
+            total = first + len(buckets) + 1
+            self._histograms.setdefault(name, {})[labels] = (first, buckets, total)
+        cells = self._cells
+        cells[first + bisect.bisect_left(buckets, value)] += 1
+        cells[total] += value
+
+    def _new(self, name: str, labels: tuple[str, ...]) -> int:
+        kind = _kind(name)
+        if kind == "gauge":
+            return -1
+        size = len(SPECS[name].buckets) + 2 if kind == "histogram" else 1
+        return self._store.allocate(name, labels, size)  # buckets, +Inf, sum
+
+    @property
+    def values(self) -> dict[str, dict[tuple[str, ...], float]]:
+        """Counters and gauges: {name: {label values: value}} (a copy)."""
+        return _figures(self._store.series(), self.gauges).values
+
+    @property
+    def histograms(self) -> dict[str, dict[tuple[str, ...], list[float]]]:
+        """Histograms: {name: {label values: [count per bucket…, +Inf, sum]}} (a copy)."""
+        return _figures(self._store.series(), {}).histograms
 
     def snapshot(self) -> dict[str, Any]:
+        """Every figure as JSON-ready lists (a worker publishes the gauges of it)."""
+        figures = _figures(self._store.series(), self.gauges)
         return {
-            "values": {n: [[list(k), v] for k, v in s.items()] for n, s in self.values.items()},
+            "values": {n: [[list(k), v] for k, v in s.items()] for n, s in figures.values.items()},
             "histograms": {
-                n: [[list(k), v] for k, v in s.items()] for n, s in self.histograms.items()
+                n: [[list(k), v] for k, v in s.items()] for n, s in figures.histograms.items()
             },
         }
 
-    def merge(self, snapshot: dict[str, Any]) -> None:
-        """Add another worker's snapshot to these figures."""
-        for name, series in snapshot.get("values", {}).items():
-            for labels, value in series:
-                self.inc(name, tuple(labels), value)
-        for name, series in snapshot.get("histograms", {}).items():
-            mine = self.histograms[name]
-            for labels, counts in series:
-                key = tuple(labels)
-                if key in mine and len(mine[key]) == len(counts):
-                    mine[key] = [a + b for a, b in zip(mine[key], counts, strict=True)]
+    def render(self) -> str:
+        """The Prometheus text exposition format (version 0.0.4)."""
+        return _figures(self._store.series(), self.gauges).render()
+
+
+def _kind(name: str) -> str:
+    spec = SPECS.get(name)
+    return spec.kind if spec is not None else "counter"
+
+
+@dataclass
+class Figures:
+    """Figures added up (over the cells of every worker, and the gauges of live ones)."""
+
+    values: dict[str, dict[tuple[str, ...], float]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    histograms: dict[str, dict[tuple[str, ...], list[float]]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+
+    def add_cells(self, series: Iterable[tuple[tuple[str, tuple[str, ...]], list[float]]]) -> None:
+        for (name, labels), cells in series:
+            if _kind(name) == "histogram":
+                mine = self.histograms[name]
+                had = mine.get(labels)
+                if had is not None and len(had) == len(cells):
+                    mine[labels] = [a + b for a, b in zip(had, cells, strict=True)]
                 else:
-                    mine[key] = list(counts)
+                    mine[labels] = list(cells)
+            else:
+                counters = self.values[name]
+                counters[labels] = counters.get(labels, 0.0) + cells[0]
+
+    def add_gauges(self, gauges: dict[str, Any]) -> None:
+        """Add one worker's gauges ({name: {labels: value}} or the JSON's [[labels, value]])."""
+        for name, series in gauges.items():
+            mine = self.values[name]
+            merge = SPECS[name].merge if name in SPECS else "sum"
+            pairs = series.items() if isinstance(series, dict) else series
+            for labels, value in pairs:
+                key = tuple(labels)
+                had = mine.get(key)
+                if had is None:
+                    mine[key] = value
+                else:
+                    mine[key] = max(had, value) if merge == "max" else had + value
 
     def render(self) -> str:
         """The Prometheus text exposition format (version 0.0.4)."""
@@ -207,6 +311,16 @@ class Metrics:
                 for labels, value in sorted(self.values.get(name, {}).items()):
                     lines.append(f"{name}{_labels(spec.labels, labels)} {_number(value)}")
         return "\n".join(lines) + "\n"
+
+
+def _figures(
+    series: Iterable[tuple[tuple[str, tuple[str, ...]], list[float]]],
+    gauges: dict[str, dict[tuple[str, ...], float]],
+) -> Figures:
+    figures = Figures()
+    figures.add_cells(series)
+    figures.add_gauges(gauges)
+    return figures
 
 
 def _histogram_lines(
@@ -243,32 +357,59 @@ def _number(value: float) -> str:
 
 
 class SharedMetrics:
-    """Snapshots of every worker of one server in a folder (``SHIPYARD_METRICS_DIR``)."""
+    """The figures of every worker of one server, in its metrics folder.
+
+    Each worker's counters and histograms are its cells file there, written as
+    they change; ``combined`` adds up every cells file, of live and dead workers
+    alike, so a counter never goes down between scrapes, whichever worker answers
+    them. Gauges are a worker's present state: each worker publishes its gauges
+    about once a second (``write``), and ``combined`` adds those of live workers
+    (the supervisor removes a dead worker's) to its own.
+    """
 
     def __init__(self, folder: Path | None, worker: str) -> None:
         self.folder = folder
         self.worker = worker
+        self.cells: Cells | None = None
+        if folder is not None:
+            try:
+                self.cells = Cells(folder / cells_name(worker))
+            except OSError as exc:  # a full disk at start: count alone, say so
+                logger.error(
+                    "cannot make the metrics file in %s (%s): /metrics counts only the worker "
+                    "that answers it",
+                    folder,
+                    exc,
+                )
+
+    def close(self) -> None:
+        """Unmap this worker's file (tests that make several workers in one process)."""
+        if self.cells is not None:
+            self.cells.close()
+            self.cells = None
 
     def write(self, snapshot: dict[str, Any]) -> None:
-        """Publish this worker's ``Metrics.snapshot()`` (taken on the event loop)."""
+        """Publish the gauges of this worker's ``Metrics.snapshot()`` (taken on the event loop)."""
         if self.folder is None:
             return
+        gauges = {n: s for n, s in snapshot.get("values", {}).items() if _kind(n) == "gauge"}
         # an exclusive temporary file renamed into place: never through a planted link
         # (not fsynced: a snapshot is rewritten every second and means nothing after a crash)
         target = self.folder / f"worker-{self.worker}.json"
-        write_atomic(target, json.dumps(snapshot).encode(), durable=False)
+        write_atomic(target, json.dumps({"gauges": gauges}).encode(), durable=False)
 
-    def combined(self, metrics: Metrics) -> Metrics:
-        """This worker's live figures plus every other worker's latest snapshot."""
+    def combined(self, metrics: Metrics) -> Metrics | Figures:
+        """Every worker's counters and histograms, this worker's gauges and the live workers'."""
         if self.folder is None:
             return metrics
-        total = Metrics()
-        total.merge(metrics.snapshot())
+        total = Figures()
+        total.add_cells(read_folder(self.folder))
+        total.add_gauges(metrics.gauges)
         for path in sorted(self.folder.glob("worker-*.json")):
             if path.name == f"worker-{self.worker}.json":
                 continue
             try:
-                total.merge(json.loads(path.read_text(encoding="utf-8")))
-            except (OSError, ValueError):
+                total.add_gauges(json.loads(path.read_text(encoding="utf-8")).get("gauges", {}))
+            except (OSError, ValueError, AttributeError):
                 continue  # a worker that just went away
         return total

@@ -8,9 +8,19 @@ segment per model to the artifact store under
 replicas never contend, and segments are never changed once written.
 
 When the artifact store cannot be written, the segment goes to a local spool
-folder and is retried before every later flush; when even that fails, the rows
-stay in memory for the next try. Nothing is dropped, and a graceful shutdown
-flushes what is left.
+folder and is retried before every later flush; when even that fails (or the
+spool holds ``SPOOL_BYTES`` already), the rows stay in memory for the next try,
+and a graceful shutdown flushes what is left.
+
+Both have a bound. The spool takes at most ``SPOOL_BYTES`` on disk (all kinds
+and workers together); a log keeps at most ``BUFFER_ROWS`` rows in memory per
+worker. Past the memory bound the *oldest* rows are dropped, counted in
+``shipyard_prediction_log_rows_total{destination="dropped"}`` and named in an
+ERROR line (how many, and why). Dropping, not refusing requests, because the log
+records the service and is not the service: a store and a disk that are both
+down must not turn into an outage of predictions (a fallback's purpose is the
+opposite), and the newest rows are the ones monitoring judges drift on. Memory
+that grows until the worker is killed would lose every buffered row at once.
 """
 
 from __future__ import annotations
@@ -39,6 +49,12 @@ from .validation import Rows
 logger = logging.getLogger(__name__)
 
 PREDICTIONS, FEEDBACK, REJECTIONS = "predictions", "feedback", "rejections"
+BUFFER_ROWS = 100_000
+"""Rows one log of one worker keeps in memory at most (ten times the default ``log_max_rows``)."""
+SPOOL_BYTES = 1_000_000_000
+"""Bytes the spool folder may hold at most, for every log and worker together."""
+DROPPED = "dropped"
+_DROP_LOG_S = 10.0
 
 
 @dataclass(slots=True)
@@ -68,13 +84,21 @@ class SegmentLog:
         worker: str,
         spool: Path,
         on_rows: Callable[[str, str, int], None] | None = None,
+        max_rows: int = BUFFER_ROWS,
+        spool_bytes: int = SPOOL_BYTES,
     ) -> None:
         self.kind = kind
         self.artifacts = artifacts
         self.worker = worker
         self.spool = spool
+        self.max_rows = max_rows
+        self.spool_bytes = spool_bytes
+        self.dropped = 0
         self._chunks: list[Chunk] = []
         self._buffered = 0
+        self._unreported = 0  # dropped rows no ERROR line has named yet
+        self._reported_at = -_DROP_LOG_S
+        self._why = ""
         self._on_rows = on_rows or (lambda kind, destination, n: None)
         self._lock = threading.Lock()  # one writer at a time (the flusher and shutdown)
 
@@ -83,12 +107,16 @@ class SegmentLog:
         return self._buffered
 
     def append(self, chunk: Chunk) -> None:
-        """Buffer ``chunk`` (on the event loop: a list append, nothing more)."""
+        """Buffer ``chunk`` (on the event loop: a list append and a comparison)."""
         self._chunks.append(chunk)
         self._buffered += chunk.n
+        if self._buffered > self.max_rows:
+            self._drop_oldest("new rows came while earlier ones were still being written")
 
     def take(self) -> list[Chunk]:
         """Everything buffered so far (call on the thread that appends)."""
+        if self._unreported:
+            self._report(self._why)
         chunks, self._chunks, self._buffered = self._chunks, [], 0
         return chunks
 
@@ -96,6 +124,43 @@ class SegmentLog:
         """Put back chunks that could not be written anywhere, ahead of newer ones."""
         self._chunks[:0] = chunks
         self._buffered += sum(c.n for c in chunks)
+        if self._buffered > self.max_rows:
+            self._drop_oldest("neither the artifact store nor the spool could take them")
+
+    def _drop_oldest(self, why: str) -> None:
+        """Drop the oldest chunks until at most ``max_rows`` rows wait; count and say so."""
+        dropped = 0
+        chunks = self._chunks
+        cut = 0
+        while cut < len(chunks) - 1 and self._buffered - dropped > self.max_rows:
+            dropped += chunks[cut].n
+            cut += 1
+        if not cut:
+            return
+        del chunks[:cut]
+        self._buffered -= dropped
+        self.dropped += dropped
+        self._unreported += dropped
+        self._on_rows(self.kind, DROPPED, dropped)
+        self._why = why
+        self._report(why)
+
+    def _report(self, why: str) -> None:
+        """One ERROR line per 10 s at most, naming every row dropped since the last one."""
+        now = time.monotonic()
+        if now - self._reported_at < _DROP_LOG_S:
+            return
+        self._reported_at = now
+        logger.error(
+            "dropped the %d oldest %s log rows: %s, and this worker keeps at most %d rows "
+            "in memory (%d dropped since start)",
+            self._unreported,
+            self.kind,
+            why,
+            self.max_rows,
+            self.dropped,
+        )
+        self._unreported = 0
 
     def spooled_rows(self) -> int:
         return sum(int(p.name.split("__")[3]) for p in self._spooled())
@@ -173,17 +238,42 @@ class SegmentLog:
         return True
 
     def _to_spool(self, data: bytes, prefix: str, rows: int) -> bool:
+        used = self._spool_size()
+        if used + len(data) > self.spool_bytes:
+            logger.warning(
+                "the spool %s is full (%d of %d bytes): %d %s rows stay in memory",
+                self.spool,
+                used,
+                self.spool_bytes,
+                rows,
+                self.kind,
+            )
+            return False
         name = f"{self.kind}__{prefix.replace('/', '~')}__{time.time_ns()}__{rows}__.parquet"
         try:  # a new file, never through a link, renamed into place when whole
             spool = checked_folder(self.spool.parent, (self.spool.name,), create=True)
             with spool as folder, TempFile(folder, prefix=".") as tmp:
                 tmp.file.write(data)
                 tmp.commit(folder, name)
-        except OSError:
-            logger.exception("could not spool %d %s rows to %s either", rows, self.kind, self.spool)
+        except OSError as exc:  # a full or read-only disk: one line, the rows stay in memory
+            logger.error(
+                "could not spool %d %s rows to %s either: %s", rows, self.kind, self.spool, exc
+            )
             return False
         self._on_rows(self.kind, "spool", rows)
         return True
+
+    def _spool_size(self) -> int:
+        """Bytes in the spool folder (every kind and worker; links are not followed)."""
+        try:
+            with os.scandir(self.spool) as entries:
+                return sum(
+                    e.stat(follow_symlinks=False).st_size
+                    for e in entries
+                    if e.is_file(follow_symlinks=False)
+                )
+        except OSError:
+            return 0
 
     def _spooled(self) -> list[Path]:
         if not self.spool.is_dir():

@@ -299,8 +299,11 @@ def _supervise(
                         logger.error(
                             "worker %d exited (code %s); starting it again", index, process.exitcode
                         )
+                        # its gauges go (they were its present state); its counters stay,
+                        # folded into the retired file, so totals never drop
                         for path in Path(metrics_dir).glob(f"worker-w{index}-*.json"):
                             path.unlink(missing_ok=True)
+                        _retire_counters(Path(metrics_dir), f"w{index}-")
                         processes[index] = start(index)
             deadline = time.monotonic() + GRACEFUL_SECONDS + 10
             for process in processes:
@@ -311,3 +314,13 @@ def _supervise(
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+
+
+def _retire_counters(folder: Path, prefix: str) -> None:
+    """Fold a dead worker's counter file into the retired one (see ``metric_cells.retire``)."""
+    from .metric_cells import retire
+
+    try:
+        retire(folder, prefix)
+    except OSError as exc:  # its file stays and still counts: only the folder grows
+        logger.error("could not fold the counters of a dead worker in %s: %s", folder, exc)
