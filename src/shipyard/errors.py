@@ -9,6 +9,8 @@ The tree::
     ├── DataError(ValueError)          a source cannot be read as a table (HTTP 422)
     │   └── BatchRejectedError         a batch failed a batch-level check: no version written
     ├── StorageError(OSError)          the database or artifact store failed (HTTP 503)
+    │   ├── UnreachableError           the store did not answer; it may come up later
+    │   ├── NoSpaceError               a write found no room (disk full, quota): nothing written
     │   ├── UnsafeKeyError(ValueError) an artifact key escapes the store  (HTTP 400)
     │   ├── IntegrityError             stored bytes no longer match their hash
     │   └── SchemaVersionError         the database was written by a newer shipyard
@@ -90,6 +92,28 @@ class StorageError(ShipyardError, OSError):
     """The metadata database or the artifact store could not do what was asked."""
 
     http_status = 503
+
+
+class UnreachableError(StorageError):
+    """A store did not answer (refused, timed out, not resolvable yet, still starting).
+
+    Unlike a refusal (a wrong password, a missing database), this may end by
+    itself: ``shipyard serve`` waits it out. ``store`` is ``"metadata store"`` or
+    ``"artifact store"``, ``url`` its address with credentials hidden, ``reason``
+    the first line of what the driver said.
+    """
+
+    def __init__(
+        self, message: str, *, store: str, url: str, reason: str, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.store = store
+        self.url = url
+        self.reason = reason
+
+
+class NoSpaceError(StorageError):
+    """A write found no room (disk full, over quota, over a file size limit); nothing was written."""
 
 
 class UnsafeKeyError(StorageError, ValueError):

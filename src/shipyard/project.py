@@ -2,7 +2,9 @@
 
 ``shipyard.open(".")`` is where every entry point starts; the CLI, the HTTP
 server and the dashboard call this object and never reach into storage
-themselves. Stores are opened on first use, so reading the config is cheap.
+themselves. Stores are opened on first use, so reading the config is cheap; a
+project opened with ``lazy_stores=True`` (a server that may start before its
+database) connects to and migrates the database only when it is first queried.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from .config import (
     load_config,
 )
 from .data import Datasets, IngestResult
-from .errors import ConfigError
+from .errors import ConfigError, StorageError
 from .evaluation import Evaluation, Evaluations
 from .models import Models, ModelVersion
 from .monitoring import Monitoring, MonitorRun
@@ -45,11 +47,17 @@ class Project:
     """One shipyard project, opened from its folder."""
 
     def __init__(
-        self, root: Path, config: ProjectConfig, *, environ: Mapping[str, str] | None = None
+        self,
+        root: Path,
+        config: ProjectConfig,
+        *,
+        environ: Mapping[str, str] | None = None,
+        lazy_stores: bool = False,
     ) -> None:
         self.root = root
         self.config = config
         self._environ = os.environ if environ is None else environ
+        self._lazy = lazy_stores
         self._metadata: MetadataStore | None = None
         self._artifacts: ArtifactStore | None = None
         self._data: Datasets | None = None
@@ -67,12 +75,13 @@ class Project:
 
     @property
     def metadata(self) -> MetadataStore:
-        """The metadata database, connected and migrated on first use."""
+        """The metadata database, connected and migrated on first use (of the store itself,
+        with ``lazy_stores``)."""
         if self._metadata is None:
             url = expand_env(
                 self.config.storage.database, where="storage.database", environ=self._environ
             )
-            self._metadata = MetadataStore(url, root=self.root)
+            self._metadata = MetadataStore(url, root=self.root, lazy=self._lazy)
         return self._metadata
 
     @property
@@ -170,6 +179,12 @@ class Project:
         """The newest audit events, newest first."""
         return history(self.metadata, subject=subject, limit=limit)
 
+    def ping(self) -> None:
+        """Reach both stores: :class:`~shipyard.errors.UnreachableError` names the one that
+        does not answer; any other StorageError is a refusal (a wrong URL or password)."""
+        self.metadata.ping()
+        self.artifacts.ping()
+
     def close(self) -> None:
         if self._metadata is not None:
             self._metadata.close()
@@ -191,13 +206,20 @@ class Project:
 
 
 def open_project(
-    path: str | os.PathLike[str] = ".", *, environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str] = ".",
+    *,
+    environ: Mapping[str, str] | None = None,
+    lazy_stores: bool = False,
 ) -> Project:
-    """Open the project whose ``shipyard.yaml`` is in ``path`` or the nearest folder above."""
+    """Open the project whose ``shipyard.yaml`` is in ``path`` or the nearest folder above.
+
+    ``lazy_stores``: connect to the database on its first query, not when it is
+    first named (for a server that starts before its database answers).
+    """
     file = find_project_file(Path(path))
     config = load_config(file, environ)
     log.debug("opened project %s from %s", config.project, file)
-    return Project(file.parent, config, environ=environ)
+    return Project(file.parent, config, environ=environ, lazy_stores=lazy_stores)
 
 
 def init_project(
@@ -223,6 +245,8 @@ def init_project(
         gitignore = folder / ".gitignore"
         if not os.path.lexists(gitignore):
             write_atomic(gitignore, b"# shipyard's local state (database, artifacts)\n.shipyard/\n")
+    except StorageError:  # a full or read-only disk, a planted link: said already
+        raise
     except OSError as exc:
         raise ConfigError(f"cannot write {file}: {exc}") from exc
     log.info("wrote %s", file)

@@ -2,6 +2,9 @@
 
 A :class:`~shipyard.errors.ShipyardError` prints as one clear message on
 stderr and exits with its ``exit_code`` (2); ``--debug`` shows the traceback.
+A write the environment refused that no layer below said better (a full disk,
+a quota, a read-only file system, a permission) is said the same way: it is
+the machine's state, not a bug in shipyard.
 """
 
 from __future__ import annotations
@@ -14,8 +17,9 @@ from typing import Any
 import click
 
 from shipyard import __version__
-from shipyard.errors import ShipyardError
+from shipyard.errors import ShipyardError, StorageError
 from shipyard.project import Project, open_project
+from shipyard.storage.failures import causes, write_failure
 
 from .output import err_console, literal, markup
 
@@ -39,6 +43,10 @@ class _Group(click.Group):
         except Exception as exc:
             if ctx.params.get("debug"):
                 raise
+            failure = _environmental(exc)
+            if failure is not None:  # the machine's state, not a bug
+                _print_error(failure)
+                ctx.exit(failure.exit_code)
             err_console.print(
                 markup(
                     "[bold red]internal error:[/] {}: {}\nThis is a bug in shipyard, not in your "
@@ -49,6 +57,22 @@ class _Group(click.Group):
                 soft_wrap=True,
             )
             ctx.exit(1)
+
+
+def _environmental(exc: BaseException) -> ShipyardError | None:
+    """``exc`` as a user error when the environment caused it (no room, read-only, denied)."""
+    where = "the disk"
+    for cause in causes(exc):
+        if isinstance(cause, OSError) and cause.filename:
+            where = str(cause.filename)
+            break
+    for cause in causes(exc):
+        if isinstance(cause, PermissionError):  # reading or writing: say only what it is
+            return StorageError(
+                f"permission denied on {where}",
+                hint="give this user access to it, or name a path it can use",
+            )
+    return write_failure(exc, where)
 
 
 def _print_error(exc: ShipyardError) -> None:
@@ -88,9 +112,12 @@ def cli(ctx: click.Context, project_dir: Path, debug: bool, verbose: int) -> Non
     ctx.obj = {"project_dir": project_dir, "debug": debug}
 
 
-def open_from(ctx: click.Context) -> Project:
-    """The project the command line names (``--project``, or the current folder)."""
-    return open_project(ctx.find_root().obj["project_dir"])
+def open_from(ctx: click.Context, *, lazy_stores: bool = False) -> Project:
+    """The project the command line names (``--project``, or the current folder).
+
+    ``lazy_stores``: the database is connected on its first query, not when named.
+    """
+    return open_project(ctx.find_root().obj["project_dir"], lazy_stores=lazy_stores)
 
 
 def main() -> None:

@@ -6,9 +6,13 @@ import logging
 
 import click
 
+from shipyard.errors import ConfigError, UnreachableError
+from shipyard.project import Project
 from shipyard.serving import resolve_targets
 from shipyard.serving import serve as run_server
 from shipyard.serving.exposure import is_loopback
+from shipyard.serving.targets import DEFAULT_ALIAS
+from shipyard.serving.waiting import waiting_for
 
 from .app import cli, open_from
 from .output import err_console
@@ -58,9 +62,11 @@ def serve(
     The server follows aliases: when `champion` moves, every worker loads, warms
     and switches to the new version without failing a request. A --host other than
     a loopback address needs SHIPYARD_API_TOKEN with server.require_token, or --public.
+    If the database or the object store does not answer yet, the server starts
+    live but not ready, and loads the models once they answer.
     """
-    with open_from(ctx) as project:
-        targets = resolve_targets(project, list(models))
+    with open_from(ctx, lazy_stores=True) as project:
+        targets = _targets(project, list(models))
         root = project.root
         open_to_all = not is_loopback(host) and not project.config.server.require_token
     level = logging.getLogger().level
@@ -94,3 +100,37 @@ def serve(
         on_listen=listening,
         public=public,
     )
+
+
+def _targets(project: Project, specs: list[str]) -> dict[str, str]:
+    """{model: alias or version}: names checked against the project file always, and against
+    the registry when the stores answer (a store that does not is waited for, not fatal)."""
+    declared = _declared(project, specs)
+    try:
+        project.ping()
+        return resolve_targets(project, specs)
+    except UnreachableError as exc:
+        err_console.print(
+            f"{waiting_for(exc)}; starting anyway, not ready (/readyz 503) until it answers",
+            style="yellow",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        return declared
+
+
+def _declared(project: Project, specs: list[str]) -> dict[str, str]:
+    """{model: alias or version} for names the project file declares (no store needed)."""
+    names = specs or list(project.config.models)
+    if not names:
+        raise ConfigError(
+            "the project declares no models to serve",
+            hint="declare one under 'models:' in shipyard.yaml, train it and promote it",
+        )
+    targets: dict[str, str] = {}
+    for spec in names:
+        name, _, target = spec.partition("@")
+        project.models.config(name)  # NotFoundError, with "did you mean", for a typo
+        targets[name] = target or DEFAULT_ALIAS
+    return targets

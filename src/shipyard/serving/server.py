@@ -106,7 +106,8 @@ def run_worker(
     from .metrics import SharedMetrics
 
     worker = worker or os.urandom(6).hex()
-    project = open_project(Path(project_dir))
+    # lazy: the database is first queried by the worker's start, which waits for it
+    project = open_project(Path(project_dir), lazy_stores=True)
     shared = SharedMetrics(Path(metrics_dir) if metrics_dir else None, worker)
     app = ServingApp(project, targets, worker=worker, shared=shared)
     app.cross_site.local = is_loopback(str(sock.getsockname()[0]))

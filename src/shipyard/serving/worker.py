@@ -3,6 +3,11 @@
 Everything here runs beside the request path, never on it: registry reads,
 artifact reads, model loading and warming, and log writes happen in threads
 (``asyncio.to_thread``), and the event loop only swaps references.
+
+A store that does not answer is waited out, not fatal: at start the worker
+goes live but not ready and tries again with backoff (see :mod:`.waiting`);
+a model whose artifact cannot be read because its store does not answer is
+tried again the same way, never refused for good.
 """
 
 from __future__ import annotations
@@ -12,19 +17,23 @@ import contextlib
 import functools
 import gc
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
-from shipyard.errors import ShipyardError, first_line
+from shipyard.errors import ShipyardError, StorageError, UnreachableError, first_line
 from shipyard.models import ModelVersion
 from shipyard.monitoring.prometheus import gauges
 
 from .deployment import Deployment, Loaded
 from .predlog import SegmentLog
+from .waiting import Backoff, waiting_detail, waiting_for
 
 if TYPE_CHECKING:
     from .app import ServingApp
 
 logger = logging.getLogger(__name__)
+
+PROBE_WAIT_S = 5.0  # how long a start waits for the stores to answer before going live
 
 
 class Background:
@@ -37,6 +46,10 @@ class Background:
         self._flush_now = asyncio.Event()
         self._warned: set[str] = set()
         self._writing: set[asyncio.Future[list[Any]]] = set()
+        self.waiting_for: str | None = None  # what a start waits for (a store), for /readyz
+        self._backoffs: dict[str, Backoff] = {}  # models whose store did not answer
+        self._retry_at: dict[str, float] = {}
+        self._waits: dict[str, str] = {}  # what each of them waits for (logged once)
 
     async def start(self) -> None:
         """Load and warm every model, then start the loops.
@@ -45,17 +58,66 @@ class Background:
         ever meets a model that is still loading (connections wait in the socket's
         backlog meanwhile). A model that cannot be loaded does not hold the start
         up: it is reported, and its fallback chain answers until a version loads.
+
+        If the stores do not answer within ``PROBE_WAIT_S``, the worker starts
+        anyway, live but not ready (``waiting_for`` says why), and loads the
+        models once they answer.
         """
+        spawn = asyncio.get_running_loop().create_task
+        self._tasks = [spawn(self._flush_logs()), spawn(self._snapshots())]
+        probe = asyncio.ensure_future(asyncio.to_thread(self._reach))
+        done, _ = await asyncio.wait({probe}, timeout=PROBE_WAIT_S)
+        if probe in done and probe.result() is None:
+            await self._load_and_follow()
+            return
+        if probe not in done:  # a store that takes this long to answer may be down
+            self._show(f"waiting for the stores to answer (no answer in {PROBE_WAIT_S:.0f} s)")
+        self._tasks.append(spawn(self._wait_for_stores(probe)))
+
+    def _show(self, detail: str | None) -> None:
+        """What the worker waits for, in ``/readyz`` (each model's error) and ``waiting_for``."""
+        self.waiting_for = detail
+        for deployment in self.app.deployments.values():
+            deployment.error = detail
+
+    async def _load_and_follow(self) -> None:
         await self.check_aliases(force=True)
         gc.freeze()  # what is loaded now lives as long as the worker: keep it out of GC passes
         spawn = asyncio.get_running_loop().create_task
-        self._tasks = [
-            spawn(self._follow_aliases()),
-            spawn(self._flush_logs()),
-            spawn(self._snapshots()),
-        ]
+        self._tasks.append(spawn(self._follow_aliases()))
         if self.app.settings.monitor_every and self.app.monitors:
             self._tasks.append(spawn(self._monitor(self.app.settings.monitor_every)))
+
+    def _reach(self) -> Exception | None:
+        """None when both stores answer, else what went wrong (in a thread)."""
+        try:
+            self.app.project.ping()
+        except Exception as exc:
+            return exc
+        return None
+
+    async def _wait_for_stores(self, probe: asyncio.Future[Exception | None]) -> None:
+        """Try the stores again with backoff until they answer; then load the models."""
+        backoff = Backoff()
+        problem = await probe
+        logged = None
+        while problem is not None:
+            delay = backoff.next()
+            self._show(waiting_detail(problem, delay))
+            state = waiting_for(problem)
+            if state != logged:  # one line per change, not one per try
+                if isinstance(problem, UnreachableError):
+                    logger.warning("not ready: %s; retrying with backoff", state)
+                else:
+                    logger.error("not ready: %s; retrying with backoff", state)
+                logged = state
+            await asyncio.sleep(delay)
+            problem = await asyncio.to_thread(self._reach)
+        self._show(None)
+        logger.warning(
+            "the stores answer now (after %d tries); loading the models", backoff.attempts
+        )
+        await self._load_and_follow()
 
     async def stop(self) -> None:
         """Cancel the loops, then flush what is left (nothing buffered is lost)."""
@@ -107,10 +169,15 @@ class Background:
             for deployment in self.app.deployments.values():
                 if deployment.current is not None and not deployment.follows_alias:
                     continue
+                if not force and time.monotonic() < self._retry_at.get(deployment.name, 0.0):
+                    continue  # its store did not answer: wait out the backoff
                 ref = f"{deployment.name}@{deployment.target}"
                 try:
                     version = await asyncio.to_thread(self.app.project.models.registry.resolve, ref)
                 except Exception as exc:
+                    if isinstance(exc, UnreachableError) and deployment.current is None:
+                        self._unanswered(deployment, ref, exc)
+                        continue
                     message = first_line(exc)
                     if deployment.current is None:
                         deployment.refuse(None, message)
@@ -128,12 +195,32 @@ class Background:
     async def _switch(self, deployment: Deployment, version: ModelVersion) -> None:
         try:
             loaded = await asyncio.to_thread(self._prepare, deployment, version)
+        except UnreachableError as exc:  # the store did not answer: try again, do not refuse
+            self._unanswered(deployment, version.ref, exc)
+            return
         except Exception as exc:
             if not isinstance(exc, ShipyardError):
                 logger.exception("loading %s failed", version.ref)
             deployment.refuse(version.version, f"{version.ref}: {first_line(exc)}")
             return
+        if self._backoffs.pop(deployment.name, None) is not None:
+            self._retry_at.pop(deployment.name, None)
+            self._waits.pop(deployment.name, None)
+            logger.warning("%s: the store answers again; loaded %s", deployment.name, version.ref)
         deployment.install(loaded)
+
+    def _unanswered(self, deployment: Deployment, ref: str, exc: UnreachableError) -> None:
+        """``ref`` could not be read because a store did not answer: try again after a backoff."""
+        backoff = self._backoffs.setdefault(deployment.name, Backoff())
+        delay = backoff.next()
+        self._retry_at[deployment.name] = time.monotonic() + delay
+        deployment.error = f"{ref}: {waiting_detail(exc, delay)}"
+        state = waiting_for(exc)
+        if self._waits.get(deployment.name) != state:  # one line per change, not one per try
+            logger.warning(
+                "%s: cannot load %s yet, %s; retrying with backoff", deployment.name, ref, state
+            )
+            self._waits[deployment.name] = state
 
     def _prepare(self, deployment: Deployment, version: ModelVersion) -> Loaded:
         predictor = self.app.project.models.load(version.ref)
@@ -147,6 +234,8 @@ class Background:
             self._flush_now.clear()
             try:
                 await self.flush()
+            except StorageError as exc:  # a full disk, a store that does not answer: one line
+                logger.error("flushing the prediction log failed, will retry: %s", first_line(exc))
             except Exception:
                 logger.exception("flushing the prediction log failed; will retry")
             self.app.access.flush()

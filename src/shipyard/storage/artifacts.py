@@ -29,9 +29,12 @@ from shipyard.errors import (
     MissingDependencyError,
     NotFoundError,
     StorageError,
+    UnreachableError,
     UnsafeKeyError,
+    first_line,
 )
 
+from .failures import unreachable, write_failure
 from .safe_files import TempFile, checked_folder, write_atomic
 from .urls import ArtifactLocation
 
@@ -42,6 +45,7 @@ _COMPONENT = re.compile(r"^[A-Za-z0-9_@=+-][A-Za-z0-9._@=+-]{0,199}$")
 _SUFFIX = re.compile(r"^(\.[A-Za-z0-9_-]{1,20}){0,3}$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}")
 _TMP = ".tmp"
+SETTING = "storage.artifacts (or SHIPYARD_ARTIFACTS_URL)"
 
 
 @dataclass(frozen=True)
@@ -116,7 +120,10 @@ class ArtifactStore:
         target = self._path(artifact.key)
         try:
             if self._local:
-                with self._staging() as staging, TempFile(staging) as tmp:
+                with (
+                    self._staging() as staging,
+                    TempFile(staging, where=self.url, setting=SETTING) as tmp,
+                ):
                     tmp.file.write(data)
                     self._commit(tmp, artifact.key)
             else:
@@ -148,7 +155,7 @@ class ArtifactStore:
 
     def _put_local_file(self, path: Path, prefix: str, suffix: str) -> Artifact:
         hasher, size = hashlib.sha256(), 0
-        with self._staging() as staging, TempFile(staging) as tmp:
+        with self._staging() as staging, TempFile(staging, where=self.url, setting=SETTING) as tmp:
             with Path(path).open("rb") as source:
                 while chunk := source.read(CHUNK):
                     hasher.update(chunk)
@@ -171,7 +178,7 @@ class ArtifactStore:
         except FileNotFoundError:
             raise self._missing(key) from None
         except Exception as exc:
-            raise StorageError(f"could not read artifact '{key}' from {self.url}: {exc}") from exc
+            raise self._failure(f"could not read artifact '{key}' from {self.url}", exc) from exc
         _verify(key, self.url, expected, hashlib.sha256(data).hexdigest())
         return data
 
@@ -199,7 +206,10 @@ class ArtifactStore:
         except _OURS:
             raise
         except Exception as exc:
-            raise StorageError(f"could not read artifact '{key}' from {self.url}: {exc}") from exc
+            failure = write_failure(exc, dest, denied=False)  # EACCES may be the store's
+            if failure is not None:
+                raise failure from exc
+            raise self._failure(f"could not read artifact '{key}' from {self.url}", exc) from exc
         return dest
 
     def exists(self, key: str) -> bool:
@@ -209,7 +219,7 @@ class ArtifactStore:
         except _OURS:
             raise
         except Exception as exc:
-            raise StorageError(f"could not reach artifact store {self.url}: {exc}") from exc
+            raise self._failure(f"could not reach artifact store {self.url}", exc) from exc
 
     def list(self, prefix: str = "") -> list[str]:
         """Every key under ``prefix`` (all keys when empty), sorted."""
@@ -219,7 +229,7 @@ class ArtifactStore:
         try:
             found = self._fs.find(base) if self._fs.exists(base) else []
         except Exception as exc:
-            raise StorageError(f"could not list artifact store {self.url}: {exc}") from exc
+            raise self._failure(f"could not list artifact store {self.url}", exc) from exc
         root = self.location.root.rstrip("/") + "/"
         keys = (str(p)[len(root) :] for p in found if str(p).startswith(root))
         return sorted(k for k in keys if not k.startswith(_TMP + "/"))
@@ -234,8 +244,25 @@ class ArtifactStore:
         except FileNotFoundError:
             raise self._missing(key) from None
         except Exception as exc:
-            raise StorageError(f"could not delete artifact '{key}' from {self.url}: {exc}") from exc
+            raise self._failure(f"could not delete artifact '{key}' from {self.url}", exc) from exc
         log.info("deleted artifact %s from %s", key, self.url)
+
+    def ping(self) -> None:
+        """Reach the store: :class:`UnreachableError` if it does not answer, StorageError if
+        it answers that the bucket is not there. A local folder needs no answer."""
+        if self._local:
+            return
+        bucket = self.location.root.split("/", 1)[0]
+        try:  # not exists(): s3fs answers False for a store that does not answer
+            self._fs.call_s3("head_bucket", Bucket=bucket)
+        except FileNotFoundError:
+            raise StorageError(
+                f"artifact store {self.url}: there is no bucket '{bucket}'",
+                hint="create the bucket, or fix storage.artifacts / SHIPYARD_ARTIFACTS_URL "
+                "(and SHIPYARD_S3_ENDPOINT_URL)",
+            ) from None
+        except Exception as exc:
+            raise self._failure(f"could not reach artifact store {self.url}", exc) from exc
 
     # -- internals ---------------------------------------------------------
     def _key(self, prefix: str, digest: str, suffix: str) -> str:
@@ -270,7 +297,25 @@ class ArtifactStore:
     def _missing(self, key: str) -> NotFoundError:
         return NotFoundError(f"no artifact '{key}' in {self.url}")
 
+    def _failure(self, what: str, exc: Exception) -> StorageError:
+        """``what`` failed: said as "did not answer" when the store did not, else as it is."""
+        if unreachable(exc):
+            return UnreachableError(
+                f"{what}: {first_line(exc)}",
+                store="artifact store",
+                url=self.url,
+                reason=first_line(exc),
+                hint="check that the object store is running and reachable from here; "
+                "`shipyard serve` waits for it",
+            )
+        return StorageError(f"{what}: {exc}")
+
     def _write_error(self, what: str, exc: Exception) -> StorageError:
+        failure = write_failure(exc, self.url, setting=SETTING)
+        if failure is not None:
+            return failure
+        if unreachable(exc):
+            return self._failure(f"could not store '{what}' in artifact store {self.url}", exc)
         if isinstance(exc, PermissionError) or "Read-only file system" in str(exc):
             return StorageError(
                 f"artifact store {self.url} is not writable: {exc}",

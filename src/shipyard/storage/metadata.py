@@ -1,7 +1,9 @@
 """The metadata store: small, mutable state in SQLite (WAL) or PostgreSQL.
 
 Opening a store connects, then brings the schema to this shipyard's newest
-revision with Alembic (an older database is migrated, a newer one refused).
+revision with Alembic (an older database is migrated, a newer one refused); a
+store opened with ``lazy=True`` does both on its first use instead, so a server
+can start before its database answers (see :meth:`MetadataStore.ping`).
 Every multi-row change runs in :meth:`MetadataStore.transaction`, which on
 SQLite takes the write lock up front (``BEGIN IMMEDIATE``) so concurrent
 writers queue instead of failing half-way.
@@ -10,6 +12,8 @@ writers queue instead of failing half-way.
 from __future__ import annotations
 
 import logging
+import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,8 +24,22 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from shipyard.errors import MissingDependencyError, SchemaVersionError, StorageError, first_line
+from shipyard.errors import (
+    MissingDependencyError,
+    NoSpaceError,
+    SchemaVersionError,
+    StorageError,
+    UnreachableError,
+    first_line,
+)
 
+from .failures import (
+    database_full,
+    database_read_only,
+    disk_full,
+    unreachable,
+    write_failure,
+)
 from .tables import SCHEMA_HEAD, audit_log
 from .urls import database_url, redact
 
@@ -36,16 +54,19 @@ SQLITE_BUSY_TIMEOUT_S = 30
 class MetadataStore:
     """Versions, aliases, audit and alert state, in one SQL database."""
 
-    def __init__(self, url: str, *, root: Path) -> None:
+    def __init__(self, url: str, *, root: Path, lazy: bool = False) -> None:
         resolved = database_url(url, root)
         self.url = redact(resolved if resolved.startswith("sqlite") else url)
         self._engine = _create_engine(resolved, url)
         self.backend = self._engine.dialect.name
-        try:
-            self._migrate()
-        except Exception:
-            self._engine.dispose()
-            raise
+        self._migrated = False
+        self._migrating = threading.Lock()
+        if not lazy:
+            try:
+                self._migrate_once()
+            except Exception:
+                self._engine.dispose()
+                raise
 
     @property
     def engine(self) -> Engine:
@@ -66,6 +87,11 @@ class MetadataStore:
         with self._connect() as conn, conn.begin() as tx:
             yield conn
             tx.rollback()
+
+    def ping(self) -> None:
+        """Connect (and migrate, the first time): :class:`UnreachableError` if nobody answers."""
+        with self._connect():
+            pass
 
     def schema_revision(self) -> str | None:
         """The Alembic revision the database is at."""
@@ -98,7 +124,9 @@ class MetadataStore:
                         f"database {self.url} returned {found!r} for a row just written"
                     )
             except sa.exc.DBAPIError as exc:
-                raise _wrap(exc, f"could not write to the metadata database {self.url}") from exc
+                raise _wrap(
+                    exc, f"could not write to the metadata database {self.url}", self.url
+                ) from exc
             finally:
                 tx.rollback()
 
@@ -107,15 +135,34 @@ class MetadataStore:
 
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
+        """A connection to a migrated database; a failure of the database is a StorageError."""
+        if not self._migrated:
+            self._migrate_once()
+        with self._session() as conn:
+            yield conn
+
+    @contextmanager
+    def _session(self) -> Iterator[Connection]:
         try:
             conn = self._engine.connect()
         except sa.exc.DBAPIError as exc:
-            raise _wrap(exc, f"could not connect to the metadata database {self.url}") from exc
+            raise _wrap(
+                exc, f"could not connect to the metadata database {self.url}", self.url
+            ) from exc
         with conn:
-            yield conn
+            try:
+                yield conn
+            except sa.exc.OperationalError as exc:  # lost, full, read-only, locked too long
+                raise _wrap(exc, f"the metadata database {self.url} failed", self.url) from exc
+
+    def _migrate_once(self) -> None:
+        with self._migrating:
+            if not self._migrated:
+                self._migrate()
+                self._migrated = True
 
     def _migrate(self) -> None:
-        with self._connect() as conn:
+        with self._session() as conn:
             with conn.begin():
                 current = _current_revision(conn)
             if current == SCHEMA_HEAD:
@@ -128,7 +175,9 @@ class MetadataStore:
                         conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_PG_MIGRATION_LOCK})"))
                     _upgrade(conn, self.url)
             except sa.exc.DBAPIError as exc:
-                raise _wrap(exc, f"could not migrate the metadata database {self.url}") from exc
+                raise _wrap(
+                    exc, f"could not migrate the metadata database {self.url}", self.url
+                ) from exc
 
 
 def lock(conn: Connection, key: str) -> None:
@@ -171,6 +220,17 @@ def _upgrade(conn: Connection, url: str) -> None:
 
 
 def _create_engine(sa_url: str, url: str) -> Engine:
+    try:
+        return _engine_for(sa_url, url)
+    except (sa.exc.ArgumentError, ValueError) as exc:  # a port that is no number, a bad option
+        raise StorageError(
+            f"the database URL {redact(url)} is malformed: {first_line(exc)}",
+            hint="write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE or "
+            "sqlite:///PATH in storage.database (or SHIPYARD_DATABASE_URL)",
+        ) from None
+
+
+def _engine_for(sa_url: str, url: str) -> Engine:
     if sa_url.startswith("sqlite"):
         return _sqlite_engine(sa_url, url)
     if sa_url.startswith("postgresql"):
@@ -192,7 +252,10 @@ def _sqlite_engine(sa_url: str, url: str) -> Engine:
         try:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(
+            failure = write_failure(
+                exc, Path(path).parent, setting="storage.database (or SHIPYARD_DATABASE_URL)"
+            )
+            raise failure or StorageError(
                 f"cannot create the folder for the metadata database {url}: {exc}"
             ) from exc
     engine = sa.create_engine(sa_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
@@ -230,8 +293,36 @@ def _use_wal(cursor: Any) -> None:
             time.sleep(0.02)
 
 
-def _wrap(exc: sa.exc.DBAPIError, what: str) -> StorageError:
+_PSYCOPG_PREFIX = re.compile(
+    r'^connection failed: (connection to server at "[^"]*", port \d+ failed: )?'
+)
+
+
+def _wrap(exc: sa.exc.DBAPIError, what: str, url: str) -> StorageError:
+    """The error a user reads: the store did not answer, had no room, or refused."""
     reason = first_line(exc.orig if exc.orig is not None else exc)
+    where = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    local = url.startswith("sqlite:///")
+    if database_full(exc) or (local and "disk i/o error" in reason.lower() and disk_full(where)):
+        return NoSpaceError(
+            f"no space left on {where} (the metadata database), nothing was written",
+            hint="free some space on the database's disk (or raise its quota) and run it again",
+        )
+    if database_read_only(exc):
+        return StorageError(
+            f"the metadata database {where} is read-only, nothing was written",
+            hint="give this user write access to the file and its folder, or point "
+            "storage.database (or SHIPYARD_DATABASE_URL) at one it can write",
+        )
+    if unreachable(exc):
+        return UnreachableError(
+            f"{what}: {reason}",
+            store="metadata store",
+            url=url,
+            reason=_PSYCOPG_PREFIX.sub("", reason),  # the URL names host and port already
+            hint="check that the database server is running and reachable from here; "
+            "`shipyard serve` waits for it",
+        )
     return StorageError(
         f"{what}: {reason}",
         hint="check that the server is running and reachable and that the URL in "

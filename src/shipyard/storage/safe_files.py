@@ -31,6 +31,8 @@ from typing import BinaryIO
 
 from shipyard.errors import StorageError
 
+from .failures import folder_of, write_failure
+
 log = logging.getLogger(__name__)
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
@@ -92,13 +94,29 @@ def refuse_link(folder_fd: int, name: str, shown: Path) -> None:
 class TempFile:
     """A new, empty file in a checked folder: written, then committed by a rename or removed.
 
-    Use it as a context manager: leaving the block without :meth:`commit` removes it.
+    Use it as a context manager: leaving the block without :meth:`commit` removes it,
+    and a write the environment refused there (disk full, quota, read-only,
+    permission) leaves it as a :class:`StorageError` naming ``where`` (the
+    folder when not given): ``no space left on …, nothing was written``.
     """
 
-    def __init__(self, folder_fd: int, *, prefix: str = "", mode: int = 0o666) -> None:
+    def __init__(
+        self,
+        folder_fd: int,
+        *,
+        prefix: str = "",
+        mode: int = 0o666,
+        where: str | None = None,
+        setting: str | None = None,
+    ) -> None:
         self._folder = folder_fd
+        self.where = where
+        self.setting = setting
         self.name = f"{prefix[:100]}{uuid.uuid4().hex}.tmp"
-        fd = os.open(self.name, _NEW_FILE, mode, dir_fd=folder_fd)
+        try:
+            fd = os.open(self.name, _NEW_FILE, mode, dir_fd=folder_fd)
+        except OSError as exc:
+            raise self._said(exc, denied=True) from exc
         self.file: BinaryIO = os.fdopen(fd, "wb")
         self._committed = False
 
@@ -114,7 +132,8 @@ class TempFile:
 
     def discard(self) -> None:
         """Close and remove the file unless it was committed."""
-        self.file.close()
+        with suppress(OSError):  # closing flushes: on a full disk that fails too
+            self.file.close()
         if self._committed:
             return
         try:
@@ -134,6 +153,15 @@ class TempFile:
         traceback: TracebackType | None,
     ) -> None:
         self.discard()
+        if isinstance(value, OSError):  # a permission error in the block may be a read's
+            said = self._said(value, denied=False)
+            if said is not value:
+                raise said from value
+
+    def _said(self, exc: OSError, *, denied: bool) -> OSError:
+        """``exc`` as the user should read it when the environment refused the write."""
+        where = self.where or folder_of(self._folder)
+        return write_failure(exc, where, setting=self.setting, denied=denied) or exc
 
 
 def write_atomic(
@@ -162,14 +190,20 @@ def write_atomic(
             parts = path.parent.relative_to(base).parts
         except ValueError:
             raise StorageError(f"{path} is outside {base}; refusing to write it") from None
-    with checked_folder(base, parts, create=root is not None) as folder:
-        refuse_link(folder, path.name, path)
-        with TempFile(folder, prefix=f".{path.name}.") as tmp:
-            if isinstance(content, bytes):
-                tmp.file.write(content)
-            else:
-                content(tmp.file)
-            tmp.commit(folder, path.name, durable=durable)
+    try:
+        with checked_folder(base, parts, create=root is not None) as folder:
+            refuse_link(folder, path.name, path)
+            with TempFile(folder, prefix=f".{path.name}.", where=str(path)) as tmp:
+                if isinstance(content, bytes):
+                    tmp.file.write(content)
+                else:
+                    content(tmp.file)
+                tmp.commit(folder, path.name, durable=durable)
+    except OSError as exc:  # making a folder on a full or read-only disk
+        failure = write_failure(exc, path, denied=False)  # a denial may be content()'s read
+        if failure is not None:
+            raise failure from exc
+        raise
     return path
 
 
