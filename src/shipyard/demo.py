@@ -252,6 +252,7 @@ def _serving_demo(project: Project, step: Step) -> dict[str, Any]:
     return {
         "url": server.url,
         "answered": paths(answers),
+        "shed_and_sent_again": client.shed,
         "bad_requests": [
             {"status": status, "error": body.get("error"), "problems": body.get("problems", [])}
             for status, body in bad
@@ -281,18 +282,31 @@ class _Client:
     def __init__(self, url: str, token: str) -> None:
         self.url = url
         self.token = token
+        self.shed = 0  # predictions the server shed for load (and were sent again)
+        self.retry_after: str | None = None
 
     def predict(self, body: Any) -> tuple[int, Any]:
         return self.post(PREDICT, body)
 
     def post(self, path: str, body: Any) -> tuple[int, Any]:
+        """POST JSON; a request the server shed for load (429/503 with Retry-After) is sent
+        again, as a well-behaved client does (the demo waits at most a second a try)."""
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.url + path,
-            data=data,
-            headers={"Content-Type": "application/json", "Authorization": f"Bearer {self.token}"},
-        )
-        return self._send(request)
+        for _attempt in range(5):
+            request = urllib.request.Request(
+                self.url + path,
+                data=data,
+                headers={
+                    "Content-Type": "application/json",
+                    "Authorization": f"Bearer {self.token}",
+                },
+            )
+            status, answer = self._send(request)
+            if status not in (429, 503) or answer.get("code") != "overloaded":
+                break
+            self.shed += 1
+            time.sleep(min(1.0, float(self.retry_after or 1)))
+        return status, answer
 
     def get(self, path: str) -> tuple[int, Any]:
         return self._send(urllib.request.Request(self.url + path))
@@ -306,6 +320,7 @@ class _Client:
             with urllib.request.urlopen(request, timeout=30) as response:
                 return response.status, json.loads(response.read())
         except urllib.error.HTTPError as exc:
+            self.retry_after = exc.headers.get("Retry-After")
             return exc.code, json.loads(exc.read())
 
 

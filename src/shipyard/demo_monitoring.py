@@ -101,16 +101,16 @@ def send_drifting_traffic(
          "age": min(row["age"] + 15, 120)}
         for row in rows
     ]  # fmt: skip
-    ids: list[str] = []
+    labels: list[dict[str, Any]] = []
     for start in range(0, len(shifted), 50):
         status, body = post("/v1/models/default-risk/predict", shifted[start : start + 50])
-        if status == 200:
-            ids += body["prediction_ids"]
+        if status == 200:  # label the rows of answered batches only, each with its own id
+            labels += [
+                {"prediction_id": pid, "label": not bool(row["defaulted"])}
+                for pid, row in zip(body["prediction_ids"], rows[start : start + 50], strict=True)
+            ]
+    ids = [label["prediction_id"] for label in labels]
     step("sending their ground truth: in this world the model's risk ranking is reversed")
-    labels = [
-        {"prediction_id": pid, "label": not bool(row["defaulted"])}
-        for pid, row in zip(ids, rows, strict=False)
-    ]
     status, body = post("/v1/models/default-risk/feedback", labels)
     return {"predictions": len(ids), "labels": int(body.get("accepted", 0)) if status == 202 else 0}
 
