@@ -569,6 +569,11 @@ class ServerConfig(_Section):
     monitor_every: Duration | None = None
     public: bool = False
     cors_origins: list[Annotated[str, BeforeValidator(_origin)]] = Field(default_factory=list)
+    # slow and idle clients (serving/connections.py); None: from the descriptor limit
+    header_timeout_s: PositiveNumber = 10.0
+    body_timeout_s: PositiveNumber = 30.0
+    keep_alive_s: PositiveNumber = 5.0
+    max_connections: Annotated[int, Field(ge=1)] | None = None
 
 
 class ProjectConfig(_Section):

@@ -111,15 +111,22 @@ def run_worker(
     shared = SharedMetrics(Path(metrics_dir) if metrics_dir else None, worker)
     app = ServingApp(project, targets, worker=worker, shared=shared)
     app.cross_site.local = is_loopback(str(sock.getsockname()[0]))
+    from .connections import ConnectionGuard, descriptor_limit, limits_for, protocol_class
+
+    # time limits per connection state and a cap that leaves the worker its own files
+    limits = limits_for(app.settings, descriptor_limit())
+    guard = ConnectionGuard(limits, app.metrics)
     config = uvicorn.Config(
         app,
         loop="uvloop" if _has("uvloop") else "asyncio",
-        http="httptools" if _has("httptools") else "h11",
+        http=protocol_class(guard, "httptools" if _has("httptools") else "h11"),
+        ws="none",
         lifespan="on",
         access_log=False,
         log_level=max(log_level, logging.WARNING),
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
-        timeout_keep_alive=5,
+        timeout_keep_alive=limits.keep_alive_s,  # type: ignore[arg-type]  # a float works
+        backlog=limits.backlog,
         server_header=False,
     )
     server = _Server(config, app)
@@ -213,6 +220,9 @@ def serve(
     deliberate decision, ``public`` (or ``server.public``): see :mod:`.exposure`.
     """
     exposed(project_dir, host, public=public)
+    from .connections import raise_descriptor_limit
+
+    raise_descriptor_limit()  # before the workers start: they inherit it
     sock = bind(host, port)
     bound = sock.getsockname()[1]
     url = f"http://{host}:{bound}" if ":" not in host else f"http://[{host}]:{bound}"
