@@ -139,6 +139,8 @@ def test_a_healthy_model_under_overload_sheds_with_429_and_keeps_its_breaker_clo
         assert body["code"] == "overloaded" and "model 'slow' is busy" in body["error"]
     deployment = slow.app.deployments["slow"]
     assert deployment.breaker.state == "closed" and deployment.breaker.opened == 0
+    load = httpx.get(f"{slow.url}/v1/models/slow").json()["load"]
+    assert load["call_ms"] >= 30 and load["full_batch_call_ms"] >= 90  # 10 ms + 20 ms a row
     values = slow.app.metrics.values
     shed_total = sum(v for k, v in values["shipyard_shed_total"].items() if k[0] == "slow")
     assert shed_total == len(shed)

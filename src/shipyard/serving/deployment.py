@@ -427,6 +427,14 @@ class Deployment:
             "classes": loaded.predictor.classes if loaded else None,
             "latency_budget_ms": self.config.latency_budget_ms,
             "circuit": self.breaker.state,
+            "load": {  # what admission control sees now
+                "queued_rows": loaded.batcher.queued_rows if loaded else 0,
+                "call_ms": round(self.service.call(1) * 1000, 3),
+                "full_batch_call_ms": round(
+                    self.service.call(self.config.serving.max_batch_size) * 1000, 3
+                ),
+                "event_loop_lag_ms": round(self.lag.seconds * 1000, 3),
+            },
             "fallback": self.fallback.declared,
             "error": self.error,
         }
