@@ -3,13 +3,10 @@ them, their Prometheus export, and one run over a real server's logs."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,8 @@ from hypothesis import strategies as st
 from monitor_support import PROJECT
 
 import shipyard
-from serving.conftest import LiveServer, make_project, training_rows
+from serving.busy_model import burst, make_busy_project
+from serving.conftest import LiveServer, make_project
 from shipyard.cli import cli
 from shipyard.config import parse_config
 from shipyard.monitoring.performance import Performance
@@ -426,62 +424,13 @@ models:
       - {name: busy, when: shed_rate, above: 0.01}
 """
 
-ROWCOST = '''\
-"""A healthy model that costs 10 ms a call and 5 ms a row: batching cannot absorb a burst."""
-
-import time
-
-import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-
-
-class RowCost(ClassifierMixin, BaseEstimator):
-    def fit(self, X, y):
-        self.classes_ = np.array([False, True])
-        return self
-
-    def predict_proba(self, X):
-        X = np.asarray(X, dtype=float)
-        time.sleep(0.010 + 0.005 * len(X))
-        p = 1 / (1 + np.exp(-(X[:, 0] / 10000 - 1)))
-        return np.column_stack([1 - p, p])
-
-    def predict(self, X):
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-'''
-
-
-async def _burst(url: str, n: int) -> list[httpx.Response]:
-    """``n`` single-row requests at once, each on its own connection."""
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        return await asyncio.gather(
-            *(
-                client.post("/v1/models/slow/predict", json={"amount": 1000.0 + i, "age": 30})
-                for i in range(n)
-            )
-        )
-
 
 @pytest.mark.slow
 def test_an_overloaded_server_pages_as_busy_not_as_a_broken_model(tmp_path: Path) -> None:
-    folder = tmp_path / "proj"
-    folder.mkdir()
-    (folder / "shipyard.yaml").write_text(BUSY_PROJECT)
-    (folder / "rowcost.py").write_text(ROWCOST)
-    project = shipyard.open(folder)
-    sys.path.insert(0, str(folder))
-    try:
-        module = importlib.import_module("rowcost")
-        X, y = training_rows()
-        version = project.register(module.RowCost().fit(X, y), "slow")
-        project.models.alias(version.ref, "champion")
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop("rowcost", None)
+    project = make_busy_project(tmp_path / "proj", BUSY_PROJECT)
     try:
         with LiveServer(ServingApp(project, {"slow": "champion"})) as server:
-            responses = asyncio.run(_burst(server.url, 200))  # capacity: ~130 rows a second
+            responses = burst(server.url, 200)  # capacity: about 45 rows a second
         shed = sum(r.status_code == 429 for r in responses)
         answered = sum(r.status_code == 200 for r in responses)
         assert shed and shed + answered == len(responses)  # on a busy machine: all may be shed

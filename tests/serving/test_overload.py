@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from busy_model import burst, make_busy_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import shipyard
-from conftest import LiveServer, training_rows
+from conftest import LiveServer
 from shipyard.project import Project
 from shipyard.serving.admission import ServiceTime, retry_after
 from shipyard.serving.app import ServingApp
@@ -51,55 +51,10 @@ models:
       default: {prediction: false, probabilities: [0.5, 0.5]}
 """
 
-ROWCOST = '''\
-"""A healthy model that costs 10 ms a call and 20 ms a row; raises when told to."""
-
-import time
-from pathlib import Path
-
-import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
-
-MODE = Path(__file__).with_name("mode.txt")
-
-
-class RowCost(ClassifierMixin, BaseEstimator):
-    def fit(self, X, y):
-        self.classes_ = np.array([False, True])
-        return self
-
-    def predict_proba(self, X):
-        if MODE.exists() and MODE.read_text().strip() == "raise":
-            raise RuntimeError("broken on purpose")
-        X = np.asarray(X, dtype=float)
-        time.sleep(0.010 + 0.020 * len(X))
-        p = 1 / (1 + np.exp(-(X[:, 0] / 10000 - 1)))
-        return np.column_stack([1 - p, p])
-
-    def predict(self, X):
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
-'''
-
 
 @pytest.fixture
 def slow_project(tmp_path: Path) -> Iterator[Project]:
-    import importlib
-    import sys
-
-    folder = tmp_path / "proj"
-    folder.mkdir()
-    (folder / "shipyard.yaml").write_text(PROJECT)
-    (folder / "rowcost.py").write_text(ROWCOST)
-    project = shipyard.open(folder)
-    sys.path.insert(0, str(folder))
-    try:
-        module = importlib.import_module("rowcost")
-        X, y = training_rows()
-        version = project.register(module.RowCost().fit(X, y), "slow")
-        project.models.alias(version.ref, "champion")
-    finally:
-        sys.path.remove(str(folder))
-        sys.modules.pop("rowcost", None)
+    project = make_busy_project(tmp_path / "proj", PROJECT)
     try:
         yield project
     finally:
@@ -112,22 +67,10 @@ def slow(slow_project: Project) -> Iterator[LiveServer]:
         yield server
 
 
-async def _burst(url: str, n: int) -> list[httpx.Response]:
-    """``n`` single-row requests at once, each on its own connection."""
-    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
-    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
-        return await asyncio.gather(
-            *(
-                client.post("/v1/models/slow/predict", json={"amount": 1000.0 + i, "age": 30})
-                for i in range(n)
-            )
-        )
-
-
 def test_a_healthy_model_under_overload_sheds_with_429_and_keeps_its_breaker_closed(
     slow: LiveServer,
 ) -> None:
-    responses = asyncio.run(_burst(slow.url, 200))  # capacity: about 45 rows a second
+    responses = burst(slow.url, 200)  # capacity: about 45 rows a second
     answered = [r for r in responses if r.status_code == 200]
     shed = [r for r in responses if r.status_code == 429]
     assert len(answered) + len(shed) == len(responses), {r.status_code for r in responses}
@@ -155,7 +98,7 @@ def test_a_failing_model_under_the_same_load_still_opens_its_breaker(
     slow: LiveServer, slow_project: Project
 ) -> None:
     (slow_project.root / "mode.txt").write_text("raise")
-    responses = asyncio.run(_burst(slow.url, 60))
+    responses = burst(slow.url, 60)
     answered = [r.json() for r in responses if r.status_code == 200]
     assert answered and all(a["path"] == "default" for a in answered)
     assert {a["reason"] for a in answered} <= {"error", "circuit_open"}
@@ -166,7 +109,7 @@ def test_a_failing_model_under_the_same_load_still_opens_its_breaker(
 
 def test_a_draining_worker_sheds_with_503(slow: LiveServer) -> None:
     slow.app.begin_drain()
-    responses = asyncio.run(_burst(slow.url, 120))
+    responses = burst(slow.url, 120)
     statuses = {r.status_code for r in responses}
     assert statuses <= {200, 503} and 503 in statuses
     refused = next(r for r in responses if r.status_code == 503)
@@ -177,7 +120,7 @@ def test_a_draining_worker_sheds_with_503(slow: LiveServer) -> None:
 def test_shed_requests_go_to_the_refusal_log_not_the_prediction_log(
     slow: LiveServer, slow_project: Project
 ) -> None:
-    responses = asyncio.run(_burst(slow.url, 150))
+    responses = burst(slow.url, 150)
     shed = sum(r.status_code == 429 for r in responses)
     answered = sum(r.status_code == 200 for r in responses)
     assert shed

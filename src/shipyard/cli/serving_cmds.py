@@ -6,12 +6,12 @@ import logging
 
 import click
 
-from shipyard.errors import ConfigError, UnreachableError
+from shipyard.errors import UnreachableError
 from shipyard.project import Project
 from shipyard.serving import resolve_targets
 from shipyard.serving import serve as run_server
 from shipyard.serving.exposure import is_loopback
-from shipyard.serving.targets import DEFAULT_ALIAS
+from shipyard.serving.targets import declared_targets
 from shipyard.serving.waiting import waiting_for
 
 from .app import cli, open_from
@@ -105,7 +105,7 @@ def serve(
 def _targets(project: Project, specs: list[str]) -> dict[str, str]:
     """{model: alias or version}: names checked against the project file always, and against
     the registry when the stores answer (a store that does not is waited for, not fatal)."""
-    declared = _declared(project, specs)
+    declared = declared_targets(project, specs)
     try:
         project.ping()
         return resolve_targets(project, specs)
@@ -118,19 +118,3 @@ def _targets(project: Project, specs: list[str]) -> dict[str, str]:
             soft_wrap=True,
         )
         return declared
-
-
-def _declared(project: Project, specs: list[str]) -> dict[str, str]:
-    """{model: alias or version} for names the project file declares (no store needed)."""
-    names = specs or list(project.config.models)
-    if not names:
-        raise ConfigError(
-            "the project declares no models to serve",
-            hint="declare one under 'models:' in shipyard.yaml, train it and promote it",
-        )
-    targets: dict[str, str] = {}
-    for spec in names:
-        name, _, target = spec.partition("@")
-        project.models.config(name)  # NotFoundError, with "did you mean", for a typo
-        targets[name] = target or DEFAULT_ALIAS
-    return targets

@@ -8,8 +8,8 @@ from shipyard.project import Project
 DEFAULT_ALIAS = "champion"
 
 
-def resolve_targets(project: Project, specs: list[str]) -> dict[str, str]:
-    """{model: alias or version number}, each checked against the registry now (fail fast)."""
+def declared_targets(project: Project, specs: list[str]) -> dict[str, str]:
+    """{model: alias or version number} for names the project file declares (no store read)."""
     if not specs:
         specs = list(project.config.models)
         if not specs:
@@ -20,8 +20,15 @@ def resolve_targets(project: Project, specs: list[str]) -> dict[str, str]:
     targets: dict[str, str] = {}
     for spec in specs:
         name, _, target = spec.partition("@")
-        target = target or DEFAULT_ALIAS
-        project.models.config(name)
+        project.models.config(name)  # NotFoundError, with "did you mean", for a typo
+        targets[name] = target or DEFAULT_ALIAS
+    return targets
+
+
+def resolve_targets(project: Project, specs: list[str]) -> dict[str, str]:
+    """{model: alias or version number}, each checked against the registry now (fail fast)."""
+    targets = declared_targets(project, specs)
+    for name, target in targets.items():
         try:
             project.models.registry.resolve(f"{name}@{target}")
         except NotFoundError as exc:
@@ -31,5 +38,4 @@ def resolve_targets(project: Project, specs: list[str]) -> dict[str, str]:
                 else f"see `shipyard models show {name}` for its versions and aliases"
             )
             raise NotFoundError(f"cannot serve {name}@{target}: {exc.message}", hint=hint) from None
-        targets[name] = target
     return targets
