@@ -65,7 +65,7 @@ def test_a_failing_call_fails_every_request_in_it() -> None:
         raise RuntimeError("boom")
 
     async def main() -> list[BaseException | None]:
-        batcher = Batcher("m", model, on_batch=lambda n, s, cpu, e: seen.append(e))
+        batcher = Batcher("m", model, on_batch=lambda n, s, usage, e: seen.append(e))
         futures = [batcher.submit(rows(1)), batcher.submit(rows(2))]
         results = await asyncio.gather(*futures, return_exceptions=True)
         batcher.close()

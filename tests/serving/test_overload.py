@@ -24,6 +24,7 @@ from shipyard.project import Project
 from shipyard.serving.admission import ServiceTime, retry_after
 from shipyard.serving.app import ServingApp
 from shipyard.serving.batcher import Batcher, ModelFailure
+from shipyard.serving.usage import ThreadUsage, Usage
 from shipyard.serving.validation import Rows
 
 PROJECT = """\
@@ -246,3 +247,40 @@ def test_the_loop_lag_reflects_a_blocked_event_loop() -> None:
         return seen
 
     assert asyncio.run(scenario()) > 0.05
+
+
+# -- whose fault a long call is ---------------------------------------------------------------
+def _timed_call(work: object, beside: object = None) -> tuple[float, Usage | None]:
+    """Run ``work`` on a thread watched by ThreadUsage (``beside`` runs meanwhile here)."""
+    clocks = ThreadUsage()
+    out: list[tuple[float, Usage | None]] = []
+
+    def run() -> None:
+        clocks.start()
+        start, began = clocks.snapshot(), time.perf_counter()
+        work()  # type: ignore[operator]
+        out.append((time.perf_counter() - began, clocks.since(start)))
+        clocks.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    if beside is not None:
+        beside()  # type: ignore[operator]
+    thread.join(30)
+    return out[0]
+
+
+def _spin(seconds: float) -> None:
+    end = time.thread_time() + seconds
+    while time.thread_time() < end:
+        pass
+
+
+def test_a_blocked_call_is_unexplained_and_a_computing_or_starved_one_is_not() -> None:
+    wall, usage = _timed_call(lambda: time.sleep(0.3))  # a hung model: blocked on its own
+    assert usage is not None and usage.unexplained(wall) >= wall / 2
+    wall, usage = _timed_call(lambda: _spin(0.2))  # a slow model: it computes
+    assert usage is not None and usage.cpu >= 0.15
+    # a healthy call held up by another thread of the worker taking the interpreter lock
+    wall, usage = _timed_call(lambda: _spin(0.2), beside=lambda: _spin(0.4))
+    assert usage is not None and usage.unexplained(wall) < wall / 2, (wall, usage)

@@ -11,7 +11,6 @@ version gets a fresh thread and never waits behind the hung call.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import queue
 import threading
@@ -23,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from .usage import Snapshot, ThreadUsage, Usage
 from .validation import Rows
 
 Result = tuple[np.ndarray, np.ndarray | None]
@@ -46,7 +46,7 @@ class ModelThread:
     """
 
     def __init__(self, name: str) -> None:
-        self._clock: int | None = None  # the thread's CPU-time clock, where the OS has one
+        self.usage = ThreadUsage()  # where its calls' time goes (see usage.py)
         self._jobs: queue.SimpleQueue[
             tuple[Callable[..., Any], tuple[Any, ...], ThreadFuture[Any]] | None
         ] = queue.SimpleQueue()
@@ -61,17 +61,12 @@ class ModelThread:
     def shutdown(self) -> None:
         self._jobs.put(None)
 
-    def cpu(self) -> float | None:
-        """The CPU time the thread has used so far (read from any thread), or None."""
-        clock = self._clock
-        return None if clock is None else time.clock_gettime(clock)
-
     def _work(self) -> None:
-        with contextlib.suppress(AttributeError, OSError):  # not on every platform
-            self._clock = time.pthread_getcpuclockid(threading.get_ident())
+        self.usage.start()
         while True:
             job = self._jobs.get()
             if job is None:
+                self.usage.close()
                 return
             function, args, future = job
             if not future.set_running_or_notify_cancel():
@@ -124,8 +119,9 @@ class Batcher:
     It knows what an admission decision needs: the rows queued, the rows of the
     call running and since when. A request with a deadline that passes is taken
     out of the queue and told why: ``timeout`` when the call running overruns by
-    the model's own fault (``blame(wall, cpu)``, given the call's wall-clock and
-    CPU seconds so far; by default: running past ``stall_s``), ``queue_timeout``
+    the model's own fault (``blame(wall, usage)``, given the call's wall-clock
+    seconds and where they went so far, see :mod:`.usage`; by default: running past
+    ``stall_s``), ``queue_timeout``
     when it merely waited behind other calls (load).
     """
 
@@ -137,22 +133,22 @@ class Batcher:
         max_batch_size: int = 64,
         max_wait_s: float = 0.0,
         stall_s: float = math.inf,
-        blame: Callable[[float, float | None], bool] | None = None,
-        on_batch: Callable[[int, float, float | None, BaseException | None], None] | None = None,
+        blame: Callable[[float, Usage | None], bool] | None = None,
+        on_batch: Callable[[int, float, Usage | None, BaseException | None], None] | None = None,
     ) -> None:
         self.name = name
         self.call = call
         self.max_batch_size = max_batch_size
         self.max_wait_s = max_wait_s
         self.stall_s = stall_s
-        self._blame = blame or (lambda wall, cpu: wall >= self.stall_s)
-        self._on_batch = on_batch or (lambda rows, seconds, cpu, error: None)
+        self._blame = blame or (lambda wall, usage: wall >= self.stall_s)
+        self._on_batch = on_batch or (lambda rows, seconds, usage, error: None)
         self._queue: deque[Pending] = deque()
         self.queued_rows = 0  # rows waiting, not counting requests whose deadline passed
         self.running_rows = 0
         self.running_since: float | None = None  # perf_counter start of the call running
-        self._cpu_start: float | None = None  # the model thread's CPU time when it started
-        self._cpu_used: float | None = None  # CPU time of the call that finished last
+        self._usage_start: Snapshot | None = None  # the model thread's clocks at the start
+        self._usage: Usage | None = None  # where the time of the call that finished went
         self._timer: asyncio.TimerHandle | None = None
         self._executor = ModelThread(f"model-{name}")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -168,9 +164,8 @@ class Batcher:
         since = self.running_since
         if since is None:
             return False
-        start, now = self._cpu_start, self._executor.cpu()
-        cpu = None if start is None or now is None else now - start
-        return self._blame(time.perf_counter() - since, cpu)
+        usage = self._executor.usage.since(self._usage_start)
+        return self._blame(time.perf_counter() - since, usage)
 
     def submit(self, rows: Rows, deadline: float | None = None) -> asyncio.Future[Result]:
         """Queue ``rows``; the future gives their labels and probabilities.
@@ -268,21 +263,22 @@ class Batcher:
         )
 
     def _run(self, parts: list[Rows]) -> Result:
-        cpu = self._cpu_start = time.thread_time()
+        clocks = self._executor.usage
+        start = self._usage_start = clocks.snapshot()
         try:
             return self.call(model_input(parts))
         finally:
-            self._cpu_used = time.thread_time() - cpu
+            self._usage = clocks.since(start)
 
     def _finish(
         self, done: ThreadFuture[Result], batch: list[Pending], rows: int, started: float
     ) -> None:
         self.running_since = None
         self.running_rows = 0
-        self._cpu_start = None  # until the next call starts on the thread
+        self._usage_start = None  # until the next call starts on the thread
         seconds = time.perf_counter() - started
         error = done.exception()
-        self._on_batch(rows, seconds, self._cpu_used, error)
+        self._on_batch(rows, seconds, self._usage, error)
         if error is not None:
             failure = ModelFailure("error", f"{type(error).__name__}: {error}")
             for item in batch:

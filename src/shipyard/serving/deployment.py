@@ -37,13 +37,16 @@ from .batcher import Batcher, ModelFailure, Result, model_input
 from .breaker import OPEN, CircuitBreaker
 from .fallback import MODEL, Answers, FallbackChain, row_keys
 from .metrics import Metrics
+from .usage import Usage
 from .validation import FieldSpec, Rows, RowValidator
 
 logger = logging.getLogger(__name__)
 
 STARVED_SHARE = 0.125
-"""The worker counts as starved (its event loop runs this share of a budget late): a slow
-model call then is load, not the model's failure."""
+"""Without thread clocks, the worker counts as starved when its event loop runs this share
+of a budget late: a slow model call then is load, not the model's failure."""
+STUCK_TIMES = 8
+"""A call that has run this many times its limit is the model's failure, load or not."""
 
 
 class UnavailableError(ShipyardError):
@@ -377,33 +380,37 @@ class Deployment:
             classes=self.current.predictor.classes if self.current else None,
         )
 
-    def _blame(self, wall: float, cpu: float | None, limit: float | None = None) -> bool:
-        """Whether a call that has run ``wall`` seconds (``cpu`` of them computing) overran
-        by the model's own fault rather than the server's load.
+    def _blame(self, wall: float, usage: Usage | None, limit: float | None = None) -> bool:
+        """Whether a call that has run ``wall`` seconds overran by the model's own fault
+        rather than the server's load (see :mod:`.usage`).
 
         Past ``limit`` (by default the batcher's stall time: half the budget, or twice
-        a usual call) it is the model's when it computed that long itself, or when it
-        waited (a sleep, a lock, a remote call) while the worker was not starved. A
-        call slowed because the worker's event loop and the machine's other work took
-        the CPU and the interpreter lock is load, and load is shed, not blamed.
+        a usual call) it is the model's when it computed that long itself, or when
+        most of the time is neither its computing, nor waiting for a CPU, nor the
+        worker's other threads computing (it sat blocked: a sleep, a lock, a remote
+        call), or when it has run eight times its limit whatever the reason. A call
+        slowed because the machine's other work or the worker's event loop took the
+        CPU and the interpreter lock is load, and load is shed, not blamed.
         """
         if limit is None:
             limit = self.current.batcher.stall_s if self.current else self.budget_s
         if wall < limit:
             return False
-        if cpu is not None and cpu >= limit:
+        if wall >= STUCK_TIMES * limit:
             return True
-        return self.lag.seconds < self.budget_s * STARVED_SHARE
+        if usage is None:  # no thread clocks here: judge by how late the event loop runs
+            return self.lag.seconds < self.budget_s * STARVED_SHARE
+        return usage.cpu >= limit or usage.unexplained(wall) >= wall / 2
 
     def _on_batch(
-        self, rows: int, seconds: float, cpu: float | None, error: BaseException | None
+        self, rows: int, seconds: float, usage: Usage | None, error: BaseException | None
     ) -> None:
         """A model call finished: the breaker hears how the model did, never how long the queue was."""
         self.metrics.observe("shipyard_batch_size", (self.name,), rows)
         if error is not None:
             self.breaker.failure()
             logger.warning("%s: the model raised %s: %s", self.name, type(error).__name__, error)
-        elif self._blame(seconds, cpu, self.budget_s):
+        elif self._blame(seconds, usage, self.budget_s):
             if time.perf_counter() - self._last_stall > seconds:  # not counted while it ran
                 self._last_stall = time.perf_counter()
                 self.breaker.failure()

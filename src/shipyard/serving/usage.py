@@ -1,0 +1,80 @@
+"""Where a model call's time went: computing, waiting for a CPU, or held up by the worker.
+
+A call that runs long is the model's fault when it computed that long, or when it
+sat blocked on its own (a sleep, a lock, a remote call). It is not the model's
+fault when the machine gave its thread no CPU (other processes), or when the
+worker's other threads (the event loop, parsing and answering requests) held the
+interpreter lock: that is load. :class:`ThreadUsage` reads, for the thread that
+runs the model, its CPU time and its time waiting in the kernel's run queue
+(``/proc/self/task/ID/schedstat`` on Linux, read with one ``pread``), and the
+process's CPU time; :class:`Usage` is the difference over one call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Seconds of one call: the model thread computing, waiting for a CPU, other threads
+    computing (holding the interpreter lock, or a core) meanwhile."""
+
+    cpu: float
+    waited: float
+    others: float
+
+    def unexplained(self, wall: float) -> float:
+        """Wall time that neither the model's work nor the worker's load accounts for."""
+        return wall - self.cpu - self.waited - self.others
+
+
+Snapshot = tuple[float, float, float]
+
+
+class ThreadUsage:
+    """The clocks of one thread, readable from any thread (``start`` on the thread itself)."""
+
+    def __init__(self) -> None:
+        self._stat: int | None = None
+        self._clock: int | None = None
+
+    def start(self) -> None:
+        """Open the thread's clocks; call on the thread to watch."""
+        with contextlib.suppress(AttributeError, OSError):  # not on every platform
+            self._clock = time.pthread_getcpuclockid(threading.get_ident())
+        with contextlib.suppress(AttributeError, OSError):  # Linux only
+            self._stat = os.open(
+                f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY
+            )
+
+    def close(self) -> None:
+        if self._stat is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._stat)
+            self._stat = None
+
+    def snapshot(self) -> Snapshot | None:
+        """(thread CPU, thread run-queue wait, process CPU) now, in seconds; None if unknown."""
+        stat = self._stat
+        if stat is not None:
+            try:
+                on_cpu, waiting, _slices = os.pread(stat, 64, 0).split()
+                return int(on_cpu) / 1e9, int(waiting) / 1e9, time.process_time()
+            except (OSError, ValueError):
+                pass
+        if self._clock is None:
+            return None
+        return time.clock_gettime(self._clock), 0.0, time.process_time()
+
+    def since(self, start: Snapshot | None) -> Usage | None:
+        """The usage from ``start`` (a snapshot) until now."""
+        now = self.snapshot()
+        if start is None or now is None:
+            return None
+        cpu, waited = now[0] - start[0], now[1] - start[1]
+        return Usage(cpu, waited, max(0.0, now[2] - start[2] - cpu))
