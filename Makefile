@@ -11,7 +11,7 @@ SERVE_VENV := .bench-serve-venv
 DRIFT_VENV := .bench-drift-venv
 BENCH_ARGS ?=
 
-.PHONY: demo test lint bench bench-serve bench-drift format clean
+.PHONY: demo test lint bench bench-serve bench-overload bench-drift format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -62,6 +62,13 @@ $(SERVE_VENV)/.installed: pyproject.toml benchmarks/requirements-serve.txt
 bench-serve: $(SERVE_VENV)/.installed
 	@command -v wrk >/dev/null || { echo "the serving benchmark needs wrk: apt-get install wrk"; exit 1; }
 	$(SERVE_VENV)/bin/python benchmarks/bench_serve.py $(BENCH_ARGS)
+
+## bench-overload: each server at 1x, 2x and 4x its capacity, open loop, beside the code before
+## issue #13 (a git archive of 49a4932 in OVERLOAD_BASELINE); about 15 minutes
+OVERLOAD_BASELINE ?= /tmp/shipyard-49a4932
+bench-overload: $(SERVE_VENV)/.installed
+	@test -d $(OVERLOAD_BASELINE)/src/shipyard || { mkdir -p $(OVERLOAD_BASELINE) && git archive 49a4932 | tar -x -C $(OVERLOAD_BASELINE); }
+	$(SERVE_VENV)/bin/python benchmarks/bench_overload.py --baseline $(OVERLOAD_BASELINE) $(BENCH_ARGS)
 
 ## bench-drift: a venv with Evidently, then the drift benchmark (about 10 minutes at 1M rows a side)
 $(DRIFT_VENV)/.installed: pyproject.toml benchmarks/requirements-drift.txt
