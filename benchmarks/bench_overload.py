@@ -336,6 +336,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=2.0, help="client time-out, seconds")
     parser.add_argument("--max-connections", type=int, default=2048)
     parser.add_argument("--pause", type=float, default=3.0, help="seconds between cells")
+    parser.add_argument("--rows", type=int, default=1, choices=(1, 100),
+                        help="rows per request (the workload's two request sizes)")  # fmt: skip
     args = parser.parse_args()
     args.warmup, args.seconds = (1.0, 5.0) if args.quick else (5.0, 20.0)
     args.multiples = [float(m) for m in args.multiples.split(",")]
@@ -346,18 +348,18 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (servers and the client share them)",
         "warmup_s": args.warmup, "seconds": args.seconds, "timeout_s": args.timeout,
-        "budget_ms": BUDGET_MS, "servers": {},
+        "budget_ms": BUDGET_MS, "rows_per_request": args.rows, "servers": {},
     }  # fmt: skip
     print(f"{report['machine']}; per cell {args.warmup:g} s warm-up, {args.seconds:g} s measured",
           flush=True)  # fmt: skip
     for server in servers(paths, args.port, args.baseline, wanted):
         try:
             report["servers"][server.label] = overload(
-                server, args.port, server.body(rows[:1]), args
+                server, args.port, server.body(rows[: args.rows]), args
             )
         except RuntimeError as exc:
             print(f"  {server.label}: {exc}", flush=True)
-    out = CACHE / "results.json"
+    out = CACHE / ("results.json" if args.rows == 1 else f"results-{args.rows}rows.json")
     out.write_text(json.dumps(report, indent=1))
     print("\n" + table(report["servers"]) + "\n")
     for text in verdict(report["servers"]):

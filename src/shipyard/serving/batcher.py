@@ -173,7 +173,7 @@ class Batcher:
         ``deadline`` (the event loop's time) is when the request stops waiting: see
         the class docstring for what it is told then.
         """
-        loop = self._loop = self._loop or asyncio.get_running_loop()
+        loop = self._loop or self._bind_loop()
         future: asyncio.Future[Result] = loop.create_future()
         if self.closed:
             future.set_exception(ModelFailure("unloaded", "the model version is being replaced"))
@@ -212,7 +212,7 @@ class Batcher:
 
     def adopt(self, items: list[Pending]) -> None:
         """Take over requests queued for another version (on the event loop)."""
-        self._loop = self._loop or asyncio.get_running_loop()
+        self._loop or self._bind_loop()
         for item in items:
             item.owner = self
             item.queued = True
@@ -220,6 +220,12 @@ class Batcher:
         self._queue.extend(items)
         if self._queue and self.running_since is None:
             self._dispatch()
+
+    def _bind_loop(self) -> asyncio.AbstractEventLoop:
+        """Remember the event loop (this thread's): its run-queue wait explains slow calls."""
+        self._loop = asyncio.get_running_loop()
+        self._executor.usage.watch_loop()
+        return self._loop
 
     def expire(self, item: Pending) -> None:
         """``item``'s deadline passed: out of the queue, failed with the reason."""

@@ -386,9 +386,10 @@ class Deployment:
 
         Past ``limit`` (by default the batcher's stall time: half the budget, or twice
         a usual call) it is the model's when it computed that long itself, or when
-        most of the time is neither its computing, nor waiting for a CPU, nor the
-        worker's other threads computing (it sat blocked: a sleep, a lock, a remote
-        call), or when it has run eight times its limit whatever the reason. A call
+        most of the time is neither its computing, nor waiting for a CPU (it or the
+        event loop's thread), nor the worker's other threads computing, while the
+        event loop kept running (it sat blocked: a sleep, a lock, a remote call), or
+        when it has run eight times its limit whatever the reason. A call
         slowed because the machine's other work or the worker's event loop took the
         CPU and the interpreter lock is load, and load is shed, not blamed.
         """
@@ -400,7 +401,11 @@ class Deployment:
             return True
         if usage is None:  # no thread clocks here: judge by how late the event loop runs
             return self.lag.seconds < self.budget_s * STARVED_SHARE
-        return usage.cpu >= limit or usage.unexplained(wall) >= wall / 2
+        if usage.cpu >= limit:
+            return True
+        # time no thread here accounts for: blocked on its own, unless the whole worker
+        # stood still (its event loop ran late too: the machine or its hypervisor took it)
+        return usage.unexplained(wall) >= wall / 2 and self.lag.seconds < wall / 2
 
     def _on_batch(
         self, rows: int, seconds: float, usage: Usage | None, error: BaseException | None

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Usage:
     """Seconds of one call: the model thread computing, waiting for a CPU, other threads
-    computing (holding the interpreter lock, or a core) meanwhile."""
+    computing (holding the interpreter lock, or a core) meanwhile. ``waited`` includes the
+    time the event loop's thread waited for a CPU: descheduled while it held the
+    interpreter lock, it held up the model thread too."""
 
     cpu: float
     waited: float
@@ -33,7 +35,7 @@ class Usage:
         return wall - self.cpu - self.waited - self.others
 
 
-Snapshot = tuple[float, float, float]
+Snapshot = tuple[float, float, float, float]
 
 
 class ThreadUsage:
@@ -42,6 +44,7 @@ class ThreadUsage:
     def __init__(self) -> None:
         self._stat: int | None = None
         self._clock: int | None = None
+        self._loop_stat: int | None = None  # the event loop thread's, once it is known
 
     def start(self) -> None:
         """Open the thread's clocks; call on the thread to watch."""
@@ -52,29 +55,45 @@ class ThreadUsage:
                 f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY
             )
 
-    def close(self) -> None:
-        if self._stat is not None:
+    def watch_loop(self) -> None:
+        """Also count the run-queue wait of the calling thread (the event loop's)."""
+        if self._loop_stat is None:
             with contextlib.suppress(OSError):
-                os.close(self._stat)
-            self._stat = None
+                self._loop_stat = os.open(
+                    f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY
+                )
+
+    def close(self) -> None:
+        for fd in (self._stat, self._loop_stat):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._stat = self._loop_stat = None
 
     def snapshot(self) -> Snapshot | None:
-        """(thread CPU, thread run-queue wait, process CPU) now, in seconds; None if unknown."""
-        stat = self._stat
+        """(thread CPU, thread run-queue wait, process CPU, the loop thread's run-queue
+        wait) now, in seconds; None if unknown."""
+        stat, loop = self._stat, self._loop_stat
         if stat is not None:
             try:
                 on_cpu, waiting, _slices = os.pread(stat, 64, 0).split()
-                return int(on_cpu) / 1e9, int(waiting) / 1e9, time.process_time()
-            except (OSError, ValueError):
+                loop_waiting = int(os.pread(loop, 64, 0).split()[1]) if loop is not None else 0
+                return (
+                    int(on_cpu) / 1e9,
+                    int(waiting) / 1e9,
+                    time.process_time(),
+                    loop_waiting / 1e9,
+                )
+            except (OSError, ValueError, IndexError):
                 pass
         if self._clock is None:
             return None
-        return time.clock_gettime(self._clock), 0.0, time.process_time()
+        return time.clock_gettime(self._clock), 0.0, time.process_time(), 0.0
 
     def since(self, start: Snapshot | None) -> Usage | None:
         """The usage from ``start`` (a snapshot) until now."""
         now = self.snapshot()
         if start is None or now is None:
             return None
-        cpu, waited = now[0] - start[0], now[1] - start[1]
+        cpu, waited = now[0] - start[0], now[1] - start[1] + now[3] - start[3]
         return Usage(cpu, waited, max(0.0, now[2] - start[2] - cpu))
