@@ -307,13 +307,21 @@ class Deployment:
             self._admit(loaded, 1, started)
 
     def _admit(self, loaded: Loaded, n: int, started: float) -> None:
-        """Shed the request when the model cannot answer it within its budget (see admission)."""
+        """Shed the request when the model cannot answer it within its budget (see admission).
+
+        Rows that fit in the model's next call are judged by the model's queue alone:
+        the event loop's lag counts only beyond them. Shedding cannot shorten a lag
+        that refusing itself causes (a flood of clients that send again at once), and
+        an idle model answers nobody: its next call is always filled.
+        """
         batcher = loaded.batcher
         if batcher.idle:
             return
-        wait = self._wait(batcher, n)
-        spent = time.perf_counter() - started + self.lag.seconds
-        if spent + wait > self.budget_s * ADMIT_SHARE:
+        wait = self._wait(batcher, n) + time.perf_counter() - started
+        limit = self.budget_s * ADMIT_SHARE
+        if batcher.queued_rows + n <= batcher.max_batch_size and wait <= limit:
+            return
+        if wait + self.lag.seconds > limit:
             raise self._shed(OVER_CAPACITY, loaded)
 
     def _wait(self, batcher: Batcher, n: int) -> float:
