@@ -278,9 +278,9 @@ def _spin(seconds: float) -> None:
 
 def test_a_blocked_call_is_unexplained_and_a_computing_or_starved_one_is_not() -> None:
     wall, usage = _timed_call(lambda: time.sleep(0.3))  # a hung model: blocked on its own
-    assert usage is not None and usage.unexplained(wall) >= wall / 2
+    assert usage is not None and usage.unexplained >= wall / 2
     wall, usage = _timed_call(lambda: _spin(0.2))  # a slow model: it computes
     assert usage is not None and usage.cpu >= 0.15
     # a healthy call held up by another thread of the worker taking the interpreter lock
     wall, usage = _timed_call(lambda: _spin(0.2), beside=lambda: _spin(0.4))
-    assert usage is not None and usage.unexplained(wall) < wall / 2, (wall, usage)
+    assert usage is not None and usage.unexplained < wall / 2, (wall, usage)

@@ -147,7 +147,8 @@ class Batcher:
         self.queued_rows = 0  # rows waiting, not counting requests whose deadline passed
         self.running_rows = 0
         self.running_since: float | None = None  # perf_counter start of the call running
-        self._usage_start: Snapshot | None = None  # the model thread's clocks at the start
+        self._began: float | None = None  # when the thread began the call running
+        self._usage_start: Snapshot | None = None  # the model thread's clocks then
         self._usage: Usage | None = None  # where the time of the call that finished went
         self._timer: asyncio.TimerHandle | None = None
         self._executor = ModelThread(f"model-{name}")
@@ -161,11 +162,11 @@ class Batcher:
     @property
     def stalled(self) -> bool:
         """Whether the call running is overrunning by its own fault (see ``blame``)."""
-        since = self.running_since
-        if since is None:
-            return False
+        since, began = self.running_since, self._began
+        if since is None or began is None or began < since:
+            return False  # the call has not begun on its thread: waiting for it is load
         usage = self._executor.usage.since(self._usage_start)
-        return self._blame(time.perf_counter() - since, usage)
+        return self._blame(time.perf_counter() - began, usage)
 
     def submit(self, rows: Rows, deadline: float | None = None) -> asyncio.Future[Result]:
         """Queue ``rows``; the future gives their labels and probabilities.
@@ -271,6 +272,7 @@ class Batcher:
     def _run(self, parts: list[Rows]) -> Result:
         clocks = self._executor.usage
         start = self._usage_start = clocks.snapshot()
+        self._began = time.perf_counter()
         try:
             return self.call(model_input(parts))
         finally:

@@ -45,8 +45,10 @@ logger = logging.getLogger(__name__)
 STARVED_SHARE = 0.125
 """Without thread clocks, the worker counts as starved when its event loop runs this share
 of a budget late: a slow model call then is load, not the model's failure."""
-STUCK_TIMES = 8
-"""A call that has run this many times its limit is the model's failure, load or not."""
+STUCK_TIMES, STUCK_S = 8, 2.0
+"""A call that has run this many times its limit, and this many seconds, is the model's
+failure, load or not (a flooded worker's event loop can hold a healthy call up for a
+tenth of a second or more)."""
 
 
 class UnavailableError(ShipyardError):
@@ -397,15 +399,17 @@ class Deployment:
         most of the time is neither its computing, nor waiting for a CPU (it or the
         event loop's thread), nor the worker's other threads computing, while the
         event loop kept running (it sat blocked: a sleep, a lock, a remote call), or
-        when it has run eight times its limit whatever the reason. A call
+        when it has run eight times its limit and two seconds whatever the reason. A call
         slowed because the machine's other work or the worker's event loop took the
         CPU and the interpreter lock is load, and load is shed, not blamed.
         """
         if limit is None:
             limit = self.current.batcher.stall_s if self.current else self.budget_s
+        if usage is not None:
+            wall = usage.wall  # from when its thread began it, not from when it was queued
         if wall < limit:
             return False
-        if wall >= STUCK_TIMES * limit:
+        if wall >= max(STUCK_TIMES * limit, STUCK_S):
             return True
         if usage is None:  # no thread clocks here: judge by how late the event loop runs
             return self.lag.seconds < self.budget_s * STARVED_SHARE
@@ -413,7 +417,7 @@ class Deployment:
             return True
         # time no thread here accounts for: blocked on its own, unless the whole worker
         # stood still (its event loop ran late too: the machine or its hypervisor took it)
-        return usage.unexplained(wall) >= wall / 2 and self.lag.seconds < wall / 2
+        return usage.unexplained >= wall / 2 and self.lag.seconds < wall / 2
 
     def _on_batch(
         self, rows: int, seconds: float, usage: Usage | None, error: BaseException | None

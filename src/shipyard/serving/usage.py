@@ -21,21 +21,24 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """Seconds of one call: the model thread computing, waiting for a CPU, other threads
+    """Seconds of one call since its thread began it: in all (``wall``), the model thread
+    computing, waiting for a CPU, other threads
     computing (holding the interpreter lock, or a core) meanwhile. ``waited`` includes the
     time the event loop's thread waited for a CPU: descheduled while it held the
     interpreter lock, it held up the model thread too."""
 
+    wall: float
     cpu: float
     waited: float
     others: float
 
-    def unexplained(self, wall: float) -> float:
+    @property
+    def unexplained(self) -> float:
         """Wall time that neither the model's work nor the worker's load accounts for."""
-        return wall - self.cpu - self.waited - self.others
+        return self.wall - self.cpu - self.waited - self.others
 
 
-Snapshot = tuple[float, float, float, float]
+Snapshot = tuple[float, float, float, float, float]
 
 
 class ThreadUsage:
@@ -72,23 +75,20 @@ class ThreadUsage:
 
     def snapshot(self) -> Snapshot | None:
         """(thread CPU, thread run-queue wait, process CPU, the loop thread's run-queue
-        wait) now, in seconds; None if unknown."""
+        wait, the time) now, in seconds; None if unknown."""
         stat, loop = self._stat, self._loop_stat
+        now = time.perf_counter()
         if stat is not None:
             try:
                 on_cpu, waiting, _slices = os.pread(stat, 64, 0).split()
                 loop_waiting = int(os.pread(loop, 64, 0).split()[1]) if loop is not None else 0
-                return (
-                    int(on_cpu) / 1e9,
-                    int(waiting) / 1e9,
-                    time.process_time(),
-                    loop_waiting / 1e9,
-                )
+                cpu, waited = int(on_cpu) / 1e9, int(waiting) / 1e9
+                return cpu, waited, time.process_time(), loop_waiting / 1e9, now
             except (OSError, ValueError, IndexError):
                 pass
         if self._clock is None:
             return None
-        return time.clock_gettime(self._clock), 0.0, time.process_time(), 0.0
+        return time.clock_gettime(self._clock), 0.0, time.process_time(), 0.0, now
 
     def since(self, start: Snapshot | None) -> Usage | None:
         """The usage from ``start`` (a snapshot) until now."""
@@ -96,4 +96,4 @@ class ThreadUsage:
         if start is None or now is None:
             return None
         cpu, waited = now[0] - start[0], now[1] - start[1] + now[3] - start[3]
-        return Usage(cpu, waited, max(0.0, now[2] - start[2] - cpu))
+        return Usage(now[4] - start[4], cpu, waited, max(0.0, now[2] - start[2] - cpu))
