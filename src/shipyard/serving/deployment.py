@@ -321,7 +321,8 @@ class Deployment:
             return
         wait = self._wait(batcher, n) + time.perf_counter() - started
         limit = self.budget_s * ADMIT_SHARE
-        if batcher.queued_rows + n <= batcher.max_batch_size and wait <= limit:
+        queued = batcher.queued_rows
+        if (not queued or queued + n <= batcher.max_batch_size) and wait <= limit:
             return
         if wait + self.lag.seconds > limit:
             raise self._shed(OVER_CAPACITY, loaded)
