@@ -284,3 +284,15 @@ def test_a_blocked_call_is_unexplained_and_a_computing_or_starved_one_is_not() -
     # a healthy call held up by another thread of the worker taking the interpreter lock
     wall, usage = _timed_call(lambda: _spin(0.2), beside=lambda: _spin(0.4))
     assert usage is not None and usage.unexplained < wall / 2, (wall, usage)
+
+
+def test_a_size_not_called_for_a_while_gives_way_to_fresh_ones() -> None:
+    """After a flood slowed the full batches, light load's small calls set the estimate."""
+    now = [0.0]
+    service = ServiceTime(max_batch_size=64, clock=lambda: now[0])
+    service.record(64, 0.040)  # full batches during the flood, slowed by it
+    now[0] = 10.0
+    service.record(1, 0.001)  # light load afterwards: single-row calls only
+    assert service.call(64) == pytest.approx(0.064)  # scaled from the fresh size, not 40 ms
+    now[0] = 100.0  # nothing fresh at all: everything known counts again
+    assert service.call(64) == pytest.approx(0.040)

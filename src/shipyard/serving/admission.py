@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import math
 import time
+from collections.abc import Callable
 
 from .http import HttpError
 
@@ -81,34 +82,45 @@ class ServiceTime:
 
     One moving average per power-of-two batch size (1, 2, 4, … up to the largest
     batch): a call's time grows with its rows, but not in proportion (a call of
-    one row and of sixteen cost nearly the same for a tree ensemble).
+    one row and of sixteen cost nearly the same for a tree ensemble). A size not
+    seen for ``STALE_S`` gives way to fresher ones: after a flood that slowed every
+    call, the sizes still called (small ones, at light load) set the estimate, not
+    the slow full batches of the flood.
     """
 
     ALPHA = 0.2
+    STALE_S = 5.0
 
-    def __init__(self, max_batch_size: int) -> None:
+    def __init__(self, max_batch_size: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.max_batch_size = max_batch_size
+        self._clock = clock
         self._seconds: dict[int, float] = {}
+        self._seen: dict[int, float] = {}
 
     def record(self, rows: int, seconds: float) -> None:
         bucket = _bucket(rows)
         old = self._seconds.get(bucket)
         self._seconds[bucket] = seconds if old is None else old + self.ALPHA * (seconds - old)
+        self._seen[bucket] = self._clock()
 
     def call(self, rows: int) -> float:
         """The expected time of one call of ``rows`` rows (0 before any call was seen)."""
         if rows <= 0 or not self._seconds:
             return 0.0
+        known = self._seconds
+        cutoff = self._clock() - self.STALE_S
+        fresh = {b: t for b, t in known.items() if self._seen[b] >= cutoff}
+        if fresh:
+            known = fresh
         bucket = _bucket(rows)
-        known = self._seconds.get(bucket)
-        if known is not None:
-            return known
+        if bucket in known:
+            return known[bucket]
         # the nearest size seen: larger is an over-estimate (safe), smaller is scaled up
-        above = [b for b in self._seconds if b > bucket]
+        above = [b for b in known if b > bucket]
         if above:
-            return self._seconds[min(above)]
-        largest = max(self._seconds)
-        return self._seconds[largest] * bucket / largest
+            return known[min(above)]
+        largest = max(known)
+        return known[largest] * bucket / largest
 
     def drain(self, rows: int) -> float:
         """The expected time to answer ``rows`` queued rows, in full batches then the rest."""
