@@ -96,7 +96,7 @@ def test_a_healthy_model_under_overload_sheds_with_429_and_keeps_its_breaker_clo
 
 
 def test_a_failing_model_under_the_same_load_still_opens_its_breaker(
-    slow: LiveServer, slow_project: Project
+    slow: LiveServer, slow_project: Project, caplog: pytest.LogCaptureFixture
 ) -> None:
     (slow_project.root / "mode.txt").write_text("raise")
     responses = burst(slow.url, 60)
@@ -106,6 +106,8 @@ def test_a_failing_model_under_the_same_load_still_opens_its_breaker(
     assert slow.app.deployments["slow"].breaker.state == "open"
     after = httpx.post(f"{slow.url}/v1/models/slow/predict", json={"amount": 1.0, "age": 30})
     assert after.json()["reason"] == "circuit_open"  # the model is not called any more
+    opened = [r.getMessage() for r in caplog.records if "circuit breaker open" in r.getMessage()]
+    assert len(opened) == 1 and opened[0].startswith("slow: circuit breaker open (it raised)")
 
 
 def test_a_draining_worker_sheds_with_503(slow: LiveServer) -> None:

@@ -150,7 +150,7 @@ def _print(run: MonitorRun, link: str) -> None:
             else "none answered"
         )
         console.print(
-            f"  service: {s.requests:,} requests, {latency}, "
+            f"  service: {s.requests:,} answered requests, {latency}, "
             f"degraded {s.degraded_rate:.1%}{f' ({causes})' if causes else ''}, "
             f"errors {s.error_rate:.1%}, refused {s.rejected_rate:.1%}, shed {s.shed_rate:.1%}"
         )

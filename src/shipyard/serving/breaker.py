@@ -35,6 +35,13 @@ class CircuitBreaker:
         self.state = CLOSED
         self.opened = 0  # how many times it has opened
 
+    @property
+    def shown(self) -> str:
+        """The state to report: an open breaker past its cool-down waits for its probe."""
+        if self.state == OPEN and self._clock() - self._opened_at >= self.cooldown_s:
+            return HALF_OPEN
+        return self.state
+
     def allow(self) -> bool:
         """Whether a call may go to the model now (in half-open state: the one probe)."""
         if self.state == CLOSED:

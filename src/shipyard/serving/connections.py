@@ -135,7 +135,7 @@ def limits_for(settings: ServerConfig | None, descriptors: int | None) -> Limits
                 RESERVE_MIN,
                 cap,
             )
-        elif cap < LOW_CAP:
+        elif cap < LOW_CAP and wanted is None:
             logger.warning(
                 "the open-file limit (%d) leaves room for only %d connections per worker; "
                 "raise it with 'ulimit -n' (or the container's nofile limit)",

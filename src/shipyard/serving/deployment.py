@@ -34,7 +34,7 @@ from .admission import (
     retry_after,
 )
 from .batcher import Batcher, ModelFailure, Result, model_input
-from .breaker import OPEN, CircuitBreaker
+from .breaker import CLOSED, OPEN, CircuitBreaker
 from .fallback import MODEL, Answers, FallbackChain, row_keys
 from .metrics import Metrics
 from .usage import Usage
@@ -246,12 +246,16 @@ class Deployment:
 
     def refuse(self, version: int | None, error: str) -> None:
         """Record that ``version`` could not be loaded or warmed; the current one keeps serving."""
+        repeated = error == self.error and version == self.refused
         self.error = error
         self.refused = version
         if self.current is None:
             self.status = "failed"
+        if repeated:  # the same refusal at every alias poll: said once, counted once
+            return
         self.metrics.inc("shipyard_switches_total", (self.name, "refused"))
-        logger.error("%s: version %s not switched to: %s", self.name, version, error)
+        what = f"version {version} not switched to" if version is not None else "nothing to load"
+        logger.error("%s: %s: %s", self.name, what, error)
 
     def close(self) -> None:
         if self.current is not None:
@@ -348,8 +352,9 @@ class Deployment:
         now = time.perf_counter()
         if now - self._last_stall >= self.budget_s:
             self._last_stall = now
+            before = self.breaker.state
             self.breaker.failure()
-            self.metrics.set("shipyard_circuit_open", (self.name,), int(self.breaker.state == OPEN))
+            self._breaker_moved(before, "its calls overran the budget")
 
     async def _call(self, loaded: Loaded, rows: Rows, started: float) -> Result:
         loop = asyncio.get_running_loop()
@@ -422,6 +427,7 @@ class Deployment:
     ) -> None:
         """A model call finished: the breaker hears how the model did, never how long the queue was."""
         self.metrics.observe("shipyard_batch_size", (self.name,), rows)
+        before = self.breaker.state
         if error is not None:
             self.breaker.failure()
             logger.warning("%s: the model raised %s: %s", self.name, type(error).__name__, error)
@@ -435,7 +441,23 @@ class Deployment:
             if self.current is not None:  # a call this much slower than usual is the model's
                 largest = self.service.call(self.config.serving.max_batch_size)
                 self.current.batcher.stall_s = max(self.budget_s / 2, 2 * largest)
-        self.metrics.set("shipyard_circuit_open", (self.name,), int(self.breaker.state == OPEN))
+        self._breaker_moved(before, "it raised" if error is not None else "a call overran")
+
+    def _breaker_moved(self, before: str, why: str) -> None:
+        """Export the breaker's state, and log when it opens or closes."""
+        state = self.breaker.state
+        self.metrics.set("shipyard_circuit_open", (self.name,), int(state == OPEN))
+        if state == before:
+            return
+        if state == OPEN:
+            logger.warning(
+                "%s: circuit breaker open (%s); the fallback answers, a probe in %g s",
+                self.name,
+                why,
+                self.breaker.cooldown_s,
+            )
+        elif state == CLOSED:
+            logger.warning("%s: circuit breaker closed: the probe succeeded", self.name)
 
     def describe(self) -> dict[str, Any]:
         loaded = self.current
@@ -448,7 +470,7 @@ class Deployment:
             "features": self.validator.names,
             "classes": loaded.predictor.classes if loaded else None,
             "latency_budget_ms": self.config.latency_budget_ms,
-            "circuit": self.breaker.state,
+            "circuit": self.breaker.shown,
             "load": {  # what admission control sees now
                 "queued_rows": loaded.batcher.queued_rows if loaded else 0,
                 "call_ms": round(self.service.call(1) * 1000, 3),
