@@ -218,11 +218,12 @@ def test_queued_rows_always_equals_the_rows_still_waiting(ops: list[tuple[str, i
 def test_service_time_learns_per_batch_size_and_drains_in_full_batches() -> None:
     service = ServiceTime(max_batch_size=8)
     assert service.call(3) == 0.0  # nothing seen: no basis to shed on
-    service.record(1, 0.010)
     service.record(8, 0.050)
+    assert service.call(3) == pytest.approx(0.050)  # only a larger size seen: an over-estimate
+    service.record(1, 0.010)
     assert service.call(1) == pytest.approx(0.010)
-    assert service.call(3) == pytest.approx(0.050)  # the next larger size seen: an over-estimate
-    assert service.drain(20) == pytest.approx(2 * 0.050 + 0.050)
+    assert service.call(3) == pytest.approx(0.010 + 0.040 * 3 / 7)  # between sizes seen: 4 rows
+    assert service.drain(20) == pytest.approx(2 * 0.050 + service.call(4))  # 8 + 8 + 4 rows
     service.record(16, 0.1)  # a larger call than the batch size is its own bucket
     assert service.call(32) == pytest.approx(0.2)  # scaled up from the largest seen
     for _ in range(50):

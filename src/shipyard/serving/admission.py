@@ -115,11 +115,15 @@ class ServiceTime:
         bucket = _bucket(rows)
         if bucket in known:
             return known[bucket]
-        # the nearest size seen: larger is an over-estimate (safe), smaller is scaled up
         above = [b for b in known if b > bucket]
-        if above:
+        below = [b for b in known if b < bucket]
+        if above and below:  # between two sizes seen: in proportion to the rows
+            low, high = max(below), min(above)
+            share = (bucket - low) / (high - low)
+            return known[low] + share * (known[high] - known[low])
+        if above:  # only larger sizes seen: an over-estimate, on the safe side
             return known[min(above)]
-        largest = max(known)
+        largest = max(known)  # only smaller ones: scaled up
         return known[largest] * bucket / largest
 
     def drain(self, rows: int) -> float:

@@ -315,17 +315,21 @@ class Deployment:
     def _admit(self, loaded: Loaded, n: int, started: float) -> None:
         """Shed the request when the model cannot answer it within its budget (see admission).
 
-        Rows that fit in the model's next call are always admitted: an idle model
-        answers nobody, and shedding cannot shorten a lag that refusing itself causes
-        (a flood of clients that send again at once). Beyond them the estimate counts
-        the model's queue and the event loop's lag.
+        Rows that fit in the model's next call are judged by the model's queue alone:
+        the event loop's lag counts only beyond them. Shedding cannot shorten a lag
+        that refusing itself causes (a flood of clients that send again at once), and
+        an idle model answers nobody: its next call always takes one request, and is
+        filled whenever the model can answer the rest in time.
         """
         batcher = loaded.batcher
         queued = batcher.queued_rows
-        if not queued or queued + n <= batcher.max_batch_size:
-            return  # the model's next call: never left empty while requests come
-        wait = self._wait(batcher, n) + time.perf_counter() - started + self.lag.seconds
-        if wait > self.budget_s * ADMIT_SHARE:
+        if not queued:
+            return  # the model's next call always has a request: it never starves
+        wait = self._wait(batcher, n) + time.perf_counter() - started
+        limit = self.budget_s * ADMIT_SHARE
+        if queued + n <= batcher.max_batch_size and wait <= limit:
+            return  # the model's next call: its lag aside, it would be answered in time
+        if wait + self.lag.seconds > limit:
             raise self._shed(OVER_CAPACITY, loaded)
 
     def _wait(self, batcher: Batcher, n: int) -> float:
