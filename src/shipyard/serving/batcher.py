@@ -156,10 +156,6 @@ class Batcher:
         self.closed = False
 
     @property
-    def idle(self) -> bool:
-        return self.running_since is None and not self.queued_rows
-
-    @property
     def stalled(self) -> bool:
         """Whether the call running is overrunning by its own fault (see ``blame``)."""
         since, began = self.running_since, self._began
