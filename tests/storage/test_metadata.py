@@ -155,3 +155,17 @@ def test_sqlite_in_an_unusable_place_is_a_storage_error(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     with pytest.raises(StorageError, match="metadata database"):
         MetadataStore(f"sqlite:///{blocker}/sub/s.db", root=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("url", "said"),
+    [
+        ("postgresql://u:pw@127.0.0.1:notaport/db", "its port 'notaport' is not a number"),
+        ("postgresql://u@[::1/db", "the IPv6 address after '[' has no closing ']'"),
+    ],
+)
+def test_a_malformed_url_is_told_in_words(url: str, said: str, tmp_path: Path) -> None:
+    with pytest.raises(StorageError) as caught:
+        MetadataStore(url, root=tmp_path)
+    assert said in caught.value.message and "int()" not in caught.value.message
+    assert ":pw@" not in caught.value.message

@@ -224,10 +224,21 @@ def _create_engine(sa_url: str, url: str) -> Engine:
         return _engine_for(sa_url, url)
     except (sa.exc.ArgumentError, ValueError) as exc:  # a port that is no number, a bad option
         raise StorageError(
-            f"the database URL {redact(url)} is malformed: {first_line(exc)}",
+            f"the database URL {redact(url)} is malformed: {_url_problem(url, exc)}",
             hint="write it as postgresql://USER:PASSWORD@HOST:PORT/DATABASE or "
             "sqlite:///PATH in storage.database (or SHIPYARD_DATABASE_URL)",
         ) from None
+
+
+def _url_problem(url: str, exc: Exception) -> str:
+    """What is wrong with ``url``, in words (the driver's own message names Python internals)."""
+    host = url.partition("://")[2].partition("/")[0].rpartition("@")[2]
+    if host.startswith("[") and "]" not in host:
+        return "the IPv6 address after '[' has no closing ']'"
+    port = host.rpartition("]")[2] if host.startswith("[") else host
+    if ":" in port and not port.rpartition(":")[2].isdigit():
+        return f"its port {port.rpartition(':')[2]!r} is not a number"
+    return first_line(exc)
 
 
 def _engine_for(sa_url: str, url: str) -> Engine:
