@@ -7,7 +7,6 @@ bounds make sense for its type, an owner can be reached.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +19,10 @@ from .schema import (
     DatasetConfig,
     ModelConfig,
     ProjectConfig,
+    did_you_mean,
 )
+
+__all__ = ["Problem", "check_project", "did_you_mean"]
 
 Path = tuple[str | int, ...]
 
@@ -32,12 +34,6 @@ class Problem:
     path: Path
     message: str
     line: int | None = None  # where it is, when the path alone does not say
-
-
-def did_you_mean(word: str, choices: list[str]) -> str:
-    """`` (did you mean 'x'?)`` when a choice is close to ``word``, else ``""``."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def check_project(config: ProjectConfig) -> list[Problem]:

@@ -421,6 +421,12 @@ SERVICE_FIGURES = (
 DEGRADED_CAUSES = ("error", "timeout", "circuit_open", "unloaded")
 
 
+def did_you_mean(word: str, choices: list[str]) -> str:
+    """`` (did you mean 'x'?)`` when a choice is close to ``word``, else ``""``."""
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _cause(value: Any) -> Any:
     if isinstance(value, str) and value in DEGRADED_CAUSES:
         return value
@@ -432,8 +438,7 @@ def _cause(value: Any) -> Any:
             "alert on them with 'when: shed_rate')",
             {"known": known},
         )
-    close = difflib.get_close_matches(value, DEGRADED_CAUSES, n=1) if isinstance(value, str) else []
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    hint = did_you_mean(value, list(DEGRADED_CAUSES)) if isinstance(value, str) else ""
     raise PydanticCustomError(
         "cause", "expected one of {known}{hint}", {"known": known, "hint": hint}
     )
