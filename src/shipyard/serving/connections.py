@@ -156,9 +156,9 @@ def limits_for(settings: ServerConfig | None, descriptors: int | None) -> Limits
 
 def _answer(status: int, code: str, message: str, hint: str, extra: bytes = b"") -> bytes:
     """A whole HTTP response in the server's one JSON error shape, then the connection closes."""
-    body = json.dumps(
-        {"error": message, "status": status, "code": code, "problems": [], "hint": hint}
-    ).encode()
+    from .http import HttpError, error_payload
+
+    body = json.dumps(error_payload(HttpError(status, code, message, hint=hint))[1]).encode()
     phrase = {408: b"Request Timeout", 503: b"Service Unavailable"}[status]
     return b"".join(
         [
