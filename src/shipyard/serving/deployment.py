@@ -490,7 +490,6 @@ class Deployment:
 
 _REASONS = {
     "unloaded": "no version is loaded",
-    QUEUE_TIMEOUT: "its latency budget ran out in the queue",
     "circuit_open": "its circuit breaker is open after repeated failures",
     "timeout": "it ran past its latency budget",
     "error": "it raised an error",
