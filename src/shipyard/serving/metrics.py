@@ -250,6 +250,11 @@ class Metrics:
             },
         }
 
+    def gauge_snapshot(self) -> dict[str, Any]:
+        """The gauges alone, in ``snapshot``'s shape: what a worker publishes every second
+        (the counters are in its cells file already; reading them all is not needed)."""
+        return {"values": {n: [[list(k), v] for k, v in s.items()] for n, s in self.gauges.items()}}
+
     def render(self) -> str:
         """The Prometheus text exposition format (version 0.0.4)."""
         return _figures(self._store.series(), self.gauges).render()
@@ -389,7 +394,8 @@ class SharedMetrics:
             self.cells = None
 
     def write(self, snapshot: dict[str, Any]) -> None:
-        """Publish the gauges of this worker's ``Metrics.snapshot()`` (taken on the event loop)."""
+        """Publish the gauges of this worker's ``Metrics.gauge_snapshot()`` (or ``snapshot()``),
+        taken on the event loop."""
         if self.folder is None:
             return
         gauges = {n: s for n, s in snapshot.get("values", {}).items() if _kind(n) == "gauge"}

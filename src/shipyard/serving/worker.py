@@ -133,7 +133,7 @@ class Background:
         for deployment in self.app.deployments.values():
             deployment.close()
         with contextlib.suppress(OSError):
-            self.app.shared.write(self.app.metrics.snapshot())
+            self.app.shared.write(self.app.metrics.gauge_snapshot())
 
     def log_grew(self) -> None:
         max_rows = self.app.settings.log_max_rows
@@ -265,6 +265,6 @@ class Background:
             await asyncio.sleep(1.0)
             self.app.access.flush()
             try:
-                await asyncio.to_thread(self.app.shared.write, self.app.metrics.snapshot())
+                await asyncio.to_thread(self.app.shared.write, self.app.metrics.gauge_snapshot())
             except OSError as exc:
                 logger.warning("could not write the metrics snapshot: %s", exc)
