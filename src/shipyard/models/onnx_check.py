@@ -24,7 +24,7 @@ from typing import Any
 
 from shipyard.errors import MissingDependencyError
 
-from .formats import ModelFormatError
+from .format_spec import ModelFormatError
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
 

@@ -4,6 +4,11 @@ Serving and evaluation call ``predict`` and ``predict_proba`` with a table whose
 columns are the model's features (a pandas or polars DataFrame, or a 2-D array in
 feature order); the predictor puts the columns in the order the model was trained
 with and answers with NumPy arrays.
+
+``SklearnPredictor`` serves scikit-learn estimators (formats ``skops`` and
+``pickle``); the other formats' predictors live beside their format
+(``format_onnx.OnnxPredictor``, ``format_boosters.BoosterPredictor``), and
+``make_predictor`` picks one through the format table.
 """
 
 from __future__ import annotations
@@ -119,76 +124,10 @@ class SklearnPredictor(Predictor):
         return frame if self._named else frame.to_numpy()
 
 
-class OnnxPredictor(Predictor):
-    """An ONNX model run by onnxruntime (one float tensor in; label and probabilities out)."""
-
-    def __init__(
-        self, session: Any, features: list[str], task: str, classes: list[Any] | None
-    ) -> None:
-        super().__init__(features, task, classes)
-        self.session = session
-        self._input_name = session.get_inputs()[0].name
-        self._outputs = [o.name for o in session.get_outputs()]
-
-    def _run(self, rows: Any) -> list[Any]:
-        result: list[Any] = self.session.run(None, {self._input_name: self._matrix(rows)})
-        return result
-
-    def predict(self, rows: Any) -> np.ndarray:
-        return np.asarray(self._run(rows)[0]).reshape(-1)
-
-    def predict_proba(self, rows: Any) -> np.ndarray:
-        outputs = self._run(rows)
-        if len(outputs) < 2:
-            raise PredictionInputError("this ONNX model gives no probabilities")
-        probabilities = outputs[1]
-        if isinstance(probabilities, list):  # a ZipMap output: one dict per row
-            keys = list(probabilities[0])
-            return np.array([[row[k] for k in keys] for row in probabilities])
-        return np.asarray(probabilities)
-
-
-class BoosterPredictor(Predictor):
-    """A LightGBM or XGBoost booster (binary: probability of class 1; multiclass: one per class)."""
-
-    def __init__(
-        self, booster: Any, features: list[str], task: str, classes: list[Any] | None, kind: str
-    ) -> None:
-        super().__init__(features, task, classes)
-        self.booster = booster
-        self.kind = kind
-
-    def _raw(self, rows: Any) -> np.ndarray:
-        matrix = self._matrix(rows)
-        if self.kind == "xgboost":
-            import xgboost
-
-            return np.asarray(
-                self.booster.predict(xgboost.DMatrix(matrix, feature_names=self.features))
-            )
-        return np.asarray(self.booster.predict(matrix))
-
-    def predict_proba(self, rows: Any) -> np.ndarray:
-        if self.task == "regression":
-            raise PredictionInputError("a regression model gives no probabilities")
-        raw = self._raw(rows)
-        if raw.ndim == 1:
-            return np.column_stack([1 - raw, raw])
-        return raw
-
-    def predict(self, rows: Any) -> np.ndarray:
-        if self.task == "regression":
-            return self._raw(rows)
-        labels = np.asarray(self.classes if self.classes is not None else [0, 1])
-        return np.asarray(labels[self.predict_proba(rows).argmax(axis=1)])
-
-
 def make_predictor(
     model: Any, fmt: str, features: list[str], task: str, classes: list[Any] | None = None
 ) -> Predictor:
-    """Wrap a loaded model of format ``fmt`` in the :class:`Predictor` interface."""
-    if fmt in ("skops", "pickle"):
-        return SklearnPredictor(model, features, task)
-    if fmt == "onnx":
-        return OnnxPredictor(model, features, task, classes)
-    return BoosterPredictor(model, features, task, classes, fmt)
+    """Wrap a loaded model of format ``fmt`` in the :class:`Predictor` its format names."""
+    from .formats import FORMATS  # imported here: the formats' modules import this one
+
+    return FORMATS[fmt].predictor(model, features, task, classes)

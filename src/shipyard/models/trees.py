@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .formats import ModelFormatError
+from .format_spec import ModelFormatError
 
 
 class MalformedModelError(ModelFormatError):

@@ -27,18 +27,12 @@ from shipyard.entrypoints import load_entry_point, user_traceback
 from shipyard.errors import ConfigError, ShipyardError
 from shipyard.metrics import compute_metrics, default_metrics
 
-PACKAGES = (
-    "shipyard",
-    "scikit-learn",
-    "numpy",
-    "pandas",
-    "polars",
-    "skops",
-    "lightgbm",
-    "xgboost",
-    "xgboost-cpu",
-    "onnxruntime",
-)
+#: The packages whose versions a run records: shipyard's own stack, then the model formats'.
+CORE_PACKAGES = ("shipyard", "scikit-learn", "numpy", "pandas", "polars")
+#: Every ``FormatSpec.distributions`` of ``shipyard.models.formats.FORMATS``, which this stage
+#: cannot import (models sits above training); tests/models/test_format_table.py pins the two.
+FORMAT_PACKAGES = ("skops", "lightgbm", "xgboost", "xgboost-cpu", "onnxruntime")
+PACKAGES = CORE_PACKAGES + FORMAT_PACKAGES
 
 
 class TrainingError(ShipyardError):
