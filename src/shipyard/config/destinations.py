@@ -36,6 +36,9 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[..., list[Any]]
 
 SCHEMES = ("http", "https")
+# the keys of a route and of an owner that hold an http(s) URL: the ``url`` notifiers of
+# shipyard.monitoring.notifiers.NOTIFIERS (tests/monitoring/test_notifier_table.py pins it)
+URL_KEYS = ("webhook", "slack")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 _METADATA_NAMES = frozenset({"metadata", "metadata.google.internal", "instance-data"})
 _METADATA_ADDRESSES = frozenset(
@@ -238,10 +241,10 @@ def destination_problems(config: ProjectConfig) -> list[Problem]:
     urls: list[tuple[tuple[str | int, ...], str | None]] = []
     for name, route in config.alerting.routes.items():
         where = ("alerting", "routes", name)
-        urls += [((*where, "webhook"), route.webhook), ((*where, "slack"), route.slack)]
+        urls += [((*where, key), getattr(route, key)) for key in URL_KEYS]
     for name, model in config.models.items():
         where = ("models", name, "owner")
-        urls += [((*where, "webhook"), model.owner.webhook), ((*where, "slack"), model.owner.slack)]
+        urls += [((*where, key), getattr(model.owner, key)) for key in URL_KEYS]
     for path, url in urls:
         if url is None:
             continue

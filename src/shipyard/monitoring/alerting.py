@@ -25,7 +25,7 @@ from shipyard.errors import NotFoundError
 from shipyard.storage import MetadataStore, as_utc, current_actor, lock, record
 from shipyard.storage.tables import alert_notifications, alerts
 
-from .notifiers import Channel, Delivery, Notifier
+from .notifiers import NOTIFIERS, Channel, Delivery, Notifier
 from .rules import Condition
 
 logger = logging.getLogger(__name__)
@@ -220,22 +220,18 @@ class Alerts:
     def channels(self, route: str, model: ModelConfig | None) -> list[Channel]:
         """Where ``route`` goes: a named route, or the model's owner (webhook, Slack, e-mail, log)."""
         found: list[Channel] = []
-        if route != OWNER and route in self.config.routes:
-            r = self.config.routes[route]
-            webhook, slack, emails, log = r.webhook, r.slack, list(r.email), r.log
-        else:
-            owner = model.owner if model else None
-            webhook = owner.webhook if owner else None
-            slack = owner.slack if owner else None
-            emails = [owner.email] if owner and owner.email and self.config.smtp else []
-            log = True
-        if webhook:
-            found.append(Channel("webhook", webhook))
-        if slack:
-            found.append(Channel("slack", slack))
-        found += [Channel("email", address) for address in emails]
-        if log or not found:
-            found.append(Channel("log", route))
+        routed = self.config.routes.get(route) if route != OWNER else None
+        owner = model.owner if model and routed is None else None
+        for spec in NOTIFIERS.values():
+            if routed is not None:
+                value = getattr(routed, spec.key)
+            elif spec.needs and getattr(self.config, spec.needs) is None:
+                value = None  # an owner's e-mail waits for alerting.smtp
+            else:
+                value = getattr(owner, spec.key, spec.owner_default)
+            found += [Channel(spec.kind, target) for target in spec.targets(value, route)]
+        if not found:
+            found.append(Channel("log", route))  # a route that names nowhere still logs
         return found
 
     def message(self, alert: Alert, models: Mapping[str, ModelConfig]) -> dict[str, Any]:

@@ -16,6 +16,10 @@ Why: with a million rows a side a p-value flags differences far too small to
 matter (a 0.01 sd shift has p < 1e-10), so a large window is judged by how far
 the distribution moved, in units that do not depend on the sample size. Under
 ``min_rows`` (30) non-null rows there is no verdict at all, only the reason.
+
+Each method — what it reads off a comparison, p-value or distance, the column
+kinds it applies to, its threshold key — is one entry of ``stats.DRIFT_METHODS``;
+this module only reads that table.
 """
 
 from __future__ import annotations
@@ -38,9 +42,9 @@ from .profile import (
     is_numeric,
     numeric_values,
 )
-from .stats import compare_categorical, compare_numeric
+from .stats import DRIFT_METHODS, compare_categorical, compare_numeric, statistics_of
 
-P_VALUE_METHODS = ("ks", "chi2")
+P_VALUE_METHODS = tuple(name for name, spec in DRIFT_METHODS.items() if spec.kind == "p_value")
 PLOT_BINS = 30
 
 
@@ -92,24 +96,23 @@ def choose(
 ) -> tuple[str, float]:
     """The method that decides for ``column`` and its threshold (of ``tested`` columns)."""
     own = settings.columns.get(column)
-    method = own.method if own else "auto"
+    method: str = own.method if own else "auto"
     if method == "auto":
         method = settings.numeric if kind == "numeric" else settings.categorical
     if method == "auto":
-        small = rows <= settings.small_sample
-        method = (
-            ("ks" if small else "wasserstein") if kind == "numeric" else "chi2" if small else "js"
+        size = "small" if rows <= settings.small_sample else "large"
+        method = next(
+            s.name for s in DRIFT_METHODS.values() if kind in s.columns and s.auto == size
         )
-    if kind == "categorical" and method in ("ks", "wasserstein"):
-        method = "chi2" if method == "ks" else "js"
-    if kind == "numeric" and method in ("chi2", "js"):
-        method = "ks" if method == "chi2" else "wasserstein"
+    spec = DRIFT_METHODS[method]
+    if kind not in spec.columns and spec.counterpart is not None:
+        spec = DRIFT_METHODS[spec.counterpart]  # ks asked of categories is chi2, and so on
     if own and own.threshold is not None:
-        return method, own.threshold
-    defaults = {"psi": settings.psi, "wasserstein": settings.wasserstein, "js": settings.js}
-    if method in P_VALUE_METHODS and settings.correction == "bonferroni":
-        return method, settings.p_value / max(tested, 1)
-    return method, defaults.get(method, settings.p_value)
+        return spec.name, own.threshold
+    if spec.kind == "p_value" and settings.correction == "bonferroni":
+        return spec.name, settings.p_value / max(tested, 1)
+    threshold: float = getattr(settings, spec.threshold)
+    return spec.name, threshold
 
 
 def compare(
@@ -170,12 +173,7 @@ def _numeric(
         "numeric",
         choose("numeric", values.size, settings, name, tested),
         int(values.size),
-        {
-            "ks": result.ks,
-            "ks_p_value": result.ks_p,
-            "psi": result.psi,
-            "wasserstein": result.wasserstein,
-        },
+        statistics_of(result, "numeric"),
         plot=_numeric_plot(ref, result.cur_cdf, result.below, result.above),
         outside=round(result.below + result.above, 6),
     )
@@ -195,7 +193,7 @@ def _categorical(
         "categorical",
         choose("categorical", rows, settings, name, tested),
         rows,
-        {"chi2": result.chi2, "chi2_p_value": result.chi2_p, "psi": result.psi, "js": result.js},
+        statistics_of(result, "categorical"),
         plot={
             "levels": result.levels[:40],
             "reference": [round(float(x), 6) for x in result.ref_share[:40]],
@@ -215,7 +213,8 @@ def _verdict(
 ) -> FeatureDrift:
     """A test's p-value must stay above its threshold, a distance below it."""
     method, threshold = chosen
-    p_value = statistics.get(f"{method}_p_value") if method in P_VALUE_METHODS else None
+    spec = DRIFT_METHODS[method]
+    p_value = statistics.get(f"{method}_p_value") if spec.kind == "p_value" else None
     decisive = p_value if p_value is not None else statistics[method]
     drifted = decisive < threshold if p_value is not None else decisive > threshold
     return FeatureDrift(

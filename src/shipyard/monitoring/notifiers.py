@@ -6,6 +6,9 @@ Each delivery has a time-out per attempt and is retried with exponential backoff
 endpoint cannot stop monitoring. The caller keeps the notification owed and
 tries again on the next run.
 
+Each kind of destination is one entry of :data:`NOTIFIERS`: the key naming it
+in a route or an owner, how it formats a message and how it sends it.
+
 Every destination is checked again at send time, after DNS, and the connection
 goes to the address checked (:mod:`.outbound`); a refused destination, a 4xx
 and a redirect (3xx, never followed) fail at once, without retries. Channel
@@ -19,7 +22,7 @@ import json
 import logging
 import ssl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
@@ -45,7 +48,8 @@ class Channel:
 
     @property
     def label(self) -> str:
-        if self.kind in ("webhook", "slack"):
+        spec = NOTIFIERS.get(self.kind)
+        if spec is not None and spec.url:
             return f"{self.kind}:{_origin(self.target)}/…"
         return f"{self.kind}:{self.target}"
 
@@ -99,15 +103,12 @@ class Notifier:
         return Delivery(channel, False, attempts, error)
 
     def _send_once(self, channel: Channel, message: dict[str, Any]) -> None:
-        if channel.kind == "webhook":
-            self._post(channel.target, message)
-        elif channel.kind == "slack":
-            self._post(channel.target, {"text": slack_text(message)})
-        elif channel.kind == "email":
-            self._mail(channel.target, message)
-        else:
-            level = logging.INFO if message["status"] == "resolved" else logging.WARNING
-            logger.log(level, "ALERT %s", text(message))
+        spec = NOTIFIERS.get(channel.kind, NOTIFIERS["log"])
+        spec.send(self, channel.target, spec.format(message))
+
+    def _log(self, route: str, line: tuple[int, str]) -> None:
+        level, words = line
+        logger.log(level, "ALERT %s", words)
 
     def _post(self, url: str, body: dict[str, Any]) -> None:
         try:
@@ -133,14 +134,15 @@ class Notifier:
         if status >= 400 or status < 200:
             raise OSError(f"the endpoint answered HTTP {status}")
 
-    def _mail(self, address: str, message: dict[str, Any]) -> None:
+    def _mail(self, address: str, content: tuple[str, str]) -> None:
         if self.smtp is None:
             raise _Permanent("no mail server: set alerting.smtp in shipyard.yaml to send e-mail")
         mail = EmailMessage()
         mail["From"] = self.smtp.sender
         mail["To"] = address
-        mail["Subject"] = subject(message)
-        mail.set_content(text(message) + "\n\n" + json.dumps(message, indent=2, default=str))
+        title, body = content
+        mail["Subject"] = title
+        mail.set_content(body)
         try:
             session = outbound.smtp_session(
                 self.smtp.host, self.smtp.port, allow=self.allow, timeout_s=self.timeout_s
@@ -182,3 +184,59 @@ def _origin(url: str) -> str:
     """``scheme://host[:port]`` of ``url``: webhook paths and credentials are secrets."""
     parts = urlsplit(url)
     return redact(f"{parts.scheme}://{parts.netloc}")
+
+
+def mail_content(message: dict[str, Any]) -> tuple[str, str]:
+    """An e-mail's subject and body: the one-line text, then the whole message as JSON."""
+    return subject(message), text(message) + "\n\n" + json.dumps(message, indent=2, default=str)
+
+
+def log_line(message: dict[str, Any]) -> tuple[int, str]:
+    """The level (INFO once resolved, else WARNING) and text of the log's line."""
+    level = logging.INFO if message["status"] == "resolved" else logging.WARNING
+    return level, text(message)
+
+
+# -- the notifiers: one table --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotifierSpec:
+    """One kind of destination: where its targets come from, how it formats and sends.
+
+    ``key`` names its destinations in a route (``alerting.routes.<name>``) and in a
+    model's ``owner``: one value, a list, or ``true`` (the route's name is the
+    target). ``url``: targets are http(s) URLs, checked by
+    :mod:`shipyard.config.destinations` (its ``URL_KEYS``) and labelled by origin
+    only. ``owner_default`` is what an owner without the key has; ``needs`` is the
+    ``alerting`` key an owner's destination of this kind waits for. ``send`` takes
+    the notifier, a target and what ``format`` made of the message; it raises on
+    failure (a ``_Permanent`` one is not retried).
+    """
+
+    kind: str
+    key: str
+    format: Callable[[dict[str, Any]], Any]
+    send: Callable[[Notifier, str, Any], None]
+    url: bool = False
+    owner_default: Any = None
+    needs: str | None = None
+
+    def targets(self, value: Any, route: str) -> list[str]:
+        """The targets a route's or owner's ``value`` for :attr:`key` names."""
+        if value is True:
+            return [route]
+        if isinstance(value, list | tuple):
+            return [str(v) for v in value]
+        return [value] if isinstance(value, str) and value else []
+
+
+NOTIFIERS: dict[str, NotifierSpec] = {
+    spec.kind: spec
+    for spec in (
+        NotifierSpec("webhook", "webhook", lambda m: m, Notifier._post, url=True),
+        NotifierSpec("slack", "slack", lambda m: {"text": slack_text(m)}, Notifier._post, url=True),
+        NotifierSpec("email", "email", mail_content, Notifier._mail, needs="smtp"),
+        NotifierSpec("log", "log", log_line, Notifier._log, owner_default=True),
+    )
+}

@@ -17,14 +17,19 @@ Categorical columns compare category frequencies: chi-square (a 2-by-k contingen
 test of reference against current counts, with its p-value), PSI and the
 Jensen-Shannon distance (base 2, so between 0 and 1). Categories the reference
 never saw count as one more category that the reference had 0 of.
+
+:data:`DRIFT_METHODS` is the table of drift methods: a new method is its
+figure computed here plus one entry there (and its name in the config's
+``DriftMethod``, which a test pins to the table).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
-from scipy import stats as sps
 
 from .profile import OTHER, CategoricalProfile, NumericProfile
 
@@ -57,6 +62,8 @@ class CategoricalComparison:
 
 def compare_numeric(ref: NumericProfile, values: np.ndarray) -> NumericComparison:
     """``values``: the current column's finite values (any order); ``ref`` must have rows."""
+    from scipy import stats as sps  # ~1 s to import: only once drift is judged
+
     edges = np.asarray(ref.edges)
     ref_cdf = np.asarray(ref.cdf, dtype=np.float64) / ref.n
     n = values.size
@@ -101,6 +108,8 @@ def compare_numeric(ref: NumericProfile, values: np.ndarray) -> NumericCompariso
 
 def compare_categorical(ref: CategoricalProfile, counts: dict[str, int]) -> CategoricalComparison:
     """``counts``: the current column's count per category (non-null); ``ref`` must have rows."""
+    from scipy import stats as sps
+
     levels = list(ref.counts)
     known = set(levels)
     unseen = {k: v for k, v in counts.items() if k not in known}
@@ -157,4 +166,81 @@ def js_distance(ref_share: np.ndarray, cur_share: np.ndarray) -> float:
 
 def _kolmogorov_p(d: float, en: float) -> float:
     """Asymptotic two-sample KS p-value for large effective sizes (Kolmogorov's distribution)."""
+    from scipy import stats as sps
+
     return float(sps.kstwobign.sf(d * np.sqrt(en)))
+
+
+# -- the drift methods: one table ---------------------------------------------------------
+
+ColumnKind = Literal["numeric", "categorical"]
+Comparison = NumericComparison | CategoricalComparison
+
+
+@dataclass(frozen=True)
+class DriftMethodSpec:
+    """One drift method: what it reads off a comparison, how it judges, where it applies.
+
+    ``name`` is its name in shipyard.yaml and in the report (``statistics[name]``,
+    and ``statistics[name + "_p_value"]`` for a test). A ``p_value`` method flags a
+    column when its p-value is under the threshold, a ``distance`` when its value is
+    over it. ``threshold`` is the :class:`~shipyard.config.schema.DriftConfig` key
+    holding its threshold, ``default`` that key's default. ``auto`` says for which
+    windows (``small``: up to ``small_sample`` rows) ``auto`` picks it for its column
+    kind; ``counterpart`` stands in for it on a column of the other kind.
+    """
+
+    name: str
+    kind: Literal["p_value", "distance"]
+    columns: frozenset[ColumnKind]
+    statistic: Callable[[Any], float]
+    threshold: str
+    default: float
+    p_value: Callable[[Any], float] | None = None
+    auto: Literal["small", "large"] | None = None
+    counterpart: str | None = None
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The keys it adds to a verdict's ``statistics``."""
+        return (self.name, f"{self.name}_p_value") if self.p_value else (self.name,)
+
+
+_NUMERIC: frozenset[ColumnKind] = frozenset({"numeric"})
+_CATEGORICAL: frozenset[ColumnKind] = frozenset({"categorical"})
+
+# in the order a verdict's statistics are reported (numbers: ks, psi, wasserstein;
+# categories: chi2, psi, js)
+DRIFT_METHODS: dict[str, DriftMethodSpec] = {
+    spec.name: spec
+    for spec in (
+        DriftMethodSpec(
+            "ks", "p_value", _NUMERIC, lambda c: c.ks, "p_value", 0.05,
+            p_value=lambda c: c.ks_p, auto="small", counterpart="chi2",
+        ),
+        DriftMethodSpec(
+            "chi2", "p_value", _CATEGORICAL, lambda c: c.chi2, "p_value", 0.05,
+            p_value=lambda c: c.chi2_p, auto="small", counterpart="ks",
+        ),
+        DriftMethodSpec("psi", "distance", _NUMERIC | _CATEGORICAL, lambda c: c.psi, "psi", 0.1),
+        DriftMethodSpec(
+            "wasserstein", "distance", _NUMERIC, lambda c: c.wasserstein, "wasserstein", 0.1,
+            auto="large", counterpart="js",
+        ),
+        DriftMethodSpec(
+            "js", "distance", _CATEGORICAL, lambda c: c.js, "js", 0.1,
+            auto="large", counterpart="wasserstein",
+        ),
+    )
+}  # fmt: skip
+
+
+def statistics_of(comparison: Comparison, kind: ColumnKind) -> dict[str, float]:
+    """Every method's figures for a column of ``kind``, keyed as the report names them."""
+    found: dict[str, float] = {}
+    for spec in DRIFT_METHODS.values():
+        if kind in spec.columns:
+            found[spec.name] = spec.statistic(comparison)
+            if spec.p_value is not None:
+                found[f"{spec.name}_p_value"] = spec.p_value(comparison)
+    return found
