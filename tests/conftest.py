@@ -9,12 +9,15 @@ with the reason; in CI (``CI=true``) it fails them instead.
 
 from __future__ import annotations
 
+import inspect
 import os
+import types
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 from helpers import missing_backend
 from shipyard.project import init_project
@@ -22,6 +25,93 @@ from shipyard.storage import ArtifactStore, MetadataStore
 from shipyard.storage.urls import ArtifactLocation
 
 pytest_plugins = ["pytester"]
+
+# One thread per native pool (OpenMP, BLAS), as a serving worker runs them
+# (serving/server.py's pin_threads): the variables for libraries loaded from now on,
+# threadpoolctl for those loaded already. With a pool per core, OpenMP's waiting
+# threads made the single-row predictions of an evaluation's latency check cost about
+# eight times the CPU on a busy 2-core machine.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+threadpool_limits(1)
+
+# -- the slow marker ----------------------------------------------------------
+
+TESTS = Path(__file__).parent
+# names whose use starts a subprocess, a process or a server on 127.0.0.1 (the browser
+# runs as a subprocess)
+STARTS_SOMETHING = frozenset(
+    {
+        "subprocess",
+        "run_together",
+        "Process",
+        "ProcessPoolExecutor",
+        "EmbeddedServer",
+        "LiveServer",
+        "HTTPServer",
+        "ThreadingHTTPServer",
+        "ThreadedMotoServer",
+        "Controller",  # aiosmtpd's SMTP server
+        "listen",  # a socket that takes connections
+    }
+)
+_verdicts: dict[object, bool] = {}
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that starts a server, a subprocess or a browser.
+
+    A test is slow when it, one of its fixtures, or a helper defined under tests/
+    that they call (at any depth) names something in ``STARTS_SOMETHING``, or when it
+    is an ``s3`` test (moto's server, started below, is its store). A test that
+    starts one in a way no name shows (``shipyard demo`` through ``CliRunner`` serves
+    its champion) carries the marker itself.
+    """
+    for item in items:
+        if item.get_closest_marker("slow") or not isinstance(item, pytest.Function):
+            continue
+        fixtures = item._fixtureinfo.name2fixturedefs  # the test's fixtures, as collected
+        used = [item.obj, *(d.func for defs in fixtures.values() for d in defs)]
+        s3 = item.get_closest_marker("s3")  # its store is the moto server this file starts
+        if s3 or any(starts_something(thing) for thing in used):
+            item.add_marker(pytest.mark.slow)
+
+
+def starts_something(thing: object) -> bool:
+    """Whether ``thing``, defined under tests/, names a starter, itself or through a helper."""
+    thing = getattr(getattr(thing, "hypothesis", None), "inner_test", thing)
+    try:
+        thing = inspect.unwrap(thing)  # type: ignore[arg-type]  # anything callable or not
+    except (TypeError, ValueError):
+        return False
+    if isinstance(thing, dict | list | tuple):  # a table of helpers
+        values = thing.values() if isinstance(thing, dict) else thing
+        return any(starts_something(value) for value in values)
+    if not isinstance(thing, types.FunctionType | type):
+        return False
+    if isinstance(thing, type):
+        if any(base.__name__ in STARTS_SOMETHING for base in thing.__mro__):
+            return True
+        methods = [getattr(v, "__func__", v) for v in vars(thing).values()]  # static, class
+        return any(starts_something(m) for m in methods if isinstance(m, types.FunctionType))
+    if not thing.__code__.co_filename.startswith(str(TESTS)):
+        return False
+    if thing not in _verdicts:
+        _verdicts[thing] = False  # a helper that calls itself (or its caller) stops here
+        names = _names(thing.__code__)
+        _verdicts[thing] = bool(names & STARTS_SOMETHING) or any(
+            starts_something(thing.__globals__.get(name)) for name in names
+        )
+    return _verdicts[thing]
+
+
+def _names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
 
 
 @pytest.fixture(autouse=True)

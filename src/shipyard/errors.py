@@ -1,20 +1,37 @@
 """Every error shipyard raises on purpose.
 
-The tree::
+The tree (every subclass anywhere in the package; ``tests/test_errors.py`` pins it
+against ``ShipyardError.__subclasses__()``). ``(HTTP n)`` marks a status that
+differs from the parent's; the exit code is 2 throughout::
 
-    ShipyardError                      (exit 2, HTTP 500)
-    ├── ConfigError(ValueError)        the project file is wrong          (HTTP 400)
-    │   └── ProjectNotFoundError(FileNotFoundError)  no shipyard.yaml     (HTTP 404)
-    ├── NotFoundError(LookupError)     a named thing does not exist       (HTTP 404)
-    ├── DataError(ValueError)          a source cannot be read as a table (HTTP 422)
-    │   └── BatchRejectedError         a batch failed a batch-level check: no version written
-    ├── StorageError(OSError)          the database or artifact store failed (HTTP 503)
-    │   ├── UnreachableError           the store did not answer; it may come up later
-    │   ├── NoSpaceError               a write found no room (disk full, quota): nothing written
-    │   ├── UnsafeKeyError(ValueError) an artifact key escapes the store  (HTTP 400)
-    │   ├── IntegrityError             stored bytes no longer match their hash
-    │   └── SchemaVersionError         the database was written by a newer shipyard
-    └── MissingDependencyError(ImportError)  an optional extra is not installed
+    ShipyardError                          (exit 2, HTTP 500)
+    ├── ConfigError(ValueError)            the project file is wrong          (HTTP 400)
+    │   └── ProjectNotFoundError(FileNotFoundError)  no shipyard.yaml          (HTTP 404)
+    ├── NotFoundError(LookupError)         a named thing does not exist       (HTTP 404)
+    ├── DataError(ValueError)              a source cannot be read as a table (HTTP 422)
+    │   └── BatchRejectedError             a batch failed a batch-level check: no version written
+    ├── StorageError(OSError)              the database or artifact store failed (HTTP 503)
+    │   ├── UnreachableError               the store did not answer; it may come up later
+    │   ├── NoSpaceError                   a write found no room (disk full, quota): nothing written
+    │   ├── UnsafeKeyError(ValueError)     an artifact key escapes the store  (HTTP 400)
+    │   ├── IntegrityError                 stored bytes no longer match their hash
+    │   └── SchemaVersionError             the database was written by a newer shipyard
+    ├── MissingDependencyError(ImportError)  an optional extra is not installed
+    ├── ConcurrentIngestError              data: another ingest committed first (HTTP 409)
+    ├── TrainingError                      training: the train function failed (HTTP 422)
+    ├── ModelFormatError(ValueError)       models: cannot save or load in that format (HTTP 422)
+    │   └── MalformedModelError            a loaded tree model is inconsistent inside
+    ├── PredictionInputError(ValueError)   models: the rows lack the model's features (HTTP 422)
+    ├── AliasError(ValueError)             models: an alias name is not allowed (HTTP 422)
+    ├── GateError                          evaluation: the gates refuse a promotion (HTTP 409)
+    ├── RequestError(ValueError)           serving: a request not passed to the model (HTTP 422)
+    │   ├── MalformedRequestError          the body is not JSON of the protocol's shape (HTTP 400)
+    │   └── TooLargeError                  the body or its rows are over the limit (HTTP 413)
+    ├── HttpError                          serving: a refusal with its own status per instance
+    │   ├── OverloadedError                shed within the latency budget: 429, 503 while draining
+    │   └── MethodNotAllowed               the path has a route, not for this method: 405
+    ├── UnavailableError                   serving: neither model nor fallback answered (HTTP 503)
+    └── ExposureError                      serve: listening beyond this machine unprotected
 
 Each class knows its HTTP status and CLI exit code, so the server and the CLI
 translate mechanically. Messages say what was wrong, the value, what is allowed

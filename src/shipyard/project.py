@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,6 +27,7 @@ from .config import (
     load_config,
 )
 from .data import Datasets, IngestResult
+from .data.api import Progress
 from .errors import ConfigError, StorageError
 from .evaluation import Evaluation, Evaluations
 from .models import Models, ModelVersion
@@ -121,25 +123,73 @@ class Project:
             )
         return self._monitoring
 
-    def monitor(self, name: str, **options: Any) -> MonitorRun:
+    def monitor(
+        self,
+        name: str,
+        *,
+        window: float | None = None,
+        rows: int | None = None,
+        now: datetime | None = None,
+        reference: str | None = None,
+        notify: bool = True,
+    ) -> MonitorRun:
         """Monitor ``name`` over a window of its prediction log (``window=3600`` s or ``rows=N``)."""
-        return self.monitoring.run(name, **options)
+        return self.monitoring.run(
+            name, window=window, rows=rows, now=now, reference=reference, notify=notify
+        )
 
-    def evaluate(self, ref: str, **options: Any) -> Evaluation:
+    def evaluate(self, ref: str, *, data: str | None = None) -> Evaluation:
         """Run ``ref``'s evaluation spec (``data="loans@3"`` for another dataset version)."""
-        return self.evaluations.evaluate(ref, **options)
+        return self.evaluations.evaluate(ref, data=data)
 
-    def promote(self, ref: str, **options: Any) -> tuple[int | None, int]:
+    def promote(
+        self, ref: str, *, to: str = "champion", force: bool = False, reason: str | None = None
+    ) -> tuple[int | None, int]:
         """Make ``ref`` the champion (``to=...``) if its latest evaluation passed."""
-        return self.evaluations.promote(ref, **options)
+        return self.evaluations.promote(ref, to=to, force=force, reason=reason)
 
-    def train(self, name: str, **options: Any) -> ModelVersion:
+    def train(
+        self, name: str, *, data: str | None = None, params: dict[str, Any] | None = None
+    ) -> ModelVersion:
         """Train model ``name`` (``data="loans@3"``, ``params={...}``) and register the result."""
-        return self._profiled(self.models.train(name, **options))
+        return self._profiled(self.models.train(name, data=data, params=params))
 
-    def register(self, model: Any, name: str, **lineage: Any) -> ModelVersion:
+    def register(
+        self,
+        model: Any,
+        name: str,
+        *,
+        dataset: str | None = None,
+        metrics: dict[str, float] | None = None,
+        params: dict[str, Any] | None = None,
+        format: str | None = None,
+        features: list[str] | None = None,
+        classes: list[Any] | None = None,
+        source: str = "register",
+        training: dict[str, Any] | None = None,
+        code: dict[str, Any] | None = None,
+        environment: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> ModelVersion:
         """Hand over a model trained elsewhere (a notebook): ``dataset="tx@4"``, ``metrics={...}``."""
-        return self._profiled(self.models.register(model, name, **lineage))
+        version = self.models.register(
+            model,
+            name,
+            dataset=dataset,
+            metrics=metrics,
+            params=params,
+            format=format,
+            features=features,
+            classes=classes,
+            source=source,
+            training=training,
+            code=code,
+            environment=environment,
+            extra=extra,
+            reason=reason,
+        )
+        return self._profiled(version)
 
     def _profiled(self, version: ModelVersion) -> ModelVersion:
         """Keep the new version's reference profile (what monitoring compares with)."""
@@ -149,9 +199,16 @@ class Project:
             log.warning("could not profile %s now (%s); monitoring will retry", version.ref, exc)
         return version
 
-    def ingest(self, name: str, *sources: Any, **options: Any) -> IngestResult:
+    def ingest(
+        self,
+        name: str,
+        *sources: Any,
+        mode: str | None = None,
+        delimiter: str | None = None,
+        progress: Progress | None = None,
+    ) -> IngestResult:
         """Validate ``sources`` (paths, ``SqlQuery``, pandas/polars frames) into ``name``'s next version."""
-        return self.data.ingest(name, *sources, **options)
+        return self.data.ingest(name, *sources, mode=mode, delimiter=delimiter, progress=progress)
 
     @property
     def artifacts(self) -> ArtifactStore:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from shipyard.evaluation import scores
+from shipyard.evaluation import behaviour
 from shipyard.models import Predictor
 from shipyard.project import Project, open_project
 
@@ -78,9 +78,8 @@ def assert_invariant(
     model: Predictor, rows: Any, column: str, values: list[Any], eps: float = 0.05
 ) -> None:
     """Setting ``column`` to each of ``values`` moves no row's score by more than ``eps``."""
-    base = scores(model, rows)
-    for value in values:
-        moved = np.abs(scores(model, rows.assign(**{column: value})) - base)
+    found = behaviour.invariance(model, rows, column, eps=eps, values=values)
+    for value, moved in found.moves:
         bad = np.flatnonzero(moved > eps)
         if len(bad):
             pytest.fail(
@@ -93,10 +92,10 @@ def assert_directional(
     model: Predictor, rows: Any, column: str, increase: float, expect: str, tolerance: float = 1e-9
 ) -> None:
     """Raising ``column`` by ``increase`` moves every score ``expect`` (``"up"`` or ``"down"``) or not at all."""
-    if expect not in ("up", "down"):
-        raise ValueError(f"expect must be 'up' or 'down', got {expect!r}")
-    change = scores(model, rows.assign(**{column: rows[column] + increase})) - scores(model, rows)
-    bad = np.flatnonzero(change < -tolerance if expect == "up" else change > tolerance)
+    found = behaviour.directional(
+        model, rows, column, increase=increase, expect=expect, tolerance=tolerance
+    )
+    change, bad = found.change, found.bad
     if len(bad):
         pytest.fail(
             f"raising {column} by {increase:g} moved {len(bad)} of {len(rows)} scores "
@@ -108,11 +107,9 @@ def assert_predicts(model: Predictor, cases: list[dict[str, Any]], expected: lis
     """Minimum functionality: each case gets its expected label."""
     import pandas as pd
 
-    got = model.predict(pd.DataFrame(cases))
     wrong = [
-        (case, want, have)
-        for case, want, have in zip(cases, expected, got, strict=True)
-        if have != want
+        (cases[i], want, have)
+        for i, want, have in behaviour.minimum(model, pd.DataFrame(cases), expected)
     ]
     if wrong:
         pytest.fail(

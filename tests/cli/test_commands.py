@@ -124,6 +124,7 @@ def test_audit_lists_events(run: Run, project_dir: Path) -> None:
     assert "model.registered" in run("-C", str(project_dir), "audit").output
 
 
+@pytest.mark.slow  # the demo serves its champion on 127.0.0.1 (EmbeddedServer) and sends traffic
 @pytest.mark.timeout(900)  # the whole lifecycle: generous, so a busy machine is not a failure
 def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
     folder = tmp_path / "demo"

@@ -11,15 +11,6 @@ import shipyard
 from shipyard.demo import write_loans_batch
 from shipyard.project import Project, init_project
 
-TRAIN_MODULE = """
-from sklearn.linear_model import LogisticRegression
-
-
-def train(frame, params):
-    model = LogisticRegression(C=params.get("C", 1.0), max_iter=1000)
-    return model.fit(frame[["amount", "age"]].fillna(0), frame["defaulted"])
-"""
-
 
 @pytest.fixture
 def model_project(tmp_path: Path) -> Iterator[Project]:

@@ -29,10 +29,10 @@ def test_a_calm_window_has_verdicts_and_fires_nothing(
     assert report.service.requests == 3 and report.service.latency_p95 is not None
     assert run.alerts == [] and receiver.messages == []
     stored = monitored.monitoring.runs("risk")
-    assert stored[0]["id"] == run.id and stored[0]["rows"] == 600
+    assert stored[0].id == run.id and stored[0].rows == 600
     assert monitored.artifacts.get(run.html_key).startswith(b"<!doctype html>")
     history = monitored.monitoring.history("risk", kind="drift", feature="amount")
-    assert history and history[0]["statistic"] in ("wasserstein", "ks")
+    assert history and history[0].statistic in ("wasserstein", "ks")
 
 
 def test_drift_and_a_performance_drop_page_once_then_resolve(

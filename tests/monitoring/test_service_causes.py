@@ -22,7 +22,7 @@ from monitor_support import PROJECT
 
 import shipyard
 from serving.busy_model import burst, make_busy_project
-from serving.conftest import LiveServer, make_project
+from serving.serving_support import LiveServer, make_project
 from shipyard.cli import cli
 from shipyard.config import parse_config
 from shipyard.monitoring.performance import Performance
@@ -30,9 +30,9 @@ from shipyard.monitoring.prometheus import prometheus_rules
 from shipyard.monitoring.report import MonitorReport
 from shipyard.monitoring.rules import evaluate
 from shipyard.monitoring.service import Service, service
-from shipyard.monitoring.window import PREDICTIONS, REJECTIONS, Window, read_log
+from shipyard.monitoring.window import Window, read_log
+from shipyard.predlog import PREDICTIONS, REJECTIONS, Chunk, SegmentLog
 from shipyard.serving.app import ServingApp
-from shipyard.serving.predlog import Chunk, SegmentLog
 from shipyard.storage import ArtifactStore
 
 CAUSES = ["error", "timeout", "circuit_open", "unloaded"]

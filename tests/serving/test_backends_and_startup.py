@@ -8,9 +8,9 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from serving_support import ROW_FEATURES, LiveServer, make_project
 
 import shipyard
-from conftest import ROW_FEATURES, LiveServer, make_project
 from shipyard.serving.app import ServingApp
 
 ROW = dict(ROW_FEATURES)

@@ -6,8 +6,7 @@ import json
 
 import httpx
 import pytest
-
-from conftest import LiveServer
+from serving_support import LiveServer
 
 SHAPE = {"error", "status", "code", "problems", "hint"}
 

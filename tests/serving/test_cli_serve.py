@@ -17,9 +17,9 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
+from serving_support import set_fault
 
 import shipyard
-from conftest import set_fault
 from shipyard.project import Project
 
 ROW = {"amount": 1000.0, "age": 30}

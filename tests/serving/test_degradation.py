@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from conftest import LiveServer, set_fault
+from serving_support import LiveServer, set_fault
 
 ROW = {"amount": 1000.0, "age": 30}
 BIG = {"amount": 900000.0, "age": 30}

@@ -21,14 +21,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from serving_support import LiveServer
 from test_predlog import chunk, store_at
 
-from conftest import LiveServer
+from shipyard.predlog import SegmentLog
 from shipyard.serving.accesslog import AccessLog
 from shipyard.serving.fallback import AnswerCache
 from shipyard.serving.metric_cells import Cells, read_folder, retire
 from shipyard.serving.metrics import Metrics, route_label
-from shipyard.serving.predlog import SegmentLog
 
 ROW = {"amount": 1000.0, "age": 30}
 

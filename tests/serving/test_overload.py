@@ -18,8 +18,8 @@ import pytest
 from busy_model import burst, make_busy_project
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from serving_support import LiveServer
 
-from conftest import LiveServer
 from shipyard.project import Project
 from shipyard.serving.admission import ServiceTime, retry_after
 from shipyard.serving.app import ServingApp

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+from serving_support import LiveServer
 
-from conftest import LiveServer
+from shipyard.predlog import COLUMNS, FEEDBACK, KINDS, PREDICTIONS
 
 ROW = {"amount": 1000.0, "age": 30}
 
@@ -69,6 +73,35 @@ def test_predictions_and_feedback_are_logged(live: LiveServer) -> None:
     assert all(f"/{live.app.worker}/" in key for key in keys)  # every worker its own segments
 
 
+def test_the_server_writes_the_columns_of_the_log_schema(live: LiveServer) -> None:
+    """Each kind of log holds the columns ``shipyard.predlog.schema`` names, in its order
+    and of its types (a column with no value in a segment is stored as Arrow's null)."""
+    with live.client() as client:
+        pid = client.post("/v1/models/risk/predict", json=ROW).json()["prediction_ids"][0]
+        client.post("/v1/models/risk/feedback", json={"prediction_id": pid, "label": True})
+        refused = client.post("/v1/models/risk/predict", json={"amount": "lots", "age": 30})
+        assert refused.status_code == 422
+    for kind in KINDS:
+        _wait_rows(live, kind, 1)
+        store = live.app.project.artifacts
+        for key in [k for k in store.list(f"{kind}/risk/") if k.endswith(".parquet")]:
+            schema = pq.read_schema(io.BytesIO(store.get(key)))
+            assert schema.names == [c.name for c in COLUMNS[kind]], key
+            for column in COLUMNS[kind]:
+                if column.type is not None:
+                    found = schema.field(column.name).type
+                    assert found in (column.type, pa.null()), (key, column.name, found)
+    features = schema_of(live, PREDICTIONS).field("inputs").type
+    assert [f.name for f in features] == ["amount", "age"]
+    assert schema_of(live, FEEDBACK).field("label").type == pa.bool_()
+
+
+def schema_of(live: LiveServer, kind: str) -> pa.Schema:
+    store = live.app.project.artifacts
+    key = next(k for k in store.list(f"{kind}/risk/") if k.endswith(".parquet"))
+    return pq.read_schema(io.BytesIO(store.get(key)))
+
+
 def test_the_artifact_store_down_while_serving_loses_nothing(live: LiveServer) -> None:
     store = Path(live.app.project.artifacts.url.removeprefix("file://"))
     moved = store.with_name("artifacts-away")
@@ -96,7 +129,8 @@ def test_the_artifact_store_down_while_serving_loses_nothing(live: LiveServer) -
 
 
 def test_shutdown_flushes_what_is_buffered(serving_project) -> None:  # type: ignore[no-untyped-def]
-    from conftest import LiveServer as Server
+    from serving_support import LiveServer as Server
+
     from shipyard.serving.app import ServingApp
 
     file = serving_project.root / "shipyard.yaml"

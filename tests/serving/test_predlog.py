@@ -10,7 +10,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shipyard.serving.predlog import Chunk, SegmentLog
+from shipyard.predlog import Chunk, SegmentLog
 from shipyard.serving.validation import Rows
 from shipyard.storage import ArtifactStore, artifact_location
 

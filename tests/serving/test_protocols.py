@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from conftest import LiveServer
+from serving_support import LiveServer
 
 ROWS = [
     {"amount": 1000.0, "age": 30},

@@ -28,9 +28,9 @@ import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from serving_support import make_project
 
 import shipyard
-from conftest import make_project
 from shipyard.config.schema import ServerConfig
 from shipyard.project import Project
 from shipyard.serving.app import ServingApp

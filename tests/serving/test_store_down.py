@@ -23,9 +23,9 @@ import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from serving_support import ROW_FEATURES, LiveServer, make_project
 
 import shipyard
-from conftest import ROW_FEATURES, LiveServer, make_project
 from shipyard.errors import StorageError, UnreachableError
 from shipyard.serving.app import ServingApp
 from shipyard.serving.waiting import CAP_S, FIRST_S, Backoff, waiting_detail

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from serving_support import LiveServer
+from serving_support import LiveServer as Server
 
 import shipyard
-from conftest import LiveServer
-from conftest import LiveServer as Server
 from shipyard.serving.app import ServingApp
 
 ROW = {"amount": 1000.0, "age": 30}
@@ -142,9 +142,8 @@ def test_reads_can_require_a_token(serving_project) -> None:  # type: ignore[no-
 def test_a_version_with_its_features_in_another_order_gets_them_in_its_order(
     live: LiveServer,
 ) -> None:
+    from serving_support import training_rows
     from sklearn.linear_model import LogisticRegression
-
-    from conftest import training_rows
 
     X, y = training_rows()
     project = live.app.project

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from serving_support import ROW_FEATURES, LiveServer
 
 import shipyard
-from conftest import ROW_FEATURES, LiveServer
 from shipyard.project import Project
 from shipyard.serving.app import ServingApp
 

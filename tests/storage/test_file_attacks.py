@@ -142,7 +142,7 @@ def test_link_planted_in_the_prediction_spool_is_not_read_into_the_store(
     tmp_path: Path, outside: Path
 ) -> None:
     """A link named like a spooled segment must not ship a secret file to the artifact store."""
-    from shipyard.serving.predlog import SegmentLog
+    from shipyard.predlog import SegmentLog
 
     secret = outside / "id_rsa"
     secret.write_bytes(b"-----BEGIN OPENSSH PRIVATE KEY-----")
@@ -159,7 +159,7 @@ def test_link_planted_in_the_prediction_spool_is_not_read_into_the_store(
 def test_symlinked_prediction_spool_folder_is_not_written_through(
     tmp_path: Path, outside: Path
 ) -> None:
-    from shipyard.serving.predlog import SegmentLog
+    from shipyard.predlog import SegmentLog
 
     spool = tmp_path / "spool"
     spool.symlink_to(outside, target_is_directory=True)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
-from shipyard.demo import DemoSummary, demo_folder, run_demo
 from shipyard.doctor import DoctorReport, run_doctor
 from shipyard.errors import ShipyardError
 from shipyard.project import init_project
@@ -16,6 +15,9 @@ from shipyard.serving import serve
 
 from .app import cli, open_from
 from .output import console, json_option, markup, print_json
+
+if TYPE_CHECKING:
+    from shipyard.demo import DemoSummary
 
 
 @cli.command()
@@ -109,6 +111,8 @@ def audit(ctx: click.Context, subject: str | None, limit: int, as_json: bool) ->
 @json_option
 def demo(folder: Path | None, no_serve: bool, port: int, as_json: bool) -> None:
     """Create a demo project in a fresh folder and run the whole lifecycle on it."""
+    from shipyard.demo import demo_folder, run_demo  # here: the demo pulls in the server
+
     target = demo_folder(folder)
     if as_json:
         summary = run_demo(target)

@@ -79,12 +79,19 @@ def monitor(
             project.models.config(name)  # an unknown model fails before any work
         if not names:
             raise ConfigError("the project declares no models", hint="add one under 'models:'")
-        options = {"window": window, "rows": rows, "reference": reference, "notify": not no_notify}
         while True:
             runs = []
             for name in names:
                 try:
-                    runs.append(project.monitor(name, **options))
+                    runs.append(
+                        project.monitor(
+                            name,
+                            window=window,
+                            rows=rows,
+                            reference=reference,
+                            notify=not no_notify,
+                        )
+                    )
                 except ShipyardError as exc:
                     if every is None:
                         raise

@@ -305,6 +305,8 @@ METRICS = {
     "regression": ["rmse", "mae", "mape", "r2"],
 }  # fmt: skip
 LOWER_IS_BETTER = {"log_loss", "brier", "ece", "rmse", "mae", "mape"}
+# METRICS and LOWER_IS_BETTER follow shipyard.metrics.METRIC_SPECS, and ModelFormat follows
+# shipyard.models.formats.FORMATS (config cannot import them); tests pin each to its table.
 ModelFormat = Literal["skops", "onnx", "lightgbm", "xgboost", "pickle"]
 
 
@@ -373,6 +375,8 @@ class EvaluationConfig(_Section):
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
 
 
+# the names of shipyard.monitoring.stats.DRIFT_METHODS, and each one's threshold key in
+# DriftConfig below: tests/monitoring/test_drift_table.py pins both to the table
 DriftMethod = Literal["auto", "ks", "psi", "wasserstein", "chi2", "js"]
 
 

@@ -189,7 +189,7 @@ class Datasets:
         return diff_frames(first.ref, self.load(a), second.ref, self.load(b), key=key)
 
 
-__all__ = ["DatasetSummary", "Datasets", "Export"]
+__all__ = ["DatasetSummary", "Datasets", "Export", "Progress"]
 
 
 def _write_file(path: Path, write: Callable[[BinaryIO], object]) -> Path:

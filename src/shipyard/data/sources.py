@@ -305,12 +305,10 @@ def read_sql(source: SqlQuery) -> RawBatch:
     import sqlalchemy as sa
 
     from shipyard.config import expand_env
-    from shipyard.storage import redact
+    from shipyard.storage.urls import psycopg_url, redact
 
     shown = redact(source.url)
-    url = expand_env(source.url, where="the SQL source URL")
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    url = psycopg_url(expand_env(source.url, where="the SQL source URL"))
     try:
         engine = sa.create_engine(url)
     except Exception as exc:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from .api import Evaluation, Evaluations, EvaluationSummary, GateError
+from . import behaviour
+from .api import Evaluations, GateError
+from .behaviour import scores
+from .records import Evaluation, EvaluationSummary
 from .report import CheckOutcome, EvaluationReport
-from .run import evaluate, scores
+from .run import evaluate
 
 __all__ = [
     "CheckOutcome",
@@ -13,6 +16,7 @@ __all__ = [
     "EvaluationSummary",
     "Evaluations",
     "GateError",
+    "behaviour",
     "evaluate",
     "scores",
 ]

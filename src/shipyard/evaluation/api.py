@@ -3,66 +3,31 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import numpy as np
-import sqlalchemy as sa
 
 from shipyard.config import ProjectConfig
 from shipyard.data import Datasets
 from shipyard.errors import ConfigError, ShipyardError
 from shipyard.models import Models, ModelVersion
-from shipyard.storage import ArtifactStore, MetadataStore, as_utc, current_actor, record
-from shipyard.storage.tables import evaluations
+from shipyard.storage import ArtifactStore, MetadataStore
 from shipyard.training.run import split
 
 from .html import render
+from .records import Evaluation, EvaluationSummary
 from .report import EvaluationReport
+from .repository import EvaluationStore
 from .run import evaluate
+
+__all__ = ["Evaluation", "EvaluationSummary", "Evaluations", "GateError"]
 
 
 class GateError(ShipyardError):
     """A promotion the gates refuse: the version's evaluation failed or is missing."""
 
     http_status = 409
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """A stored evaluation: its report and where the JSON and HTML copies are."""
-
-    id: int
-    report: EvaluationReport
-    report_key: str
-    html_key: str
-    html_url: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "report_key": self.report_key,
-            "html_key": self.html_key,
-            "html": self.html_url,
-            **self.report.as_dict(),
-        }
-
-
-@dataclass(frozen=True)
-class EvaluationSummary:
-    """The record of an evaluation kept in the registry."""
-
-    id: int
-    model: str
-    version: int
-    passed: bool
-    dataset: str | None
-    report_key: str
-    html_key: str
-    failed: list[str]
-    created_at: datetime
-    created_by: str
 
 
 class Evaluations:
@@ -77,7 +42,7 @@ class Evaluations:
         models: Models,
     ) -> None:
         self._config = config
-        self._store = metadata
+        self.store = EvaluationStore(metadata)
         self._artifacts = artifacts
         self._data = data
         self._models = models
@@ -141,67 +106,13 @@ class Evaluations:
         document = json.dumps(report.as_dict(), sort_keys=True, default=_json).encode()
         stored = self._artifacts.put(document, prefix=prefix, suffix=".json")
         page = self._artifacts.put(render(report).encode(), prefix=prefix, suffix=".html")
-        summary = {
-            "failed": [c.name for c in report.failed],
-            "metrics": report.metrics,
-            "checks": len(report.checks),
-        }
-        with self._store.transaction() as conn:
-            row_id = conn.execute(
-                evaluations.insert()
-                .values(
-                    model=report.model,
-                    version=report.version,
-                    passed=report.passed,
-                    dataset=report.dataset,
-                    report_key=stored.key,
-                    html_key=page.key,
-                    summary=summary,
-                    created_at=report.created_at,
-                    created_by=current_actor(),
-                )
-                .returning(evaluations.c.id)
-            ).scalar_one()
-            record(
-                conn,
-                "model.evaluated",
-                report.model,
-                detail={
-                    "version": report.version,
-                    "passed": report.passed,
-                    "failed": summary["failed"],
-                    "report": stored.key,
-                },
-            )
+        row_id = self.store.add(report, report_key=stored.key, html_key=page.key)
         return Evaluation(row_id, report, stored.key, page.key, self._artifacts.link(page.key))
 
     def latest(self, ref: str) -> EvaluationSummary | None:
         """The newest evaluation of the version ``ref`` names, if any."""
         version = self._models.registry.resolve(ref)
-        query = (
-            sa.select(evaluations)
-            .where(
-                (evaluations.c.model == version.model) & (evaluations.c.version == version.version)
-            )
-            .order_by(evaluations.c.id.desc())
-            .limit(1)
-        )
-        with self._store.read() as conn:
-            row = conn.execute(query).mappings().first()
-        if row is None:
-            return None
-        return EvaluationSummary(
-            id=row["id"],
-            model=row["model"],
-            version=row["version"],
-            passed=bool(row["passed"]),
-            dataset=row["dataset"],
-            report_key=row["report_key"],
-            html_key=row["html_key"],
-            failed=list(row["summary"].get("failed", [])),
-            created_at=as_utc(row["created_at"]),
-            created_by=row["created_by"],
-        )
+        return self.store.latest(version.model, version.version)
 
     def promote(
         self, ref: str, *, to: str = "champion", force: bool = False, reason: str | None = None
@@ -223,24 +134,17 @@ class Evaluations:
             raise ConfigError(
                 "--force needs --reason: an override is written to the audit log with why"
             )
-        before, after = self._models.alias(version.ref, to, reason=reason)
-        with self._store.transaction() as conn:
-            record(
-                conn,
-                "model.promoted",
-                version.model,
-                detail={
-                    "version": version.version,
-                    "alias": to,
-                    "from": before,
-                    "to": after,
-                    "evaluation": latest.id if latest else None,
-                    "forced": bool(problem),
-                    "gate_problem": problem,
-                },
-                reason=reason,
-            )
-        return before, after
+        # the alias moves and the promotion is audited in one transaction: both or neither
+        return self._models.registry.promote(
+            version.ref,
+            to,
+            detail={
+                "evaluation": latest.id if latest else None,
+                "forced": bool(problem),
+                "gate_problem": problem,
+            },
+            reason=reason,
+        )
 
 
 def _json(value: Any) -> Any:

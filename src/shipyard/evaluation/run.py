@@ -17,20 +17,12 @@ from shipyard.config.schema import LOWER_IS_BETTER, METRICS
 from shipyard.metrics import compute_metrics, positive_label, positive_score
 from shipyard.models import Predictor
 
+from . import behaviour
+from .behaviour import plain as _plain
+from .behaviour import scores
 from .report import CheckOutcome, EvaluationReport
 
 SHOWN = 5  # failing cases kept per check
-
-
-def scores(predictor: Predictor, rows: Any) -> np.ndarray:
-    """One number per row to compare under perturbation: P(positive), the prediction, or P(predicted class)."""
-    if predictor.task == "regression":
-        return np.asarray(predictor.predict(rows), dtype=float)
-    proba = predictor.predict_proba(rows)
-    if predictor.task == "binary_classification":
-        classes = predictor.classes or [0, 1]
-        return positive_score(proba, list(classes), True if True in classes else classes[-1])
-    return np.asarray(proba.max(axis=1))
 
 
 def evaluate(
@@ -261,19 +253,11 @@ def _golden(predictor: Predictor, golden: Any, model: ModelConfig, target: str) 
 
 def _invariance(predictor: Predictor, features: Any, rule: Any) -> CheckOutcome:
     rows = features.head(rule.rows).reset_index(drop=True)
-    base = scores(predictor, rows)
-    moved = np.zeros(len(rows))
     changes: list[Any] = rule.values if rule.values is not None else []
-    if rule.values is not None:
-        for value in changes:
-            moved = np.maximum(
-                moved, np.abs(scores(predictor, rows.assign(**{rule.column: value})) - base)
-            )
-    else:
-        rng = np.random.default_rng(0)
-        shifted = rows[rule.column] + rng.uniform(-rule.shift, rule.shift, len(rows))
-        moved = np.abs(scores(predictor, rows.assign(**{rule.column: shifted})) - base)
-    bad = np.flatnonzero(moved > rule.eps)
+    found = behaviour.invariance(
+        predictor, rows, rule.column, eps=rule.eps, values=rule.values, shift=rule.shift
+    )
+    moved, bad = found.moved, found.bad
     what = (
         f"set to {', '.join(map(str, changes))}"
         if rule.values is not None
@@ -288,12 +272,15 @@ def _invariance(predictor: Predictor, features: Any, rule: Any) -> CheckOutcome:
 
 def _directional(predictor: Predictor, features: Any, rule: Any) -> CheckOutcome:
     rows = features.head(rule.rows).reset_index(drop=True)
-    base = scores(predictor, rows)
-    after = scores(predictor, rows.assign(**{rule.column: rows[rule.column] + rule.increase}))
-    change = after - base
-    bad = np.flatnonzero(
-        change < -rule.tolerance if rule.expect == "up" else change > rule.tolerance
+    found = behaviour.directional(
+        predictor,
+        rows,
+        rule.column,
+        increase=rule.increase,
+        expect=rule.expect,
+        tolerance=rule.tolerance,
     )
+    change, bad = found.change, found.bad
     failures = [{**_row(rows, i), "score change": round(float(change[i]), 4)} for i in bad[:SHOWN]]
     return CheckOutcome(
         f"directional {rule.column} +{rule.increase:g} → {rule.expect}", "directional", len(bad) == 0,
@@ -306,12 +293,8 @@ def _minimum(predictor: Predictor, model: ModelConfig, cases: list[Any]) -> Chec
     import pandas as pd
 
     frame = pd.DataFrame([c.case for c in cases])[model.features]
-    predicted = predictor.predict(frame)
-    failures = [
-        {**c.case, "expected": c.expect, "got": _plain(p)}
-        for c, p in zip(cases, predicted, strict=True)
-        if _plain(p) != c.expect
-    ]
+    wrong = behaviour.minimum(predictor, frame, [c.expect for c in cases])
+    failures = [{**cases[i].case, "expected": want, "got": _plain(got)} for i, want, got in wrong]
     return CheckOutcome(
         "minimum functionality", "minimum", not failures, float(len(failures)),
         "every listed case right", f"{len(failures)} of {len(cases)} cases wrong", failures[:SHOWN],
@@ -388,7 +371,3 @@ def _thin(x: np.ndarray, y: np.ndarray, points: int = 200) -> list[list[float]]:
 
 def _row(rows: Any, i: int) -> dict[str, Any]:
     return {k: _plain(v) for k, v in rows.iloc[i].items()}
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value

@@ -127,35 +127,68 @@ class Registry:
         self, ref: str, alias: str, *, reason: str | None = None
     ) -> tuple[int | None, int]:
         """Point ``alias`` at the version ``ref`` names; return (previous version, new version)."""
+        target = self._aliasable(ref, alias)
+        with self._store.transaction() as conn:
+            before = self._move_alias(conn, target, alias, reason)
+        return before, target.version
+
+    def promote(
+        self, ref: str, alias: str, *, detail: dict[str, Any], reason: str | None = None
+    ) -> tuple[int | None, int]:
+        """:meth:`set_alias`, with a ``model.promoted`` audit event (``detail`` after the
+        version, alias, from and to) written in the same transaction: both or neither."""
+        target = self._aliasable(ref, alias)
+        with self._store.transaction() as conn:
+            before = self._move_alias(conn, target, alias, reason)
+            record(
+                conn,
+                "model.promoted",
+                target.model,
+                detail={
+                    "version": target.version,
+                    "alias": alias,
+                    "from": before,
+                    "to": target.version,
+                    **detail,
+                },
+                reason=reason,
+            )
+        return before, target.version
+
+    def _aliasable(self, ref: str, alias: str) -> ModelVersion:
+        """The version ``ref`` names, if ``alias`` may point at it."""
         _check_alias(alias)
         target = self.resolve(ref)
         if target.status != "active":
             raise ConfigError(
                 f"{target.ref} is {target.status}; an alias can only point at an active version"
             )
-        with self._store.transaction() as conn:
-            self._lock(conn, target.model)
-            key = (model_aliases.c.model == target.model) & (model_aliases.c.alias == alias)
-            before = conn.execute(sa.select(model_aliases.c.version).where(key)).scalar()
-            values = {
-                "version": target.version,
-                "updated_at": datetime.now(UTC),
-                "updated_by": current_actor(),
-            }
-            if before is None:
-                conn.execute(
-                    model_aliases.insert().values(model=target.model, alias=alias, **values)
-                )
-            else:
-                conn.execute(model_aliases.update().where(key).values(**values))
-            record(
-                conn,
-                "alias.set" if before is None else "alias.moved",
-                target.model,
-                detail={"alias": alias, "from": before, "to": target.version},
-                reason=reason,
-            )
-        return before, target.version
+        return target
+
+    def _move_alias(
+        self, conn: Connection, target: ModelVersion, alias: str, reason: str | None
+    ) -> int | None:
+        """Point ``alias`` at ``target`` inside ``conn``'s transaction; the version it left."""
+        self._lock(conn, target.model)
+        key = (model_aliases.c.model == target.model) & (model_aliases.c.alias == alias)
+        before: int | None = conn.execute(sa.select(model_aliases.c.version).where(key)).scalar()
+        values = {
+            "version": target.version,
+            "updated_at": datetime.now(UTC),
+            "updated_by": current_actor(),
+        }
+        if before is None:
+            conn.execute(model_aliases.insert().values(model=target.model, alias=alias, **values))
+        else:
+            conn.execute(model_aliases.update().where(key).values(**values))
+        record(
+            conn,
+            "alias.set" if before is None else "alias.moved",
+            target.model,
+            detail={"alias": alias, "from": before, "to": target.version},
+            reason=reason,
+        )
+        return before
 
     def delete_alias(self, model: str, alias: str, *, reason: str | None = None) -> int:
         """Remove ``alias`` from ``model``; return the version it pointed at."""

@@ -12,64 +12,40 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import polars as pl
-import sqlalchemy as sa
 
 from shipyard.config.schema import ModelConfig, ProjectConfig
 from shipyard.data import Datasets
 from shipyard.errors import DataError, NotFoundError
 from shipyard.metrics import default_metrics
 from shipyard.models import Models, ModelVersion
-from shipyard.storage import ArtifactStore, MetadataStore, as_utc, current_actor
-from shipyard.storage.tables import monitor_figures, monitor_runs, reference_profiles
+from shipyard.predlog import FEEDBACK, PREDICTIONS, REJECTIONS
+from shipyard.storage import ArtifactStore, MetadataStore
 
-from .alerting import Alert, Alerts
+from .alerting import Alerts
 from .drift import DriftResult, compare
 from .html import render
-from .notifiers import Delivery
 from .performance import performance
 from .profile import Profile, build_profile
 from .quality import data_quality
+from .records import MonitorRun, RunSummary, StoredFigure
 from .report import MonitorReport
+from .repository import MonitorStore
 from .rules import evaluate
 from .service import service
-from .window import FEEDBACK, PREDICTIONS, REJECTIONS, Window, read_log
+from .window import Window, read_log
 
 logger = logging.getLogger(__name__)
+
+__all__ = ["MonitorRun", "Monitoring", "RunSummary", "StoredFigure"]
 
 SCORE, PREDICTION = "score", "prediction"
 LABEL_LOOKBACK_S = 30 * 86400.0  # labels are joined to predictions up to 30 days older
 PREDICTION_SAMPLE = 200_000  # rows of the training data the version predicts for its profile
-
-
-@dataclass(frozen=True)
-class MonitorRun:
-    """One stored run: its report, where the JSON and HTML are, what it did to alerts."""
-
-    id: int
-    report: MonitorReport
-    report_key: str
-    html_key: str
-    alerts: list[Alert] = field(default_factory=list)
-    deliveries: list[Delivery] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "report_key": self.report_key,
-            "html_key": self.html_key,
-            "alerts": [a.as_dict() for a in self.alerts],
-            "deliveries": [
-                {"channel": d.channel.label, "ok": d.ok, "attempts": d.attempts, "error": d.error}
-                for d in self.deliveries
-            ],
-            "report": self.report.as_dict(),
-        }
 
 
 class Monitoring:
@@ -86,7 +62,7 @@ class Monitoring:
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self._config = config
-        self._metadata = metadata
+        self.store = MonitorStore(metadata)
         self._artifacts = artifacts
         self._data = data
         self._models = models
@@ -122,35 +98,20 @@ class Monitoring:
             prefix=f"profiles/{version.model}",
             suffix=".json",
         )
-        with self._metadata.transaction() as conn:
-            conn.execute(
-                reference_profiles.delete().where(
-                    (reference_profiles.c.model == version.model)
-                    & (reference_profiles.c.version == version.version)
-                )
-            )
-            conn.execute(
-                reference_profiles.insert().values(
-                    model=version.model,
-                    version=version.version,
-                    key=stored.key,
-                    source=version.dataset,
-                    rows=profile.rows,
-                    created_at=profile.created_at,
-                )
-            )
+        self.store.keep_profile(
+            version.model,
+            version.version,
+            key=stored.key,
+            source=version.dataset,
+            rows=profile.rows,
+            created_at=profile.created_at,
+        )
         logger.info("stored the reference profile of %s (%d rows)", version.ref, profile.rows)
         return profile
 
     def reference(self, version: ModelVersion) -> Profile | None:
         """``version``'s reference profile, computed now if it was registered without one."""
-        with self._metadata.read() as conn:
-            key = conn.execute(
-                sa.select(reference_profiles.c.key).where(
-                    (reference_profiles.c.model == version.model)
-                    & (reference_profiles.c.version == version.version)
-                )
-            ).scalar()
+        key = self.store.profile_key(version.model, version.version)
         if key is not None:
             return Profile.from_dict(json.loads(self._artifacts.get(key)))
         return self.profile_version(version)
@@ -289,82 +250,19 @@ class Monitoring:
         stored = self._artifacts.put(document, prefix=prefix, suffix=".json")
         history = self.history(report.model, kind="drift", limit=2000)
         page = self._artifacts.put(render(report, history).encode(), prefix=prefix, suffix=".html")
-        at = datetime.fromisoformat(report.window["end"])
-        with self._metadata.transaction() as conn:
-            run_id = conn.execute(
-                monitor_runs.insert()
-                .values(
-                    model=report.model,
-                    version=report.version,
-                    window_start=datetime.fromisoformat(report.window["start"]),
-                    window_end=at,
-                    rows=report.rows,
-                    drifted=len(report.drifted),
-                    report_key=stored.key,
-                    html_key=page.key,
-                    summary=json.loads(json.dumps(report.summary(), default=str)),
-                    created_at=report.created_at,
-                    created_by=current_actor(),
-                )
-                .returning(monitor_runs.c.id)
-            ).scalar_one()
-            figures = [
-                {"run_id": run_id, "model": report.model, "at": at, **f.__dict__}
-                for f in report.figures()
-            ]
-            if figures:
-                conn.execute(monitor_figures.insert(), figures)
-        return int(run_id), stored.key, page.key
+        run_id = self.store.add_run(report, report_key=stored.key, html_key=page.key)
+        return run_id, stored.key, page.key
 
     # -- history ----------------------------------------------------------------------------
-    def runs(self, name: str, *, limit: int = 50) -> list[dict[str, Any]]:
-        with self._metadata.read() as conn:
-            rows = conn.execute(
-                sa.select(monitor_runs)
-                .where(monitor_runs.c.model == name)
-                .order_by(monitor_runs.c.id.desc())
-                .limit(limit)
-            ).all()
-        return [
-            {
-                "id": r.id,
-                "model": r.model,
-                "version": r.version,
-                "window_start": as_utc(r.window_start).isoformat(),
-                "window_end": as_utc(r.window_end).isoformat(),
-                "rows": r.rows,
-                "drifted": r.drifted,
-                "report_key": r.report_key,
-                "html_key": r.html_key,
-                "summary": r.summary,
-            }
-            for r in rows
-        ]
+    def runs(self, name: str, *, limit: int = 50) -> list[RunSummary]:
+        """The newest ``limit`` runs of ``name``, newest first."""
+        return self.store.runs(name, limit=limit)
 
     def history(
         self, name: str, *, kind: str | None = None, feature: str | None = None, limit: int = 1000
-    ) -> list[dict[str, Any]]:
+    ) -> list[StoredFigure]:
         """Stored figures of ``name``, oldest first: the series the dashboard plots."""
-        query = sa.select(monitor_figures).where(monitor_figures.c.model == name)
-        if kind:
-            query = query.where(monitor_figures.c.kind == kind)
-        if feature:
-            query = query.where(monitor_figures.c.name == feature)
-        query = query.order_by(monitor_figures.c.id.desc()).limit(limit)
-        with self._metadata.read() as conn:
-            rows = conn.execute(query).all()
-        return [
-            {
-                "at": as_utc(r.at).isoformat(),
-                "kind": r.kind,
-                "name": r.name,
-                "statistic": r.statistic,
-                "value": r.value,
-                "threshold": r.threshold,
-                "flagged": r.flagged,
-            }
-            for r in reversed(rows)
-        ]
+        return self.store.figures(name, kind=kind, name=feature, limit=limit)
 
     def link(self, key: str) -> str:
         """Where to open a stored report."""

@@ -11,6 +11,7 @@ import html
 from typing import Any
 
 from .drift import FeatureDrift
+from .records import StoredFigure
 from .report import MonitorReport
 
 W, H, PAD = 300, 190, 34
@@ -26,7 +27,7 @@ table{border-collapse:collapse;margin:6px 0}td,th{padding:4px 10px;border-bottom
 """
 
 
-def render(report: MonitorReport, history: list[dict[str, Any]] | None = None) -> str:
+def render(report: MonitorReport, history: list[StoredFigure] | None = None) -> str:
     drifted = report.drifted
     verdict = (
         f"<span class='bad'>{len(drifted)} feature(s) drifted: {_e(', '.join(drifted))}</span>"
@@ -133,18 +134,19 @@ def _distribution(f: FeatureDrift) -> str:
     return _frame(title, "drifted" if f.drifted else "", body)
 
 
-def _over_time(history: list[dict[str, Any]]) -> list[str]:
+def _over_time(history: list[StoredFigure]) -> list[str]:
     """One line per feature: the deciding statistic over the stored runs, threshold dashed."""
-    series: dict[str, list[dict[str, Any]]] = {}
+    series: dict[str, list[StoredFigure]] = {}
     for point in history:
-        if point["threshold"] is not None and point["value"] is not None:
-            series.setdefault(point["name"], []).append(point)
+        if point.threshold is not None and point.value is not None:
+            series.setdefault(point.name, []).append(point)
     plots = []
     for name, points in series.items():
         if len(points) < 2:
             continue
-        values = [p["value"] for p in points]
-        threshold = points[-1]["threshold"]
+        values = [p.value for p in points if p.value is not None]
+        threshold = points[-1].threshold
+        assert threshold is not None  # only points with both are kept
         top = max([*values, threshold]) * 1.1 or 1.0
         step = (W - PAD - 8) / (len(points) - 1)
 
@@ -157,10 +159,10 @@ def _over_time(history: list[dict[str, Any]]) -> list[str]:
         body = (
             f"<line x1='{PAD}' x2='{W - 8}' y1='{y(threshold):.1f}' y2='{y(threshold):.1f}' stroke='#c62828' stroke-dasharray='4 3'/>"
             f"<path d='{path}' fill='none' stroke='{CUR}' stroke-width='2'/>"
-            f"<text x='{PAD}' y='{H - PAD + 12}' font-size='10'>{_e(points[0]['at'][:16])}</text>"
-            f"<text x='{W - 8}' y='{H - PAD + 12}' font-size='10' text-anchor='end'>{_e(points[-1]['at'][:16])}</text>"
+            f"<text x='{PAD}' y='{H - PAD + 12}' font-size='10'>{_e(points[0].at.isoformat()[:16])}</text>"
+            f"<text x='{W - 8}' y='{H - PAD + 12}' font-size='10' text-anchor='end'>{_e(points[-1].at.isoformat()[:16])}</text>"
         )
-        plots.append(_frame(f"{name}: {points[-1]['statistic']} per run", "", body))
+        plots.append(_frame(f"{name}: {points[-1].statistic} per run", "", body))
     return plots[:40]
 
 

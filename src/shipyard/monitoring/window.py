@@ -1,28 +1,19 @@
-"""Reading a window of the serving logs back from the artifact store.
+"""The span of a log a monitoring run judges: the last N seconds, or the newest N rows.
 
-Segments live under ``{kind}/{model}/{YYYY-MM-DD}/{worker}/``; a window by time
-reads the day folders it spans (only the columns asked for) and keeps the rows
-whose ``time`` falls inside it. A window by count reads days backwards from the
-end until it has enough rows. The prediction log's ``inputs`` struct comes back
-as one column per feature.
+:func:`read_log` reads one log of a model over a window with the prediction
+log's reader (:mod:`shipyard.predlog.reader`).
 """
 
 from __future__ import annotations
 
-import io
-import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
+from shipyard.predlog import read_rows
 from shipyard.storage import ArtifactStore
 
-logger = logging.getLogger(__name__)
-
-PREDICTIONS, FEEDBACK, REJECTIONS = "predictions", "feedback", "rejections"
 MAX_DAYS_BACK = 400  # how far a window by count looks back for rows
 
 
@@ -61,59 +52,6 @@ def read_log(
     columns: list[str] | None = None,
 ) -> pl.DataFrame:
     """Rows of one log of ``model`` in ``window`` (oldest first); an empty frame if none."""
-    tables: list[pa.Table] = []
-    have = 0
-    for day in _days(window):
-        prefix = f"{kind}/{model}/{day:%Y-%m-%d}/"
-        for key in sorted(k for k in artifacts.list(prefix) if k.endswith(".parquet")):
-            table = _segment(artifacts, key, columns)
-            if table is None:
-                continue
-            times = table.column("time")
-            start = pa.scalar(window.start, type=times.type)
-            end = pa.scalar(window.end, type=times.type)
-            mask = pa.compute.and_(
-                pa.compute.greater_equal(times, start), pa.compute.less(times, end)
-            )
-            table = table.filter(mask)
-            if table.num_rows:
-                tables.append(table)
-                have += table.num_rows
-        if window.rows is not None and have >= window.rows:
-            break
-    if not tables:
-        return pl.DataFrame()
-    frame = pl.from_arrow(pa.concat_tables(tables, promote_options="permissive"))
-    assert isinstance(frame, pl.DataFrame)
-    if "inputs" in frame.columns:
-        frame = frame.unnest("inputs")
-    frame = frame.sort("time")
-    if window.rows is not None:
-        frame = frame.tail(window.rows)
-    return frame
-
-
-def _days(window: Window) -> list[datetime]:
-    """Day folders the window spans; newest first for a window by count."""
-    first = window.start.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    days = []
-    day = first
-    while day < window.end:
-        days.append(day)
-        day += timedelta(days=1)
-    return days[::-1] if window.rows is not None else days
-
-
-def _segment(artifacts: ArtifactStore, key: str, columns: list[str] | None) -> pa.Table | None:
-    try:
-        source = io.BytesIO(artifacts.get(key))
-        names = pq.read_schema(source).names
-        wanted = (
-            None
-            if columns is None
-            else [c for c in dict.fromkeys([*columns, "time"]) if c in names]
-        )
-        return pq.read_table(source, columns=wanted)
-    except Exception as exc:  # a broken segment must not stop monitoring: say which
-        logger.warning("skipping unreadable log segment %s: %s", key, exc)
-        return None
+    return read_rows(
+        artifacts, kind, model, window.start, window.end, newest=window.rows, columns=columns
+    )

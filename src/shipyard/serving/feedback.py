@@ -12,8 +12,9 @@ import math
 import time
 from typing import Any
 
+from shipyard.predlog import Chunk
+
 from .deployment import Deployment
-from .predlog import Chunk
 from .validation import MalformedRequestError, RequestError, TooLargeError
 
 

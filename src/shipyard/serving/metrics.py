@@ -134,40 +134,24 @@ SPECS: dict[str, Spec] = {
 UNKNOWN = "unknown"
 """The label value for a model a request named but that is not served here."""
 
-_PLAIN_ROUTES = frozenset(
-    {
-        "/healthz", "/readyz", "/metrics", "/invocations", "/ping", "/health", "/openapi.json",
-        "/version", "/v1/models", "/v1/admin/reload", "/v1/admin/fault", "/v2",
-        "/v2/health/live", "/v2/health/ready",
-    }
-)  # fmt: skip
-
 
 def route_label(path: str) -> str:
     """The route ``path`` matches, as a template (``/v1/models/{name}/predict``), else ``other``.
 
-    Label values come from this fixed set only: a path a client makes up (a random
-    model name, alias or suffix) never becomes a new series.
+    Label values come from the route table (:mod:`.routes`) only: a path a client
+    makes up (a random model name, alias or suffix) never becomes a new series.
     """
-    if path in _PLAIN_ROUTES:
-        return path
-    parts = path.strip("/").split("/")
-    if len(parts) < 3 or parts[0] not in ("v1", "v2") or parts[1] != "models":
-        return "other"
-    base = f"/{parts[0]}/models/{{name}}"
-    rest = parts[3:]
-    if parts[0] == "v1":
-        if len(rest) == 2 and rest[0] == "aliases":
-            return base + "/aliases/{alias}"
-    elif len(rest) >= 2 and rest[0] == "versions":
-        base, rest = base + "/versions/{version}", rest[2:]
-    if not rest:
-        return base
-    if len(rest) == 1 and rest[0] in (
-        ("predict", "feedback") if parts[0] == "v1" else ("ready", "infer")
-    ):
-        return f"{base}/{rest[0]}"
-    return "other"
+    from .routes import route_label as label  # lazy: the table's handlers import this module
+
+    return label(path)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "_PLAIN_ROUTES":  # the labels of the routes without parameters, from the table
+        from .routes import PLAIN_LABELS
+
+        return PLAIN_LABELS
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def model_label(name: str, served: Any) -> str:

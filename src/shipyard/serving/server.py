@@ -24,7 +24,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .worker import Role
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +87,13 @@ def run_worker(
     log_level: int,
     metrics_dir: str | None,
     worker: str | None = None,
+    role: Role = "lone",
 ) -> None:
-    """Serve on ``sock`` until SIGTERM/SIGINT (the body of every worker)."""
+    """Serve on ``sock`` until SIGTERM/SIGINT (the body of every worker).
+
+    ``role``: ``lone`` for a server of one worker, else ``primary`` for the first worker
+    of the pool (it runs background monitoring) and ``secondary`` for the others.
+    """
     pin_threads(threads)
     # The event loop and the model's thread share the GIL: with the default 5 ms switch
     # interval a busy loop keeps the model waiting up to 5 ms at each of its GIL
@@ -109,7 +117,7 @@ def run_worker(
     # lazy: the database is first queried by the worker's start, which waits for it
     project = open_project(Path(project_dir), lazy_stores=True)
     shared = SharedMetrics(Path(metrics_dir) if metrics_dir else None, worker)
-    app = ServingApp(project, targets, worker=worker, shared=shared)
+    app = ServingApp(project, targets, worker=worker, role=role, shared=shared)
     app.cross_site.local = is_loopback(str(sock.getsockname()[0]))
     from .connections import ConnectionGuard, descriptor_limit, limits_for, protocol_class
 
@@ -284,6 +292,7 @@ def _supervise(
                     "log_level": log_level,
                     "metrics_dir": metrics_dir,
                     "worker": f"w{index}-{os.urandom(4).hex()}",
+                    "role": "primary" if index == 0 else "secondary",
                 },
                 name=f"shipyard-worker-{index}",
                 daemon=False,

@@ -18,29 +18,63 @@ import functools
 import gc
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from shipyard.errors import ShipyardError, StorageError, UnreachableError, first_line
 from shipyard.models import ModelVersion
 from shipyard.monitoring.prometheus import gauges
+from shipyard.predlog import SegmentLog
 
 from .deployment import Deployment, Loaded
-from .predlog import SegmentLog
 from .waiting import Backoff, waiting_detail, waiting_for
 
 if TYPE_CHECKING:
-    from .app import ServingApp
+    from shipyard.config import ServerConfig
+    from shipyard.project import Project
+
+    from .metrics import Metrics, SharedMetrics
 
 logger = logging.getLogger(__name__)
 
 PROBE_WAIT_S = 5.0  # how long a start waits for the stores to answer before going live
 
+Role = Literal["lone", "primary", "secondary"]
+"""A worker's place: alone, or the first (``primary``) or another worker of a pool.
+The lone and primary workers run background monitoring; secondaries do not."""
+
+
+class Logs(NamedTuple):
+    """The buffered logs of one worker, flushed together."""
+
+    predictions: SegmentLog
+    feedback: SegmentLog
+    rejections: SegmentLog
+
 
 class Background:
-    """Starts and stops the tasks of one :class:`ServingApp`."""
+    """Starts and stops the background tasks of one worker (see :class:`.app.ServingApp`)."""
 
-    def __init__(self, app: ServingApp) -> None:
-        self.app = app
+    def __init__(
+        self,
+        project: Project,
+        deployments: Mapping[str, Deployment],
+        settings: ServerConfig,
+        *,
+        logs: Logs,
+        metrics: Metrics,
+        shared: SharedMetrics,
+        flush_access: Callable[[], None],
+        monitors: bool,
+    ) -> None:
+        self.project = project
+        self.deployments = deployments
+        self.settings = settings
+        self.logs = logs
+        self.metrics = metrics
+        self.shared = shared
+        self.flush_access = flush_access  # writes the buffered access-log lines
+        self.monitors = monitors  # runs background monitoring (one worker of a pool does)
         self._tasks: list[asyncio.Task[None]] = []
         self._check_lock = asyncio.Lock()
         self._flush_now = asyncio.Event()
@@ -77,7 +111,7 @@ class Background:
     def _show(self, detail: str | None) -> None:
         """What the worker waits for, in ``/readyz`` (each model's error) and ``waiting_for``."""
         self.waiting_for = detail
-        for deployment in self.app.deployments.values():
+        for deployment in self.deployments.values():
             deployment.error = detail
 
     async def _load_and_follow(self) -> None:
@@ -85,13 +119,13 @@ class Background:
         gc.freeze()  # what is loaded now lives as long as the worker: keep it out of GC passes
         spawn = asyncio.get_running_loop().create_task
         self._tasks.append(spawn(self._follow_aliases()))
-        if self.app.settings.monitor_every and self.app.monitors:
-            self._tasks.append(spawn(self._monitor(self.app.settings.monitor_every)))
+        if self.settings.monitor_every and self.monitors:
+            self._tasks.append(spawn(self._monitor(self.settings.monitor_every)))
 
     def _reach(self) -> Exception | None:
         """None when both stores answer, else what went wrong (in a thread)."""
         try:
-            self.app.project.ping()
+            self.project.ping()
         except Exception as exc:
             return exc
         return None
@@ -129,15 +163,15 @@ class Background:
         if self._writing:  # segments a cancelled flush had started writing
             await asyncio.gather(*self._writing, return_exceptions=True)
         await self.flush()
-        self.app.access.flush()
-        for deployment in self.app.deployments.values():
+        self.flush_access()
+        for deployment in self.deployments.values():
             deployment.close()
         with contextlib.suppress(OSError):
-            self.app.shared.write(self.app.metrics.gauge_snapshot())
+            self.shared.write(self.metrics.gauge_snapshot())
 
     def log_grew(self) -> None:
-        max_rows = self.app.settings.log_max_rows
-        if self.app.predictions.buffered >= max_rows or self.app.feedback.buffered >= max_rows:
+        max_rows = self.settings.log_max_rows
+        if self.logs.predictions.buffered >= max_rows or self.logs.feedback.buffered >= max_rows:
             self._flush_now.set()
 
     async def _monitor(self, every: float) -> None:
@@ -145,19 +179,19 @@ class Background:
         while True:
             await asyncio.sleep(every)
             await self.flush()  # judge what this worker has answered too
-            for name in self.app.deployments:
+            for name in self.deployments:
                 try:
-                    run = await asyncio.to_thread(self.app.project.monitor, name)
+                    run = await asyncio.to_thread(self.project.monitor, name)
                 except Exception as exc:  # monitoring must never take serving down
                     logger.warning("background monitoring of %s failed: %s", name, first_line(exc))
                     continue
                 for metric, labels, value in gauges(run.report):
-                    self.app.metrics.set(metric, labels, value)
+                    self.metrics.set(metric, labels, value)
 
     # -- loading and switching --------------------------------------------------------
     async def _follow_aliases(self) -> None:
         while True:
-            await asyncio.sleep(self.app.settings.alias_poll_s)
+            await asyncio.sleep(self.settings.alias_poll_s)
             try:
                 await self.check_aliases(force=False)
             except Exception:
@@ -166,14 +200,14 @@ class Background:
     async def check_aliases(self, *, force: bool) -> None:
         """Load every deployment whose target now names another version (``force``: retry refusals)."""
         async with self._check_lock:
-            for deployment in self.app.deployments.values():
+            for deployment in self.deployments.values():
                 if deployment.current is not None and not deployment.follows_alias:
                     continue
                 if not force and time.monotonic() < self._retry_at.get(deployment.name, 0.0):
                     continue  # its store did not answer: wait out the backoff
                 ref = f"{deployment.name}@{deployment.target}"
                 try:
-                    version = await asyncio.to_thread(self.app.project.models.registry.resolve, ref)
+                    version = await asyncio.to_thread(self.project.models.registry.resolve, ref)
                 except Exception as exc:
                     if isinstance(exc, UnreachableError) and deployment.current is None:
                         self._unanswered(deployment, ref, exc)
@@ -223,14 +257,14 @@ class Background:
             self._waits[deployment.name] = state
 
     def _prepare(self, deployment: Deployment, version: ModelVersion) -> Loaded:
-        predictor = self.app.project.models.load(version.ref)
+        predictor = self.project.models.load(version.ref)
         return deployment.prepare(version, predictor)
 
     # -- logs and metrics ----------------------------------------------------------------
     async def _flush_logs(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._flush_now.wait(), self.app.settings.log_flush_s)
+                await asyncio.wait_for(self._flush_now.wait(), self.settings.log_flush_s)
             self._flush_now.clear()
             try:
                 await self.flush()
@@ -238,10 +272,10 @@ class Background:
                 logger.error("flushing the prediction log failed, will retry: %s", first_line(exc))
             except Exception:
                 logger.exception("flushing the prediction log failed; will retry")
-            self.app.access.flush()
+            self.flush_access()
 
     async def flush(self) -> None:
-        for log in (self.app.predictions, self.app.feedback, self.app.rejections):
+        for log in self.logs:
             chunks = log.take()
             if not chunks:
                 await asyncio.to_thread(log.retry_spool)
@@ -252,8 +286,8 @@ class Background:
             self._writing.add(write)
             write.add_done_callback(functools.partial(self._written, log=log))
             await asyncio.shield(write)
-        spooled = await asyncio.to_thread(self.app.predictions.spooled_rows)
-        self.app.metrics.set("shipyard_prediction_log_spooled_rows", (), spooled)
+        spooled = await asyncio.to_thread(self.logs.predictions.spooled_rows)
+        self.metrics.set("shipyard_prediction_log_spooled_rows", (), spooled)
 
     def _written(self, done: asyncio.Future[list[Any]], *, log: SegmentLog) -> None:
         self._writing.discard(done)
@@ -263,8 +297,8 @@ class Background:
     async def _snapshots(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            self.app.access.flush()
+            self.flush_access()
             try:
-                await asyncio.to_thread(self.app.shared.write, self.app.metrics.gauge_snapshot())
+                await asyncio.to_thread(self.shared.write, self.metrics.gauge_snapshot())
             except OSError as exc:
                 logger.warning("could not write the metrics snapshot: %s", exc)

@@ -78,6 +78,15 @@ def database_url(url: str, root: Path) -> str:
         # sqlite:////abs/path has an absolute path after the third slash
         resolved = Path(path) if path.startswith("/") else root / path
         return f"sqlite:///{resolved}"
+    return psycopg_url(url)
+
+
+def psycopg_url(url: str) -> str:
+    """``url`` with a bare ``postgresql://`` or ``postgres://`` scheme set to psycopg 3.
+
+    The rest of the URL (user, password, host, port, database, query) is kept
+    as written; any other URL is returned unchanged.
+    """
     for prefix in ("postgresql://", "postgres://"):
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]

@@ -1,11 +1,10 @@
-"""The prediction log and the feedback log: buffered in memory, flushed to Parquet segments.
+"""Writing the logs: buffered in memory, flushed to Parquet segments.
 
 The request path only appends a chunk (references to arrays it already has) to
 a list. A background task takes the list every ``log_flush_s`` seconds (or
 sooner when ``log_max_rows`` rows wait) and, in a thread, writes one Parquet
-segment per model to the artifact store under
-``{kind}/{model}/{YYYY-MM-DD}/{worker}/`` — every worker its own segments, so
-replicas never contend, and segments are never changed once written.
+segment per model to the artifact store where :mod:`.schema` puts it. Segments
+are never changed once written.
 
 When the artifact store cannot be written, the segment goes to a local spool
 folder and is retried before every later flush; when even that fails (or the
@@ -35,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -44,17 +43,39 @@ import pyarrow.parquet as pq
 from shipyard.storage import ArtifactStore
 from shipyard.storage.safe_files import TempFile, checked_folder, read_regular
 
-from .validation import Rows
+from .schema import (
+    INPUTS,
+    PROBABILITIES,
+    SUFFIX,
+    TIME,
+    probabilities_type,
+    segment_prefix,
+    time_type,
+)
 
 logger = logging.getLogger(__name__)
 
-PREDICTIONS, FEEDBACK, REJECTIONS = "predictions", "feedback", "rejections"
 BUFFER_ROWS = 100_000
 """Rows one log of one worker keeps in memory at most (ten times the default ``log_max_rows``)."""
 SPOOL_BYTES = 1_000_000_000
 """Bytes the spool folder may hold at most, for every log and worker together."""
 DROPPED = "dropped"
 _DROP_LOG_S = 10.0
+
+
+class Inputs(Protocol):
+    """A request's validated feature rows (serving's ``Rows``) as the writer reads them:
+    the feature ``names``, all-numeric rows as one float64 matrix (``whole``, else
+    ``None``) and one array per feature (``columns``)."""
+
+    @property
+    def names(self) -> list[str]: ...
+
+    @property
+    def whole(self) -> np.ndarray | None: ...
+
+    @property
+    def columns(self) -> dict[str, np.ndarray]: ...
 
 
 @dataclass(slots=True)
@@ -70,11 +91,11 @@ class Chunk:
     n: int
     scalars: tuple[tuple[str, Any], ...]
     rows: tuple[tuple[str, Any], ...]
-    inputs: Rows | None = None
+    inputs: Inputs | None = None
 
 
 class SegmentLog:
-    """One kind of log (predictions or feedback) of one worker."""
+    """One kind of log (predictions, feedback or rejections) of one worker."""
 
     def __init__(
         self,
@@ -181,7 +202,7 @@ class SegmentLog:
                     failed += group
                     continue
                 rows = sum(c.n for c in group)
-                prefix = f"{self.kind}/{model}/{datetime.now(UTC):%Y-%m-%d}/{self.worker}"
+                prefix = segment_prefix(self.kind, model, datetime.now(UTC), self.worker)
                 if not self._put(data, prefix, rows) and not self._to_spool(data, prefix, rows):
                     failed += group
             return failed
@@ -218,7 +239,7 @@ class SegmentLog:
             return True
         rows = int(name.split("__")[3])
         try:
-            key = self.artifacts.put(data, prefix=prefix, suffix=".parquet").key
+            key = self.artifacts.put(data, prefix=prefix, suffix=SUFFIX).key
         except Exception as exc:
             logger.warning("the artifact store is still unavailable (%s); keeping the spool", exc)
             return False
@@ -230,7 +251,7 @@ class SegmentLog:
 
     def _put(self, data: bytes, prefix: str, rows: int) -> bool:
         try:
-            self.artifacts.put(data, prefix=prefix, suffix=".parquet")
+            self.artifacts.put(data, prefix=prefix, suffix=SUFFIX)
         except Exception as exc:
             logger.warning("could not write a %s segment to the artifact store: %s", self.kind, exc)
             return False
@@ -298,7 +319,7 @@ def segment_bytes(chunks: list[Chunk]) -> bytes:
             fields = [pa.array(matrix[:, i], from_pandas=True) for i in range(len(names))]
         else:  # a missing value travels as NaN in a numeric column: logged as null
             fields = [_input(np.concatenate([r.columns[name] for r in inputs])) for name in names]
-        table["inputs"] = pa.StructArray.from_arrays(fields, names)
+        table[INPUTS] = pa.StructArray.from_arrays(fields, names)
     sink = io.BytesIO()
     pq.write_table(pa.table(table), sink, compression="zstd")
     return sink.getvalue()
@@ -323,8 +344,8 @@ def _row_column(name: str, parts: list[Any], sizes: np.ndarray) -> pa.Array:
             values += [None] * size
         else:
             values += part.tolist() if isinstance(part, np.ndarray) else list(part)
-    if name == "probabilities":
-        return pa.array(values, type=pa.list_(pa.float64()))
+    if name == PROBABILITIES:
+        return pa.array(values, type=probabilities_type())
     return _array(name, values)
 
 
@@ -335,9 +356,9 @@ def _input(values: np.ndarray) -> pa.Array:
 
 
 def _array(name: str, values: list[Any]) -> pa.Array:
-    if name == "time":  # seconds since the epoch
+    if name == TIME:  # seconds since the epoch
         micros = (np.asarray(values, dtype=np.float64) * 1e6).astype(np.int64)
-        return pa.array(micros).cast(pa.timestamp("us", tz="UTC"))
+        return pa.array(micros).cast(time_type())
     try:
         return pa.array(values)
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types (a default of another type)

@@ -1,0 +1,60 @@
+"""The prediction log: what serving records and monitoring (and maintenance) read back.
+
+Three modules, one concern each: :mod:`.schema` (the kinds of log, the segment
+key layout, the columns and their Arrow types), :mod:`.writer` (buffered chunks
+flushed to Parquet segments, spooled to local disk while the store is down) and
+:mod:`.reader` (the rows of a model over a time span or its newest N rows). It
+sits below serving and monitoring and uses only storage.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .reader import read_rows
+from .schema import (
+    COLUMNS,
+    FEEDBACK,
+    KINDS,
+    PREDICTIONS,
+    REJECTIONS,
+    Column,
+    SegmentKey,
+    list_segments,
+    parse_key,
+    segment_prefix,
+)
+
+if TYPE_CHECKING:  # at run time the writer (and Arrow with it) loads when serving asks for it
+    from .writer import BUFFER_ROWS, SPOOL_BYTES, Chunk, Inputs, SegmentLog, segment_bytes
+
+_WRITER = {"BUFFER_ROWS", "SPOOL_BYTES", "Chunk", "Inputs", "SegmentLog", "segment_bytes"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WRITER:
+        from . import writer
+
+        return getattr(writer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "BUFFER_ROWS",
+    "COLUMNS",
+    "FEEDBACK",
+    "KINDS",
+    "PREDICTIONS",
+    "REJECTIONS",
+    "SPOOL_BYTES",
+    "Chunk",
+    "Column",
+    "Inputs",
+    "SegmentKey",
+    "SegmentLog",
+    "list_segments",
+    "parse_key",
+    "read_rows",
+    "segment_bytes",
+    "segment_prefix",
+]

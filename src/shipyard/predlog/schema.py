@@ -1,0 +1,155 @@
+"""The prediction log's layout: its kinds, where a segment is stored, its columns.
+
+Three logs, one per kind: every answered prediction row, every label sent back as
+feedback, every prediction request refused. Each is a set of Parquet segments
+(zstd), never changed once written, stored content-addressed under
+
+    {kind}/{model}/{YYYY-MM-DD}/{worker}/{sha256[:2]}/{sha256}.parquet
+
+where the day is the UTC day the segment was written and ``worker`` the serving
+worker that wrote it (every worker its own segments, so replicas never contend).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from shipyard.storage import ArtifactStore
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+PREDICTIONS, FEEDBACK, REJECTIONS = "predictions", "feedback", "rejections"
+KINDS = (PREDICTIONS, FEEDBACK, REJECTIONS)
+SUFFIX = ".parquet"
+
+TIME, INPUTS, PROBABILITIES = "time", "inputs", "probabilities"
+
+
+def time_type() -> pa.DataType:
+    """The Arrow type of every log's ``time`` column: microseconds, UTC."""
+    import pyarrow as pa  # here, not at import: monitoring reads the kinds without Arrow
+
+    return pa.timestamp("us", tz="UTC")
+
+
+def probabilities_type() -> pa.DataType:
+    """The Arrow type of the ``probabilities`` column: a list of float64."""
+    import pyarrow as pa
+
+    return pa.list_(pa.float64())
+
+
+def _arrow(name: str) -> Callable[[], pa.DataType]:
+    def make() -> pa.DataType:
+        import pyarrow as pa
+
+        made: Any = getattr(pa, name)()
+        return made
+
+    return make
+
+
+def _strings() -> pa.DataType:
+    import pyarrow as pa
+
+    return pa.list_(pa.string())
+
+
+_KEY = re.compile(
+    r"^(?P<kind>[^/]+)/(?P<model>[^/]+)/(?P<day>\d{4}-\d{2}-\d{2})/(?P<worker>[^/]+)/"
+    r"(?P<shard>[0-9a-f]{2})/(?P<digest>[0-9a-f]{64})\.parquet$"
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a log: its name and the Arrow type its values are stored as.
+
+    ``type`` is ``None`` where the values decide it: a model's labels and
+    predictions, the features in ``inputs`` (a struct with one field per
+    feature). A segment where every value of a column is missing may store it
+    as Arrow's null type (``list<null>`` for empty lists); the reader promotes it.
+    """
+
+    name: str
+    make_type: Callable[[], pa.DataType] | None
+    doc: str
+
+    @property
+    def type(self) -> pa.DataType | None:
+        """The column's Arrow type (``None`` where the values decide it)."""
+        return None if self.make_type is None else self.make_type()
+
+
+COLUMNS: dict[str, tuple[Column, ...]] = {
+    PREDICTIONS: (
+        Column("prediction_id", _arrow("string"), "the id the answer carried"),
+        Column("prediction", None, "the predicted label or value"),
+        Column(PROBABILITIES, probabilities_type, "class probabilities (null for regressors)"),
+        Column(TIME, time_type, "when the request was answered"),
+        Column("version", _arrow("int64"), "the model version that answered"),
+        Column("path", _arrow("string"), "what answered: 'model' or a fallback link"),
+        Column("degraded", _arrow("bool_"), "whether a fallback answered"),
+        Column("reason", _arrow("string"), "why a fallback answered (null when the model did)"),
+        Column("latency_ms", _arrow("float64"), "the request's time in the server"),
+        Column(INPUTS, None, "the validated features, one struct field each"),
+    ),
+    FEEDBACK: (
+        Column("prediction_id", _arrow("string"), "the prediction the label is for"),
+        Column("label", None, "the true label or value"),
+        Column(TIME, time_type, "when the label arrived"),
+    ),
+    REJECTIONS: (
+        Column("fields", _strings, "the fields the problems named"),
+        Column(TIME, time_type, "when the request was refused"),
+        Column("status", _arrow("int64"), "the HTTP status answered"),
+        Column("code", _arrow("string"), "the error code answered"),
+    ),
+}
+"""The columns of each kind of log, in the order its segments store them (the per-row
+values, then the per-request ones, then ``inputs``)."""
+
+
+@dataclass(frozen=True)
+class SegmentKey:
+    """The parts of a segment's key."""
+
+    kind: str
+    model: str
+    day: date
+    worker: str
+    digest: str
+
+
+def segment_prefix(kind: str, model: str, day: date, worker: str | None = None) -> str:
+    """Where segments go: ``{kind}/{model}/{YYYY-MM-DD}/{worker}``; without a worker, the
+    day folder with a trailing slash (what to list)."""
+    folder = f"{kind}/{model}/{day:%Y-%m-%d}"
+    return f"{folder}/{worker}" if worker is not None else f"{folder}/"
+
+
+def parse_key(key: str) -> SegmentKey:
+    """The parts of a segment key; ValueError when ``key`` is not one."""
+    match = _KEY.match(key)
+    if match is None:
+        raise ValueError(
+            f"{key!r} is not a log segment key; expected "
+            "'{kind}/{model}/{YYYY-MM-DD}/{worker}/{sha[:2]}/{sha}.parquet'"
+        )
+    return SegmentKey(
+        match["kind"],
+        match["model"],
+        date.fromisoformat(match["day"]),
+        match["worker"],
+        match["digest"],
+    )
+
+
+def list_segments(artifacts: ArtifactStore, kind: str, model: str, day: date) -> list[str]:
+    """Keys of the segments of one log of ``model`` written on ``day`` (every worker), sorted."""
+    return sorted(k for k in artifacts.list(segment_prefix(kind, model, day)) if k.endswith(SUFFIX))
