@@ -11,7 +11,7 @@ import io
 from typing import Any
 
 from .format_spec import FormatSpec, LoadContext, ModelFormatError
-from .predictor import SklearnPredictor
+from .predictor import sklearn_predictor
 from .trees import check_trees
 
 
@@ -38,12 +38,6 @@ def _load(data: bytes, context: LoadContext) -> Any:
     return model
 
 
-def _predictor(
-    model: Any, features: list[str], task: str, classes: list[Any] | None
-) -> SklearnPredictor:
-    return SklearnPredictor(model, features, task)
-
-
 PICKLE = FormatSpec(
     name="pickle",
     suffix=".joblib",
@@ -51,5 +45,5 @@ PICKLE = FormatSpec(
     extra=None,
     dump=_dump,
     load=_load,
-    predictor=_predictor,
+    predictor=sklearn_predictor,
 )

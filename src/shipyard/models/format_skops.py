@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .format_spec import FormatSpec, LoadContext, ModelFormatError
-from .predictor import SklearnPredictor
+from .predictor import sklearn_predictor
 from .trees import check_trees
 from .trusted import refused_types
 
@@ -43,12 +43,6 @@ def _load(data: bytes, context: LoadContext) -> Any:
     return model
 
 
-def _predictor(
-    model: Any, features: list[str], task: str, classes: list[Any] | None
-) -> SklearnPredictor:
-    return SklearnPredictor(model, features, task)
-
-
 def _is_estimator(model: Any) -> bool:
     return hasattr(model, "get_params")
 
@@ -60,7 +54,7 @@ SKOPS = FormatSpec(
     extra=None,
     dump=_dump,
     load=_load,
-    predictor=_predictor,
+    predictor=sklearn_predictor,
     modules=("sklearn",),
     claims=_is_estimator,
     distributions=("skops",),

@@ -124,6 +124,13 @@ class SklearnPredictor(Predictor):
         return frame if self._named else frame.to_numpy()
 
 
+def sklearn_predictor(
+    model: Any, features: list[str], task: str, classes: list[Any] | None
+) -> SklearnPredictor:
+    """A format's predictor for a scikit-learn model (its classes come from the model)."""
+    return SklearnPredictor(model, features, task)
+
+
 def make_predictor(
     model: Any, fmt: str, features: list[str], task: str, classes: list[Any] | None = None
 ) -> Predictor:
