@@ -297,6 +297,7 @@ def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[
     problems += _check_evaluation(path, model, known)
     problems += _check_fallback(path, model)
     problems += _check_monitoring(path, model, known, config)
+    problems += _check_retrain(path, model, config)
     if model.format == "pickle" and not model.trusted_pickle:
         problems.append(
             Problem(
@@ -424,4 +425,61 @@ def _check_monitoring(
                     f"declare it under alerting.routes (declared: {', '.join(routes) or 'none'})",
                 )
             )
+    return problems
+
+
+def _check_retrain(path: Path, model: ModelConfig, config: ProjectConfig) -> list[Problem]:
+    """A retraining policy names this model's alert rules and features, and data that has them."""
+    policy = model.retrain
+    at = (*path, "retrain")
+    problems = []
+    rules = [rule.key for rule in model.alerts]
+    named = [("on_alerts", policy.on_alerts)]
+    if policy.guard is not None:
+        named.append(("guard", policy.guard.alerts))
+    for key, names in named:
+        where = (*at, key) if key == "on_alerts" else (*at, "guard", "alerts")
+        for index, name in enumerate(names):
+            if name not in rules:
+                problems.append(
+                    Problem(
+                        (*where, index),
+                        f"'{name}' is not an alert rule of this model{did_you_mean(name, rules)}; "
+                        f"its rules: {', '.join(rules) or 'none: declare them under alerts'}",
+                    )
+                )
+    if policy.every is not None and policy.every < 60:
+        problems.append(
+            Problem((*at, "every"), "expected a schedule of one minute or more, like '7d' or '12h'")
+        )
+    if policy.window is not None and policy.window <= 0:
+        problems.append(Problem((*at, "window"), "expected a duration above 0, like '90d'"))
+    canary = policy.canary
+    if canary is not None:
+        if policy.shadow is None:
+            problems.append(
+                Problem(
+                    (*at, "canary"),
+                    "a canary runs during the comparison period: declare 'shadow' too "
+                    "(e.g. shadow: {requests: 2000})",
+                )
+            )
+        sticky = canary.sticky_by
+        if sticky is not None and sticky not in model.features:
+            problems.append(
+                Problem(
+                    (*at, "canary", "sticky_by"),
+                    f"'{sticky}' is not a feature of this model"
+                    f"{did_you_mean(sticky, model.features)}; features: {', '.join(model.features)}",
+                )
+            )
+    dataset = config.datasets.get(model.dataset)
+    if dataset is not None and policy.window is not None and dataset.timestamp is None:
+        problems.append(
+            Problem(
+                (*at, "window"),
+                f"a sliding window needs a 'timestamp' column; dataset '{model.dataset}' "
+                "declares none",
+            )
+        )
     return problems

@@ -5,8 +5,8 @@ typed values; ``"12"`` is not silently a number). Cross-references between
 sections (a model's dataset, its features) are checked in :mod:`.checks`, where
 each problem can name its own key path.
 
-Sections whose meaning belongs to a later stage (``retrain``) are typed only as
-far as their shape is settled; the stage that runs them narrows them.
+Every section is typed in full here, including ``retrain`` (the maintenance
+stage's policy); :mod:`.checks` checks how its names fit the rest of the file.
 """
 
 from __future__ import annotations
@@ -521,6 +521,61 @@ class AlertingConfig(_Section):
     allow_hosts: list[str] = Field(default_factory=list)
 
 
+class ShadowConfig(_Section):
+    """The comparison period: the challenger answers a copy of live requests off the request path.
+
+    It ends after ``requests`` compared requests or ``max_duration``, whichever is first.
+    Each limit set here is a check the challenger must pass before it is promoted.
+    """
+
+    requests: Annotated[int, Field(ge=1)] = 2000
+    max_duration: Duration = 3600.0
+    max_error_rate: Fraction = 0.01  # share of shadow calls that raised or ran out of time
+    max_latency_ratio: PositiveNumber = 1.5  # challenger p99 over champion p99, same requests
+    min_agreement: Fraction | None = None  # share of rows given the same label (classifiers)
+    max_score_distance: PositiveNumber | None = None  # Jensen-Shannon distance of the scores
+
+
+class CanaryConfig(_Section):
+    """During the comparison period, ``percent`` of requests are answered by the challenger;
+    ``sticky_by`` (a feature) keeps every value of it on one version."""
+
+    percent: Annotated[float, Field(gt=0.0, le=100.0)]
+    sticky_by: str | None = None
+
+
+class GuardConfig(_Section):
+    """After a promotion, for ``duration``: if one of ``alerts`` fires, the champion moves back."""
+
+    duration: Duration = 3600.0
+    alerts: list[Name] = Field(min_length=1)
+
+
+class RetrainConfig(_Section):
+    """When a model is retrained, on what data, and how its candidate replaces the champion."""
+
+    every: Duration | None = None  # on a schedule
+    on_alerts: list[Name] = Field(default_factory=list)  # when one of these alert rules fires
+    new_labels: Annotated[int, Field(ge=1)] | None = None  # feedback labels since the champion
+    data: Literal["latest", "all"] = "latest"  # the newest dataset version, or every version
+    window: Duration | None = None  # only rows whose timestamp is this recent
+    labels: Literal["dataset", "feedback"] = "dataset"  # feedback: served rows + their labels
+    shadow: ShadowConfig | None = None
+    canary: CanaryConfig | None = None
+    promote: Literal["auto", "approve"] = "approve"
+    guard: GuardConfig | None = None
+
+    @property
+    def triggers(self) -> list[str]:
+        """The automatic triggers declared (by hand is always possible)."""
+        named = [
+            ("every", self.every),
+            ("on_alerts", self.on_alerts),
+            ("new_labels", self.new_labels),
+        ]
+        return [key for key, value in named if value]
+
+
 class ModelConfig(_Section):
     """A model: owner, task, the data it learns from and how it is trained and served."""
 
@@ -542,7 +597,7 @@ class ModelConfig(_Section):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     alerts: list[AlertRule] = Field(default_factory=list)
-    retrain: dict[str, Any] = Field(default_factory=dict)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
 
 
 _ORIGIN = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$", re.IGNORECASE)
@@ -585,6 +640,14 @@ class ServerConfig(_Section):
     max_connections: Annotated[int, Field(ge=1)] | None = None
 
 
+class WorkerConfig(_Section):
+    """``shipyard worker``: the one process per project that monitors and retrains."""
+
+    tick_s: PositiveNumber = 5.0  # how often it looks for work
+    lease_s: Annotated[float, Field(ge=5.0)] = 30.0  # another worker takes over after this
+    monitor_every: Duration | None = None  # monitoring of every model (default: server's)
+
+
 class ProjectConfig(_Section):
     """The whole project file, ``shipyard.yaml``."""
 
@@ -592,5 +655,6 @@ class ProjectConfig(_Section):
     storage: StorageConfig = Field(default_factory=StorageConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
     datasets: dict[Name, DatasetConfig] = Field(default_factory=dict)
     models: dict[Name, ModelConfig] = Field(default_factory=dict)
