@@ -3,7 +3,8 @@
 
 The three files in ``segments/`` were written by ``serving/predlog.py`` at commit
 8d07787 (before the writer moved here) from :func:`golden_chunks`; the writer now
-gives the same table for the same chunks, and the reader reads them at their keys.
+gives the same table for the same chunks (plus the ``variant`` column added since, in
+the prediction log), and the reader reads them at their keys, their rows as live ones.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from shipyard.predlog import (
     KINDS,
     PREDICTIONS,
     REJECTIONS,
+    VARIANT,
     Chunk,
     SegmentKey,
     SegmentLog,
@@ -59,6 +61,7 @@ def golden_chunks() -> dict[str, list[Chunk]]:
                     ("degraded", False),
                     ("reason", None),
                     ("latency_ms", 3.5),
+                    ("variant", "live"),
                 ),
                 (
                     ("prediction_id", ["a-1", "a-2"]),
@@ -77,6 +80,7 @@ def golden_chunks() -> dict[str, list[Chunk]]:
                     ("degraded", True),
                     ("reason", "timeout"),
                     ("latency_ms", 50.25),
+                    ("variant", "live"),
                 ),
                 (("prediction_id", ["b-1"]), ("prediction", [False]), ("probabilities", None)),
                 Rows({"amount": np.array([np.nan]), "age": np.array([18.0])}, 1, True),
@@ -153,6 +157,9 @@ def test_the_writer_stores_each_segment_at_its_key(kind: str, tmp_path: Path) ->
 def test_the_writer_gives_the_table_of_segments_written_before(kind: str) -> None:
     before = pq.read_table(SEGMENTS / f"{kind}.parquet")
     now = pq.read_table(io.BytesIO(segment_bytes(golden_chunks()[kind])))
+    if kind == PREDICTIONS:  # the one column added since: every row of those was live
+        assert now.column(VARIANT).to_pylist() == ["live"] * now.num_rows
+        now = now.drop_columns([VARIANT])
     assert now.schema.equals(before.schema, check_metadata=True)
     assert now.equals(before)
     metadata = pq.read_metadata(SEGMENTS / f"{kind}.parquet")
@@ -178,8 +185,10 @@ def test_segments_written_before_read_back(tmp_path: Path) -> None:
     predictions = read_rows(store, PREDICTIONS, "risk", start, end)
     assert predictions.columns == [
         "prediction_id", "prediction", "probabilities", "time", "version", "path",
-        "degraded", "reason", "latency_ms", "amount", "age",
+        "degraded", "reason", "latency_ms", "variant", "amount", "age",
     ]  # fmt: skip
+    assert predictions["variant"].to_list() == ["live"] * 3  # written before: live rows
+    assert read_rows(store, PREDICTIONS, "risk", start, end, variants=("shadow",)).is_empty()
     assert predictions["prediction_id"].to_list() == ["a-1", "a-2", "b-1"]
     assert predictions["amount"].to_list() == [1000.0, 5.0, None]  # NaN logged as null
     assert predictions["probabilities"].to_list() == [[0.25, 0.75], [0.5, 0.5], None]
@@ -193,6 +202,43 @@ def test_segments_written_before_read_back(tmp_path: Path) -> None:
     assert newest["path"].to_list() == ["default"]
     later = read_rows(store, PREDICTIONS, "risk", start + timedelta(seconds=T0 % 86400 + 1), end)
     assert later["prediction_id"].to_list() == ["b-1"]  # the window's start cuts by time
+
+
+def test_shadow_rows_beside_segments_written_before(tmp_path: Path) -> None:
+    """Shadow rows are read only when asked for; an old segment's rows are live among them."""
+    store = _stored_as_before(tmp_path)
+    shadow = golden_chunks()[PREDICTIONS][0]
+    shadow.scalars = (
+        ("time", T0 + 3),
+        ("version", 2),
+        ("path", "model"),
+        ("degraded", False),
+        ("reason", None),
+        ("latency_ms", 4.0),
+        ("variant", "shadow"),
+    )
+    data = segment_bytes([shadow])
+    digest = hashlib.sha256(data).hexdigest()
+    path = tmp_path / f"artifacts/predictions/risk/2025-12-02/w2/{digest[:2]}/{digest}.parquet"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    start = datetime(2025, 12, 2, tzinfo=UTC)
+    end = start + timedelta(days=1)
+    live = read_rows(store, PREDICTIONS, "risk", start, end)
+    assert live["prediction_id"].to_list() == ["a-1", "a-2", "b-1"]
+    both = read_rows(store, PREDICTIONS, "risk", start, end, variants=("live", "shadow"))
+    assert both.select("prediction_id", "version", "variant").rows() == [
+        ("a-1", 1, "live"), ("a-2", 1, "live"), ("b-1", 1, "live"),
+        ("a-1", 2, "shadow"), ("a-2", 2, "shadow"),
+    ]  # fmt: skip
+    picked = read_rows(
+        store, PREDICTIONS, "risk", start, end, columns=["version"], variants=("shadow",)
+    )
+    assert picked.columns == ["version", "time"] and picked["version"].to_list() == [2, 2]
+    newest = read_rows(store, PREDICTIONS, "risk", start, end, newest=1)
+    assert newest["prediction_id"].to_list() == ["b-1"]  # the newest live row
+    with pytest.raises(ValueError, match="unknown variant"):
+        read_rows(store, PREDICTIONS, "risk", start, end, variants=("canary",))
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -1,5 +1,6 @@
 """Nothing is lost between the writer and the reader: every row of every chunk comes
-back, per model, in the order it was logged, with its values (None and unicode too)."""
+back, per model, in the order it was logged, with its values (None and unicode too);
+live rows by default, shadow rows when asked, rows without a variant as live."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def _request(kind: str) -> st.SearchStrategy[dict[str, Any]]:
                 "city": st.lists(st.none() | st.text(max_size=6), min_size=n, max_size=n),
                 "matrix": st.booleans(),  # serving keeps all-numeric rows as one matrix
                 "version": st.none() | st.integers(1, 9),
+                "variant": st.sampled_from([None, "live", "shadow"]),  # None: written before
                 "flush": st.booleans(),  # write the buffer after this request
             }
         )
@@ -54,10 +56,11 @@ def _chunk(request: dict[str, Any], at: float) -> Chunk:
         inputs = Rows(None, n, True, x.reshape(-1, 1), ["x"])
     else:
         inputs = Rows({"x": x}, n, True)
+    variant = () if request["variant"] is None else (("variant", request["variant"]),)
     return Chunk(
         request["model"],
         n,
-        (("time", at), ("version", request["version"])),
+        (("time", at), ("version", request["version"]), *variant),
         (("prediction_id", request["ids"]), ("label", request["labels"])),
         inputs,
     )
@@ -72,6 +75,7 @@ def _expected(request: dict[str, Any], at: float) -> list[dict[str, Any]]:
             "label": request["labels"][index],
             "time": when,
             "version": request["version"],
+            "variant": request["variant"] or "live",
             "x": request["x"][index],  # NaN in the matrix, null in the log
         }
         if request["model"] in TEXT_FEATURE:
@@ -99,8 +103,14 @@ def test_every_row_written_is_read_back_in_order(
             assert log.write(log.take()) == []
     assert log.write(log.take()) == []
     start = datetime.fromtimestamp(base, UTC)
-    for model, rows in expected.items():
-        frame = read_rows(store, PREDICTIONS, model, start, start + timedelta(days=2))
-        assert frame.height == len(rows), model
-        got = [{k: row[k] for k in want} for row, want in zip(frame.to_dicts(), rows, strict=True)]
-        assert got == rows, model
+    end = start + timedelta(days=2)
+    for model, every in expected.items():
+        live = [row for row in every if row["variant"] == "live"]
+        for rows, variants in ((live, ("live",)), (every, ("live", "shadow"))):
+            frame = read_rows(store, PREDICTIONS, model, start, end, variants=variants)
+            assert frame.height == len(rows), model
+            got = [
+                {k: row[k] for k in want} for row, want in zip(frame.to_dicts(), rows, strict=True)
+            ]
+            assert got == rows, model
+        assert read_rows(store, PREDICTIONS, model, start, end).height == len(live)

@@ -4,6 +4,11 @@ Rows by time read the day folders from ``start`` to ``end`` (only the columns
 asked for) and keep the rows whose ``time`` falls in ``[start, end)``. The
 newest N rows read days backwards from ``end`` until they have enough. The
 prediction log's ``inputs`` struct comes back as one column per feature.
+
+The prediction log holds live rows (the answers clients got) and shadow rows (the
+other version's answers to copies of the same requests, see :mod:`.schema`). Readers
+get the live rows unless they ask for more with ``variants``; a segment written before
+the ``variant`` column existed holds live rows only.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import polars as pl
 
 from shipyard.storage import ArtifactStore
 
-from .schema import INPUTS, TIME, list_segments
+from .schema import INPUTS, LIVE, PREDICTIONS, TIME, VARIANT, VARIANTS, list_segments
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -34,12 +39,25 @@ def read_rows(
     *,
     newest: int | None = None,
     columns: list[str] | None = None,
+    variants: tuple[str, ...] = (LIVE,),
 ) -> pl.DataFrame:
     """Rows of one log of ``model`` timed in ``[start, end)``, oldest first; only the
-    ``newest`` of them when given. An empty frame when there are none."""
+    ``newest`` of them when given. An empty frame when there are none.
+
+    Of the prediction log, only the rows of ``variants`` (``live`` by default; add
+    ``shadow`` for the copies), with their ``variant`` column unless ``columns`` leaves
+    it out.
+    """
     import pyarrow as pa  # here: importing monitoring must not load Arrow
     import pyarrow.compute as pc
 
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise ValueError(f"unknown variant(s) {unknown}; expected some of {list(VARIANTS)}")
+    by_variant = kind == PREDICTIONS
+    keep_variant = columns is None or VARIANT in columns
+    if by_variant and columns is not None and VARIANT not in columns:
+        columns = [*columns, VARIANT]
     tables: list[pa.Table] = []
     have = 0
     for day in _days(start, end, newest_first=newest is not None):
@@ -51,6 +69,8 @@ def read_rows(
             low = pa.scalar(start, type=times.type)
             high = pa.scalar(end, type=times.type)
             table = table.filter(pc.and_(pc.greater_equal(times, low), pc.less(times, high)))
+            if by_variant:
+                table = _of_variants(table, variants, keep=keep_variant)
             if table.num_rows:
                 tables.append(table)
                 have += table.num_rows
@@ -66,6 +86,26 @@ def read_rows(
     if newest is not None:
         frame = frame.tail(newest)
     return frame
+
+
+def _of_variants(table: pa.Table, variants: tuple[str, ...], *, keep: bool) -> pa.Table:
+    """The rows of ``variants``; a row without a variant (an older segment) is live."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if VARIANT in table.column_names:
+        index = table.column_names.index(VARIANT)
+        column = pc.fill_null(table.column(index).cast(pa.string()), LIVE)
+        table = table.set_column(index, VARIANT, column)
+    else:
+        column = pa.array([LIVE] * table.num_rows, type=pa.string())
+        index = len(table.column_names)
+        if INPUTS in table.column_names:  # where the writer puts it: before the inputs
+            index = table.column_names.index(INPUTS)
+        table = table.add_column(index, VARIANT, column)
+    if set(variants) != set(VARIANTS):
+        table = table.filter(pc.is_in(column, value_set=pa.array(list(variants), pa.string())))
+    return table if keep else table.drop_columns([VARIANT])
 
 
 def _days(start: datetime, end: datetime, *, newest_first: bool = False) -> list[datetime]:

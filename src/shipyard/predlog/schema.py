@@ -28,6 +28,13 @@ KINDS = (PREDICTIONS, FEEDBACK, REJECTIONS)
 SUFFIX = ".parquet"
 
 TIME, INPUTS, PROBABILITIES = "time", "inputs", "probabilities"
+VARIANT = "variant"
+LIVE, SHADOW = "live", "shadow"
+VARIANTS = (LIVE, SHADOW)
+"""A prediction row's variant: ``live``, the answer the client got, or ``shadow``, the
+other version's answer to a copy of the request, computed off the request path (both
+rows of one request share the ``prediction_id``). Segments written before the column
+existed hold live rows only."""
 
 
 def time_type() -> pa.DataType:
@@ -93,10 +100,15 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         Column(PROBABILITIES, probabilities_type, "class probabilities (null for regressors)"),
         Column(TIME, time_type, "when the request was answered"),
         Column("version", _arrow("int64"), "the model version that answered"),
-        Column("path", _arrow("string"), "what answered: 'model' or a fallback link"),
+        Column("path", _arrow("string"), "what answered: 'model', a fallback link, or 'shadow'"),
         Column("degraded", _arrow("bool_"), "whether a fallback answered"),
         Column("reason", _arrow("string"), "why a fallback answered (null when the model did)"),
-        Column("latency_ms", _arrow("float64"), "the request's time in the server"),
+        Column(
+            "latency_ms",
+            _arrow("float64"),
+            "the request's time in the server (shadow: the copy's, queue and call)",
+        ),
+        Column(VARIANT, _arrow("string"), "'live' (the client's answer) or 'shadow' (a copy's)"),
         Column(INPUTS, None, "the validated features, one struct field each"),
     ),
     FEEDBACK: (

@@ -308,8 +308,17 @@ def segment_bytes(chunks: list[Chunk]) -> bytes:
     table: dict[str, pa.Array] = {}
     for index, (name, _) in enumerate(chunks[0].rows):
         table[name] = _row_column(name, [c.rows[index][1] for c in chunks], sizes)
-    for index, (name, _) in enumerate(chunks[0].scalars):
-        values = np.array([c.scalars[index][1] for c in chunks], dtype=object)
+    layout = tuple(name for name, _ in chunks[0].scalars)
+    if all(len(c.scalars) == len(layout) for c in chunks) and all(
+        c.scalars[i][0] == name for c in chunks for i, name in enumerate(layout)
+    ):
+        scalars = [[c.scalars[i][1] for c in chunks] for i in range(len(layout))]
+    else:  # chunks of different shapes (a column added since): every name, None where missing
+        layout = tuple(dict.fromkeys(name for c in chunks for name, _ in c.scalars))
+        given = [dict(c.scalars) for c in chunks]
+        scalars = [[g.get(name) for g in given] for name in layout]
+    for name, column in zip(layout, scalars, strict=True):
+        values = np.array(column, dtype=object)
         table[name] = _array(name, np.repeat(values, sizes).tolist())
     inputs = [c.inputs for c in chunks if c.inputs is not None]
     if len(inputs) == len(chunks) and inputs:

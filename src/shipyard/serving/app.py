@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from shipyard.config.checks import did_you_mean
 from shipyard.entrypoints import user_code_on_path
 from shipyard.errors import NotFoundError, ShipyardError, first_line
-from shipyard.predlog import FEEDBACK, PREDICTIONS, REJECTIONS, Chunk, SegmentLog
+from shipyard.predlog import FEEDBACK, LIVE, PREDICTIONS, REJECTIONS, Chunk, SegmentLog
 from shipyard.project import Project
 
 from .accesslog import AccessLog
@@ -114,6 +114,7 @@ class ServingApp:
         )
         self._ids = count()
         self._id_prefix = self.worker[:8]
+        self._version_headers: dict[int | None, list[tuple[bytes, bytes]]] = {}
         self.shutting_down = False
         self.last_request = time.monotonic()
 
@@ -237,15 +238,24 @@ class ServingApp:
 
     # -- predictions ----------------------------------------------------------------------
     async def predict(self, call: Call, name: str, protocol: Protocol) -> None:
-        """Answer a prediction request in ``protocol``: read, validate, queue, answer, log."""
+        """Answer a prediction request in ``protocol``: read, validate, queue, answer, log.
+
+        With a challenger loaded, the canary may answer instead, and a copy goes to the
+        other version once the answer is sent (see :mod:`.shadow`); without one, the
+        request path pays one attribute check for it.
+        """
         deployment = self.find(name)
         deployment.admit_early(call.started)
         body = await self.read_json(call.scope, call.receive)
         rows = protocol.parse(body, deployment.validator, self.settings.max_rows)
-        outcome = await deployment.predict(rows, call.started)
         n = rows.n
         prefix = self._id_prefix
         ids = [f"{prefix}-{next(self._ids):x}" for _ in range(n)]
+        shadow = deployment.shadow
+        if shadow is None:
+            outcome = await deployment.predict(rows, call.started)
+        else:
+            outcome = await shadow.answer(rows, call.started, ids)
         seconds = time.perf_counter() - call.started
         version = "" if outcome.version is None else str(outcome.version)
         self.metrics.observe(
@@ -254,7 +264,20 @@ class ServingApp:
         self.metrics.inc("shipyard_predictions_total", (name, version, outcome.path), n)
         self._log(name, outcome, rows, ids, seconds)
         self.background.log_grew()
-        await send_json(call.send, 200, protocol.answer(name, outcome, ids, body))
+        headers = self._version_headers.get(outcome.version)
+        if headers is None:
+            headers = self._version_header(outcome.version)
+        await send_json(call.send, 200, protocol.answer(name, outcome, ids, body), headers)
+        if shadow is not None:
+            shadow.after(rows, ids, outcome)
+
+    def _version_header(self, version: int | None) -> list[tuple[bytes, bytes]]:
+        """``X-Shipyard-Version``: the version that answered (``none``: a fallback rule)."""
+        if len(self._version_headers) > 256:
+            self._version_headers.clear()
+        headers = [(VERSION_HEADER, b"none" if version is None else str(version).encode())]
+        self._version_headers[version] = headers
+        return headers
 
     async def read_json(self, scope: Scope, receive: Receive) -> Any:
         """The request body as JSON: 415 for another Content-Type, 413 past the limit, 400."""
@@ -277,6 +300,7 @@ class ServingApp:
                         ("degraded", outcome.degraded),
                         ("reason", outcome.reason),
                         ("latency_ms", latency_ms),
+                        ("variant", LIVE),
                     ),
                     (
                         ("prediction_id", ids),
@@ -303,6 +327,7 @@ class ServingApp:
                         ("degraded", True),
                         ("reason", outcome.reason),
                         ("latency_ms", latency_ms),
+                        ("variant", LIVE),
                     ),
                     (
                         ("prediction_id", [ids[index]]),
@@ -350,6 +375,8 @@ class ServingApp:
         return deployment
 
 
+VERSION_HEADER = b"x-shipyard-version"
+"""On every answered prediction: the model version that gave the answer."""
 _NOT_TRAFFIC = frozenset({401, 403, 415})  # refused before validation: not the model's traffic
 _FIELD = re.compile(r"\]\.([^:\s]+):")
 

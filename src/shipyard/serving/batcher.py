@@ -155,6 +155,13 @@ class Batcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.closed = False
 
+    def report_to(
+        self, on_batch: Callable[[int, float, Usage | None, BaseException | None], None]
+    ) -> None:
+        """Call ``on_batch(rows, seconds, usage, error)`` after every call from now on
+        (before the call's requests get their answers)."""
+        self._on_batch = on_batch
+
     @property
     def stalled(self) -> bool:
         """Whether the call running is overrunning by its own fault (see ``blame``)."""

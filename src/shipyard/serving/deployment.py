@@ -7,7 +7,8 @@ overruns the budget while running, has its breaker open or is not loaded, the
 fallback chain answers and the answer says so. Load never reaches the breaker
 or the fallback: only the model's own failures do. ``switch`` installs a new version that was loaded and
 warmed off the request path; requests queued for the old version move to the
-new one, so a switch fails nothing.
+new one, so a switch fails nothing. A challenger (``shadow``, see :mod:`.shadow`)
+has its own queue and thread and never reaches this breaker or fallback chain.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +40,9 @@ from .fallback import MODEL, Answers, FallbackChain, row_keys
 from .metrics import Metrics
 from .usage import Usage
 from .validation import FieldSpec, Rows, RowValidator
+
+if TYPE_CHECKING:
+    from .shadow import Shadow
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +99,8 @@ class Outcome:
     versions: list[int | None] | None = None
     latency_s: float = 0.0
     classes: list[Any] | None = field(default=None)
+    canary: bool = False  # the challenger answered it (a canary request)
+    missed: tuple[str, float] | None = None  # the challenger failed it first: (why, seconds)
 
 
 def warm_rows(fields: list[FieldSpec], n: int) -> Rows:
@@ -149,6 +155,9 @@ class Deployment:
         self.error: str | None = None  # why the last load or switch failed
         self.refused: int | None = None  # the version that failed to load (not retried until asked)
         self.fault: Fault | None = None
+        self.shadow: Shadow | None = None  # the challenger, when the alias names one
+        self.challenger_error: str | None = None  # why the challenger did not load
+        self.challenger_refused: int | None = None  # its version (not retried until asked)
         self._last_stall = -1e9  # perf_counter time a stalled call last counted as a failure
 
     @property
@@ -160,12 +169,22 @@ class Deployment:
         return self.current is not None
 
     # -- loading --------------------------------------------------------------------
-    def prepare(self, version: ModelVersion, predictor: Predictor) -> Loaded:
+    def prepare(
+        self,
+        version: ModelVersion,
+        predictor: Predictor,
+        *,
+        challenger: bool = False,
+        hold_s: float | None = None,
+    ) -> Loaded:
         """Wrap and warm a loaded version (in a worker thread); raises if it cannot predict.
 
         Requests are validated against the features the project file declares; a
         version trained on them in another order gets its columns reordered, and a
-        version that needs a feature the file does not declare is refused.
+        version that needs a feature the file does not declare is refused. A
+        ``challenger``'s calls report to nothing here (not the breaker, not the
+        service times admission uses) and take no injected fault; ``hold_s`` (by default
+        ``max_wait_ms``) is how long its calls wait for company.
         """
         names = self.validator.names
         missing = [f for f in version.features if f not in names]
@@ -177,15 +196,26 @@ class Deployment:
             )
         order = None if version.features == names else [names.index(f) for f in version.features]
         serving = self.config.serving
-        batcher = Batcher(
-            f"{self.name}-v{version.version}",
-            lambda rows: self._invoke(predictor, order, rows),
-            max_batch_size=serving.max_batch_size,
-            max_wait_s=serving.max_wait_ms / 1000.0,
-            stall_s=self.budget_s / 2,
-            blame=self._blame,
-            on_batch=self._on_batch,
-        )
+        if challenger:
+            stall_s = self.budget_s / 2
+            batcher = Batcher(
+                f"{self.name}-v{version.version}-challenger",
+                lambda rows: _call(predictor, order, rows),
+                max_batch_size=serving.max_batch_size,
+                max_wait_s=serving.max_wait_ms / 1000.0 if hold_s is None else hold_s,
+                stall_s=stall_s,
+                blame=lambda wall, usage: self._blame(wall, usage, stall_s),
+            )
+        else:
+            batcher = Batcher(
+                f"{self.name}-v{version.version}",
+                lambda rows: self._invoke(predictor, order, rows),
+                max_batch_size=serving.max_batch_size,
+                max_wait_s=serving.max_wait_ms / 1000.0,
+                stall_s=self.budget_s / 2,
+                blame=self._blame,
+                on_batch=self._on_batch,
+            )
         timings: list[tuple[int, float]] = []
         try:
             for n in (1, 1, 1, serving.max_batch_size, 1, serving.max_batch_size):
@@ -257,9 +287,43 @@ class Deployment:
         what = f"version {version} not switched to" if version is not None else "nothing to load"
         logger.error("%s: %s: %s", self.name, what, error)
 
+    def set_challenger(self, shadow: Shadow | None, why: str = "") -> None:
+        """Make ``shadow`` the challenger (on the event loop), or drop the one there (``None``)."""
+        old = self.shadow
+        self.shadow = shadow
+        if shadow is not None:
+            self.challenger_error = None
+            self.challenger_refused = None
+            self.metrics.inc("shipyard_switches_total", (self.name, "challenger_loaded"))
+            logger.info(
+                "%s: version %d is the challenger%s",
+                self.name,
+                shadow.version,
+                f" (canary: {shadow.canary.percent:g}% of requests)" if shadow.canary else "",
+            )
+        if old is not None:
+            old.close()
+            if shadow is None:
+                self.metrics.inc("shipyard_switches_total", (self.name, "challenger_dropped"))
+                logger.info(
+                    "%s: version %d is no longer the challenger: %s", self.name, old.version, why
+                )
+
+    def refuse_challenger(self, version: int, error: str) -> None:
+        """The challenger ``version`` could not be loaded: said and counted once; the champion
+        is not affected."""
+        if version == self.challenger_refused and error == self.challenger_error:
+            return
+        self.challenger_error = error
+        self.challenger_refused = version
+        self.metrics.inc("shipyard_switches_total", (self.name, "challenger_refused"))
+        logger.error("%s: challenger version %d not loaded: %s", self.name, version, error)
+
     def close(self) -> None:
         if self.current is not None:
             self.current.batcher.close()
+        if self.shadow is not None:
+            self.shadow.close()
 
     # -- answering ------------------------------------------------------------------
     async def predict(self, rows: Rows, started: float) -> Outcome:
@@ -485,6 +549,9 @@ class Deployment:
             },
             "fallback": self.fallback.declared,
             "error": self.error,
+            # the version the challenger alias names, its copies and its canary (None: none)
+            "challenger": self.shadow.describe() if self.shadow is not None else None,
+            "challenger_error": self.challenger_error,
         }
 
 

@@ -85,7 +85,23 @@ SPECS: dict[str, Spec] = {
         "gauge", "1 while the model's circuit breaker is open (summed over workers).", ("model",)
     ),
     "shipyard_switches_total": Spec(
-        "counter", "Model version switches, and refused ones.", ("model", "result")
+        "counter",
+        "Model version switches, and refused ones; challenger_loaded, challenger_dropped "
+        "and challenger_refused for the challenger alias.",
+        ("model", "result"),
+    ),
+    "shipyard_shadow_total": Spec(
+        "counter",
+        "Copies of answered requests for the other version (the challenger, or the champion "
+        "for a canary's), off the request path, by outcome: answered, shed (the live model "
+        "busy or the queue full), error, timeout.",
+        ("model", "outcome"),
+    ),
+    "shipyard_canary_total": Spec(
+        "counter",
+        "Requests the canary gave the challenger, by outcome: answered, busy (the champion "
+        "answered), shed, error, timeout (the champion answered after it).",
+        ("model", "outcome"),
     ),
     "shipyard_prediction_log_rows_total": Spec(
         "counter",

@@ -83,6 +83,7 @@ class CrossSite:
         extra = [(b"vary", b"Origin")]
         if listed and origin is not None:
             extra.append((b"access-control-allow-origin", origin))
+            extra.append((b"access-control-expose-headers", b"X-Shipyard-Version"))
         return _with_headers(send, extra)
 
     async def preflight(self, scope: Scope, send: Send) -> bool:

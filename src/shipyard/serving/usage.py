@@ -8,6 +8,10 @@ interpreter lock: that is load. :class:`ThreadUsage` reads, for the thread that
 runs the model, its CPU time and its time waiting in the kernel's run queue
 (``/proc/self/task/ID/schedstat`` on Linux, read with one ``pread``), and the
 process's CPU time; :class:`Usage` is the difference over one call.
+
+The other model threads of the worker (a challenger's, beside the champion's) are
+the worker's too: descheduled while holding the interpreter lock, they hold the
+model up like the event loop does, so their run-queue waits count as load as well.
 """
 
 from __future__ import annotations
@@ -38,7 +42,10 @@ class Usage:
         return self.wall - self.cpu - self.waited - self.others
 
 
-Snapshot = tuple[float, float, float, float, float]
+Snapshot = tuple[float, float, float, float, float, dict[int, float]]
+
+_PEERS: dict[int, int] = {}
+"""Every watched model thread of this process: its native id → its schedstat file."""
 
 
 class ThreadUsage:
@@ -48,15 +55,16 @@ class ThreadUsage:
         self._stat: int | None = None
         self._clock: int | None = None
         self._loop_stat: int | None = None  # the event loop thread's, once it is known
+        self._native: int | None = None
 
     def start(self) -> None:
         """Open the thread's clocks; call on the thread to watch."""
         with contextlib.suppress(AttributeError, OSError):  # not on every platform
             self._clock = time.pthread_getcpuclockid(threading.get_ident())
         with contextlib.suppress(AttributeError, OSError):  # Linux only
-            self._stat = os.open(
-                f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY
-            )
+            self._native = threading.get_native_id()
+            self._stat = os.open(f"/proc/self/task/{self._native}/schedstat", os.O_RDONLY)
+            _PEERS[self._native] = self._stat
 
     def watch_loop(self) -> None:
         """Also count the run-queue wait of the calling thread (the event loop's)."""
@@ -67,6 +75,8 @@ class ThreadUsage:
                 )
 
     def close(self) -> None:
+        if self._native is not None:
+            _PEERS.pop(self._native, None)
         for fd in (self._stat, self._loop_stat):
             if fd is not None:
                 with contextlib.suppress(OSError):
@@ -75,7 +85,8 @@ class ThreadUsage:
 
     def snapshot(self) -> Snapshot | None:
         """(thread CPU, thread run-queue wait, process CPU, the loop thread's run-queue
-        wait, the time) now, in seconds; None if unknown."""
+        wait, the time, each other model thread's run-queue wait) now, in seconds; None
+        if unknown."""
         stat, loop = self._stat, self._loop_stat
         now = time.perf_counter()
         if stat is not None:
@@ -83,12 +94,14 @@ class ThreadUsage:
                 on_cpu, waiting, _slices = os.pread(stat, 64, 0).split()
                 loop_waiting = int(os.pread(loop, 64, 0).split()[1]) if loop is not None else 0
                 cpu, waited = int(on_cpu) / 1e9, int(waiting) / 1e9
-                return cpu, waited, time.process_time(), loop_waiting / 1e9, now
+                return (
+                    cpu, waited, time.process_time(), loop_waiting / 1e9, now, _peer_waits(stat)
+                )  # fmt: skip
             except (OSError, ValueError, IndexError):
                 pass
         if self._clock is None:
             return None
-        return time.clock_gettime(self._clock), 0.0, time.process_time(), 0.0, now
+        return time.clock_gettime(self._clock), 0.0, time.process_time(), 0.0, now, {}
 
     def since(self, start: Snapshot | None) -> Usage | None:
         """The usage from ``start`` (a snapshot) until now."""
@@ -96,4 +109,19 @@ class ThreadUsage:
         if start is None or now is None:
             return None
         cpu, waited = now[0] - start[0], now[1] - start[1] + now[3] - start[3]
+        before = start[5]
+        waited += sum(w - before[t] for t, w in now[5].items() if t in before)  # the peers'
         return Usage(now[4] - start[4], cpu, waited, max(0.0, now[2] - start[2] - cpu))
+
+
+def _peer_waits(own: int) -> dict[int, float]:
+    """The run-queue wait so far of every other watched model thread, by native id."""
+    if len(_PEERS) < 2:
+        return {}
+    waits = {}
+    for native, fd in tuple(_PEERS.items()):
+        if fd == own:
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):  # it stopped meanwhile
+            waits[native] = int(os.pread(fd, 64, 0).split()[1]) / 1e9
+    return waits

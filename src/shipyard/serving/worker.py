@@ -8,6 +8,11 @@ A store that does not answer is waited out, not fatal: at start the worker
 goes live but not ready and tries again with backoff (see :mod:`.waiting`);
 a model whose artifact cannot be read because its store does not answer is
 tried again the same way, never refused for good.
+
+A deployment that follows ``champion`` follows the model's ``challenger`` alias in
+the same poll: the version it names (when not the champion's) is loaded and warmed
+here and becomes the deployment's challenger (:mod:`.shadow`); when the alias goes
+or names the champion, the challenger is dropped.
 """
 
 from __future__ import annotations
@@ -24,9 +29,10 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 from shipyard.errors import ShipyardError, StorageError, UnreachableError, first_line
 from shipyard.models import ModelVersion
 from shipyard.monitoring.prometheus import gauges
-from shipyard.predlog import SegmentLog
+from shipyard.predlog import Chunk, SegmentLog
 
 from .deployment import Deployment, Loaded
+from .shadow import CHALLENGER, Shadow, hold_for
 from .waiting import Backoff, waiting_detail, waiting_for
 
 if TYPE_CHECKING:
@@ -198,33 +204,85 @@ class Background:
                 logger.exception("checking the registry for alias moves failed")
 
     async def check_aliases(self, *, force: bool) -> None:
-        """Load every deployment whose target now names another version (``force``: retry refusals)."""
+        """Load every deployment whose target now names another version (``force``: retry
+        refusals), and the challenger of each that follows ``champion``."""
         async with self._check_lock:
             for deployment in self.deployments.values():
-                if deployment.current is not None and not deployment.follows_alias:
-                    continue
-                if not force and time.monotonic() < self._retry_at.get(deployment.name, 0.0):
-                    continue  # its store did not answer: wait out the backoff
-                ref = f"{deployment.name}@{deployment.target}"
-                try:
-                    version = await asyncio.to_thread(self.project.models.registry.resolve, ref)
-                except Exception as exc:
-                    if isinstance(exc, UnreachableError) and deployment.current is None:
-                        self._unanswered(deployment, ref, exc)
-                        continue
-                    message = first_line(exc)
-                    if deployment.current is None:
-                        deployment.refuse(None, message)
-                    elif message not in self._warned:
-                        logger.warning("could not read %s from the registry: %s", ref, message)
-                    self._warned.add(message)
-                    continue
-                current = deployment.current
-                if current is not None and current.version.version == version.version:
-                    continue
-                if version.version == deployment.refused and not force:
-                    continue
-                await self._switch(deployment, version)
+                await self._check_target(deployment, force=force)
+                if deployment.target == "champion" and deployment.current is not None:
+                    await self._check_challenger(deployment, force=force)
+
+    async def _check_target(self, deployment: Deployment, *, force: bool) -> None:
+        if deployment.current is not None and not deployment.follows_alias:
+            return
+        if not force and time.monotonic() < self._retry_at.get(deployment.name, 0.0):
+            return  # its store did not answer: wait out the backoff
+        ref = f"{deployment.name}@{deployment.target}"
+        try:
+            version = await asyncio.to_thread(self.project.models.registry.resolve, ref)
+        except Exception as exc:
+            if isinstance(exc, UnreachableError) and deployment.current is None:
+                self._unanswered(deployment, ref, exc)
+                return
+            message = first_line(exc)
+            if deployment.current is None:
+                deployment.refuse(None, message)
+            elif message not in self._warned:
+                logger.warning("could not read %s from the registry: %s", ref, message)
+            self._warned.add(message)
+            return
+        current = deployment.current
+        if current is not None and current.version.version == version.version:
+            return
+        if version.version == deployment.refused and not force:
+            return
+        await self._switch(deployment, version)
+
+    async def _check_challenger(self, deployment: Deployment, *, force: bool) -> None:
+        """Load the version the ``challenger`` alias names, or drop the challenger."""
+        assert deployment.current is not None
+        name = deployment.name
+        try:
+            aliases = await asyncio.to_thread(self.project.models.registry.aliases, name)
+        except Exception as exc:  # the registry did not answer: keep what is loaded
+            message = first_line(exc)
+            if message not in self._warned:
+                logger.warning("could not read the aliases of %s: %s", name, message)
+            self._warned.add(message)
+            return
+        wanted = aliases.get(CHALLENGER)
+        shadow = deployment.shadow
+        if wanted is None or wanted == deployment.current.version.version:
+            deployment.challenger_error = deployment.challenger_refused = None
+            if shadow is not None:
+                why = "the alias was removed" if wanted is None else "it is the champion now"
+                deployment.set_challenger(None, why)
+            return
+        if shadow is not None and shadow.version == wanted:
+            return
+        if wanted == deployment.challenger_refused and not force:
+            return
+        ref = f"{name}@{wanted}"
+        try:
+            version = await asyncio.to_thread(self.project.models.registry.resolve, ref)
+            loaded = await asyncio.to_thread(self._prepare, deployment, version, challenger=True)
+        except UnreachableError as exc:  # try again at the next poll
+            logger.warning("%s: cannot load the challenger %s yet: %s", name, ref, first_line(exc))
+            return
+        except Exception as exc:
+            if not isinstance(exc, ShipyardError):
+                logger.exception("loading the challenger %s failed", ref)
+            deployment.refuse_challenger(wanted, f"{ref}: {first_line(exc)}")
+            return
+        if deployment.current is None or wanted == deployment.current.version.version:
+            loaded.batcher.close()  # the champion moved to it meanwhile
+            return
+        deployment.set_challenger(Shadow(deployment, loaded, self._log_shadow))
+
+    def _log_shadow(self, chunk: Chunk) -> None:
+        """Buffer a challenger's (or, with a canary, the champion's) answer to a copy."""
+        self.logs.predictions.append(chunk)
+        self.log_grew()
 
     async def _switch(self, deployment: Deployment, version: ModelVersion) -> None:
         try:
@@ -256,9 +314,15 @@ class Background:
             )
             self._waits[deployment.name] = state
 
-    def _prepare(self, deployment: Deployment, version: ModelVersion) -> Loaded:
+    def _prepare(
+        self, deployment: Deployment, version: ModelVersion, *, challenger: bool = False
+    ) -> Loaded:
         predictor = self.project.models.load(version.ref)
-        return deployment.prepare(version, predictor)
+        if not challenger:
+            return deployment.prepare(version, predictor)
+        return deployment.prepare(
+            version, predictor, challenger=True, hold_s=hold_for(deployment.config)
+        )
 
     # -- logs and metrics ----------------------------------------------------------------
     async def _flush_logs(self) -> None:
