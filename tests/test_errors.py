@@ -76,6 +76,7 @@ LINE = re.compile(
     r"^(?P<indent>[ │├└─]*)(?P<name>[A-Z]\w*)(?:\((?P<builtins>[\w, ]+)\))?(?P<rest>.*)$"
 )
 STATUS = re.compile(r"\(HTTP (\d{3})\)")
+EXIT = re.compile(r"\(exit (\d+)\)")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Drawn:
     parent: str | None
     builtins: tuple[str, ...]
     http_status: int | None
+    exit_code: int | None = None
 
 
 def drawn_tree(doc: str) -> dict[str, Drawn]:
@@ -102,8 +104,13 @@ def drawn_tree(doc: str) -> dict[str, Drawn]:
         assert name not in tree, f"{name} is drawn twice"
         builtins = tuple(b.strip() for b in (match["builtins"] or "").split(",") if b.strip())
         status = STATUS.search(match["rest"])
+        exit_code = EXIT.search(match["rest"])
         tree[name] = Drawn(
-            name, parents[-1] if parents else None, builtins, int(status[1]) if status else None
+            name,
+            parents[-1] if parents else None,
+            builtins,
+            int(status[1]) if status else None,
+            int(exit_code[1]) if exit_code else None,
         )
         parents.append(name)
     return tree
@@ -157,13 +164,17 @@ def test_each_class_sits_where_it_is_drawn(name: str) -> None:
         assert cls.http_status == drawn.http_status, f"{name}'s HTTP status"
     elif drawn.parent is not None:  # undrawn: the same as its parent's
         assert cls.http_status == REAL[drawn.parent].http_status, f"{name}'s HTTP status"
+    if drawn.exit_code is not None:
+        assert cls.exit_code == drawn.exit_code, f"{name}'s exit code"
+    elif drawn.parent is not None:  # undrawn: the same as its parent's
+        assert cls.exit_code == REAL[drawn.parent].exit_code, f"{name}'s exit code"
 
 
 def test_the_parser_reads_depth_parent_builtins_and_status() -> None:
-    doc = "Tree::\n\n    A\n    ├── B(ValueError)   (HTTP 400)\n    │   └── C\n    └── D\n\nEnd."
+    doc = "Tree::\n\n    A\n    ├── B(ValueError)   (HTTP 400) (exit 1)\n    │   └── C\n    └── D\n\nEnd."
     assert drawn_tree(doc) == {
         "A": Drawn("A", None, (), None),
-        "B": Drawn("B", "A", ("ValueError",), 400),
+        "B": Drawn("B", "A", ("ValueError",), 400, 1),
         "C": Drawn("C", "B", (), None),
         "D": Drawn("D", "A", (), None),
     }

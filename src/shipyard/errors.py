@@ -2,7 +2,7 @@
 
 The tree (every subclass anywhere in the package; ``tests/test_errors.py`` pins it
 against ``ShipyardError.__subclasses__()``). ``(HTTP n)`` marks a status that
-differs from the parent's; the exit code is 2 throughout::
+differs from the parent's; ``(exit n)`` one that differs from 2, the default::
 
     ShipyardError                          (exit 2, HTTP 500)
     ├── ConfigError(ValueError)            the project file is wrong          (HTTP 400)
@@ -31,6 +31,9 @@ differs from the parent's; the exit code is 2 throughout::
     │   ├── OverloadedError                shed within the latency budget: 429, 503 while draining
     │   └── MethodNotAllowed               the path has a route, not for this method: 405
     ├── UnavailableError                   serving: neither model nor fallback answered (HTTP 503)
+    ├── MaintenanceError                   maintenance: a step refused (HTTP 409) (exit 1)
+    │   ├── RunInProgressError             a run of the model is going: who holds it since when
+    │   └── RollbackError                  no earlier champion, or not that version
     └── ExposureError                      serve: listening beyond this machine unprotected
 
 Each class knows its HTTP status and CLI exit code, so the server and the CLI

@@ -30,6 +30,7 @@ from .data import Datasets, IngestResult
 from .data.api import Progress
 from .errors import ConfigError, StorageError
 from .evaluation import Evaluation, Evaluations
+from .maintenance import Maintenance, RetrainRun
 from .models import Models, ModelVersion
 from .monitoring import Monitoring, MonitorRun
 from .storage import (
@@ -66,6 +67,7 @@ class Project:
         self._models: Models | None = None
         self._evaluations: Evaluations | None = None
         self._monitoring: Monitoring | None = None
+        self._maintenance: Maintenance | None = None
 
     @property
     def name(self) -> str:
@@ -123,6 +125,33 @@ class Project:
             )
         return self._monitoring
 
+    @property
+    def maintenance(self) -> Maintenance:
+        """The maintenance stage: retraining runs, shadow comparison, guard, rollback."""
+        if self._maintenance is None:
+            self._maintenance = Maintenance(
+                self.config,
+                self.metadata,
+                self.artifacts,
+                self.data,
+                self.models,
+                self.evaluations,
+                self.monitoring,
+            )
+        return self._maintenance
+
+    def retrain(
+        self, name: str, *, trigger: str = "manual", reason: str | None = None
+    ) -> RetrainRun:
+        """Run ``name``'s retraining steps now (data, train, evaluate, challenger, decide)."""
+        return self.maintenance.retrain(name, trigger=trigger, reason=reason)
+
+    def rollback(
+        self, name: str, *, to: int | None = None, reason: str | None = None
+    ) -> tuple[int, int]:
+        """Move ``name``'s champion back (to the previous champion, or ``to``); (from, to)."""
+        return self.maintenance.rollback(name, to=to, reason=reason)
+
     def monitor(
         self,
         name: str,
@@ -145,8 +174,19 @@ class Project:
     def promote(
         self, ref: str, *, to: str = "champion", force: bool = False, reason: str | None = None
     ) -> tuple[int | None, int]:
-        """Make ``ref`` the champion (``to=...``) if its latest evaluation passed."""
-        return self.evaluations.promote(ref, to=to, force=force, reason=reason)
+        """Make ``ref`` the champion (``to=...``) if its latest evaluation passed.
+
+        A new champion approves the retraining run waiting for it, or (with the model's
+        ``retrain.guard``) starts a guard period that rolls it back if a listed alert fires.
+        """
+        before, after = self.evaluations.promote(ref, to=to, force=force, reason=reason)
+        if to == "champion":
+            name = ref.split("@", 1)[0]
+            try:
+                self.maintenance.promoted(name, before, after, reason=reason)
+            except Exception as exc:  # promoted already; the guard or approval is reported
+                log.warning("after promoting %s: %s", ref, exc)
+        return before, after
 
     def train(
         self, name: str, *, data: str | None = None, params: dict[str, Any] | None = None

@@ -99,20 +99,35 @@ class Models:
 
     # -- making versions -----------------------------------------------------------
     def train(
-        self, name: str, *, data: str | None = None, params: dict[str, Any] | None = None
+        self,
+        name: str,
+        *,
+        data: str | None = None,
+        params: dict[str, Any] | None = None,
+        selection: dict[str, Any] | None = None,
     ) -> ModelVersion:
-        """Train ``name`` on a dataset version (its dataset's latest by default) and register it."""
+        """Train ``name`` on a dataset version (its dataset's latest by default) and register it.
+
+        With ``selection`` (a ``Selection.as_dict()`` from ``project.data.select``), it trains
+        on exactly those rows and records the selection in ``training["selection"]``, so the
+        version's holdout is drawn from the same rows by the same split rule.
+        """
         model = self.config(name)
-        ref = data or f"{model.dataset}@latest"
+        ref = data or (selection["dataset"] if selection else f"{model.dataset}@latest")
         version = self._data.show(ref)
         if version.dataset != model.dataset:
             raise ConfigError(
                 f"model '{name}' learns from dataset '{model.dataset}', not '{version.dataset}' ({ref})"
             )
+        if selection is not None and self._data.show(selection["dataset"]).ref != version.ref:
+            raise ConfigError(
+                f"the selection of rows is of {selection['dataset']}, but data names {ref}",
+                hint="give one of them, or both naming the same version",
+            )
         dataset = self._data.config(model.dataset)
-        run = train(
-            name, model, dataset, self._data.load(version.ref), root=self._root, params=params
-        )
+        rows = self._data.load(version.ref) if selection is None else self._data.rows(selection)
+        run = train(name, model, dataset, rows, root=self._root, params=params)
+        training = run.training if selection is None else {**run.training, "selection": selection}
         return self.register(
             run.estimator,
             name,
@@ -121,7 +136,7 @@ class Models:
             params=run.params,
             classes=run.classes,
             source="train",
-            training=run.training,
+            training=training,
             code=run.code,
             environment=run.environment,
         )

@@ -26,9 +26,10 @@ from shipyard.models import Models, ModelVersion
 from shipyard.predlog import FEEDBACK, PREDICTIONS, REJECTIONS
 from shipyard.storage import ArtifactStore, MetadataStore
 
-from .alerting import Alerts
+from .alerting import OWNER, Alerts
 from .drift import DriftResult, compare
 from .html import render
+from .notifiers import Delivery
 from .performance import performance
 from .profile import Profile, build_profile
 from .quality import data_quality
@@ -254,6 +255,32 @@ class Monitoring:
         return run_id, stored.key, page.key
 
     # -- history ----------------------------------------------------------------------------
+    def notify_owner(
+        self, model: str, title: str, text: str, detail: dict[str, Any] | None = None
+    ) -> list[Delivery]:
+        """Tell ``model``'s owner something (a retraining decision) through the owner's
+        channels (webhook, Slack, e-mail, log), as alerts are sent; failures are reported."""
+        config = self._config.models.get(model)
+        message = {
+            "id": (detail or {}).get("run", "-"),
+            "status": "maintenance",
+            "project": self._config.project,
+            "model": model,
+            "rule": title,
+            "severity": "info",
+            "owner": config.owner.name if config else OWNER,
+            "route": OWNER,
+            "value": None,
+            "threshold": None,
+            "message": text,
+            "detail": detail or {},
+            "started_at": datetime.now(UTC).isoformat(),
+            "fired_at": None,
+            "resolved_at": None,
+        }
+        channels = self.alerts.channels(OWNER, config)
+        return [self.alerts.notifier.send(channel, message) for channel in channels]
+
     def runs(self, name: str, *, limit: int = 50) -> list[RunSummary]:
         """The newest ``limit`` runs of ``name``, newest first."""
         return self.store.runs(name, limit=limit)

@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 
 metadata = MetaData()
 
@@ -221,3 +221,50 @@ alert_notifications = Table(
     Column("at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_alert_notifications_alert", alert_notifications.c.alert_id, alert_notifications.c.id)
+
+retrain_runs = Table(
+    "retrain_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("model", String(64), nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("trigger", String(100), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("dataset", String(200), nullable=True),
+    Column("feedback", JSON, nullable=True),
+    Column("candidate", Integer, nullable=True),
+    Column("champion", Integer, nullable=True),
+    Column("checks", JSON, nullable=False),
+    Column("comparison", JSON, nullable=True),
+    Column("decision", String(20), nullable=True),
+    Column("decided_by", String(200), nullable=True),
+    Column("holder", String(200), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("shadow_since", DateTime(timezone=True), nullable=True),
+    Column("promoted_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("steps", JSON, nullable=False),
+)
+Index("ix_retrain_runs_model", retrain_runs.c.model, retrain_runs.c.id)
+Index("ix_retrain_runs_state", retrain_runs.c.state)
+
+retrain_locks = Table(
+    "retrain_locks",
+    metadata,
+    Column("model", String(64), primary_key=True),
+    Column("run_id", Integer, nullable=False),
+    Column("holder", String(200), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
