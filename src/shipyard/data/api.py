@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,6 +21,8 @@ from shipyard.storage.safe_files import write_atomic
 from .csv_safe import write_csv
 from .diff import DatasetDiff, diff_frames
 from .ingest import IngestResult, Progress, ingest
+from .selection import Selection, select, select_again
+from .sources import NamedFrame
 from .versions import DatasetVersion, VersionStore
 
 EXPORT_FORMATS = (".parquet", ".csv", ".jsonl")
@@ -117,6 +120,44 @@ class Datasets:
         """The rows of a version (read back with their hash verified)."""
         return pl.read_parquet(io.BytesIO(self._artifacts.get(self.show(ref).data_key)))
 
+    def select(
+        self,
+        name: str,
+        *,
+        data: str = "latest",
+        window: float | None = None,
+        now: datetime | None = None,
+    ) -> tuple[pl.DataFrame, Selection]:
+        """The rows of dataset ``name`` a run trains on: the ``latest`` version's or ``all``
+        versions' (deduplicated by the key, newest wins), only those timed at or after
+        ``now - window`` seconds when ``window`` is given; and the record naming them."""
+        config = self.config(name)
+        newest = self.versions.latest(name)
+        if newest is None:
+            raise NotFoundError(f"dataset '{name}' has no versions yet; ingest a batch first")
+        return select(
+            newest, self._versions_of(name, data), config, self._load_version,
+            data=data, window=window, now=now,
+        )  # fmt: skip
+
+    def rows(self, selection: dict[str, Any]) -> pl.DataFrame:
+        """The same rows again from a stored ``Selection.as_dict()``."""
+        chosen = Selection.from_dict(selection)
+        newest = self.show(chosen.dataset)
+        return select_again(
+            chosen,
+            newest,
+            self._versions_of(newest.dataset, chosen.data),
+            self.config(newest.dataset),
+            self._load_version,
+        )
+
+    def _versions_of(self, name: str, data: str) -> list[DatasetVersion]:
+        return self.versions.log(name) if data == "all" else []
+
+    def _load_version(self, version: DatasetVersion) -> pl.DataFrame:
+        return pl.read_parquet(io.BytesIO(self._artifacts.get(version.data_key)))
+
     def quarantine(self, ref: str) -> pl.DataFrame:
         """The rows a version's ingest quarantined, as they arrived, with ``_reasons``."""
         return pl.read_parquet(io.BytesIO(self._artifacts.get(self.show(ref).quarantine_key)))
@@ -189,7 +230,7 @@ class Datasets:
         return diff_frames(first.ref, self.load(a), second.ref, self.load(b), key=key)
 
 
-__all__ = ["DatasetSummary", "Datasets", "Export", "Progress"]
+__all__ = ["DatasetSummary", "Datasets", "Export", "NamedFrame", "Progress", "Selection"]
 
 
 def _write_file(path: Path, write: Callable[[BinaryIO], object]) -> Path:

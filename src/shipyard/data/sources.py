@@ -77,10 +77,24 @@ class SqlQuery:
     query: str
 
 
+@dataclass(frozen=True)
+class NamedFrame:
+    """A polars frame that names its own origin (e.g. rows read from the prediction log):
+    its ``kind`` and ``uri`` are what the version's ``sources`` record."""
+
+    frame: pl.DataFrame
+    kind: str
+    uri: str
+
+
 def read_source(source: Any, *, delimiter: str | None = None) -> RawBatch:
     """Read a path, :class:`SqlQuery`, polars or pandas frame into a :class:`RawBatch`."""
     if isinstance(source, SqlQuery):
         return read_sql(source)
+    if isinstance(source, NamedFrame):
+        _check_names(source.uri, source.frame.columns)
+        info = SourceInfo(source.kind, source.uri, None, source.frame.height)
+        return _numbered(source.frame, info)
     if isinstance(source, str | os.PathLike):
         return read_path(Path(source), delimiter=delimiter)
     return read_frame(source)

@@ -84,7 +84,11 @@ class Evaluations:
                 f"{version.ref} records no dataset version, so it has no holdout to be evaluated on",
                 hint=f"name one: shipyard evaluate {version.ref} --data {model.dataset}@latest",
             )
-        rows = self._data.load(version.dataset).drop_nulls(target)
+        selection = version.training.get("selection")
+        if selection:  # trained on a selection of rows: its holdout is drawn from those
+            rows = self._data.rows(selection).drop_nulls(target)
+        else:
+            rows = self._data.load(version.dataset).drop_nulls(target)
         split_rule = model.split
         _, holdout = split(
             rows,
