@@ -152,10 +152,13 @@ def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
     assert summary["champion"] == ("default-risk@1" if verdicts["default-risk@1"] else None)
     assert len(summary["refused"]) == sum(not v for v in verdicts.values())
     assert all("refusing to promote" in message for message in summary["refused"])
-    actions = [e["action"] for e in summary["audit_events"]]
+    actions = [e["action"] for e in summary["audit_events"]]  # newest first
+    # up to the first promotion (the loop's events are newer)
+    first = len(actions) - 1 - actions[::-1].index("model.promoted") if summary["champion"] else 0
+    lifecycle = actions[first:]
     if summary["champion"]:
-        assert actions[:3] == ["model.promoted", "alias.set", "model.evaluated"]
-    assert actions.count("model.evaluated") == 3 and actions.count("model.registered") == 3
+        assert lifecycle[:3] == ["model.promoted", "alias.set", "model.evaluated"]
+    assert lifecycle.count("model.evaluated") == 3 and lifecycle.count("model.registered") == 3
     assert actions[-1] == "project.created"
     serving = summary["serving"]
     if summary["champion"] is None:
@@ -180,6 +183,21 @@ def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
     ]
     assert monitoring["messages_after_second_run"] == 0 and monitoring["second_run_changed"] == []
     assert Path(monitoring["report"]).read_text().startswith("<!doctype html>")
+    # the loop (tests/test_demo_maintenance.py checks every step with a steady latency)
+    loop = summary["maintenance"]
+    runs = {run["id"]: run for run in loop["runs"]}
+    retrained = runs[loop["first_run"]]
+    assert retrained["trigger"].startswith("alert:") and retrained["feedback"]["rows"] == 700
+    if retrained["state"] == "rejected":  # only the machine's load may stop it: latency
+        failed = [f"{c['name']}: {c['detail']}" for c in retrained["checks"] if not c["passed"]]
+        assert failed and all("latency" in check for check in failed), failed
+        return
+    assert retrained["state"] == "promoted" and retrained["decided_by"] == "policy:auto"
+    assert [(r["trigger"], r["state"], r["decided_by"]) for r in runs.values()].count(
+        ("manual-promotion", "rolled_back", "guard")
+    ) == 1
+    audited = [event["action"] for event in loop["audit"]]
+    assert {"retrain.started", "retrain.promoted", "guard.rolled_back"} <= set(audited)
 
 
 def test_demo_refuses_a_folder_with_files(run: Run, project_dir: Path) -> None:

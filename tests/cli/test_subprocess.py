@@ -38,6 +38,9 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
     assert "summary" in result.stdout
     assert "all checks passed" in result.stdout
     assert "alert fired" in result.stdout and "owner's webhook  received 2" in result.stdout
+    assert (
+        "shipyard runs list:" in result.stdout and "the audit log since the alert:" in result.stdout
+    )
 
 
 def test_a_user_error_exits_2_with_one_message(tmp_path: Path) -> None:

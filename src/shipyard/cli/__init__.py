@@ -6,6 +6,7 @@ from . import (  # noqa: F401 - registers the commands
     commands,
     data_cmds,
     evaluation_cmds,
+    maintenance_cmds,
     models_cmds,
     monitoring_cmds,
     serving_cmds,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import click
 from rich.table import Table
@@ -10,6 +11,7 @@ from rich.table import Table
 from shipyard.evaluation import Evaluation
 
 from .app import cli, open_from
+from .maintenance_cmds import candidate_run, print_evidence
 from .output import console, json_option, markup, print_json
 
 
@@ -74,12 +76,30 @@ def _print(result: Evaluation) -> None:
 def promote(
     ctx: click.Context, ref: str, alias: str, force: bool, reason: str | None, as_json: bool
 ) -> None:
-    """Point --to (champion) at NAME@V, if the version's latest evaluation passed."""
+    """Point --to (champion) at NAME@V, if the version's latest evaluation passed.
+
+    When NAME@V is the candidate of a retraining run, its checks and shadow comparison
+    are printed first.
+    """
     with open_from(ctx) as project:
+        evidence = candidate_run(project, ref) if alias == "champion" else None
+        if evidence is not None and not as_json:  # the comparison, before the alias moves
+            print_evidence(*evidence)
         before, after = project.promote(ref, to=alias, force=force, reason=reason)
     name = ref.split("@", 1)[0]
     if as_json:
-        print_json({"model": name, "alias": alias, "from": before, "to": after, "forced": force})
+        result: dict[str, Any] = {
+            "model": name, "alias": alias, "from": before, "to": after, "forced": force,
+        }  # fmt: skip
+        if evidence is not None:
+            run, comparison = evidence
+            result["run"] = {
+                "id": run.id,
+                "state": run.state,
+                "checks": [c.as_dict() for c in run.checks],
+                "comparison": comparison,
+            }
+        print_json(result)
         return
     moved = f" (was {before})" if before else ""
     console.print(
