@@ -11,7 +11,7 @@ SERVE_VENV := .bench-serve-venv
 DRIFT_VENV := .bench-drift-venv
 BENCH_ARGS ?=
 
-.PHONY: demo test lint bench bench-serve bench-overload bench-drift format clean
+.PHONY: demo test lint bench bench-serve bench-shadow bench-loop bench-overload bench-drift format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -62,6 +62,15 @@ $(SERVE_VENV)/.installed: pyproject.toml benchmarks/requirements-serve.txt
 bench-serve: $(SERVE_VENV)/.installed
 	@command -v wrk >/dev/null || { echo "the serving benchmark needs wrk: apt-get install wrk"; exit 1; }
 	$(SERVE_VENV)/bin/python benchmarks/bench_serve.py $(BENCH_ARGS)
+
+## bench-shadow: the champion's latency with a challenger in shadow and without, one run (about 4 minutes)
+bench-shadow: $(SERVE_VENV)/.installed
+	@command -v wrk >/dev/null || { echo "the shadow benchmark needs wrk: apt-get install wrk"; exit 1; }
+	$(SERVE_VENV)/bin/python benchmarks/bench_shadow.py $(BENCH_ARGS)
+
+## bench-loop: the whole retraining loop on the demo's data (retrain, evaluate, shadow 2,000 requests, promote), in seconds (about 2 minutes)
+bench-loop: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_loop.py $(BENCH_ARGS)
 
 ## bench-overload: each server at 1x, 2x and 4x its capacity, open loop, beside the code before
 ## issue #13 (a git archive of 49a4932 in OVERLOAD_BASELINE); about 15 minutes

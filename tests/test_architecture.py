@@ -40,6 +40,9 @@ FACADES: dict[str, frozenset[str]] = {
         }
     ),
     "shipyard.serving": frozenset({"shipyard.serving"}),
+    "shipyard.maintenance": frozenset(
+        {"shipyard.maintenance", "shipyard.maintenance.api", "shipyard.maintenance.records"}
+    ),
 }
 # subpackages that are not stages: an entry point and shared plumbing, free to be imported
 NOT_STAGES = frozenset({"shipyard.cli", "shipyard.config", "shipyard.storage", "shipyard.predlog"})

@@ -7,7 +7,10 @@ database), makes two messy batches of loan applications and ingests them
 versions, trains the example model twice, registers a third model as a notebook
 would, evaluates all three (gates, slices, behavioural tests, latency), shows the
 gate refusing the failing ones and promotes the best passing one to champion,
-and runs the doctor's checks; every change lands in the audit log.
+serves it, monitors it (drift and feedback alerts reach the owner's webhook),
+closes the loop (``demo_maintenance``: retrain on feedback, shadow, automatic
+promotion, a forced bad version rolled back by the guard), and runs the doctor's
+checks; every change lands in the audit log.
 
 Library code: it reports each step through ``on_step`` and prints nothing.
 """
@@ -29,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import DatasetDiff, IngestResult
+from .demo_maintenance import maintenance_demo, prepare_policy
 from .demo_monitoring import WebhookReceiver, monitoring_demo, point_owner_at, send_drifting_traffic
 from .doctor import DoctorReport, run_doctor
 from .errors import ConfigError
@@ -37,6 +41,7 @@ from .models import ModelVersion
 from .project import Project, init_project, open_project
 from .serving.app import ServingApp
 from .serving.embedded import EmbeddedServer
+from .serving.server import pin_threads
 from .storage import redact
 
 Step = Callable[[str], None]
@@ -63,6 +68,7 @@ class DemoSummary:
     doctor: DoctorReport | None = None
     serving: dict[str, Any] | None = None
     monitoring: dict[str, Any] | None = None
+    maintenance: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +95,7 @@ class DemoSummary:
             "doctor": self.doctor.as_dict() if self.doctor else None,
             "serving": self.serving,
             "monitoring": self.monitoring,
+            "maintenance": self.maintenance,
         }
 
 
@@ -111,12 +118,18 @@ def run_demo(
 ) -> DemoSummary:
     """Run the lifecycle so far in ``folder`` (see :func:`demo_folder`)."""
     step = on_step or (lambda _message: None)
+    # one native thread per pool, as a serving worker runs its model (--threads 1): on a
+    # busy machine OpenMP's waiting threads multiply a single-row prediction's cost, and
+    # the evaluation's latency check would measure the machine instead of the model
+    pin_threads(1)
 
     step(f"writing the example project file into {folder}")
     project_file = init_project(folder, name="credit-demo")
     receiver = WebhookReceiver()
     step(f"pointing the owner's webhook at a local receiver, {receiver.url}")
     point_owner_at(project_file, receiver.url)
+    step("giving default-risk a quick retraining policy: 300 shadowed requests, auto, a guard")
+    prepare_policy(project_file)
 
     with receiver, open_project(folder) as project:
         step(f"opening the metadata database {redact(project.config.storage.database)}")
@@ -165,10 +178,12 @@ def run_demo(
 
         serving = _serving_demo(project, step) if best is not None else None
         monitoring = monitoring_demo(project, receiver, step) if best is not None else None
+        unsent = project.data.load("loans@latest").drop_nulls().slice(900).to_dicts()
+        maintenance = maintenance_demo(project, receiver, unsent, step) if monitoring else None
 
         step("running the doctor's checks")
         report = run_doctor(project)
-        events = [event.as_dict() for event in project.audit(limit=20)]
+        events = [event.as_dict() for event in project.audit(limit=100)]  # all of it
 
     return DemoSummary(
         folder=folder,
@@ -186,6 +201,7 @@ def run_demo(
         doctor=report,
         serving=serving,
         monitoring=monitoring,
+        maintenance=maintenance,
     )
 
 
