@@ -15,9 +15,7 @@ log tell the story.
 :func:`prepare_policy` gives the demo's model a policy that fits in a minute:
 300 shadow requests instead of 2,000, automatic promotion, a 10-minute guard that
 watches a ``fallback`` alert (the share of answers from the fallback), a loose
-shadow latency limit (the demo shares its machine) and a string ``loan_id``, so a
-feedback row can take its request's prediction id as its key (an integer key
-column would send every feedback row to quarantine). The guard period of the good
+shadow latency limit (the demo shares its machine). The guard period of the good
 candidate is passed by moving the maintenance clock (``now``) forward, not by waiting.
 """
 
@@ -62,10 +60,6 @@ POLICY = [  # (what the template says, what the demo says instead)
         f"shadow: {{requests: {SHADOW_REQUESTS}, max_duration: 1h, max_latency_ratio: 3}}",
     ),
     (r"promote: approve +#.*", "promote: auto             # the demo: when every check passes"),
-    (  # a served request's id keys the dataset row its feedback label becomes
-        r"loan_id: +\{type: int, unique: true, nullable: false\}",
-        "loan_id:    {type: string, unique: true, nullable: false}  # feedback rows: the request id",
-    ),
     (r"guard: \{duration: 1h, alerts: \[auc\]\}", f"guard: {{duration: 10m, alerts: [{GUARD}]}}"),
 ]
 

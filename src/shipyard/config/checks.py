@@ -482,4 +482,24 @@ def _check_retrain(path: Path, model: ModelConfig, config: ProjectConfig) -> lis
                 "declares none",
             )
         )
+    if dataset is not None and policy.labels == "feedback":
+        problems += _check_feedback_key(at, model, dataset)
     return problems
+
+
+def _check_feedback_key(at: Path, model: ModelConfig, dataset: DatasetConfig) -> list[Problem]:
+    """A feedback row is keyed by its request's prediction id (text) unless the key is a
+    feature the request carries; any other key column would quarantine every such row."""
+    key = dataset.key
+    column = dataset.columns.get(key) if key is not None else None
+    if key is None or column is None or key in model.features or column.type == "string":
+        return []
+    kind = column.type
+    return [
+        Problem(
+            (*at, "labels"),
+            f"feedback rows are keyed by their request's prediction id (text), but the "
+            f"dataset's key '{key}' is a {kind} column, so every such row would be "
+            f"quarantined; declare '{key}' as type: string, or make it one of the features",
+        )
+    ]
