@@ -133,6 +133,29 @@ def test_retrain_while_a_run_is_going_names_it_and_exits_1(folder: Path) -> None
     assert outcome["run"].state == "awaiting_approval"
 
 
+def test_a_run_awaiting_approval_can_be_rejected_and_frees_the_model(folder: Path) -> None:
+    run(folder, "retrain", "risk")
+    blocked = run(folder, "retrain", "risk")
+    assert blocked.exit_code == 1 and "shipyard runs reject 1 --reason" in blocked.output
+    assert run(folder, "runs", "reject", "1").exit_code == 2  # --reason is required
+    said_no = run(folder, "runs", "reject", "1", "--reason", "the data looks wrong")
+    assert said_no.exit_code == 0, said_no.output
+    assert "run #1 of risk: rejected" in said_no.output
+    record = json.loads(run(folder, "runs", "show", "1", "--json").stdout)
+    assert record["state"] == "rejected" and record["decision"] == "rejected"
+    project = shipyard.open(folder)
+    try:
+        assert project.models.registry.aliases("risk") == {"champion": 1}  # challenger gone
+        [event] = [e for e in project.audit(subject="risk") if e.action == "retrain.rejected"]
+        assert event.reason == "rejected by hand: the data looks wrong"
+    finally:
+        project.close()
+    again = run(folder, "runs", "reject", "1", "--reason", "twice")
+    assert again.exit_code == 1 and "run #1 of risk is rejected" in again.output
+    assert run(folder, "runs", "reject", "99", "--reason", "x").exit_code == 2
+    assert run(folder, "retrain", "risk").exit_code == 0  # the lock was released
+
+
 def test_rollback_needs_a_reason_and_an_earlier_champion(folder: Path) -> None:
     no_reason = run(folder, "rollback", "risk")
     assert no_reason.exit_code == 2 and "--reason" in no_reason.output

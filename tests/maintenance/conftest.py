@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from maintenance_support import with_champion, write_project
 
+from maintenance.maintenance_support import champion_project
 from shipyard.project import Project
 
 
@@ -21,13 +21,6 @@ def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         bucket = request.getfixturevalue("s3_bucket")
         monkeypatch.setenv("SHIPYARD_ARTIFACTS_URL", f"s3://{bucket}/shipyard")
     return str(request.param)
-
-
-def champion_project(folder: Path, retrain: str) -> Iterator[Project]:
-    write_project(folder, retrain)
-    project = with_champion(folder)
-    yield project
-    project.close()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ it a constant model that fails its gates, ``TINY_MODEL=boom`` makes training rai
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ datasets:
     timestamp: applied_at
     target: defaulted
     columns:
-      loan_id: {type: int, unique: true, nullable: false}
+      loan_id: {type: string, unique: true, nullable: false}
       amount: {type: float, min: 0, max: 1000000}
       age: {type: int, min: 18, max: 120}
       country: {type: category, categories: [DE, FR, PL, US]}
@@ -217,3 +218,11 @@ def _row(
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def champion_project(folder: Path, retrain: str) -> Iterator[Project]:
+    """A project whose model has a champion (risk@1) and the policy ``retrain``; closed after."""
+    write_project(folder, retrain)
+    project = with_champion(folder)
+    yield project
+    project.close()

@@ -10,11 +10,11 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
-from feedback_support import Log, loans, make_project, now
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import shipyard
+from maintenance.feedback_support import Log, loans, make_project, now
 from shipyard.maintenance.feedback import (
     JOINER,
     SOURCE_KIND,

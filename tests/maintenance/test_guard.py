@@ -7,9 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from maintenance_support import actions, fire_alert, now
 
-from conftest import champion_project
+from maintenance.maintenance_support import actions, champion_project, fire_alert, now
 from shipyard.config.schema import GuardConfig
 from shipyard.maintenance.guard import judge
 from shipyard.project import Project

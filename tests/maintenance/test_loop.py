@@ -8,9 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from maintenance_support import actions, now, shadow_traffic
 
-from conftest import champion_project
+from maintenance.maintenance_support import actions, champion_project, now, shadow_traffic
 from shipyard.project import Project
 
 SHADOW = "{shadow: {requests: 50, max_duration: 1h, max_error_rate: 0.05}, promote: %s}"

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from maintenance_support import with_champion, write_project
 
 import shipyard
+from maintenance.maintenance_support import with_champion, write_project
 from shipyard.errors import ConfigError, NotFoundError
 from shipyard.maintenance import RollbackError
 from shipyard.maintenance.rollback import champions

@@ -7,9 +7,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from maintenance_support import actions, now
 
-from conftest import champion_project
+from maintenance.maintenance_support import actions, champion_project, now
 from shipyard.errors import ConfigError, NotFoundError
 from shipyard.maintenance import ACTIVE, STATES, RunInProgressError
 from shipyard.project import Project

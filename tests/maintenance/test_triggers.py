@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from worker_support import (
+
+import shipyard
+from maintenance.worker_support import (
     add_run,
     fire_alert,
     locks,
@@ -17,8 +19,6 @@ from worker_support import (
     with_champion,
     write_project,
 )
-
-import shipyard
 from shipyard.maintenance import RunInProgressError
 from shipyard.maintenance import triggers as triggers_module
 from shipyard.maintenance.triggers import due

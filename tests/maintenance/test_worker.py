@@ -7,9 +7,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from worker_support import now, set_retrain, with_champion, write_project
 
 import shipyard
+from maintenance.worker_support import now, set_retrain, with_champion, write_project
 from shipyard.maintenance.worker import Worker
 
 

@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from worker_support import (
+
+import shipyard
+from maintenance.worker_support import (
     cli,
     fire_alert,
     locks,
@@ -23,8 +25,6 @@ from worker_support import (
     with_champion,
     write_project,
 )
-
-import shipyard
 from shipyard.maintenance.lease import Lease
 from shipyard.maintenance.worker import LEASE
 

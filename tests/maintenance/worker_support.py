@@ -35,7 +35,7 @@ datasets:
     timestamp: applied_at
     target: defaulted
     columns:
-      loan_id: {type: int, unique: true, nullable: false}
+      loan_id: {type: string, unique: true, nullable: false}
       amount: {type: float, min: 0, max: 1000000}
       age: {type: int, min: 18, max: 120}
       country: {type: category, categories: [DE, FR, PL, US]}

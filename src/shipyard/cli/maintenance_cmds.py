@@ -105,6 +105,22 @@ def runs_show(ctx: click.Context, run_id: int, as_json: bool) -> None:
     print_run(run, comparison=comparison, steps=True)
 
 
+@runs.command("reject")
+@click.argument("run_id", metavar="ID", type=int)
+@click.option("--reason", required=True, help="Why: kept in the run and the audit log (required).")
+@json_option
+@click.pass_context
+def runs_reject(ctx: click.Context, run_id: int, reason: str, as_json: bool) -> None:
+    """Say no to run ID (in shadow or awaiting approval): its candidate is never promoted,
+    the challenger alias goes and the model may be retrained again."""
+    with open_from(ctx) as project:
+        run = project.maintenance.reject_by_hand(run_id, reason)
+    if as_json:
+        print_json(run.as_dict())
+        return
+    print_run(run)
+
+
 @cli.command()
 @click.argument("name")
 @click.option(

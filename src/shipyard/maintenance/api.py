@@ -28,13 +28,16 @@ from shipyard.storage import ArtifactStore, MetadataStore, current_actor, histor
 from .compare import Subject, compare
 from .guard import judge
 from .loop import CHALLENGER, run_steps
-from .records import Check, RetrainRun, RunInProgressError
+from .records import Check, MaintenanceError, RetrainRun, RunInProgressError
 from .repository import RunStore
 from .rollback import CHAMPION, roll_back
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Maintenance"]
+
+
+REJECTABLE = ("shadowing", "awaiting_approval")  # the runs an owner may reject by hand
 
 
 class Maintenance:
@@ -150,7 +153,8 @@ class Maintenance:
         self._tell(
             run,
             f"{run.candidate_ref} awaits your approval",
-            f"every check passed; promote it with: shipyard promote {run.candidate_ref} --to champion",
+            f"every check passed; promote it with: shipyard promote {run.candidate_ref} --to "
+            f"champion (or say no: shipyard runs reject {run.id} --reason TEXT)",
         )
         return run
 
@@ -170,6 +174,20 @@ class Maintenance:
         )
         self._tell(run, f"{run.candidate_ref or run.model} was not promoted", why)
         return run
+
+    def reject_by_hand(self, run_id: int, reason: str) -> RetrainRun:
+        """The owner says no to a run in shadow or awaiting approval: its candidate is never
+        promoted, the challenger alias goes, the model's lock is released for the next run."""
+        run = self.repository.get(run_id)
+        if run.state not in REJECTABLE:
+            raise MaintenanceError(
+                f"run #{run.id} of {run.model} is {run.state}; only a run "
+                f"{' or '.join(s.replace('_', ' ') for s in REJECTABLE)} can be rejected",
+                hint=f"a promoted version goes back with: shipyard rollback {run.model} --reason TEXT"
+                if run.state in ("guarding", "promoted")
+                else None,
+            )
+        return self.reject(run, f"rejected by hand: {reason}", by=current_actor())
 
     def fail(self, run: RetrainRun, error: str, *, by: str | None = None) -> RetrainRun:
         """End ``run`` as failed: the lock released, a challenger it set removed, the owner told."""

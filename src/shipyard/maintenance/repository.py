@@ -229,7 +229,9 @@ def _in_progress(model: str, held: Any) -> RunInProgressError:
     return RunInProgressError(
         f"a retraining run of '{model}' is already going: run #{held.run_id}, held by "
         f"{held.holder} since {since:%Y-%m-%d %H:%M:%S} UTC",
-        hint=f"see `shipyard runs show {held.run_id}`; start another when it has finished",
+        hint=f"see `shipyard runs show {held.run_id}`; start another when it has finished "
+        f"(a run in shadow or awaiting approval ends with `shipyard runs reject {held.run_id} "
+        "--reason TEXT`)",
     )
 
 
