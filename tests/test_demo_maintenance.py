@@ -46,7 +46,6 @@ def test_the_demo_closes_the_loop(
     monkeypatch.setattr(evaluation_run, "_latency", lambda *_args: dict(STEADY))
     steps: list[str] = []
     summary = run_demo(tmp_path / "demo", on_step=steps.append)
-    assert summary.champion == "default-risk@1"
     loop = summary.maintenance
     assert loop is not None
     runs = {run["id"]: run for run in loop["runs"]}
@@ -65,6 +64,7 @@ def test_the_demo_closes_the_loop(
     assert checks["shadow.roc_auc"] is True and checks["guard"] is True
     good = retrained["candidate"]
     assert loop["good_version"] == good
+    assert summary.champion == f"default-risk@{good}"  # the champion now, after the loop
     # the bad version, promoted by force, answered by the fallback, rolled back by the guard
     bad = int(loop["bad_version"].split("@")[1])
     guarded = [r for r in runs.values() if r["candidate"] == bad]

@@ -184,6 +184,8 @@ def run_demo(
         step("running the doctor's checks")
         report = run_doctor(project)
         events = [event.as_dict() for event in project.audit(limit=100)]  # all of it
+        current = project.models.registry.aliases("default-risk").get("champion")
+        champion = f"default-risk@{current}" if current is not None else None
 
     return DemoSummary(
         folder=folder,
@@ -195,7 +197,7 @@ def run_demo(
         models=trained,
         evaluations=evaluated,
         refused=refused,
-        champion=best.report.ref if best else None,
+        champion=champion,  # the champion now: the maintenance act may have moved it
         schema_revision=revision,
         audit_events=events,
         doctor=report,

@@ -166,3 +166,18 @@ alerting:
         parse_config(project)
     [problem] = info.value.problems
     assert f"alerting.routes.oncall.{key}: refused as an alert destination" in problem
+
+
+def test_a_maintenance_message_names_its_run_and_the_model_once() -> None:
+    from shipyard.monitoring.notifiers import text
+
+    message = {
+        "status": "maintenance", "severity": "info", "model": "risk", "owner": "risk-team",
+        "rule": "risk@4 awaits your approval", "message": "every check passed", "id": 3,
+    }  # fmt: skip
+    said = text(message)
+    assert said.startswith("[MAINTENANCE] info: risk@4 awaits your approval — every check")
+    assert said.endswith("(owner risk-team, retraining run #3)")
+    alert = {**message, "status": "firing", "rule": "drift", "id": 9}
+    assert text(alert).startswith("[FIRING] info: risk drift — ")
+    assert text(alert).endswith("alert #9)")

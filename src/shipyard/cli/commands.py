@@ -197,6 +197,9 @@ def _print_demo(summary: DemoSummary) -> None:
         _print_serving(summary.serving)
     if summary.monitoring is not None:
         _print_monitoring(summary.monitoring)
+    if summary.maintenance is not None:
+        _print_maintenance(summary.maintenance)
+    console.print(f"champion now     {summary.champion or 'none'}")
     table = Table("id", "actor", "action", "subject", box=None, title="audit log")
     for event in summary.audit_events:
         table.add_row(str(event["id"]), event["actor"], event["action"], event["subject"])
@@ -209,9 +212,25 @@ def _print_demo(summary: DemoSummary) -> None:
             "[bold]shipyard -C {0} models show default-risk@champion[/], "
             "[bold]shipyard -C {0} audit[/], "
             "[bold]shipyard -C {0} monitor default-risk[/], "
-            "[bold]shipyard -C {0} alerts list[/]",
+            "[bold]shipyard -C {0} alerts list[/], "
+            "[bold]shipyard -C {0} runs list[/]",
             folder,
         )
+    )
+
+
+def _print_maintenance(maintenance: dict[str, Any]) -> None:
+    for run in sorted(maintenance["runs"], key=lambda r: r["id"]):
+        by = f" by {run['decided_by']}" if run.get("decided_by") else ""
+        console.print(
+            f"retraining run  #{run['id']} ({run['trigger']}): {run['model']}@{run['candidate']} "
+            f"→ {run['state']}{by}",
+            highlight=False,
+        )
+    console.print(
+        f"maintenance      the whole loop took {maintenance['seconds']:.0f} s; "
+        f"`shipyard runs list` tells it again",
+        highlight=False,
     )
 
 

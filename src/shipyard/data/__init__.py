@@ -5,7 +5,8 @@ from __future__ import annotations
 from .api import Datasets, DatasetSummary, Export
 from .diff import DatasetDiff
 from .ingest import IngestResult
-from .sources import SqlQuery
+from .selection import Selection
+from .sources import NamedFrame, SqlQuery
 from .validate import ValidationReport
 from .versions import DatasetVersion
 
@@ -16,6 +17,8 @@ __all__ = [
     "Datasets",
     "Export",
     "IngestResult",
+    "NamedFrame",
+    "Selection",
     "SqlQuery",
     "ValidationReport",
 ]

@@ -28,8 +28,7 @@ from typing import Any
 import polars as pl
 
 from shipyard.config import DatasetConfig, ModelConfig
-from shipyard.data import Datasets, IngestResult
-from shipyard.data.api import NamedFrame
+from shipyard.data import Datasets, IngestResult, NamedFrame
 from shipyard.predlog import FEEDBACK, PREDICTIONS, list_segments, read_rows
 from shipyard.storage import ArtifactStore
 

@@ -97,7 +97,7 @@ def roll_back(
     with runs.store.transaction() as conn:
         # the registry's own alias move, inside this transaction: the move, its event and
         # the run's new state are written together or not at all
-        before = registry._move_alias(conn, target, CHAMPION, reason)
+        before = registry.move_alias_in(conn, target, CHAMPION, reason)
         record(
             conn,
             action,

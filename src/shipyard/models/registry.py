@@ -129,7 +129,7 @@ class Registry:
         """Point ``alias`` at the version ``ref`` names; return (previous version, new version)."""
         target = self._aliasable(ref, alias)
         with self._store.transaction() as conn:
-            before = self._move_alias(conn, target, alias, reason)
+            before = self.move_alias_in(conn, target, alias, reason)
         return before, target.version
 
     def promote(
@@ -139,7 +139,7 @@ class Registry:
         version, alias, from and to) written in the same transaction: both or neither."""
         target = self._aliasable(ref, alias)
         with self._store.transaction() as conn:
-            before = self._move_alias(conn, target, alias, reason)
+            before = self.move_alias_in(conn, target, alias, reason)
             record(
                 conn,
                 "model.promoted",
@@ -165,10 +165,11 @@ class Registry:
             )
         return target
 
-    def _move_alias(
+    def move_alias_in(
         self, conn: Connection, target: ModelVersion, alias: str, reason: str | None
     ) -> int | None:
-        """Point ``alias`` at ``target`` inside ``conn``'s transaction; the version it left."""
+        """Point ``alias`` at ``target`` inside the caller's transaction ``conn`` (so a
+        caller can write its own rows with the move, all or nothing); the version it left."""
         self._lock(conn, target.model)
         key = (model_aliases.c.model == target.model) & (model_aliases.c.alias == alias)
         before: int | None = conn.execute(sa.select(model_aliases.c.version).where(key)).scalar()

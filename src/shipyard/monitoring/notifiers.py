@@ -166,11 +166,17 @@ class _Permanent(Exception):
 
 def subject(message: dict[str, Any]) -> str:
     status = message["status"].upper()
-    return f"[{status}] {message['severity']}: {message['model']} {message['rule']}"
+    rule, model = str(message["rule"]), str(message["model"])
+    about = rule if rule.startswith(model) else f"{model} {rule}"  # a title naming it already
+    return f"[{status}] {message['severity']}: {about}"
 
 
 def text(message: dict[str, Any]) -> str:
-    return f"{subject(message)} — {message['message']} (owner {message['owner']}, alert #{message['id']})"
+    what = "retraining run" if message["status"] == "maintenance" else "alert"
+    return (
+        f"{subject(message)} — {message['message']} "
+        f"(owner {message['owner']}, {what} #{message['id']})"
+    )
 
 
 def slack_text(message: dict[str, Any]) -> str:
