@@ -22,9 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 
 import shipyard
+from maintenance.maintenance_support import fire_alert as fire_alert  # the worker tests use it
 from shipyard.demo import write_loans_batch
 from shipyard.project import Project
-from shipyard.storage.tables import alerts, retrain_locks, retrain_runs
+from shipyard.storage.tables import retrain_locks, retrain_runs
 
 PROJECT = """\
 project: worker-test
@@ -125,31 +126,6 @@ def with_champion(folder: Path) -> Project:
     project.train("risk")
     project.promote("risk@1", force=True, reason="the first champion")
     return project
-
-
-def fire_alert(project: Project, rule: str, at: datetime, *, model: str = "risk") -> int:
-    """An alert of ``rule`` that fired at ``at``, as monitoring leaves it."""
-    with project.metadata.transaction() as conn:
-        return int(
-            conn.execute(
-                alerts.insert()
-                .values(
-                    model=model,
-                    rule=rule,
-                    state="firing",
-                    severity="warning",
-                    route="owner",
-                    value=1.0,
-                    threshold=0.0,
-                    message=f"{rule} crossed its limit",
-                    detail={},
-                    started_at=at,
-                    fired_at=at,
-                    updated_at=at,
-                )
-                .returning(alerts.c.id)
-            ).scalar_one()
-        )
 
 
 def add_run(project: Project, state: str, started_at: datetime, *, model: str = "risk") -> int:
