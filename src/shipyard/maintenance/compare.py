@@ -172,6 +172,9 @@ def _latency(answered: pl.DataFrame) -> dict[str, Any]:
 
 
 def _latency_check(latency: dict[str, Any], shadow: ShadowConfig) -> Check:
+    # a live row's latency is its whole request (parse, validate, predict, log); a shadow
+    # row's is the challenger's model call alone: the ratio favours the challenger by the
+    # request's own overhead (README, Maintenance, step 6 says so)
     figures = {**latency, "max_latency_ratio": shadow.max_latency_ratio}
     ratio = latency.get("p99_ratio")
     if ratio is None:
