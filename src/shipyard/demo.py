@@ -10,7 +10,9 @@ gate refusing the failing ones and promotes the best passing one to champion,
 serves it, monitors it (drift and feedback alerts reach the owner's webhook),
 closes the loop (``demo_maintenance``: retrain on feedback, shadow, automatic
 promotion, a forced bad version rolled back by the guard), and runs the doctor's
-checks; every change lands in the audit log.
+checks; every change lands in the audit log. An act that cannot run (no version
+passed its checks, so there is no champion to serve) or does not finish its story is
+named in ``DemoSummary.skipped`` with the reason: the CLI reports it and exits 1.
 
 Library code: it reports each step through ``on_step`` and prints nothing.
 """
@@ -69,6 +71,7 @@ class DemoSummary:
     serving: dict[str, Any] | None = None
     monitoring: dict[str, Any] | None = None
     maintenance: dict[str, Any] | None = None
+    skipped: list[str] = field(default_factory=list)  # "act: why", for each act not done
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +99,7 @@ class DemoSummary:
             "serving": self.serving,
             "monitoring": self.monitoring,
             "maintenance": self.maintenance,
+            "skipped": self.skipped,
         }
 
 
@@ -118,9 +122,9 @@ def run_demo(
 ) -> DemoSummary:
     """Run the lifecycle so far in ``folder`` (see :func:`demo_folder`)."""
     step = on_step or (lambda _message: None)
-    # one native thread per pool, as a serving worker runs its model (--threads 1): on a
-    # busy machine OpenMP's waiting threads multiply a single-row prediction's cost, and
-    # the evaluation's latency check would measure the machine instead of the model
+    # one native thread per pool, as a serving worker runs its model (--threads 1): the
+    # demo's servers run in this process, and on a busy machine OpenMP's waiting threads
+    # multiply a single-row prediction's cost (the evaluation's latency check pins its own)
     pin_threads(1)
 
     step(f"writing the example project file into {folder}")
@@ -176,10 +180,18 @@ def run_demo(
             project.promote(best.report.ref, reason="passed every check; best holdout ROC AUC")
             step(f"champion → {best.report.ref}")
 
-        serving = _serving_demo(project, step) if best is not None else None
-        monitoring = monitoring_demo(project, receiver, step) if best is not None else None
-        unsent = project.data.load("loans@latest").drop_nulls().slice(900).to_dicts()
-        maintenance = maintenance_demo(project, receiver, unsent, step) if monitoring else None
+        serving = monitoring = maintenance = None
+        skipped = [] if best is not None else _no_champion(evaluated)
+        for act in skipped:
+            step(f"skipped {act}")
+        if best is not None:
+            serving = _serving_demo(project, step)
+            monitoring = monitoring_demo(project, receiver, step)
+            unsent = project.data.load("loans@latest").drop_nulls().slice(900).to_dicts()
+            maintenance = maintenance_demo(project, receiver, unsent, step)
+            if maintenance.get("unfinished"):
+                skipped.append(f"maintenance: {maintenance['unfinished']}")
+                step(f"unfinished: {skipped[-1]}")
 
         step("running the doctor's checks")
         report = run_doctor(project)
@@ -204,7 +216,21 @@ def run_demo(
         serving=serving,
         monitoring=monitoring,
         maintenance=maintenance,
+        skipped=skipped,
     )
+
+
+def _no_champion(evaluated: list[Evaluation]) -> list[str]:
+    """The acts that need a champion, each with why there is none."""
+    failed = "; ".join(
+        f"{e.report.ref} failed {', '.join(c.name for c in e.report.failed)}" for e in evaluated
+    )
+    return [
+        f"promotion: no version passed its evaluation ({failed}), so there is no champion",
+        "serving: no champion to serve",
+        "monitoring: no champion was served, so there were no predictions to monitor",
+        "maintenance: no champion was served, so there was no alert or feedback to retrain on",
+    ]
 
 
 def _serving_demo(project: Project, step: Step) -> dict[str, Any]:
@@ -248,10 +274,10 @@ def _serving_demo(project: Project, step: Step) -> dict[str, Any]:
         breaker_after = client.get("/v1/models/default-risk")[1]["circuit"]
 
         step("sending ground truth for 100 of the predictions")
-        ids = [a[1]["prediction_ids"][0] for a in answers[:100]]
-        labels = [
-            {"prediction_id": i, "label": bool(row["defaulted"])}
-            for i, row in zip(ids, rows, strict=False)
+        labels = [  # each answered request's id with its row's truth
+            {"prediction_id": body["prediction_ids"][0], "label": bool(row["defaulted"])}
+            for (status, body), row in zip(answers[:100], rows, strict=False)
+            if status == 200
         ]
         feedback = client.post("/v1/models/default-risk/feedback", labels)[1]
         drifting = send_drifting_traffic(client.post, rows[300:900], features, step)

@@ -74,8 +74,8 @@ def point_owner_at(project_file: Path, url: str) -> None:
     """
     text = project_file.read_text(encoding="utf-8")
     text, count = re.subn(
-        r"owner: \{name: risk-team, email: risk@example.com\}",
-        f"owner: {{name: risk-team, email: risk@example.com, webhook: {url}}}",
+        r"owner: \{name: risk-team, file: alerts.jsonl\}",
+        f"owner: {{name: risk-team, file: alerts.jsonl, webhook: {url}}}",
         text,
     )
     text, allowed = re.subn(

@@ -2,7 +2,9 @@
 
 Each check proves something by doing it: the database is written and read back
 inside a transaction that is rolled back; a probe object is stored in the
-artifact store, read back (hash verified) and deleted.
+artifact store, read back (hash verified) and deleted. The alert check fails for
+an owner or route that names a destination nothing could carry (an e-mail
+without ``alerting.smtp``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from . import __version__
 from .errors import ShipyardError
+from .monitoring import undeliverable
 from .project import Project
 from .storage import redact
 
@@ -55,6 +58,7 @@ def run_doctor(project: Project) -> DoctorReport:
         Check("project file", True, f"{project.file} is valid"),
         *_database_checks(project),
         _artifact_check(project),
+        _alert_check(project),
     ]
     return DoctorReport(
         project=project.name,
@@ -111,6 +115,20 @@ def _artifact_check(project: Project) -> Check:
         "artifact store",
         True,
         f"stored, read back (sha256 verified) and deleted a probe at {store.url}",
+    )
+
+
+def _alert_check(project: Project) -> Check:
+    """Every owner and route can be reached as written: no destination lacks its setting."""
+    problems = undeliverable(project.config)
+    if problems:
+        return Check("alert delivery", False, "; ".join(problems))
+    owners = len(project.config.models)
+    return Check(
+        "alert delivery",
+        True,
+        f"every destination of {owners} owner(s) and {len(project.config.alerting.routes)} "
+        "route(s) is configured (and the log takes every alert)",
     )
 
 

@@ -9,7 +9,8 @@ differs from the parent's; ``(exit n)`` one that differs from 2, the default::
     │   └── ProjectNotFoundError(FileNotFoundError)  no shipyard.yaml          (HTTP 404)
     ├── NotFoundError(LookupError)         a named thing does not exist       (HTTP 404)
     ├── DataError(ValueError)              a source cannot be read as a table (HTTP 422)
-    │   └── BatchRejectedError             a batch failed a batch-level check: no version written
+    │   ├── BatchRejectedError             a batch failed a batch-level check: no version written
+    │   └── BatchQuarantinedError          more of a batch quarantined than allowed (exit 1)
     ├── StorageError(OSError)              the database or artifact store failed (HTTP 503)
     │   ├── UnreachableError               the store did not answer; it may come up later
     │   ├── NoSpaceError                   a write found no room (disk full, quota): nothing written
@@ -22,6 +23,7 @@ differs from the parent's; ``(exit n)`` one that differs from 2, the default::
     ├── ModelFormatError(ValueError)       models: cannot save or load in that format (HTTP 422)
     │   └── MalformedModelError            a loaded tree model is inconsistent inside
     ├── PredictionInputError(ValueError)   models: the rows lack the model's features (HTTP 422)
+    ├── ModelMismatchError(ValueError)     models: a model does not fit its features, task or data (HTTP 422)
     ├── AliasError(ValueError)             models: an alias name is not allowed (HTTP 422)
     ├── GateError                          evaluation: the gates refuse a promotion (HTTP 409)
     ├── RequestError(ValueError)           serving: a request not passed to the model (HTTP 422)
@@ -106,6 +108,14 @@ class BatchRejectedError(DataError):
     def __init__(self, message: str, *, report: dict[str, object], hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.report = report
+
+
+class BatchQuarantinedError(DataError):
+    """More of a batch failed its row checks than ``checks.max_quarantined`` allows. The
+    version is written (its quarantine is there to inspect); the ingest is no success.
+    Exit 1: the data was read and judged, the command was not misused."""
+
+    exit_code = 1
 
 
 class StorageError(ShipyardError, OSError):

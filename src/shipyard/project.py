@@ -30,7 +30,7 @@ from .data import Datasets, IngestResult
 from .data.api import Progress
 from .errors import ConfigError, StorageError
 from .evaluation import Evaluation, Evaluations
-from .maintenance import Maintenance, RetrainRun
+from .maintenance import Maintenance, MaintenanceError, RetrainRun
 from .models import Models, ModelVersion
 from .monitoring import Monitoring, MonitorRun
 from .storage import (
@@ -122,6 +122,7 @@ class Project:
                 self.data,
                 self.models,
                 environ=self._environ,
+                root=self.root,
             )
         return self._monitoring
 
@@ -179,6 +180,8 @@ class Project:
         A new champion approves the retraining run waiting for it, or (with the model's
         ``retrain.guard``) starts a guard period that rolls it back if a listed alert fires.
         """
+        if to == "champion" and not force:
+            self._refuse_rejected(ref)
         before, after = self.evaluations.promote(ref, to=to, force=force, reason=reason)
         if to == "champion":
             name = ref.split("@", 1)[0]
@@ -187,6 +190,17 @@ class Project:
             except Exception as exc:  # promoted already; the guard or approval is reported
                 log.warning("after promoting %s: %s", ref, exc)
         return before, after
+
+    def _refuse_rejected(self, ref: str) -> None:
+        """A candidate its retraining run rejected is promoted only with ``force``."""
+        version = self.models.registry.resolve(ref)
+        rejected = self.maintenance.rejection(version.model, version.version)
+        if rejected is not None:
+            run, why = rejected
+            raise MaintenanceError(
+                f"{version.ref} was rejected by retraining run #{run}: {why}",
+                hint=f"see `shipyard runs show {run}`; promote it anyway with --force --reason TEXT",
+            )
 
     def train(
         self, name: str, *, data: str | None = None, params: dict[str, Any] | None = None
@@ -211,8 +225,27 @@ class Project:
         environment: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
         reason: str | None = None,
+        holdout: Any = None,
     ) -> ModelVersion:
-        """Hand over a model trained elsewhere (a notebook): ``dataset="tx@4"``, ``metrics={...}``."""
+        """Hand over a model trained elsewhere (a notebook): ``dataset="tx@4"``, ``metrics={...}``.
+
+        ``holdout`` names the rows kept apart from its training, for evaluation to score it
+        on: a dataset version (``"tx@5"``, recorded by reference) or a pandas or polars
+        DataFrame (checked against the dataset's columns and stored). Without one, an
+        evaluation says it scored rows the model may have trained on, and the gates refuse
+        to promote it unless it was evaluated with ``data=`` or the project opts in.
+        """
+        if holdout is not None:
+            if training and "holdout" in training:
+                raise ConfigError(
+                    "training['holdout'] is where shipyard records the holdout; "
+                    "pass the rows or the dataset version as holdout= only"
+                )
+            known = classes
+            if known is None and hasattr(model, "classes_"):
+                known = [c.item() if hasattr(c, "item") else c for c in model.classes_]
+            kept = self.evaluations.record_holdout(name, holdout, dataset=dataset, classes=known)
+            training = {**(training or {}), "holdout": kept}
         version = self.models.register(
             model,
             name,
@@ -358,6 +391,9 @@ def _project_name(folder: Path) -> str:
 def register(
     model: Any, name: str, *, project: str | os.PathLike[str] = ".", **lineage: Any
 ) -> ModelVersion:
-    """``shipyard.register(model, name="fraud", dataset="tx@4", metrics={...})`` from a notebook."""
+    """``shipyard.register(model, name="fraud", dataset="tx@4", holdout="tx@5")`` from a notebook.
+
+    Takes the keywords of :meth:`Project.register`, ``holdout=`` among them.
+    """
     with open_project(project) as opened:
         return opened.register(model, name, **lineage)

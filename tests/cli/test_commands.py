@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+import shipyard.evaluation.run as evaluation_run
 from helpers import all_commands
 from shipyard import __version__
 from shipyard.cli import cli
@@ -68,6 +69,7 @@ def test_doctor_json(run: Run, project_dir: Path) -> None:
         "database connect",
         "database write",
         "artifact store",
+        "alert delivery",
     }
     assert report["versions"]["shipyard"] == __version__
     assert report["database"].startswith(f"sqlite:///{project_dir}")
@@ -131,6 +133,7 @@ def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
     result = run("demo", "--dir", str(folder), "--no-serve", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
+    assert summary["skipped"] == []  # every act ran, on a busy machine too
     assert summary["doctor"]["ok"] is True
     first, second = summary["ingests"]
     assert first["version"]["ref"] == "loans@1"
@@ -145,26 +148,20 @@ def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
     assert [m["source"] for m in summary["models"]] == ["train", "train", "register"]
     failed = {e["ref"]: set(e["failed"]) for e in summary["evaluations"]}
     verdicts = {e["ref"]: e["passed"] for e in summary["evaluations"]}
-    # monotonic: passes every check (the latency one depends on this machine's load)
-    assert failed["default-risk@1"] <= {"latency p99 single row"}
+    # monotonic: passes every check (latency is judged on the model's own time)
+    assert failed["default-risk@1"] == set()
     # unconstrained: fails the directional test
     assert "directional amount +10000 → up" in failed["default-risk@2"]
-    crowned = verdicts["default-risk@1"]  # the first champion (the loop may move it on)
-    assert (summary["champion"] is None) == (not crowned)
+    assert verdicts["default-risk@1"]  # the first champion (the loop moves it on)
     assert len(summary["refused"]) == sum(not v for v in verdicts.values())
     assert all("refusing to promote" in message for message in summary["refused"])
     actions = [e["action"] for e in summary["audit_events"]]  # newest first
     # up to the first promotion (the loop's events are newer)
-    first = len(actions) - 1 - actions[::-1].index("model.promoted") if crowned else 0
-    lifecycle = actions[first:]
-    if crowned:
-        assert lifecycle[:3] == ["model.promoted", "alias.set", "model.evaluated"]
+    lifecycle = actions[len(actions) - 1 - actions[::-1].index("model.promoted") :]
+    assert lifecycle[:3] == ["model.promoted", "alias.set", "model.evaluated"]
     assert lifecycle.count("model.evaluated") == 3 and lifecycle.count("model.registered") == 3
     assert actions[-1] == "project.created"
     serving = summary["serving"]
-    if not crowned:
-        assert serving is None
-        return
     assert [b["status"] for b in serving["bad_requests"]] == [422, 400, 404]
     assert "rows[0].amount: expected a number" in serving["bad_requests"][0]["problems"][0]
     assert sum(serving["answered"].values()) == 200
@@ -184,16 +181,11 @@ def test_demo_json_runs_the_lifecycle(run: Run, tmp_path: Path) -> None:
     ]
     assert monitoring["messages_after_second_run"] == 0 and monitoring["second_run_changed"] == []
     assert Path(monitoring["report"]).read_text().startswith("<!doctype html>")
-    # the loop (tests/test_demo_maintenance.py checks every step with a steady latency)
+    # the loop (tests/test_demo_maintenance.py checks every step)
     loop = summary["maintenance"]
     runs = {run["id"]: run for run in loop["runs"]}
     retrained = runs[loop["first_run"]]
     assert retrained["trigger"].startswith("alert:") and retrained["feedback"]["rows"] == 700
-    if retrained["state"] == "rejected":  # only the machine's load may stop it: latency
-        failed = [f"{c['name']}: {c['detail']}" for c in retrained["checks"] if not c["passed"]]
-        assert failed and all("latency" in check for check in failed), failed
-        assert summary["champion"] == "default-risk@1"
-        return
     assert retrained["state"] == "promoted" and retrained["decided_by"] == "policy:auto"
     assert summary["champion"] == f"default-risk@{retrained['candidate']}"
     assert [(r["trigger"], r["state"], r["decided_by"]) for r in runs.values()].count(
@@ -207,3 +199,53 @@ def test_demo_refuses_a_folder_with_files(run: Run, project_dir: Path) -> None:
     result = run("demo", "--dir", str(project_dir))
     assert result.exit_code == 2
     assert "not empty" in result.output
+
+
+SLOW = {  # every version far over its budget: no champion, as on a machine that is too slow
+    "waits_known": 1.0,
+    **{
+        f"{kind}_{clock}p{q}_ms": 60_000.0
+        for kind in ("single", "batch")
+        for clock in ("", "wall_", "cpu_")
+        for q in (50, 99)
+    },
+}
+
+
+@pytest.mark.slow  # the demo's webhook receiver listens on 127.0.0.1
+@pytest.mark.timeout(900)  # the acts up to promotion: generous, so a busy machine is not a failure
+def test_a_demo_without_a_champion_names_each_skipped_act_and_exits_1(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(evaluation_run, "_latency", lambda *_args: dict(SLOW))
+    folder = tmp_path / "demo"
+    result = run("demo", "--dir", str(folder), "--no-serve")
+    assert result.exit_code == 1, result.output
+    output = " ".join(result.output.split())  # the terminal wraps long lines
+    assert "the demo did not run its whole story" in output
+    for act in ("promotion", "serving", "monitoring", "maintenance"):
+        assert f"skipped {act}: " in output, act
+    assert "default-risk@1 failed latency p99 single row" in output
+    assert "so there is no champion skipped serving: no champion to serve" in output
+    # no command for a champion that does not exist, nor for acts that did not run
+    assert "@champion" not in output and "monitor default-risk" not in output
+    assert "runs list" not in output and "champion now none" in output
+    assert f"shipyard -C {folder} models show default-risk," in output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow  # the demo's webhook receiver listens on 127.0.0.1
+@pytest.mark.timeout(900)  # the acts up to promotion: generous, so a busy machine is not a failure
+def test_a_demo_without_a_champion_says_so_in_json_and_exits_1(
+    run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(evaluation_run, "_latency", lambda *_args: dict(SLOW))
+    result = run("demo", "--dir", str(tmp_path / "demo"), "--no-serve", "--json")
+    assert result.exit_code == 1
+    summary = json.loads(result.output)
+    assert [act.split(":")[0] for act in summary["skipped"]] == [
+        "promotion", "serving", "monitoring", "maintenance"
+    ]  # fmt: skip
+    assert summary["champion"] is None and summary["serving"] is None
+    assert summary["monitoring"] is None and summary["maintenance"] is None
+    assert all(not e["passed"] for e in summary["evaluations"])

@@ -153,7 +153,41 @@ def test_a_run_awaiting_approval_can_be_rejected_and_frees_the_model(folder: Pat
     again = run(folder, "runs", "reject", "1", "--reason", "twice")
     assert again.exit_code == 1 and "run #1 of risk is rejected" in again.output
     assert run(folder, "runs", "reject", "99", "--reason", "x").exit_code == 2
+    # a rejected candidate is promoted only by force
+    refused = run(folder, "promote", "risk@2", "--to", "champion")
+    assert refused.exit_code == 1, refused.output
+    assert "risk@2 was rejected by retraining run #1: rejected by hand: the data looks" in (
+        refused.output
+    )
+    assert "--force --reason" in refused.output
     assert run(folder, "retrain", "risk").exit_code == 0  # the lock was released
+    blank = run(folder, "runs", "reject", "2", "--reason", "  ")
+    assert blank.exit_code == 1 and "a rejection needs a reason" in blank.output
+    forced = run(folder, "promote", "risk@2", "--force", "--reason", "we checked by hand")
+    assert forced.exit_code == 0, forced.output
+
+
+def test_a_hand_promotion_ends_the_guard_of_the_version_it_replaces(tmp_path: Path) -> None:
+    folder = write_project(
+        tmp_path / "proj", "{promote: approve, guard: {duration: 1h, alerts: [errors]}}"
+    )
+    with_champion(folder).close()
+    run(folder, "retrain", "risk")
+    assert run(folder, "promote", "risk@2", "--to", "champion").exit_code == 0
+    project = shipyard.open(folder)
+    try:
+        assert project.maintenance.run(1).state == "guarding"
+        busy = run(folder, "retrain", "risk")
+        assert busy.exit_code == 1 and "run #1 (guarding)" in busy.output
+        assert "shipyard rollback risk --reason TEXT" in busy.output
+        assert "runs reject" not in busy.output  # a guarding run cannot be rejected
+        project.promote("risk@1", force=True, reason="back to the old one, by hand")
+        first = project.maintenance.run(1)
+        assert first.state == "promoted" and first.steps[-1]["step"] == "superseded"
+        [guard] = [r for r in project.maintenance.runs("risk") if r.id != 1]
+        assert guard.state == "guarding" and guard.candidate == 1  # the new champion's guard
+    finally:
+        project.close()
 
 
 def test_rollback_needs_a_reason_and_an_earlier_champion(folder: Path) -> None:

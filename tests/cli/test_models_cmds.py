@@ -38,19 +38,23 @@ def test_train_alias_show_list(trained: Path) -> None:
             "alias",
             "default-risk@2",
             "champion",
+            "--force",  # not evaluated: the champion's gate is overridden, audited
             "--reason",
             "why not",
             "--json",
         ).stdout
     )
-    assert moved == {"model": "default-risk", "alias": "champion", "from": None, "to": 2}
+    assert moved == {
+        "model": "default-risk", "alias": "champion", "from": None, "to": 2, "forced": True,
+    }  # fmt: skip
     card = json.loads(run(trained, "models", "show", "default-risk@champion", "--json").stdout)
     assert card["version"] == 2 and card["aliases_here"] == ["champion"]
-    assert card["owner"] == {"name": "risk-team", "email": "risk@example.com"}
+    assert card["owner"] == {"name": "risk-team", "file": "alerts.jsonl"}
     assert card["params"]["max_depth"] == 2
     assert card["lineage"][0]["ref"] == "loans@1"
     assert card["lineage"][0]["sources"][0]["uri"].endswith("b1.csv")
     assert [e["action"] for e in card["history"]] == [
+        "model.promoted",
         "alias.set",
         "model.registered",
         "model.registered",
@@ -65,7 +69,7 @@ def test_train_alias_show_list(trained: Path) -> None:
 
 def test_delete_and_alias_delete(trained: Path) -> None:
     run(trained, "train", "default-risk")
-    run(trained, "models", "alias", "default-risk@1", "champion")
+    run(trained, "models", "alias", "default-risk@1", "champion", "--force", "--reason", "test")
     archived = json.loads(run(trained, "models", "delete", "default-risk@1", "--json").stdout)
     assert archived["status"] == "archived"
     assert run(trained, "models", "alias", "default-risk", "champion", "--delete").exit_code == 0
@@ -77,8 +81,15 @@ def test_import_an_mlflow_directory(trained: Path, tmp_path: Path) -> None:
 
     folder = tmp_path / "model"
     folder.mkdir()
+    signature = {"inputs": json.dumps([{"name": "amount"}, {"name": "age"}])}  # its 2 columns
     (folder / "MLmodel").write_text(
-        yaml.safe_dump({"flavors": {"sklearn": {"pickled_model": "model.pkl"}}, "run_id": "r1"})
+        yaml.safe_dump(
+            {
+                "flavors": {"sklearn": {"pickled_model": "model.pkl"}},
+                "run_id": "r1",
+                "signature": signature,
+            }
+        )
     )
     (folder / "model.pkl").write_bytes(
         pickle.dumps(LogisticRegression().fit([[1, 2], [2, 1]], [True, False]))

@@ -104,7 +104,7 @@ def test_a_wrong_policy_names_its_key_path(policy: str, expected: str) -> None:
 def test_feedback_labels_need_a_key_a_request_id_can_fill() -> None:
     [problem] = problems_of(project("{labels: feedback}", key_type="int"))
     assert problem.startswith("shipyard.yaml:22: models.fraud.retrain.labels: ")
-    assert "'id' is a int column" in problem and "declare 'id' as type: string" in problem
+    assert "'id' is an int column" in problem and "declare 'id' as type: string" in problem
     # a text key, no key, or a key the requests carry as a feature are all fine
     parse_config(project("{labels: feedback}"), environ={})
     parse_config(project("{labels: feedback}", key_type="int", key_line="null"), environ={})

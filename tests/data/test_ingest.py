@@ -100,9 +100,13 @@ def test_replace_mode(data_project: Project, tmp_path: Path) -> None:
 def test_the_same_rows_give_the_same_hash(data_project: Project, tmp_path: Path) -> None:
     first = ingest_rows(data_project, tmp_path, GOOD, "a.csv").version
     shuffled = ingest_rows(data_project, tmp_path, [GOOD[2], GOOD[0], GOOD[1]], "b.csv")
-    again = data_project.ingest("people", tmp_path / "a.csv", mode="replace").version
-    assert again.content_hash == first.content_hash
-    assert shuffled.version.rows_quarantined == 3  # all already present
+    assert shuffled.nothing_new == "all 3 rows of the batch are already in people@1"
+    assert shuffled.version == first  # no empty version
+    again = data_project.ingest("people", tmp_path / "b.csv", mode="replace")
+    assert again.nothing_new and again.version == first  # the same rows in another order
+    data_project.ingest("people", write(tmp_path / "c.csv", HEADER + GOOD[0]), mode="replace")
+    back = data_project.ingest("people", tmp_path / "b.csv", mode="replace").version
+    assert back.version == 3 and back.content_hash == first.content_hash
 
 
 def test_references(data_project: Project, tmp_path: Path) -> None:
@@ -308,3 +312,37 @@ def test_concurrent_ingests_never_reuse_a_version(
         versions = project.data.log("people")
         assert sorted(v.version for v in versions) == [1, 2, 3, 4]
         assert project.data.load("people@4").height == 20  # every append saw its parent
+
+
+# -- nothing new, and batches mostly quarantined (issue #16) ---------------------------
+
+
+def test_with_a_key_a_file_is_read_again_under_a_changed_schema(tmp_path: Path) -> None:
+    folder = tmp_path / "p"
+    folder.mkdir()
+    (folder / "shipyard.yaml").write_text(PROJECT)
+    path = write(tmp_path / "a.csv", HEADER + "".join(GOOD) + "4,Dan,30,0.5,US,2026-01-04,true\n")
+    with shipyard.open(folder) as project:
+        first = project.ingest("people", path)
+        assert first.report.quarantined == 1  # US is not a category
+        again = project.ingest("people", path)
+        assert again.nothing_new == "already in people@1: a.csv"
+    (folder / "shipyard.yaml").write_text(PROJECT.replace("[DE, FR, PL]", "[DE, FR, PL, US]"))
+    with shipyard.open(folder) as project:
+        result = project.ingest("people", path)  # Dan is valid now; the others are there
+        assert result.nothing_new is None and result.version.ref == "people@2"
+        assert project.data.load("people@2")["id"].to_list() == [1, 2, 3, 4]
+
+
+def test_over_max_quarantined_the_version_is_written_and_the_result_says_why(
+    data_project: Project, tmp_path: Path
+) -> None:
+    rows = [*GOOD[:1], "5,eve,1,0.1,DE,2026-01-01,true\n", "6,fay,1,0.1,DE,2026-01-01,true\n"]
+    result = ingest_rows(data_project, tmp_path, rows)
+    assert result.version.ref == "people@1" and result.version.rows == 1
+    assert result.too_many_quarantined == (
+        "2 of 3 rows (67%) quarantined, more than datasets.people.checks.max_quarantined "
+        "allows (50%); most by regex:name (2 rows), e.g. b.csv row 3: name: 'eve' does not "
+        "match ^[A-Z]"
+    )
+    assert ingest_rows(data_project, tmp_path, GOOD[1:], "c.csv").too_many_quarantined is None

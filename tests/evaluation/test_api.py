@@ -19,6 +19,8 @@ def test_an_evaluation_is_kept_with_its_reports(eval_project: Project) -> None:
     assert report.passed, report.failed
     assert report.dataset == "loans@1 (holdout)"
     assert report.rows == round(eval_project.data.show("loans@1").rows * 0.2)
+    assert report.holdout["kind"] == "split" and report.holdout["recorded"] is True
+    assert next(c for c in report.checks if c.name == "holdout").passed
     stored = json.loads(eval_project.artifacts.get(result.report_key))
     assert stored["passed"] is True and stored["ref"] == "default-risk@1"
     page = eval_project.artifacts.get(result.html_key).decode()
@@ -102,7 +104,11 @@ def test_evaluate_on_another_dataset_version(eval_project: Project, tmp_path: Pa
     write_loans_batch(tmp_path / "later.csv", rows=800, seed=9, first_id=10_001)
     eval_project.ingest("loans", tmp_path / "later.csv")
     report = eval_project.evaluate("default-risk@1", data="loans@2").report
-    assert report.dataset == "loans@2" and report.rows > 700
+    # loans@2 holds loans@1's rows too (append): those it may have trained on are left out
+    first, second = eval_project.data.show("loans@1").rows, eval_project.data.show("loans@2").rows
+    assert report.dataset == f"loans@2 less the {first:,} rows also in loans@1"
+    assert report.rows == second - first > 700
+    assert report.holdout["kind"] == "data" and report.passed, report.failed
 
 
 def test_a_version_without_a_dataset_needs_data(eval_project: Project) -> None:
@@ -126,3 +132,31 @@ def test_evaluations_survive_reopening(eval_project: Project) -> None:
     eval_project.evaluate("default-risk@1")
     with shipyard.open(eval_project.root) as again:
         assert again.promote("default-risk@1") == (None, 1)
+
+
+def test_a_notebook_version_is_scored_on_the_rows_it_was_handed_over_with(
+    eval_project: Project,
+) -> None:
+    """As the demo's notebook does: the rows it held out (datetimes, categories, booleans)."""
+    from sklearn.linear_model import LogisticRegression
+
+    frame = eval_project.data.load("loans@1").drop_nulls().to_pandas()
+    holdout = frame.sample(frac=0.2, random_state=0)
+    train = frame.drop(holdout.index)
+    model = LogisticRegression(max_iter=1000).fit(train[["amount", "age"]], train["defaulted"])
+    version = eval_project.register(
+        model, "default-risk", dataset="loans@1", features=["amount", "age"], holdout=holdout
+    )
+    stored = eval_project.artifacts.get(version.training["holdout"]["artifact"])
+    assert stored.startswith(b"PAR1")  # kept as Parquet, by its hash
+    report = eval_project.evaluate(version.ref).report
+    assert report.rows == len(holdout) and report.holdout["kind"] == "frame"
+    assert "holdout" not in [c.name for c in report.failed]
+    bare = eval_project.register(
+        model, "default-risk", dataset="loans@1", features=["amount", "age"]
+    )
+    unrecorded = eval_project.evaluate(bare.ref).report
+    assert unrecorded.rows == len(eval_project.data.load("loans@1").drop_nulls("defaulted"))
+    assert unrecorded.holdout["note"].startswith("no recorded holdout")
+    with pytest.raises(GateError, match="no recorded holdout"):
+        eval_project.promote(bare.ref)

@@ -472,6 +472,9 @@ def test_trusted_types_listed_in_the_project_file_reach_an_mlflow_import(
     x = np.c_[rng.integers(0, 4, 300), rng.normal(size=300)]
     model = HistGradientBoostingClassifier(max_iter=3, categorical_features=[0]).fit(x, x[:, 0] > 1)
     folder = mlflow_dir(tmp_path / "mlflow", sio.dumps(model))
+    spec = yaml.safe_load((folder / "MLmodel").read_text())
+    spec["signature"] = {"inputs": json.dumps([{"name": "amount"}, {"name": "age"}])}
+    (folder / "MLmodel").write_text(yaml.safe_dump(spec))  # its 2 columns are these features
     with pytest.raises(ModelFormatError, match="check_array"):
         model_project.models.import_mlflow(folder, "default-risk")
     project_file = model_project.root / "shipyard.yaml"

@@ -37,7 +37,9 @@ def test_a_trained_version_records_what_reproduces_it(model_project: Project) ->
     data = model_project.data.show("loans@latest")
     assert (version.dataset, version.dataset_hash) == (data.ref, data.content_hash)
     assert version.features == ["amount", "age", "country"]
-    assert version.params == {"max_depth": 3, "learning_rate": 0.1, "max_iter": 100, "seed": 0}
+    assert version.params == {
+        "max_depth": 3, "learning_rate": 0.1, "max_iter": 100, "seed": 0, "monotonic": True,
+    }  # fmt: skip
     assert {"accuracy", "roc_auc", "log_loss", "f1"} <= set(version.metrics)
     assert version.schema_hash and len(version.schema_hash) == 64
     assert len(version.code["git"]) == 40 and version.code["dirty"] is True  # untracked files
@@ -64,6 +66,9 @@ def test_params_override_and_keep_their_type(model_project: Project) -> None:
         ["max_depth=5", "learning_rate=1", "new_one=abc"], {"max_depth": 3, "learning_rate": 0.1}
     )
     assert params == {"max_depth": 5, "learning_rate": 1.0, "new_one": "abc"}
+    with pytest.raises(ConfigError, match="model 'default-risk' has no param 'new_one'"):
+        model_project.train("default-risk", params=params)  # not declared, no any_params
+    del params["new_one"]
     version = model_project.train("default-risk", params=params)
     assert version.params["max_depth"] == 5
     with pytest.raises(

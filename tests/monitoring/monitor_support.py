@@ -43,7 +43,7 @@ datasets:
       defaulted: {type: bool}
 models:
   risk:
-    owner: {name: risk-team, email: risk@example.com, webhook: "%(hook)s/owner"}
+    owner: {name: risk-team, webhook: "%(hook)s/owner"}
     task: binary_classification
     dataset: loans
     features: [amount, age, country]

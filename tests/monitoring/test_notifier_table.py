@@ -9,10 +9,13 @@ retries, a route can name it, and a URL destination is checked when the file loa
 from __future__ import annotations
 
 import logging
+import shutil
 import socket
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from monitor_support import Receiver
@@ -96,11 +99,29 @@ def _log(caplog: pytest.LogCaptureFixture) -> Iterator[Endpoint]:
         )
 
 
+@contextmanager
+def _file() -> Iterator[Endpoint]:
+    folder = Path(tempfile.mkdtemp(prefix="shipyard-file-channel-"))
+    blocked = folder / "not-a-folder"
+    blocked.write_text("a file where the channel's folder should be")
+    written = folder / "alerts/risk.jsonl"
+    try:
+        yield Endpoint(
+            notifier=lambda allow: Notifier(allow_hosts=allow, root=folder),
+            target="alerts/risk.jsonl",
+            received=lambda: written.read_text().splitlines() if written.exists() else [],
+            refused=Notifier(retries=2, backoff_s=0.01, root=blocked),  # cannot make its folder
+        )
+    finally:
+        shutil.rmtree(folder)
+
+
 RECEIVERS: dict[str, Callable[[pytest.LogCaptureFixture], AbstractContextManager[Endpoint]]] = {
     "webhook": lambda _: _http("/hooks/webhook"),
     "slack": lambda _: _http("/hooks/slack"),
     "email": lambda _: _smtp(),
     "log": _log,
+    "file": lambda _: _file(),
 }
 
 

@@ -7,7 +7,14 @@ The fixtures that use these live in ``conftest.py`` beside this module.
 from __future__ import annotations
 
 import importlib
+import os
+import re
+import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -159,6 +166,87 @@ def make_project(folder: Path) -> Project:
 def set_fault(project: Project, mode: str) -> None:
     """What the faulty model does next: ok, raise, sleep:SECONDS or hang."""
     (project.root / "fault.txt").write_text(mode)
+
+
+EXTRA_MODELS = """\
+  fresh:
+    owner: {name: risk-team, email: risk@example.com}
+    task: binary_classification
+    dataset: loans
+    features: [amount, age]
+    latency_budget_ms: 5000
+    fallback: {default: {prediction: false, probabilities: [0.5, 0.5]}}
+  tracked:
+    owner: {name: risk-team, email: risk@example.com}
+    task: binary_classification
+    dataset: loans
+    features: [amount, age]
+    passthrough: [request_id, sent_at]
+    latency_budget_ms: 5000
+"""
+"""Two more models: ``fresh`` (never promoted: no champion, a fallback default that must
+not stand in for it) and ``tracked`` (with passthrough fields)."""
+
+
+def make_extended_project(folder: Path) -> Project:
+    """The test project with ``fresh`` (no versions) and ``tracked`` (champion v1)."""
+    make_project(folder).close()
+    file = folder / "shipyard.yaml"
+    file.write_text(file.read_text() + EXTRA_MODELS)
+    project = shipyard.open(folder)
+    X, y = training_rows()
+    version = project.register(LogisticRegression().fit(X / 1000, y), "tracked")
+    project.models.alias(version.ref, "champion")
+    return project
+
+
+@contextmanager
+def serve_process(
+    folder: Path, *args: str
+) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
+    """``shipyard serve --port 0 ARGS`` as a real process, ready (``/readyz`` 200) inside:
+    the process, its URL, and the lines it wrote to stderr (growing while it runs)."""
+    process = subprocess.Popen(
+        [*SHIPYARD, "-C", str(folder), "serve", "--port", "0", *args],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert process.stderr is not None
+    url = None
+    lines: list[str] = []
+    deadline = time.monotonic() + 60
+    while url is None and time.monotonic() < deadline:
+        line = process.stderr.readline()
+        if not line and process.poll() is not None:
+            break
+        lines.append(line)
+        found = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
+        url = found.group(1) if found else None
+    assert url, "".join(lines)
+    drain = threading.Thread(
+        target=lambda: lines.extend(process.stderr or ()), daemon=True
+    )  # keep the pipe drained, and what it says
+    drain.start()
+    try:
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        yield process, url, lines
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        drain.join(timeout=10)
+        process.stderr.close()
+
+
+SHIPYARD = [sys.executable, "-m", "shipyard"]
 
 
 class LiveServer(EmbeddedServer):

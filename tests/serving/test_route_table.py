@@ -32,6 +32,7 @@ LABELS = {
     "/version", "/v1/models", "/v1/admin/reload", "/v1/admin/fault", "/v2",
     "/v2/health/live", "/v2/health/ready",
     "/v1/models/{name}", "/v1/models/{name}/predict", "/v1/models/{name}/feedback",
+    "/v1/models/{name}/versions/{version}/predict",
     "/v1/models/{name}/aliases/{alias}",
     "/v2/models/{name}", "/v2/models/{name}/ready", "/v2/models/{name}/infer",
     "/v2/models/{name}/versions/{version}", "/v2/models/{name}/versions/{version}/ready",
@@ -177,6 +178,7 @@ def test_admin_routes_probes_and_prediction_routes_are_the_ones_named() -> None:
     assert {r.path for r in ROUTES if r.probe} == probes
     assert {r.path for r in ROUTES if r.prediction} == {
         "/v1/models/{name}/predict",
+        "/v1/models/{name}/versions/{version}/predict",
         "/v2/models/{name}/infer",
         "/v2/models/{name}/versions/{version}/infer",
         "/invocations",

@@ -94,7 +94,7 @@ def test_admin_endpoints_need_the_token(live: LiveServer) -> None:
         assert client.post("/v1/admin/reload", headers=ADMIN).status_code == 200
         moved = client.put(
             "/v1/models/risk/aliases/champion",
-            json={"version": 2, "reason": "better"},
+            json={"version": 2, "reason": "better", "force": True},  # not evaluated: forced
             headers=ADMIN,
         )
         assert moved.json() == {"model": "risk", "alias": "champion", "from": 1, "to": 2}

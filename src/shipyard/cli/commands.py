@@ -109,14 +109,20 @@ def audit(ctx: click.Context, subject: str | None, limit: int, as_json: bool) ->
     help="Where the demo serves its champion after the summary (0: any free port).",
 )
 @json_option
-def demo(folder: Path | None, no_serve: bool, port: int, as_json: bool) -> None:
-    """Create a demo project in a fresh folder and run the whole lifecycle on it."""
+@click.pass_context
+def demo(ctx: click.Context, folder: Path | None, no_serve: bool, port: int, as_json: bool) -> None:
+    """Create a demo project in a fresh folder and run the whole lifecycle on it.
+
+    Exits 1 if an act was skipped or did not finish (each is named, with why).
+    """
     from shipyard.demo import demo_folder, run_demo  # here: the demo pulls in the server
 
     target = demo_folder(folder)
     if as_json:
         summary = run_demo(target)
         print_json(summary.as_dict())
+        if summary.skipped:
+            ctx.exit(1)
         return
     console.rule(markup("[bold]shipyard demo"))
     with console.status("starting") as status:
@@ -127,6 +133,11 @@ def demo(folder: Path | None, no_serve: bool, port: int, as_json: bool) -> None:
 
         summary = run_demo(target, on_step=step)
     _print_demo(summary)
+    if summary.skipped:
+        console.print(markup("[red]the demo did not run its whole story[/]:"))
+        for act in summary.skipped:
+            console.print(markup("  [red]skipped[/] {}", act))
+        ctx.exit(1)
     if no_serve or summary.champion is None:
         return
     console.rule(markup("[bold]serving"))
@@ -204,19 +215,19 @@ def _print_demo(summary: DemoSummary) -> None:
     for event in summary.audit_events:
         table.add_row(str(event["id"]), event["actor"], event["action"], event["subject"])
     console.print(table)
-    folder = summary.folder
-    console.print(
-        markup(
-            "\nLook around: [bold]shipyard -C {0} data list[/], "
-            "[bold]shipyard -C {0} data quarantine loans@1[/], "
-            "[bold]shipyard -C {0} models show default-risk@champion[/], "
-            "[bold]shipyard -C {0} audit[/], "
-            "[bold]shipyard -C {0} monitor default-risk[/], "
-            "[bold]shipyard -C {0} alerts list[/], "
-            "[bold]shipyard -C {0} runs list[/]",
-            folder,
-        )
-    )
+    # only commands that work on what the demo made: none for a champion that does not exist
+    crowned = summary.champion is not None
+    commands = [
+        "data list",
+        "data quarantine loans@1",
+        "models show default-risk@champion" if crowned else "models show default-risk",
+        "audit",
+        *(["monitor default-risk"] if crowned else []),
+        *(["alerts list"] if summary.monitoring is not None else []),
+        *(["runs list"] if summary.maintenance is not None else []),
+    ]
+    template = "\nLook around: " + ", ".join(["[bold]shipyard -C {} {}[/]"] * len(commands))
+    console.print(markup(template, *(x for c in commands for x in (summary.folder, c))))
 
 
 def _print_maintenance(maintenance: dict[str, Any]) -> None:

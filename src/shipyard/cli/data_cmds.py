@@ -23,9 +23,10 @@ from rich.table import Table
 
 from shipyard.data import DatasetVersion, IngestResult, SqlQuery
 from shipyard.data.csv_safe import write_csv
-from shipyard.data.infer import infer_schema, write_into_project
+from shipyard.data.infer import MARGIN, infer_schema, render, write_into_project
+from shipyard.data.names import is_valid_name, sanitise
 from shipyard.data.watch import WatchEvent, watch
-from shipyard.errors import BatchRejectedError, DataError
+from shipyard.errors import BatchQuarantinedError, BatchRejectedError, DataError
 from shipyard.project import Project
 
 from .app import cli, open_from
@@ -42,19 +43,43 @@ def data() -> None:
 @data.command()
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--dataset", "name", required=True, help="Name of the dataset to declare.")
-@click.option("--dry-run", is_flag=True, help="Print the proposal without writing it.")
+@click.option("--dry-run", is_flag=True, help="Print the proposal; write nothing.")
+@click.option(
+    "--ranges",
+    is_flag=True,
+    help=f"Propose min/max for numeric columns: the sample's, widened {MARGIN:.0%} "
+    "(never on ids or times).",
+)
 @click.option("--force", is_flag=True, help="Replace the dataset if it is already declared.")
 @click.pass_context
-def infer(ctx: click.Context, file: Path, name: str, dry_run: bool, force: bool) -> None:
-    """Propose a schema from FILE and write it into shipyard.yaml for review."""
-    import yaml
+def infer(
+    ctx: click.Context, file: Path, name: str, dry_run: bool, ranges: bool, force: bool
+) -> None:
+    """Propose a schema from FILE and write it into shipyard.yaml for review.
 
-    entry = infer_schema(file)
-    console.print(yaml.safe_dump({"datasets": {name: entry}}, sort_keys=False), end="")
+    Headers the project file would refuse as names ('mean radius') are proposed
+    sanitised ('mean_radius') with 'source:' naming the header, so FILE is ingested
+    as it is.
+    """
+    if not is_valid_name(name):
+        raise click.BadParameter(
+            f"'{name}' is not a dataset name: use letters, digits, '.', '_' or '-' "
+            f"(e.g. '{sanitise([name])[name]}')",
+            param_hint="'--dataset'",
+        )
+    proposal = infer_schema(file, ranges=ranges)
+    console.print(render(name, proposal), end="")
+    renamed = sum(1 for spec in proposal.columns.values() if "source" in spec)
+    if renamed:
+        err_console.print(
+            f"{renamed} header{'s' if renamed != 1 else ''} renamed to valid column names; "
+            "'source:' keeps each header, so the file is read as it is"
+        )
     if dry_run:
+        err_console.print("dry run: nothing written")
         return
     with open_from(ctx) as project:
-        write_into_project(project.file, name, entry, force=force)
+        write_into_project(project.file, name, proposal, force=force)
         console.print(
             markup(
                 "[green]wrote datasets.{} into {}[/]: review it, set 'target'", name, project.file
@@ -130,8 +155,20 @@ def ingest(
             raise
         if as_json:
             print_json(result.as_dict())
-            return
-        _print_ingest(result, project)
+        elif result.nothing_new:
+            console.print(
+                markup("[bold]nothing new[/]: {}; no version written", result.nothing_new)
+            )
+        else:
+            _print_ingest(result, project)
+        if result.too_many_quarantined:
+            ref = result.version.ref
+            raise BatchQuarantinedError(
+                f"{ref} is written, but {result.too_many_quarantined}",
+                hint=f"see the rows with 'shipyard data quarantine {ref}'; fix the data or the "
+                f"schema in shipyard.yaml, or raise datasets.{name}.checks.max_quarantined "
+                "(up to 1.0) if such batches are expected",
+            )
 
 
 def _with_progress(
@@ -167,6 +204,8 @@ def _with_progress(
 
 def _print_ingest(result: IngestResult, project: Project) -> None:
     version, report = result.version, result.report
+    for skipped in result.skipped:
+        console.print(markup("[yellow]skipped[/] {}", skipped))
     console.print(
         markup(
             "[bold]{}[/]  received {:,}  accepted {:,}  quarantined {:,}  ({:,} rows in the version)",
@@ -193,9 +232,13 @@ def _watch(
     def show(event: WatchEvent) -> None:
         events.append(event)
         if not as_json:
-            colour = {"ingested": "green", "rejected": "red", "unreadable": "red"}.get(
-                event.outcome, "white"
-            )
+            colour = {
+                "ingested": "green",
+                "unchanged": "yellow",
+                "quarantined": "red",
+                "rejected": "red",
+                "unreadable": "red",
+            }.get(event.outcome, "white")
             console.print(
                 markup(
                     f"[{colour}]{{}}[/] {{}}: {{}}", event.outcome, event.path.name, event.detail

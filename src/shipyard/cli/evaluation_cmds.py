@@ -20,7 +20,7 @@ from .output import console, json_option, markup, print_json
 @click.option(
     "--data",
     "data_ref",
-    help="Evaluate on this dataset version (default: the version's own holdout).",
+    help="Evaluate on this dataset version (default: the version's recorded holdout).",
 )
 @json_option
 @click.pass_context
@@ -45,6 +45,8 @@ def _print(result: Evaluation) -> None:
     console.print(
         markup("[bold]{}[/] on {} ({:,} rows): " + verdict, report.ref, report.dataset, report.rows)
     )
+    if report.holdout.get("note"):  # said before any number, so no number is read as a holdout's
+        console.print(markup("[yellow]{}[/]", report.holdout["note"]))
     table = Table("", "check", "value", "needs", "detail", box=None)
     for check in report.checks:
         mark = markup("[green]pass[/]" if check.passed else "[red]FAIL[/]")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from shipyard.errors import ConfigError
 from shipyard.models import ModelCard
 from shipyard.training import parse_params
 
@@ -166,28 +167,53 @@ def _details(detail: dict[str, object]) -> str:
 @click.option(
     "--delete", is_flag=True, help="Remove ALIAS instead (REF is then just the model name)."
 )
-@click.option("--reason", help="Why: kept in the audit log.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="champion only: move it although the evaluation gate refuses (needs --reason; audited).",
+)
+@click.option("--reason", help="Why: kept in the audit log (required with --force).")
 @json_option
 @click.pass_context
 def alias(
-    ctx: click.Context, ref: str, alias: str, delete: bool, reason: str | None, as_json: bool
+    ctx: click.Context,
+    ref: str,
+    alias: str,
+    delete: bool,
+    force: bool,
+    reason: str | None,
+    as_json: bool,
 ) -> None:
-    """Point ALIAS (champion, challenger, any name) at NAME@V, or remove it with --delete."""
+    """Point ALIAS (champion, challenger, any name) at NAME@V, or remove it with --delete.
+
+    The champion passes the same evaluation gate as 'shipyard promote': NAME@V's
+    latest evaluation must have passed, or --force --reason overrides it (audited).
+    """
     name = ref.split("@", 1)[0]
+    if force and (delete or alias != "champion"):
+        raise ConfigError(
+            "--force only overrides the champion's evaluation gate; other aliases are not gated",
+            hint=f"drop --force: shipyard models alias {ref} {alias}",
+        )
     with open_from(ctx) as project:
         if delete:
             before: int | None = project.models.delete_alias(name, alias, reason=reason)
             after: int | None = None
+        elif alias == "champion":  # the gate of 'shipyard promote', not a side door around it
+            before, after = project.promote(ref, to=alias, force=force, reason=reason)
         else:
             before, after = project.models.alias(ref, alias, reason=reason)
-    result = {"model": name, "alias": alias, "from": before, "to": after}
+    result: dict[str, object] = {"model": name, "alias": alias, "from": before, "to": after}
+    if alias == "champion" and not delete:
+        result["forced"] = force
     if as_json:
         print_json(result)
     elif delete:
         console.print(f"removed {result['model']}@{alias} (it pointed at version {result['from']})")
     else:
         moved = f" (was {result['from']})" if result["from"] else ""
-        console.print(f"{result['model']}@{alias} → version {result['to']}{moved}")
+        forced = " (forced)" if force else ""
+        console.print(f"{result['model']}@{alias} → version {result['to']}{moved}{forced}")
 
 
 @models.command("import")

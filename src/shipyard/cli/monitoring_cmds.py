@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 from rich.table import Table
 
-from shipyard.config.schema import parse_duration
+from shipyard.config.schema import ModelConfig, parse_duration
 from shipyard.errors import ConfigError, ShipyardError, StorageError
-from shipyard.monitoring import MonitorRun
+from shipyard.monitoring import NOT_CONFIGURED, MonitorRun
 from shipyard.monitoring.prometheus import prometheus_rules
 from shipyard.storage.safe_files import write_atomic
 
@@ -103,6 +104,11 @@ def monitor(
             elif not as_json:
                 for run in runs:
                     _print(run, project.monitoring.link(run.html_key))
+            refused = _unreachable(runs, project.monitoring.alerts.models)
+            if refused is not None:
+                if every is None:
+                    raise refused
+                err_console.print(markup("[bold red]error:[/] {}", refused.message), soft_wrap=True)
             if every is None:
                 return
             try:
@@ -110,6 +116,28 @@ def monitor(
             except KeyboardInterrupt:
                 err_console.print("stopped")
                 return
+
+
+def _unreachable(runs: list[MonitorRun], models: Mapping[str, ModelConfig]) -> ConfigError | None:
+    """A run's alert that a channel could not carry for a missing setting, as the error
+    ``monitor`` ends with (the alert is recorded, the message stays owed)."""
+    missed = [d for run in runs for d in run.deliveries if d.status == NOT_CONFIGURED]
+    if not missed:
+        return None
+    said = []
+    for d in missed:
+        config = models.get(d.model or "")
+        owner = config.owner.name if config else "?"
+        said.append(
+            f"alert #{d.alert} of {d.model} did not reach its owner {owner}: "
+            f"{d.channel.label} is not configured: {d.error}"
+        )
+    return ConfigError(
+        "; ".join(dict.fromkeys(said)),
+        hint="or give the owner a webhook, slack or file; the message stays owed and goes out "
+        "on the next `shipyard monitor`; `shipyard doctor` lists every destination nothing "
+        "can carry",
+    )
 
 
 def _print(run: MonitorRun, link: str) -> None:
@@ -170,18 +198,19 @@ def _print(run: MonitorRun, link: str) -> None:
             )
         )  # fmt: skip
     for d in run.deliveries:
-        mark = (
-            markup("sent")
-            if d.ok
-            else markup("[red]FAILED after {} attempt(s)[/]: {}", d.attempts, d.error)
-        )
-        console.print(markup("  notified {}: ", d.channel.label) + mark)
+        if d.ok:
+            mark = markup("sent")
+        elif d.status == NOT_CONFIGURED:
+            mark = markup("[bold red]NOT CONFIGURED[/]: {}", d.error)
+        else:
+            mark = markup("[red]FAILED after {} attempt(s)[/]: {}", d.attempts, d.error)
+        console.print(markup("  alert #{} to {}: ", d.alert, d.channel.label) + mark)
     console.print(f"  report: {link}")
 
 
 @cli.group()
 def alerts() -> None:
-    """Alerts: list them, acknowledge one, export the rules for Prometheus."""
+    """Alerts: list them, show one with every delivery, acknowledge one, export the rules."""
 
 
 @alerts.command("list")
@@ -201,13 +230,77 @@ def alerts_list(ctx: click.Context, model: str | None, every: bool, as_json: boo
     if not found:
         console.print("no open alerts" if not every else "no alerts yet")
         return
-    table = Table("id", "model", "rule", "state", "severity", "since", "acked", "message", box=None)
-    for a in found:
-        table.add_row(
-            str(a.id), a.model, a.rule, a.state, a.severity, a.started_at.strftime("%Y-%m-%d %H:%M"),
-            a.acked_by or "", a.message,
+    rows = [("id", "model", "rule", "severity", "status", "since", "owner")]
+    rows += [
+        (
+            f"#{a.id}", a.model, a.rule, a.severity,
+            a.state + (" (acked)" if a.acked_at else "") + (" (owed)" if a.owed else ""),
+            a.started_at.strftime("%Y-%m-%d %H:%M"), a.owner or "-",
+        )
+        for a in found
+    ]  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:  # one line per alert, however narrow the terminal
+        line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        console.print(line, soft_wrap=True)
+    console.print(
+        markup("[dim]details and every delivery: shipyard alerts show ID[/]"), soft_wrap=True
+    )
+
+
+@alerts.command("show")
+@click.argument("alert_id", type=int)
+@json_option
+@click.pass_context
+def alerts_show(ctx: click.Context, alert_id: int, as_json: bool) -> None:
+    """Alert ID in full: its rule, figures, owner, route, and every delivery of its messages."""
+    with open_from(ctx) as project:
+        alert = project.monitoring.alerts.get(alert_id)
+    if as_json:
+        print_json(alert.as_dict())
+        return
+    at = "%Y-%m-%d %H:%M:%S UTC"
+    console.print(
+        markup(
+            "[bold]alert #{}[/] {} {}: {}", alert.id, alert.model, alert.rule, alert.state.upper()
+        ),
+        soft_wrap=True,
+    )
+    fields = [
+        ("severity", alert.severity),
+        ("owner", alert.owner or "- (the model is no longer declared)"),
+        ("route", alert.route),
+        ("message", alert.message),
+        ("value", alert.value),
+        ("threshold", alert.threshold),
+        ("started", alert.started_at.strftime(at)),
+        ("fired", alert.fired_at.strftime(at) if alert.fired_at else "-"),
+        ("notified", alert.notified_at.strftime(at) if alert.notified_at else "-"),
+        ("resolved", alert.resolved_at.strftime(at) if alert.resolved_at else "-"),
+        (
+            "acknowledged",
+            f"{alert.acked_by} at {alert.acked_at.strftime(at)}" if alert.acked_at else "-",
+        ),
+        ("owed", alert.owed or "-"),
+        ("report", alert.detail.get("report", "-")),
+    ]
+    for name, value in fields:
+        console.print(f"  {name + ':':<14}{value}", soft_wrap=True)
+    if not alert.deliveries:
+        console.print("  deliveries:   none yet", soft_wrap=True)
+        return
+    console.print("  deliveries:", soft_wrap=True)
+    for d in alert.deliveries:
+        colour = {"sent": "green", "failed": "red"}.get(d.status, "bold red")
+        console.print(
+            markup(
+                f"    {{}} {{}} to {{}}: [{colour}]{{}}[/]{{}}",
+                d.at.strftime(at), d.kind, d.channel, d.status,
+                f" after {d.attempts} attempt(s): {d.error}" if d.status == "failed" else
+                (f": {d.error}" if d.error else ""),
+            ),
+            soft_wrap=True,
         )  # fmt: skip
-    console.print(table)
 
 
 @alerts.command("ack")

@@ -11,7 +11,7 @@ from shipyard.project import Project
 from shipyard.serving import resolve_targets
 from shipyard.serving import serve as run_server
 from shipyard.serving.exposure import is_loopback
-from shipyard.serving.targets import declared_targets
+from shipyard.serving.targets import Targets, declared_targets
 from shipyard.serving.waiting import waiting_for
 
 from .app import cli, open_from
@@ -60,10 +60,14 @@ def serve(
     """Serve MODEL[@ALIAS|@N]... (default: every model's champion) until Ctrl-C or SIGTERM.
 
     The server follows aliases: when `champion` moves, every worker loads, warms
-    and switches to the new version without failing a request. A --host other than
-    a loopback address needs SHIPYARD_API_TOKEN with server.require_token, or --public.
-    If the database or the object store does not answer yet, the server starts
-    live but not ready, and loads the models once they answer.
+    and switches to the new version without failing a request. A model whose alias
+    names no version yet (no champion) is served not ready (503, and /readyz says
+    why) while the others answer, and loads once the alias names a version. Several
+    versions of one model (`serve m@4 m@3`): the first at /v1/models/m/predict, each
+    other at /v1/models/m/versions/N/predict. A --host other than a loopback address
+    needs SHIPYARD_API_TOKEN with server.require_token, or --public. If the database
+    or the object store does not answer yet, the server starts live but not ready,
+    and loads the models once they answer.
     """
     with open_from(ctx, lazy_stores=True) as project:
         targets = _targets(project, list(models))
@@ -73,12 +77,20 @@ def serve(
 
     def listening(url: str) -> None:
         err_console.print(
-            f"serving {', '.join(f'{m}@{t}' for m, t in targets.items())} on {url} "
+            f"serving {', '.join(_served(targets))} on {url} "
             f"({workers} worker{'s' if workers > 1 else ''}); Ctrl-C stops",
             markup=False,
             highlight=False,
             soft_wrap=True,
         )
+        for ref, why in targets.not_ready.items():
+            err_console.print(
+                f"not ready: {ref} — {why}; its routes answer 503 until it names a version",
+                style="yellow",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
         if open_to_all:
             err_console.print(
                 f"PUBLIC: no token protects {url}; anyone who can reach it can predict, "
@@ -91,7 +103,7 @@ def serve(
 
     run_server(
         root,
-        targets,
+        targets.models,
         host=host,
         port=port,
         workers=workers,
@@ -102,9 +114,18 @@ def serve(
     )
 
 
-def _targets(project: Project, specs: list[str]) -> dict[str, str]:
-    """{model: alias or version}: names checked against the project file always, and against
-    the registry when the stores answer (a store that does not is waited for, not fatal)."""
+def _served(targets: Targets) -> list[str]:
+    """``m@4``, and ``m@3 at /v1/models/m/versions/3/predict`` for a further version."""
+    shown = []
+    for name, wanted in targets.models.items():
+        shown.append(f"{name}@{wanted[0]}")
+        shown += [f"{name}@{t} at /v1/models/{name}/versions/{t}/predict" for t in wanted[1:]]
+    return shown
+
+
+def _targets(project: Project, specs: list[str]) -> Targets:
+    """The targets: names checked against the project file always, and against the registry
+    when the stores answer (a store that does not is waited for, not fatal)."""
     declared = declared_targets(project, specs)
     try:
         project.ping()
@@ -117,4 +138,4 @@ def _targets(project: Project, specs: list[str]) -> dict[str, str]:
             highlight=False,
             soft_wrap=True,
         )
-        return declared
+        return Targets(declared)

@@ -70,6 +70,7 @@ def _check_dataset(path: Path, dataset: DatasetConfig) -> list[Problem]:
             )
     for name, column in dataset.columns.items():
         problems += _check_column((*path, "columns", name), column)
+    problems += _check_sources(path, dataset)
     if dataset.on_duplicate_key == "keep_latest" and (
         dataset.key is None or dataset.timestamp is None
     ):
@@ -91,6 +92,28 @@ def _check_dataset(path: Path, dataset: DatasetConfig) -> list[Problem]:
                 f"min ({bounds.min}) is greater than max ({bounds.max})",
             )
         )
+    return problems
+
+
+def _check_sources(path: Path, dataset: DatasetConfig) -> list[Problem]:
+    """Each ``source`` header feeds one column, and is not another column's name."""
+    problems: list[Problem] = []
+    fed: dict[str, str] = {}
+    for name, column in dataset.columns.items():
+        source, at = column.source, (*path, "columns", name, "source")
+        if source is None or source == name:
+            continue
+        if not source.strip():
+            problems.append(Problem(at, "the source header is empty; give the header as it is"))
+        elif source in fed:
+            problems.append(
+                Problem(at, f"'{source}' is already the source of column '{fed[source]}'")
+            )
+        elif source in dataset.columns:
+            problems.append(
+                Problem(at, f"'{source}' is another column's name; a header feeds one column")
+            )
+        fed[source] = name
     return problems
 
 
@@ -276,11 +299,11 @@ def _check_fallback(path: Path, model: ModelConfig) -> list[Problem]:
 def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[Problem]:
     problems: list[Problem] = []
     owner = model.owner
-    if not (owner.email or owner.webhook or owner.slack):
+    if not (owner.email or owner.webhook or owner.slack or owner.file):
         problems.append(
             Problem(
                 (*path, "owner"),
-                "an owner needs a contact: add 'email', 'webhook' or 'slack' so alerts reach them",
+                "an owner needs a contact: add 'email', 'webhook', 'slack' or 'file' so alerts reach them",
             )
         )
     known = METRICS[model.task]
@@ -298,6 +321,7 @@ def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[
     problems += _check_fallback(path, model)
     problems += _check_monitoring(path, model, known, config)
     problems += _check_retrain(path, model, config)
+    problems += _check_passthrough(path, model)
     if model.format == "pickle" and not model.trusted_pickle:
         problems.append(
             Problem(
@@ -354,6 +378,26 @@ def _check_model(path: Path, model: ModelConfig, config: ProjectConfig) -> list[
                 f"dataset '{model.dataset}' declares no 'target' column for this model to learn",
             )
         )
+    return problems
+
+
+def _check_passthrough(path: Path, model: ModelConfig) -> list[Problem]:
+    """A passthrough field is not a feature (the model gets it, or the log keeps it aside)."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for index, name in enumerate(model.passthrough):
+        at = (*path, "passthrough", index)
+        if name in model.features:
+            problems.append(
+                Problem(
+                    at,
+                    f"'{name}' is a feature; a passthrough field is logged, not modelled: "
+                    "list it under 'features' or 'passthrough', not both",
+                )
+            )
+        elif name in seen:
+            problems.append(Problem(at, f"'{name}' is listed twice"))
+        seen.add(name)
     return problems
 
 
@@ -499,7 +543,8 @@ def _check_feedback_key(at: Path, model: ModelConfig, dataset: DatasetConfig) ->
         Problem(
             (*at, "labels"),
             f"feedback rows are keyed by their request's prediction id (text), but the "
-            f"dataset's key '{key}' is a {kind} column, so every such row would be "
+            f"dataset's key '{key}' is {'an' if kind[0] in 'aeiou' else 'a'} {kind} column, "
+            "so every such row would be "
             f"quarantined; declare '{key}' as type: string, or make it one of the features",
         )
     ]

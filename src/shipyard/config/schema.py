@@ -159,6 +159,7 @@ class ColumnConfig(_Section):
     categories: list[str] | None = Field(default=None, min_length=1)
     regex: Annotated[str, AfterValidator(_regex)] | None = None
     unique: bool = False
+    source: str | None = None  # the header in the source when it differs (e.g. 'mean radius')
 
 
 Action = Literal["reject", "warn"]
@@ -199,6 +200,7 @@ class DatasetChecksConfig(_Section):
     schema_drift: BatchCheckConfig = Field(default_factory=BatchCheckConfig)
     freshness: FreshnessConfig | None = None
     custom: list[CustomCheckConfig] = Field(default_factory=list)
+    max_quarantined: Fraction = 0.5  # above this share of a batch quarantined: ingest fails
 
 
 class DatasetConfig(_Section):
@@ -242,6 +244,7 @@ class OwnerConfig(_Section):
     email: Annotated[str, BeforeValidator(_email)] | None = None
     webhook: Annotated[str, BeforeValidator(_http_url)] | None = None
     slack: Annotated[str, BeforeValidator(_http_url)] | None = None
+    file: str | None = Field(default=None, min_length=1)  # JSON lines, beside shipyard.yaml
 
 
 RuleOperator = Literal["lt", "le", "gt", "ge", "eq", "ne", "in"]
@@ -373,6 +376,7 @@ class EvaluationConfig(_Section):
     directional: list[DirectionalConfig] = Field(default_factory=list)
     minimum: list[MinimumCaseConfig] = Field(default_factory=list)
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    allow_unrecorded_holdout: bool = False  # gates may pass on rows shipyard did not keep apart
 
 
 # the names of shipyard.monitoring.stats.DRIFT_METHODS, and each one's threshold key in
@@ -493,6 +497,7 @@ class RouteConfig(_Section):
     webhook: Annotated[str, BeforeValidator(_http_url)] | None = None
     slack: Annotated[str, BeforeValidator(_http_url)] | None = None
     email: list[Annotated[str, BeforeValidator(_email)]] = Field(default_factory=list)
+    file: str | None = Field(default=None, min_length=1)  # JSON lines, beside shipyard.yaml
     log: bool = True
 
 
@@ -583,8 +588,10 @@ class ModelConfig(_Section):
     task: Task
     dataset: str
     features: list[str] = Field(min_length=1)
+    passthrough: list[str] = Field(default_factory=list)  # request fields logged, not modelled
     train: EntryPoint | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    any_params: bool = False  # train --param may name params not under `params`
     split: SplitConfig = Field(default_factory=SplitConfig)
     metrics: list[str] | None = None
     format: ModelFormat | None = None

@@ -2,26 +2,35 @@
 
 Types are tried from the narrowest (bool, int, float, datetime) to text; a type
 fits when 95% of the sample's values parse as it (the rest are the errors the
-schema is there to catch); a text
-column with few distinct values becomes a category. Numeric ranges get a margin
-(10% of the span) so the next batch is not rejected for being slightly wider,
-and never go below zero when the sample has no negatives. A column named ``id``
-or ``*_id`` whose values are all distinct becomes the key.
+schema is there to catch); a text column with few distinct values becomes a
+category. A header the project file would refuse as a name (``mean radius``) is
+proposed sanitised (``mean_radius``) with ``source:`` naming the header, so the
+file is ingested as it is. A column named like an identifier (``id``, ``*_id``,
+``uuid``) whose values are all distinct becomes the key.
+
+The proposal has to hold for tomorrow's batch, not only for the sample: numeric
+ranges are proposed only when asked (``ranges=True``), widened by 10% of the
+observed span (never below zero when the sample has none), with a comment stating
+what was observed; never on the key, identifier-like columns (by name, or whole
+numbers all distinct) or timestamps.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from shipyard.config import PROJECT_FILE, load_config
+from shipyard.config import PROJECT_FILE, parse_config
 from shipyard.errors import ConfigError
 from shipyard.storage.safe_files import TempFile, checked_folder, refuse_link
 
+from .names import sanitise
 from .sources import ROW, read_path
 from .validate import BOOLEAN_WORDS, parse_datetime
 
@@ -29,21 +38,38 @@ SAMPLE_ROWS = 100_000
 MAX_CATEGORIES = 20
 MARGIN = 0.10
 PARSE_SHARE = 0.95  # a column is numeric (or datetime) when this share of its values parse
+# identifiers by name: id, customer_id, Customer ID, uuid, order-guid, customerId
+_ID_NAME = re.compile(r"(?i:(?:^|[_.-])(?:id|uuid|guid))$|[a-z](?:Id|ID|Uuid|UUID)$")
+# times by name (an epoch in an int column is still a time): ts, created_at, event_time, date
+_TIME_NAME = re.compile(r"(?i:(?:^|[_.-])(?:ts|time|timestamp|date|datetime|epoch)|_at)$")
 
 
-def infer_schema(path: Path, *, sample: int = SAMPLE_ROWS) -> dict[str, Any]:
-    """A dataset entry (``key``, ``timestamp``, ``columns``) proposed from ``path``."""
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed dataset entry (``key``, ``timestamp``, ``columns``), and a comment per
+    column that explains a proposed value (what a range was widened from)."""
+
+    entry: dict[str, Any]
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> dict[str, dict[str, Any]]:
+        columns: dict[str, dict[str, Any]] = self.entry["columns"]
+        return columns
+
+
+def infer_schema(path: Path, *, ranges: bool = False, sample: int = SAMPLE_ROWS) -> Proposal:
+    """The dataset entry proposed from ``path``; numeric ranges only when ``ranges``."""
     frame = read_path(path).frame.drop(ROW).head(sample)
+    names = sanitise(frame.columns)
     columns: dict[str, dict[str, Any]] = {}
-    for name in frame.columns:
-        columns[name] = _infer_column(frame[name])
+    notes: dict[str, str] = {}
+    for header, name in names.items():
+        spec = _infer_column(frame[header])
+        columns[name] = {"source": header, **spec} if header != name else spec
     entry: dict[str, Any] = {}
     key = next(
-        (
-            n
-            for n, c in columns.items()
-            if c.get("unique") and (n.lower() == "id" or n.lower().endswith("_id"))
-        ),
+        (n for n, c in columns.items() if c.get("unique") and _ID_NAME.search(n)),
         None,
     )
     if key:
@@ -53,7 +79,21 @@ def infer_schema(path: Path, *, sample: int = SAMPLE_ROWS) -> dict[str, Any]:
     if timestamp:
         entry["timestamp"] = timestamp
     entry["columns"] = columns
-    return entry
+    if ranges:
+        for header, name in names.items():
+            spec = columns[name]
+            if spec["type"] in ("int", "float") and not _identifier_or_time(name, spec):
+                note = _add_range(spec, frame[header])
+                if note:
+                    notes[name] = note
+    return Proposal(entry, notes)
+
+
+def _identifier_or_time(name: str, spec: dict[str, Any]) -> bool:
+    """Whether a range would be wrong tomorrow: ids and times only ever grow."""
+    if _ID_NAME.search(name) or _TIME_NAME.search(name):
+        return True
+    return spec["type"] == "int" and bool(spec.get("unique"))
 
 
 def _infer_column(series: pl.Series) -> dict[str, Any]:
@@ -64,19 +104,6 @@ def _infer_column(series: pl.Series) -> dict[str, Any]:
     if values.len() == 0:
         spec["type"] = "string"
         return spec
-    if spec["type"] in ("int", "float"):
-        typed = _typed(values, spec["type"]).drop_nulls()
-        if spec["type"] == "float":
-            typed = typed.filter(typed.is_finite())
-        low, high = float(typed.min()), float(typed.max())  # type: ignore[arg-type]
-        margin = (high - low) * MARGIN or abs(high) * MARGIN or 1.0
-        low, high = low - margin, high + margin
-        if float(typed.min()) >= 0:  # type: ignore[arg-type]
-            low = max(low, 0.0)
-        if spec["type"] == "int":
-            spec["min"], spec["max"] = math.floor(low), math.ceil(high)
-        else:
-            spec["min"], spec["max"] = _round(low), _round(high)
     if spec["type"] in ("int", "string") and values.n_unique() == values.len() and values.len() > 1:
         spec["unique"] = True
     if spec["type"] == "string":
@@ -86,6 +113,26 @@ def _infer_column(series: pl.Series) -> dict[str, Any]:
             spec["categories"] = distinct
             spec.pop("unique", None)
     return spec
+
+
+def _add_range(spec: dict[str, Any], series: pl.Series) -> str | None:
+    """Set ``min``/``max`` from the sample, widened; the comment that says so."""
+    typed = _typed(series.drop_nulls(), spec["type"]).drop_nulls()
+    if spec["type"] == "float":
+        typed = typed.filter(typed.is_finite())
+    if typed.len() == 0:
+        return None
+    seen_low, seen_high = float(typed.min()), float(typed.max())  # type: ignore[arg-type]
+    margin = (seen_high - seen_low) * MARGIN or abs(seen_high) * MARGIN or 1.0
+    low, high = seen_low - margin, seen_high + margin
+    floor = ""
+    if seen_low >= 0 and low < 0:
+        low, floor = 0.0, ", not below 0"
+    if spec["type"] == "int":
+        spec["min"], spec["max"] = math.floor(low), math.ceil(high)
+    else:
+        spec["min"], spec["max"] = _round(low), _round(high)
+    return f"observed {seen_low:g} to {seen_high:g}, widened {MARGIN:.0%}{floor}"
 
 
 def _infer_type(series: pl.Series) -> str:
@@ -127,17 +174,28 @@ def _round(value: float) -> float:
     return round(value, digits)
 
 
-def write_into_project(
-    project_file: Path, name: str, entry: dict[str, Any], *, force: bool
-) -> None:
-    """Add ``entry`` as ``datasets.NAME`` to the project file, keeping its comments."""
-    from ruamel.yaml import YAML
+HEADING = "proposed by 'shipyard data infer': review it, and set 'target' if any"
+
+
+def render(name: str, proposal: Proposal) -> str:
+    """The proposal as the YAML ``write_into_project`` adds (``datasets: NAME: …``)."""
     from ruamel.yaml.comments import CommentedMap
 
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    yaml.width = 120
-    document = yaml.load(project_file.read_text(encoding="utf-8"))
+    datasets = CommentedMap()
+    datasets[name] = _block(proposal)
+    datasets.yaml_set_comment_before_after_key(name, before=HEADING)
+    return _dump({"datasets": datasets})
+
+
+def write_into_project(project_file: Path, name: str, proposal: Proposal, *, force: bool) -> None:
+    """Add ``proposal`` as ``datasets.NAME`` to the project file, keeping its comments.
+
+    The file is replaced only by one that still loads; a problem is reported against
+    the project file's own name, and nothing is written.
+    """
+    from ruamel.yaml.comments import CommentedMap
+
+    document = _yaml().load(project_file.read_text(encoding="utf-8"))
     datasets = document.get("datasets")
     if datasets is None:
         datasets = CommentedMap()
@@ -147,27 +205,53 @@ def write_into_project(
             f"dataset '{name}' is already declared in {project_file.name}; not replacing it",
             hint="pass --force to replace it, or choose another --dataset name",
         )
-    block = CommentedMap()
-    for key in ("key", "timestamp"):
-        if key in entry:
-            block[key] = entry[key]
-    columns = CommentedMap()
-    for column, spec in entry["columns"].items():
-        flow = CommentedMap(spec)
-        flow.fa.set_flow_style()
-        columns[column] = flow
-    block["columns"] = columns
-    datasets[name] = block
-    datasets.yaml_set_comment_before_after_key(
-        name, before="proposed by 'shipyard data infer': review it, and set 'target' if any"
-    )
-    buffer = io.StringIO()
-    yaml.dump(document, buffer)
-    # a new temporary file (never through a link), checked, then renamed over the old one
+    datasets[name] = _block(proposal)
+    datasets.yaml_set_comment_before_after_key(name, before=HEADING)
+    text = _dump(document)
+    try:
+        parse_config(text, source=str(project_file))  # only a file that still loads
+    except ConfigError as exc:
+        raise ConfigError(
+            f"not written: with datasets.{name} as proposed, {exc.message}",
+            hint=f"fix {project_file.name} (or pass another --dataset name) and infer again",
+        ) from None
+    # a new temporary file (never through a link), then renamed over the old one
     with checked_folder(project_file.parent) as folder:
         refuse_link(folder, project_file.name, project_file)
         with TempFile(folder, prefix=f".{PROJECT_FILE}.infer.") as tmp:
-            tmp.file.write(buffer.getvalue().encode("utf-8"))
+            tmp.file.write(text.encode("utf-8"))
             tmp.file.flush()
-            load_config(project_file.with_name(tmp.name))  # only a file that still loads
             tmp.commit(folder, project_file.name)
+
+
+def _block(proposal: Proposal) -> Any:
+    from ruamel.yaml.comments import CommentedMap
+
+    block = CommentedMap()
+    for key in ("key", "timestamp"):
+        if key in proposal.entry:
+            block[key] = proposal.entry[key]
+    columns = CommentedMap()
+    for column, spec in proposal.columns.items():
+        flow = CommentedMap(spec)
+        flow.fa.set_flow_style()
+        columns[column] = flow
+        if column in proposal.notes:
+            columns.yaml_add_eol_comment(proposal.notes[column], column)
+    block["columns"] = columns
+    return block
+
+
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # a column's flow mapping stays on one line
+    return yaml
+
+
+def _dump(document: Any) -> str:
+    buffer = io.StringIO()
+    _yaml().dump(document, buffer)
+    return buffer.getvalue()

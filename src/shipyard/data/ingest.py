@@ -4,6 +4,12 @@ Nothing is lost: every received row is either in the new version's accepted
 rows or in its quarantine with a reason, and the counts add up. The version
 record is written last, in one transaction, after the data, quarantine and
 report are stored; an ingest killed at any point before leaves no version.
+
+A batch with more than ``checks.max_quarantined`` of its rows failing row
+checks is still written (its quarantine is there to inspect), and the result says
+so (``too_many_quarantined``, naming the check that took most rows): ``data
+ingest`` then exits 1. A batch that brings nothing new writes no version (see
+:mod:`.repeats`); the result says why (``nothing_new``).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +32,10 @@ from shipyard.entrypoints import load_entry_point
 from shipyard.errors import BatchRejectedError
 from shipyard.storage import ArtifactStore
 
+from .names import to_column_names
+from .repeats import all_in, count, files_in, unchanged
 from .sources import ROW, SOURCE, RawBatch, combine, read_source
-from .validate import DTYPES, REASONS, Validated, ValidationReport, validate
+from .validate import DTYPES, REASONS, CheckResult, Validated, ValidationReport, validate
 from .versions import ConcurrentIngestError, DatasetVersion, VersionStore
 
 log = logging.getLogger(__name__)
@@ -38,13 +46,29 @@ ATTEMPTS = 12
 
 @dataclass(frozen=True)
 class IngestResult:
-    """The version an ingest made, and the report of its validation."""
+    """The version an ingest made, and the report of its validation.
+
+    When the batch brought nothing new, ``nothing_new`` says why and ``version`` is
+    the latest version, which already holds the rows. ``skipped`` names the files
+    left out because their bytes are already in the latest version.
+    ``too_many_quarantined`` says so when more of the batch failed row checks than
+    ``checks.max_quarantined`` allows: the version is written, the ingest is no success.
+    """
 
     version: DatasetVersion
     report: ValidationReport
+    nothing_new: str | None = field(default=None, kw_only=True)
+    skipped: tuple[str, ...] = field(default=(), kw_only=True)
+    too_many_quarantined: str | None = field(default=None, kw_only=True)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"version": self.version.as_dict(), "report": self.report.as_dict()}
+        return {
+            "version": self.version.as_dict(),
+            "report": self.report.as_dict(),
+            "nothing_new": self.nothing_new,
+            "skipped": list(self.skipped),
+            "too_many_quarantined": self.too_many_quarantined,
+        }
 
 
 def schema_hash(dataset: DatasetConfig) -> str:
@@ -74,10 +98,26 @@ def ingest(
 ) -> IngestResult:
     """Validate ``sources`` against ``dataset`` and commit them as its next version."""
     step = progress or (lambda _message: None)
+    mode = mode or dataset.mode
     batches = []
     for source in sources:
         step(f"reading {source if isinstance(source, str | Path) else type(source).__name__}")
-        batches.append(read_source(source, delimiter=delimiter))
+        raw = read_source(source, delimiter=delimiter)
+        frame = to_column_names(raw.frame, dataset, raw.source.uri)
+        batches.append(RawBatch(frame, raw.source, raw.ragged))
+    skipped: tuple[str, ...] = ()
+    parent = versions.latest(name)
+    if mode == "append" and parent is not None:
+        already = files_in(parent, dataset, schema_hash(dataset), versions)
+        repeats = [(b, already[b.source.sha256]) for b in batches if b.source.sha256 in already]
+        skipped = tuple(f"{b.source.uri} (already in {ref})" for b, ref in repeats)
+        batches = [b for b in batches if b.source.sha256 not in already]
+        if not batches:
+            reason = f"already in {parent.ref}: " + ", ".join(
+                Path(b.source.uri).name + (f" (since {ref})" if ref != parent.ref else "")
+                for b, ref in repeats
+            )
+            return _nothing_new(parent, reason, [b for b, _ in repeats], [], versions, skipped)
     batch = combine(batches)
     files = [(b.source.sha256, b.source.uri) for b in batches if b.source.sha256]
 
@@ -91,13 +131,17 @@ def ingest(
     validated = validate(batch, dataset, custom=custom)
     if validated.report.rejected_by:
         _reject(name, validated.report, batches, files, versions, artifacts)
+    alarm = _too_many_quarantined(name, dataset, validated)
 
-    mode = mode or dataset.mode
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            return _commit(
-                name, dataset, validated, batches, files, mode, versions, artifacts, step
-            )
+            result = _commit(
+                name, dataset, validated, batches, files, mode, versions, artifacts, step,
+                may_be_unchanged=alarm is None,
+            )  # fmt: skip
+            if alarm is not None:
+                log.warning("%s: %s", result.version.ref, alarm)
+            return replace(result, skipped=skipped, too_many_quarantined=alarm)
         except ConcurrentIngestError:
             if attempt == ATTEMPTS:
                 raise
@@ -118,6 +162,8 @@ def _commit(
     versions: VersionStore,
     artifacts: ArtifactStore,
     step: Progress,
+    *,
+    may_be_unchanged: bool,
 ) -> IngestResult:
     parent = versions.latest(name)
     accepted, quarantine = validated.accepted, validated.quarantine
@@ -125,15 +171,26 @@ def _commit(
     if mode == "append" and parent is not None:
         step(f"merging with {parent.ref}")
         previous = pl.read_parquet(io.BytesIO(artifacts.get(parent.data_key)))
+        if may_be_unchanged and dataset.key is None and all_in(accepted, previous):
+            reason = unchanged(validated.report, parent, "as whole rows")
+            return _nothing_new(parent, reason, batches, files, versions, (), validated.report)
         rows, superseded = _merge(previous, accepted, dataset, parent.ref)
         quarantine = pl.concat([quarantine, superseded], how="diagonal_relaxed")
     if dataset.key is not None:
         rows = rows.sort(dataset.key)
     rows = rows.select(pl.col(c).cast(DTYPES[col.type]) for c, col in dataset.columns.items())
+    content = to_parquet(rows)
+    if (
+        may_be_unchanged
+        and parent is not None
+        and hashlib.sha256(content).hexdigest() == parent.content_hash
+    ):
+        reason = unchanged(validated.report, parent, "")
+        return _nothing_new(parent, reason, batches, files, versions, (), validated.report)
 
     step("storing data, quarantine and report")
     prefix = f"datasets/{name}"
-    data = artifacts.put(to_parquet(rows), prefix=prefix, suffix=".parquet")
+    data = artifacts.put(content, prefix=prefix, suffix=".parquet")
     quarantined = artifacts.put(
         to_parquet(quarantine), prefix=f"{prefix}/quarantine", suffix=".parquet"
     )
@@ -257,3 +314,53 @@ def _reject(
         hint=f"fix the data, or set datasets.{name}.checks.<check>.action: warn to accept it "
         "with a warning",
     )
+
+
+def _nothing_new(
+    latest: DatasetVersion,
+    reason: str,
+    batches: list[RawBatch],
+    files: list[tuple[str, str]],
+    versions: VersionStore,
+    skipped: tuple[str, ...],
+    report: ValidationReport | None = None,
+) -> IngestResult:
+    versions.record_unchanged(latest, reason, [b.source.uri for b in batches], files)
+    log.info("nothing new for %s: %s", latest.dataset, reason)
+    if report is None:  # files skipped unread by validation: their rows are all in latest
+        received = sum(b.received for b in batches)
+        report = ValidationReport(received=received, accepted=0, quarantined=0)
+    return IngestResult(latest, report, nothing_new=reason, skipped=skipped)
+
+
+def _too_many_quarantined(name: str, dataset: DatasetConfig, validated: Validated) -> str | None:
+    """What to say when more of the batch failed row checks than ``max_quarantined`` allows."""
+    report, limit = validated.report, dataset.checks.max_quarantined
+    if report.received == 0 or report.quarantined <= limit * report.received:
+        return None
+    message = (
+        f"{report.quarantined:,} of {report.received:,} rows "
+        f"({report.quarantined / report.received:.0%}) quarantined, more than "
+        f"datasets.{name}.checks.max_quarantined allows ({limit:.0%})"
+    )
+    failing = [c for c in report.checks if c.level == "row" and c.failed]
+    if failing:
+        worst = max(failing, key=lambda c: c.failed)
+        message += f"; most by {worst.name} ({count(worst.failed, 'row')})"
+        example = _example(validated.quarantine, worst)
+        if example:
+            message += f", e.g. {example}"
+    return message
+
+
+def _example(quarantine: pl.DataFrame, check: CheckResult) -> str | None:
+    """The first quarantined row's reason from ``check``, with where the row came from."""
+    for row in quarantine.head(10_000).iter_rows(named=True):
+        for reason in row[REASONS] or []:
+            if check.column is not None and not reason.startswith(f"{check.column}:"):
+                continue
+            if check.name.startswith("custom:") and check.name[7:] not in reason:
+                continue
+            where = f"{Path(str(row[SOURCE])).name} row {row[ROW]}"
+            return f"{where}: {reason}"
+    return None

@@ -471,7 +471,8 @@ def empty_quarantine(columns: list[str]) -> pl.DataFrame:
 def _schema_drift(dataset: DatasetConfig, missing: list[str], extra: list[str]) -> CheckResult:
     parts = []
     if missing:
-        parts.append(f"missing column(s) {', '.join(missing)}")
+        shown = [_with_header(name, dataset.columns[name].source) for name in missing]
+        parts.append(f"missing column(s) {', '.join(shown)}")
     if extra:
         parts.append(f"column(s) not in the schema: {', '.join(extra)}")
     return CheckResult(
@@ -482,6 +483,11 @@ def _schema_drift(dataset: DatasetConfig, missing: list[str], extra: list[str]) 
         action=dataset.checks.schema_drift.action,
         detail="; ".join(parts),
     )
+
+
+def _with_header(name: str, source: str | None) -> str:
+    """A column as a batch must bring it: by its header, when that is not its name."""
+    return f"{name} (header '{source}')" if source and source != name else name
 
 
 def _null_rates(dataset: DatasetConfig, raw: pl.DataFrame, present: list[str]) -> list[CheckResult]:

@@ -235,6 +235,25 @@ class VersionStore:
                 detail={"report": report_key, "failed": reasons, "files": [p for _, p in files]},
             )
 
+    def record_unchanged(
+        self,
+        version: DatasetVersion,
+        reason: str,
+        sources: Sequence[str],
+        files: Sequence[tuple[str, str]],
+    ) -> None:
+        """Remember a batch that brought nothing new: no version, an audit event saying
+        why, and its new files as seen (so that a watched folder does not retry them)."""
+        with self._store.transaction() as conn:
+            for sha256, path in files:
+                _remember_file(conn, version.dataset, sha256, path, version.version, "unchanged")
+            record(
+                conn,
+                "data.batch.unchanged",
+                version.dataset,
+                detail={"version": version.version, "reason": reason, "sources": list(sources)},
+            )
+
     def _lock(self, conn: Connection, dataset: str) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(

@@ -31,7 +31,9 @@ SKIP_SUFFIXES = (".tmp", ".part", ".partial", ".crdownload")
 
 @dataclass(frozen=True)
 class WatchEvent:
-    """What happened to one file: ``ingested``, ``rejected``, ``unreadable`` or ``seen``."""
+    """What happened to one file: ``ingested``, ``unchanged`` (nothing new), ``quarantined``
+    (ingested, with more quarantined than ``max_quarantined`` allows), ``rejected``,
+    ``unreadable`` or ``seen``."""
 
     path: Path
     outcome: str
@@ -99,6 +101,12 @@ def _handle(data: Datasets, name: str, path: Path) -> WatchEvent | None:
             name, None, [exc.message], [(digest, str(path))], outcome="unreadable"
         )
         return WatchEvent(path, "unreadable", exc.message)
+    if result.nothing_new:
+        return WatchEvent(path, "unchanged", f"nothing new: {result.nothing_new}")
+    if result.too_many_quarantined:
+        return WatchEvent(
+            path, "quarantined", f"{result.version.ref}: {result.too_many_quarantined}"
+        )
     report = result.report
     log.info("watch: ingested %s as %s", path.name, result.version.ref)
     return WatchEvent(

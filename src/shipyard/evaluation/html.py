@@ -35,6 +35,7 @@ def render(report: EvaluationReport) -> str:
         f"<h1>{_e(report.ref)} — {verdict}</h1>",
         f"<div class='muted'>{report.rows:,} rows of {_e(report.dataset or 'the given data')}, "
         f"{report.created_at:%Y-%m-%d %H:%M:%S} UTC</div>",
+        _holdout(report),
         "<h2>Checks</h2>",
         _checks(report),
         "<h2>Metrics</h2>",
@@ -45,6 +46,19 @@ def render(report: EvaluationReport) -> str:
         parts += ["<h2>Plots</h2><div class='plots'>", *plots, "</div>"]
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def _holdout(report: EvaluationReport) -> str:
+    """The rows' provenance; a warning in red when nobody kept them apart from training."""
+    holdout = report.holdout
+    if not holdout:
+        return ""
+    if holdout.get("note"):
+        return (
+            f"<p class='fail'>{_e(holdout['note'])}</p><p class='muted'>{_e(holdout['detail'])}</p>"
+        )
+    label = "holdout" if holdout.get("recorded") else "rows"  # --data rows are not a holdout
+    return f"<p class='muted'>{label}: {_e(holdout['detail'])}</p>"
 
 
 def _checks(report: EvaluationReport) -> str:

@@ -12,7 +12,7 @@ class CheckOutcome:
     """One check: what it is, whether it passed, the number, what was needed, failing cases."""
 
     name: str
-    kind: str  # gate, champion, slice, golden, invariance, directional, minimum, latency
+    kind: str  # holdout, gate, champion, slice, golden, invariance, directional, minimum, latency
     passed: bool
     value: float | None = None
     expected: str = ""
@@ -31,6 +31,9 @@ class EvaluationReport:
     metrics: dict[str, float]
     checks: list[CheckOutcome]
     champion: dict[str, Any] | None = None
+    # the rows' provenance: kind (split, dataset, frame, data, none), rows_from, detail,
+    # recorded, note (the warning when no holdout was recorded); empty when not known
+    holdout: dict[str, Any] = field(default_factory=dict)
     slices: list[dict[str, Any]] = field(default_factory=list)
     curves: dict[str, Any] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)

@@ -7,6 +7,8 @@ row); each failing check keeps its first few failing cases so the report can say
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from typing import Any
 
@@ -20,6 +22,7 @@ from shipyard.models import Predictor
 from . import behaviour
 from .behaviour import plain as _plain
 from .behaviour import scores
+from .holdout import Holdout
 from .report import CheckOutcome, EvaluationReport
 
 SHOWN = 5  # failing cases kept per check
@@ -35,8 +38,14 @@ def evaluate(
     dataset: str | None,
     champion: tuple[str, Predictor] | None = None,
     golden: Any = None,
+    holdout: Holdout | None = None,
+    is_champion: bool = False,
 ) -> EvaluationReport:
-    """Evaluate ``predictor`` on ``frame`` (a pandas DataFrame with the features and ``target``)."""
+    """Evaluate ``predictor`` on ``frame`` (a pandas DataFrame with the features and ``target``).
+
+    ``holdout`` says whether the rows were kept apart from training (its check follows
+    the gates); ``is_champion``: the version is the champion, so there is none to beat.
+    """
     spec = model.evaluation
     names = spec.metrics or list(METRICS[model.task])
     for metric in [*model.gates, *model.gates.get("vs_champion", {})]:
@@ -47,6 +56,7 @@ def evaluate(
     outputs = _outputs(predictor, features)
     metrics = _metrics(predictor, features, truth, names, outputs)
     checks = _gates(model, metrics)
+    checks += [holdout.check(ref[0])] if holdout is not None else []
     champion_info = None
     if champion is not None:
         champion_ref, champion_predictor = champion
@@ -54,11 +64,12 @@ def evaluate(
         champion_info = {"ref": champion_ref, "metrics": theirs}
         checks += _versus(model, metrics, theirs, champion_ref)
     elif model.gates.get("vs_champion"):
-        checks.append(
-            CheckOutcome(
-                "vs champion", "champion", True, detail="no champion yet: nothing to compare with"
-            )
+        alone = (
+            f"{ref[0]}@{ref[1]} is the champion: not compared with itself"
+            if is_champion
+            else "no champion yet: nothing to compare with"
         )
+        checks.append(CheckOutcome("vs champion", "champion", True, detail=alone))
     slices, slice_checks = _slices(predictor, frame, model, target)
     checks += slice_checks
     if golden is not None:
@@ -67,15 +78,7 @@ def evaluate(
     checks += [_directional(predictor, features, rule) for rule in spec.directional]
     checks += [_minimum(predictor, model, spec.minimum)] if spec.minimum else []
     latency = _latency(predictor, features, spec.latency.batch_size, spec.latency.repeats)
-    budget = model.latency_budget_ms
-    checks.append(
-        CheckOutcome(
-            "latency p99 single row", "latency", latency["single_p99_ms"] <= budget,
-            latency["single_p99_ms"], f"<= {budget:g} ms",
-            f"p50 {latency['single_p50_ms']:.2f} ms; batch of {spec.latency.batch_size}: "
-            f"p50 {latency['batch_p50_ms']:.2f} ms, p99 {latency['batch_p99_ms']:.2f} ms",
-        )
-    )  # fmt: skip
+    checks.append(_latency_check(latency, model.latency_budget_ms, spec.latency.batch_size))
     return EvaluationReport(
         model=ref[0],
         version=ref[1],
@@ -84,6 +87,7 @@ def evaluate(
         metrics=metrics,
         checks=checks,
         champion=champion_info,
+        holdout=holdout.as_dict() if holdout is not None else {},
         slices=slices,
         curves=_curves(predictor, truth, *outputs),
         latency=latency,
@@ -304,27 +308,125 @@ def _minimum(predictor: Predictor, model: ModelConfig, cases: list[Any]) -> Chec
 def _latency(
     predictor: Predictor, features: Any, batch_size: int, repeats: int
 ) -> dict[str, float]:
-    def timed(rows: Any, n: int) -> np.ndarray:
-        predictor.predict(rows)  # warm up
-        took = []
-        for _ in range(n):
-            started = time.perf_counter()
-            (
+    """Time one-row and batch predictions; each call is judged by the model's own time.
+
+    The budget is for what the model costs, not for what else this machine is doing:
+    on a busy machine a call's wall time also holds the time the calling thread sat
+    ready to run while other processes had every core, and judged on wall time a good
+    model fails because of its neighbours. So each call is timed three ways: wall time,
+    the thread's CPU time, and the time it waited for a CPU (Linux run-queue delay,
+    ``/proc/thread-self/schedstat``). The model's own time is wall time minus that
+    wait, never less than its CPU time: computing, sleeping or waiting on I/O are the
+    model's and count; a neighbour's load does not. CPU time alone would pass a model
+    that sleeps or waits on a socket. Native thread pools (OpenMP in
+    HistGradientBoosting and LightGBM, BLAS) are pinned to one thread while timing, as
+    a serving worker runs them (``serve --threads 1``): the calling thread then does all
+    the work, so no pool thread queues for a CPU on its behalf (its wait would look like
+    the model's). Where the platform does not report the run-queue delay (macOS,
+    Windows), wall time is judged and the check says so.
+    """
+    with _one_thread(), _RunQueue() as queue:
+        known = queue.known
+
+        def timed(rows: Any, n: int) -> dict[str, np.ndarray]:
+            call = (
                 predictor.predict_proba
                 if predictor.has_proba and predictor.task != "regression"
                 else predictor.predict
-            )(rows)
-            took.append((time.perf_counter() - started) * 1000)
-        return np.array(took)
+            )
+            call(rows)  # warm up
+            wall, cpu, own = [], [], []
+            for _ in range(n):
+                waited = queue.waited_ns()  # each clock's span holds the next one's
+                started = time.perf_counter_ns()
+                cpu_started = time.thread_time_ns()
+                call(rows)
+                spent = time.thread_time_ns() - cpu_started
+                took = time.perf_counter_ns() - started
+                waited = queue.waited_ns() - waited
+                wall.append(took / 1e6)
+                cpu.append(spent / 1e6)
+                own.append(max(spent, took - waited) / 1e6 if known else took / 1e6)
+            return {"": np.array(own), "wall_": np.array(wall), "cpu_": np.array(cpu)}
 
-    single = timed(features.head(1), repeats)
-    batch = timed(features.head(batch_size), max(5, repeats // 4))
-    return {
-        "single_p50_ms": float(np.percentile(single, 50)),
-        "single_p99_ms": float(np.percentile(single, 99)),
-        "batch_p50_ms": float(np.percentile(batch, 50)),
-        "batch_p99_ms": float(np.percentile(batch, 99)),
-    }
+        single = timed(features.head(1), repeats)
+        batch = timed(features.head(batch_size), max(5, repeats // 4))
+    figures = {"waits_known": 1.0 if known else 0.0}
+    for kind, times in (("single", single), ("batch", batch)):
+        for clock, values in times.items():
+            for q in (50, 99):
+                figures[f"{kind}_{clock}p{q}_ms"] = float(np.percentile(values, q))
+    return figures
+
+
+def _latency_check(latency: dict[str, float], budget: float, batch_size: int) -> CheckOutcome:
+    """The p99 of one-row calls against the budget, saying which time was judged and why."""
+    judged = latency["single_p99_ms"]
+    clocks = (
+        f"wall p99 {latency.get('single_wall_p99_ms', judged):.2f} ms, "
+        f"CPU p99 {latency.get('single_cpu_p99_ms', judged):.2f} ms"
+    )
+    if latency.get("waits_known", 1.0):
+        what = "the model's own time"
+        why = (
+            "the model's own time: wall time less the time its thread waited for a CPU "
+            f"other processes held ({clocks}), so this machine's other load does not count"
+        )
+    else:
+        what = "wall time"
+        why = (
+            f"wall time ({clocks}): this platform does not report time spent waiting for a "
+            "CPU, so other load on this machine counts too"
+        )
+    return CheckOutcome(
+        "latency p99 single row", "latency", judged <= budget, judged,
+        f"<= {budget:g} ms of {what}",
+        f"p99 {judged:.2f} ms of {why}; p50 {latency['single_p50_ms']:.2f} ms; "
+        f"batch of {batch_size}: p50 {latency['batch_p50_ms']:.2f} ms, "
+        f"p99 {latency['batch_p99_ms']:.2f} ms",
+    )  # fmt: skip
+
+
+def _one_thread() -> Any:
+    """Native thread pools limited to one thread for the block (as a serving worker runs)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        return contextlib.nullcontext()
+    return threadpool_limits(1)
+
+
+class _RunQueue:
+    """The calling thread's time spent ready to run but waiting for a CPU (Linux)."""
+
+    PATH = "/proc/thread-self/schedstat"
+
+    def __init__(self) -> None:
+        self._fd: int | None = None
+
+    @property
+    def known(self) -> bool:
+        return self._fd is not None
+
+    def __enter__(self) -> _RunQueue:
+        try:
+            self._fd = os.open(self.PATH, os.O_RDONLY)
+            self.waited_ns()
+        except (OSError, ValueError, IndexError):  # not Linux, or no scheduler statistics
+            self.__exit__()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def waited_ns(self) -> int:
+        """Nanoseconds waited on a run queue so far (0 where it is not known)."""
+        if self._fd is None:
+            return 0
+        # "time on the CPU, time waiting on a run queue, time slices", in nanoseconds
+        return int(os.pread(self._fd, 100, 0).split()[1])
 
 
 def _curves(

@@ -38,6 +38,7 @@ __all__ = ["Maintenance"]
 
 
 REJECTABLE = ("shadowing", "awaiting_approval")  # the runs an owner may reject by hand
+RUNS_SEARCHED = 50  # a model's newest runs searched for the one that judged a version
 
 
 class Maintenance:
@@ -178,6 +179,11 @@ class Maintenance:
     def reject_by_hand(self, run_id: int, reason: str) -> RetrainRun:
         """The owner says no to a run in shadow or awaiting approval: its candidate is never
         promoted, the challenger alias goes, the model's lock is released for the next run."""
+        if not reason.strip():
+            raise MaintenanceError(
+                "a rejection needs a reason: it is written to the run and the audit log",
+                hint=f'shipyard runs reject {run_id} --reason "why"',
+            )
         run = self.repository.get(run_id)
         if run.state not in REJECTABLE:
             raise MaintenanceError(
@@ -333,6 +339,18 @@ class Maintenance:
             if run.candidate == version and run.state in ("shadowing", "awaiting_approval"):
                 self._approved(run, now)
                 return
+        for run in self.repository.active(name):
+            if run.state == "guarding" and run.candidate != version:  # its version left
+                self.repository.update(
+                    run.id,
+                    step="superseded",
+                    note=f"champion moved to @{version} by hand",
+                    state="promoted",
+                    action="guard.ended",
+                    reason=f"champion moved to {name}@{version} by hand: {reason or 'no reason'}",
+                    detail={"candidate": run.candidate, "champion": version},
+                    now=now,
+                )
         if self.models.config(name).retrain.guard is None or before in (None, version):
             return
         try:
@@ -343,6 +361,16 @@ class Maintenance:
             )  # fmt: skip
         except RunInProgressError as exc:
             log.warning("no guard period for %s@%d: %s", name, version, exc.message)
+
+    def rejection(self, name: str, version: int) -> tuple[int, str] | None:
+        """(run id, why) of the newest run that judged ``name@version``, if it rejected it."""
+        for run in self.repository.recent(name, limit=RUNS_SEARCHED):
+            if run.candidate == version:
+                if run.state != "rejected":
+                    return None
+                why = run.steps[-1].get("detail") if run.steps else None
+                return run.id, str(why or "see the run")
+        return None
 
     # -- reading ------------------------------------------------------------------------------
     def runs(self, model: str | None = None, *, limit: int = 50) -> list[RetrainRun]:

@@ -81,7 +81,10 @@ class RunStore:
                 sa.select(retrain_locks).where(retrain_locks.c.model == model)
             ).first()
             if held is not None:
-                raise _in_progress(model, held)
+                state = conn.execute(
+                    sa.select(retrain_runs.c.state).where(retrain_runs.c.id == held.run_id)
+                ).scalar()
+                raise _in_progress(model, held, state)
             run_id = conn.execute(
                 retrain_runs.insert()
                 .values(
@@ -224,14 +227,21 @@ class RunStore:
         return None if row is None else (int(row.run_id), str(row.holder), as_utc(row.since))
 
 
-def _in_progress(model: str, held: Any) -> RunInProgressError:
+def _in_progress(model: str, held: Any, state: str | None) -> RunInProgressError:
     since = as_utc(held.since)
+    run = held.run_id
+    ends = {
+        "shadowing": f"say no to it with `shipyard runs reject {run} --reason TEXT`",
+        "awaiting_approval": f"promote its candidate, or `shipyard runs reject {run} --reason TEXT`",
+        "guarding": "it ends by itself after the guard period, or at once with "
+        f"`shipyard rollback {model} --reason TEXT`",
+        "running": "it ends when its steps do (a run whose process died is marked failed "
+        "after worker.lease_s by `shipyard worker`)",
+    }.get(state or "", "start another when it has finished")
     return RunInProgressError(
-        f"a retraining run of '{model}' is already going: run #{held.run_id}, held by "
-        f"{held.holder} since {since:%Y-%m-%d %H:%M:%S} UTC",
-        hint=f"see `shipyard runs show {held.run_id}`; start another when it has finished "
-        f"(a run in shadow or awaiting approval ends with `shipyard runs reject {held.run_id} "
-        "--reason TEXT`)",
+        f"a retraining run of '{model}' is already going: run #{run} ({state or 'active'}), "
+        f"held by {held.holder} since {since:%Y-%m-%d %H:%M:%S} UTC",
+        hint=f"see `shipyard runs show {run}`; {ends}",
     )
 
 

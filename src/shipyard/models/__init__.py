@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .api import ModelCard, Models, ModelSummary
+from .fit_check import ModelMismatchError
 from .formats import ModelFormatError
 from .predictor import PredictionInputError, Predictor
 from .registry import AliasError, ModelVersion, Registry
@@ -11,6 +12,7 @@ __all__ = [
     "AliasError",
     "ModelCard",
     "ModelFormatError",
+    "ModelMismatchError",
     "ModelSummary",
     "ModelVersion",
     "Models",

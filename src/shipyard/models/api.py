@@ -7,16 +7,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from shipyard.config import ModelConfig, ProjectConfig
 from shipyard.config.checks import did_you_mean
 from shipyard.data import Datasets
 from shipyard.data.ingest import schema_hash
+from shipyard.data.versions import DatasetVersion
 from shipyard.entrypoints import user_code_on_path
 from shipyard.errors import ConfigError, NotFoundError
+from shipyard.refs import parse_ref
 from shipyard.storage import ArtifactStore, AuditEvent, MetadataStore, redact
-from shipyard.training import code_version, train
+from shipyard.training import check_param_names, code_version, train
 from shipyard.training import environment as current_environment
 
+from .fit_check import (
+    Expected,
+    ModelMismatchError,
+    check_fit,
+    sample_parquet,
+    sample_rows,
+    target_values,
+)
 from .formats import SUFFIX, ModelFormatError, detect_format, dump, load
 from .mlflow_import import read_mlflow
 from .predictor import Predictor, make_predictor
@@ -97,6 +109,22 @@ class Models:
             )
         return model
 
+    def known(self, ref: str) -> str:
+        """The model name of ``ref``, if the project declares it or the registry has it;
+        else "no such model" (a name with no versions yet is known, just empty)."""
+        name, _ = parse_ref(ref, what="model version")
+        if name in self._config.models:
+            return name
+        registered = self.registry.models()
+        if name not in registered:
+            names = list(dict.fromkeys([*self._config.models, *registered]))
+            raise NotFoundError(
+                f"no such model '{name}'{did_you_mean(name, names)}; "
+                f"models: {', '.join(names) or 'none declared'}",
+                hint="see 'shipyard models list'",
+            )
+        return name
+
     # -- making versions -----------------------------------------------------------
     def train(
         self,
@@ -113,6 +141,7 @@ class Models:
         version's holdout is drawn from the same rows by the same split rule.
         """
         model = self.config(name)
+        check_param_names(name, model, params)
         ref = data or (selection["dataset"] if selection else f"{model.dataset}@latest")
         version = self._data.show(ref)
         if version.dataset != model.dataset:
@@ -126,7 +155,18 @@ class Models:
             )
         dataset = self._data.config(model.dataset)
         rows = self._data.load(version.ref) if selection is None else self._data.rows(selection)
-        run = train(name, model, dataset, rows, root=self._root, params=params)
+        expected = self.expected(name, list(model.features), version, rows=rows)
+
+        def check(estimator: Any) -> None:
+            classes = getattr(estimator, "classes_", None)
+            plain = (
+                [c.item() if hasattr(c, "item") else c for c in classes]
+                if classes is not None
+                else None
+            )
+            check_fit(estimator, expected, classes=plain)
+
+        run = train(name, model, dataset, rows, root=self._root, params=params, check=check)
         training = run.training if selection is None else {**run.training, "selection": selection}
         return self.register(
             run.estimator,
@@ -167,10 +207,11 @@ class Models:
                 f"model '{name}' is not marked trusted_pickle; refusing to store a pickle",
                 hint=f"set models.{name}.trusted_pickle: true, or store it in a safe format",
             )
+        given = bool(features)
         features = list(features or declared.features)
         data = dump(model, fmt)
         # what cannot be loaded back (an untrusted type, a broken model) is refused now, not when served
-        load(
+        loaded = load(
             data,
             fmt,
             trusted_types=declared.trusted_types,
@@ -181,6 +222,14 @@ class Models:
         dataset_version = self._data.show(dataset) if dataset else None
         if classes is None and hasattr(model, "classes_"):
             classes = [c.item() if hasattr(c, "item") else c for c in model.classes_]
+        # what does not fit the project (features, task, classes, its answers) is refused here
+        expected = self.expected(name, features, dataset_version, given=given)
+        features = check_fit(
+            model,
+            expected,
+            classes=classes,
+            predictor=lambda names: make_predictor(loaded, fmt, names, declared.task, classes),
+        )
         artifact = self._artifacts.put(data, prefix=f"models/{name}", suffix=SUFFIX[fmt])
         pending = ModelVersion(
             model=name,
@@ -206,6 +255,52 @@ class Models:
             extra=extra or {},
         )
         return self.registry.register(pending, reason=reason)
+
+    def expected(
+        self,
+        name: str,
+        features: list[str],
+        version: DatasetVersion | None = None,
+        *,
+        given: bool = False,
+        rows: pl.DataFrame | None = None,
+    ) -> Expected:
+        """What model ``name`` must fit: ``features`` (``given``: passed as ``features=``),
+        its task, its target's values, and up to ``SAMPLE_ROWS`` rows of ``version`` (the
+        model's dataset's latest by default) or of ``rows`` when those are at hand."""
+        declared = self.config(name)
+        dataset = self._config.datasets.get(declared.dataset)
+        target = dataset.target if dataset else None
+        if version is None and rows is None and dataset is not None:
+            version = self._data.versions.latest(declared.dataset)
+        where = version.ref if version else f"the rows of {declared.dataset}"
+        features_from = "features=" if given else f"models.{name}.features"
+        wanted = [*features, *([target] if target else [])]
+        column: pl.Series | None = None  # the target, every row
+        if rows is None and version is not None and version.rows:
+            rows, column = sample_parquet(self._artifacts.get(version.data_key), wanted, target)
+        elif rows is not None:
+            column = rows.get_column(target) if target in rows.columns else None
+            rows = sample_rows(rows.select(c for c in dict.fromkeys(wanted) if c in rows.columns))
+        if rows is not None:
+            missing = [f for f in features if f not in rows.columns]
+            if missing:
+                raise ModelMismatchError(
+                    f"{where} has no column(s) {', '.join(missing)}, which model '{name}' "
+                    f"reads ({features_from})",
+                    hint="register the model with the features of its dataset",
+                )
+        schema = dataset.columns.get(target) if dataset and target else None
+        return Expected(
+            model=name,
+            task=declared.task,
+            features=list(features),
+            features_from=features_from,
+            target=target,
+            target_values=None if declared.task == "regression" else target_values(schema, column),
+            sample=rows.to_pandas() if rows is not None and rows.height else None,
+            data=where,
+        )
 
     def import_mlflow(
         self, path: Path, name: str, *, trust_pickle: bool = False, dataset: str | None = None
@@ -246,7 +341,12 @@ class Models:
         )
 
     def alias(self, ref: str, alias: str, *, reason: str | None = None) -> tuple[int | None, int]:
-        """Point ``alias`` at ``ref``; (previous version or None, new version)."""
+        """Point ``alias`` at ``ref``; (previous version or None, new version).
+
+        Ungated: the entry points move ``champion`` through ``project.promote``, whose
+        evaluation gate sits in a stage above this one.
+        """
+        self.known(ref)
         return self.registry.set_alias(ref, alias, reason=reason)
 
     def delete_alias(self, name: str, alias: str, *, reason: str | None = None) -> int:
@@ -255,10 +355,12 @@ class Models:
 
     def delete(self, ref: str, *, reason: str | None = None) -> ModelVersion:
         """Delete a version (archived instead while an alias points at it)."""
+        self.known(ref)
         return self.registry.delete(ref, reason=reason)
 
     def card(self, ref: str) -> ModelCard:
         """The model card of ``ref``: owner, versions, aliases, metrics, lineage, audit trail."""
+        self.known(ref)
         version = self.registry.resolve(ref)
         declared = self._config.models.get(version.model)
         owner = declared.owner.model_dump(exclude_none=True) if declared else {}

@@ -4,10 +4,12 @@ service SLOs, and alerts with an owner."""
 from .alerting import Alert, Alerts
 from .api import Monitoring, MonitorRun
 from .drift import DriftResult, FeatureDrift
+from .notifiers import NOT_CONFIGURED, undeliverable
 from .profile import Profile, build_profile
 from .report import MonitorReport
 
 __all__ = [
+    "NOT_CONFIGURED",
     "Alert",
     "Alerts",
     "DriftResult",
@@ -17,4 +19,5 @@ __all__ = [
     "Monitoring",
     "Profile",
     "build_profile",
+    "undeliverable",
 ]

@@ -6,16 +6,21 @@ when the condition no longer holds; a pending alert whose condition clears is
 ``cancelled`` without a message. Messages are owed on firing, every ``repeat``
 while firing and not acknowledged (a reminder), and on resolving; an owed message
 stays owed until every channel of its route took it, so a dead webhook is tried
-again on the next run and a channel that took it is not sent it twice.
+again on the next run and a channel that took it is not sent it twice. A channel
+whose setting is missing (an e-mail without ``alerting.smtp``) is not skipped: its
+delivery is kept as "not configured", the message stays owed, and
+:func:`~.notifiers.undeliverable` names every such destination for ``shipyard doctor``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +30,7 @@ from shipyard.errors import NotFoundError
 from shipyard.storage import MetadataStore, as_utc, current_actor, lock, record
 from shipyard.storage.tables import alert_notifications, alerts
 
-from .notifiers import NOTIFIERS, Channel, Delivery, Notifier
+from .notifiers import NOT_CONFIGURED, NOTIFIERS, Channel, Delivery, Notifier, status_of
 from .rules import Condition
 
 logger = logging.getLogger(__name__)
@@ -35,7 +40,24 @@ OWNER = "owner"
 
 
 @dataclass(frozen=True)
+class DeliveryRecord:
+    """One message of an alert on one channel, as the alert history keeps it."""
+
+    kind: str  # firing, reminder-…, resolved
+    channel: str  # the channel's label: never a URL's path or credentials
+    status: str  # sent, failed, not configured
+    attempts: int
+    error: str | None
+    at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "at": self.at.isoformat()}
+
+
+@dataclass(frozen=True)
 class Alert:
+    """One alert: its rule's state, its figures, its owner and every delivery of its messages."""
+
     id: int
     model: str
     rule: str
@@ -53,11 +75,14 @@ class Alert:
     acked_at: datetime | None
     acked_by: str | None
     owed: str | None
+    owner: str | None = None  # the model's owner (None: the model is no longer declared)
+    deliveries: tuple[DeliveryRecord, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         data = dict(self.__dict__)
         for key in ("started_at", "fired_at", "notified_at", "resolved_at", "acked_at"):
             data[key] = data[key].isoformat() if data[key] else None
+        data["deliveries"] = [d.as_dict() for d in self.deliveries]
         return data
 
 
@@ -71,16 +96,20 @@ class Alerts:
         *,
         project: str,
         environ: Mapping[str, str] | None = None,
+        models: Mapping[str, ModelConfig] | None = None,
+        root: Path | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.project = project
+        self.models = dict(models or {})
         self.notifier = Notifier(
             timeout_s=config.timeout_s,
             retries=config.retries,
             smtp=config.smtp,
             environ=environ,
             allow_hosts=config.allow_hosts,
+            root=root,
         )
 
     # -- state ------------------------------------------------------------------------
@@ -166,22 +195,32 @@ class Alerts:
         """Send every owed message; what fails stays owed for the next run."""
         with self.store.read() as conn:
             rows = conn.execute(sa.select(alerts).where(alerts.c.owed.is_not(None))).all()
-        jobs: list[tuple[Alert, Channel]] = []
+        jobs: list[tuple[Alert, Channel, dict[str, Any]]] = []
         for row in rows:
             alert = _alert(row)
             config = models.get(alert.model)
             done = self._delivered(alert)
-            for channel in self.channels(alert.route, config):
-                if channel.label not in done:
-                    jobs.append((alert, channel))
+            channels = self.channels(alert.route, config)
+            message = self.message(alert, models)
+            message["deliveries"] = self.plan(channels, done)
+            jobs += [(alert, ch, message) for ch in channels if ch.label not in done]
         if not jobs:
             return []
         with ThreadPoolExecutor(min(8, len(jobs))) as pool:
-            results = list(
-                pool.map(lambda job: self.notifier.send(job[1], self.message(job[0], models)), jobs)
-            )
+            sent = list(pool.map(lambda job: self.notifier.send(job[1], job[2]), jobs))
+        results = [
+            dataclasses.replace(d, alert=alert.id, model=alert.model)
+            for (alert, _, _), d in zip(jobs, sent, strict=True)
+        ]
+        for d in results:
+            if d.status == NOT_CONFIGURED:
+                owner = self._owner(d.model or "", models)
+                logger.error(
+                    "alert #%s of %s did not reach its owner %s: %s is not configured: %s",
+                    d.alert, d.model, owner, d.channel.label, d.error,
+                )  # fmt: skip
         with self.store.transaction() as conn:
-            for (alert, _), delivery in zip(jobs, results, strict=True):
+            for (alert, _, _), delivery in zip(jobs, results, strict=True):
                 conn.execute(
                     alert_notifications.insert().values(
                         alert_id=alert.id,
@@ -206,6 +245,19 @@ class Alerts:
                     )
         return results
 
+    def plan(self, channels: list[Channel], done: set[str] | None = None) -> list[dict[str, str]]:
+        """What a message's body says of each channel it goes to: ``sent`` (an earlier run),
+        ``not configured`` (a setting is missing) or ``sending`` (now)."""
+        return [
+            {
+                "channel": ch.label,
+                "status": "sent"
+                if ch.label in (done or set())
+                else (NOT_CONFIGURED if self.notifier.missing(ch.kind) else "sending"),
+            }
+            for ch in channels
+        ]
+
     def _delivered(self, alert: Alert, conn: sa.Connection | None = None) -> set[str]:
         query = sa.select(alert_notifications.c.target).where(
             alert_notifications.c.alert_id == alert.id,
@@ -218,15 +270,15 @@ class Alerts:
             return set(reading.execute(query).scalars())
 
     def channels(self, route: str, model: ModelConfig | None) -> list[Channel]:
-        """Where ``route`` goes: a named route, or the model's owner (webhook, Slack, e-mail, log)."""
+        """Where ``route`` goes: a named route, or the model's owner (webhook, Slack, e-mail,
+        file, log). A destination whose setting is missing is listed too: it fails as
+        "not configured" rather than vanish."""
         found: list[Channel] = []
         routed = self.config.routes.get(route) if route != OWNER else None
         owner = model.owner if model and routed is None else None
         for spec in NOTIFIERS.values():
             if routed is not None:
                 value = getattr(routed, spec.key)
-            elif spec.needs and getattr(self.config, spec.needs) is None:
-                value = None  # an owner's e-mail waits for alerting.smtp
             else:
                 value = getattr(owner, spec.key, spec.owner_default)
             found += [Channel(spec.kind, target) for target in spec.targets(value, route)]
@@ -266,16 +318,30 @@ class Alerts:
         if not every:
             query = query.where(alerts.c.state.in_(ACTIVE))
         with self.store.read() as conn:
-            return [_alert(row) for row in conn.execute(query)]
+            rows = conn.execute(query).all()
+            sent = _history(conn, [int(row.id) for row in rows])
+        return [self._full(row, sent) for row in rows]
 
     def get(self, alert_id: int) -> Alert:
+        """Alert ``alert_id`` with its owner and every delivery of its messages."""
         with self.store.read() as conn:
             row = conn.execute(sa.select(alerts).where(alerts.c.id == alert_id)).first()
-        if row is None:
-            raise NotFoundError(
-                f"no alert #{alert_id}", hint="`shipyard alerts list --all` shows every alert"
-            )
-        return _alert(row)
+            if row is None:
+                raise NotFoundError(
+                    f"no alert #{alert_id}", hint="`shipyard alerts list --all` shows every alert"
+                )
+            sent = _history(conn, [alert_id])
+        return self._full(row, sent)
+
+    def _full(self, row: Any, sent: Mapping[int, Sequence[DeliveryRecord]]) -> Alert:
+        alert = _alert(row)
+        owner = self._owner(alert.model, self.models)
+        return dataclasses.replace(alert, owner=owner, deliveries=tuple(sent.get(alert.id, [])))
+
+    @staticmethod
+    def _owner(model: str, models: Mapping[str, ModelConfig]) -> str | None:
+        config = models.get(model)
+        return config.owner.name if config else None
 
     def ack(self, alert_id: int, *, now: datetime, reason: str | None = None) -> Alert:
         """Acknowledge: someone is on it, so no reminders; it still resolves by itself."""
@@ -300,6 +366,27 @@ class Alerts:
                 reason=reason,
             )
         return self.get(alert_id)
+
+
+def _history(conn: sa.Connection, ids: list[int]) -> dict[int, list[DeliveryRecord]]:
+    """Every delivery of the alerts ``ids``, oldest first, by alert."""
+    found: dict[int, list[DeliveryRecord]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    n = alert_notifications.c
+    query = sa.select(alert_notifications).where(n.alert_id.in_(ids)).order_by(n.id)
+    for r in conn.execute(query):
+        found[int(r.alert_id)].append(
+            DeliveryRecord(
+                kind=r.kind or "",
+                channel=r.target,
+                status=status_of(bool(r.ok), int(r.attempts or 0)),
+                attempts=int(r.attempts or 0),
+                error=r.error,
+                at=as_utc(r.at),
+            )
+        )
+    return found
 
 
 def _alert(row: Any) -> Alert:

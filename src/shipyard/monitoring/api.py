@@ -9,10 +9,12 @@ delivers what is owed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,13 +63,21 @@ class Monitoring:
         models: Models,
         *,
         environ: Mapping[str, str] | None = None,
+        root: Path | None = None,
     ) -> None:
         self._config = config
         self.store = MonitorStore(metadata)
         self._artifacts = artifacts
         self._data = data
         self._models = models
-        self.alerts = Alerts(metadata, config.alerting, project=config.project, environ=environ)
+        self.alerts = Alerts(
+            metadata,
+            config.alerting,
+            project=config.project,
+            environ=environ,
+            models=config.models,
+            root=root,  # a file channel's relative path starts beside shipyard.yaml
+        )
 
     # -- reference profiles -----------------------------------------------------------
     def profile_version(self, version: ModelVersion) -> Profile | None:
@@ -279,7 +289,11 @@ class Monitoring:
             "resolved_at": None,
         }
         channels = self.alerts.channels(OWNER, config)
-        return [self.alerts.notifier.send(channel, message) for channel in channels]
+        message["deliveries"] = self.alerts.plan(channels)
+        return [
+            dataclasses.replace(self.alerts.notifier.send(channel, message), model=model)
+            for channel in channels
+        ]
 
     def runs(self, name: str, *, limit: int = 50) -> list[RunSummary]:
         """The newest ``limit`` runs of ``name``, newest first."""

@@ -34,10 +34,7 @@ class MonitorRun:
             "report_key": self.report_key,
             "html_key": self.html_key,
             "alerts": [a.as_dict() for a in self.alerts],
-            "deliveries": [
-                {"channel": d.channel.label, "ok": d.ok, "attempts": d.attempts, "error": d.error}
-                for d in self.deliveries
-            ],
+            "deliveries": [d.as_dict() for d in self.deliveries],
             "report": self.report.as_dict(),
         }
 

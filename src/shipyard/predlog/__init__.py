@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .reader import read_rows
+from .reader import passthrough_fields, read_rows
 from .schema import (
     COLUMNS,
     FEEDBACK,
     KINDS,
     LIVE,
+    PASSTHROUGH,
     PREDICTIONS,
     REJECTIONS,
     SHADOW,
@@ -49,6 +50,7 @@ __all__ = [
     "FEEDBACK",
     "KINDS",
     "LIVE",
+    "PASSTHROUGH",
     "PREDICTIONS",
     "REJECTIONS",
     "SHADOW",
@@ -62,6 +64,7 @@ __all__ = [
     "SegmentLog",
     "list_segments",
     "parse_key",
+    "passthrough_fields",
     "read_rows",
     "segment_bytes",
     "segment_prefix",

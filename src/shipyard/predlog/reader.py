@@ -9,6 +9,10 @@ The prediction log holds live rows (the answers clients got) and shadow rows (th
 other version's answers to copies of the same requests, see :mod:`.schema`). Readers
 get the live rows unless they ask for more with ``variants``; a segment written before
 the ``variant`` column existed holds live rows only.
+
+A request's passthrough fields (an id, a timestamp: ``models.NAME.passthrough``) come
+back as the ``passthrough`` column, one JSON object per row, when some segment read
+has them; :func:`passthrough_fields` turns it into one column per field.
 """
 
 from __future__ import annotations
@@ -18,11 +22,21 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+import orjson
 import polars as pl
 
 from shipyard.storage import ArtifactStore
 
-from .schema import INPUTS, LIVE, PREDICTIONS, TIME, VARIANT, VARIANTS, list_segments
+from .schema import (
+    INPUTS,
+    LIVE,
+    PASSTHROUGH,
+    PREDICTIONS,
+    TIME,
+    VARIANT,
+    VARIANTS,
+    list_segments,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -86,6 +100,28 @@ def read_rows(
     if newest is not None:
         frame = frame.tail(newest)
     return frame
+
+
+def passthrough_fields(frame: pl.DataFrame, names: list[str] | None = None) -> pl.DataFrame:
+    """``frame`` with its ``passthrough`` column as one column per field (``names``, by
+    default every field found; null where a row has none). A field named like a column
+    already there comes as ``passthrough.NAME``. Without the column: ``frame`` as it is."""
+    if PASSTHROUGH not in frame.columns:
+        return frame
+    decoded = [
+        orjson.loads(text) if text is not None else {}
+        for text in frame.get_column(PASSTHROUGH).to_list()
+    ]
+    if names is None:
+        names = list(dict.fromkeys(k for row in decoded for k in row))
+    taken = set(frame.columns)
+    fields = {
+        (f"{PASSTHROUGH}.{name}" if name in taken else name): pl.Series(
+            [row.get(name) for row in decoded], strict=False
+        )
+        for name in names
+    }
+    return frame.drop(PASSTHROUGH).with_columns(**fields)
 
 
 def _of_variants(table: pa.Table, variants: tuple[str, ...], *, keep: bool) -> pa.Table:

@@ -28,6 +28,11 @@ KINDS = (PREDICTIONS, FEEDBACK, REJECTIONS)
 SUFFIX = ".parquet"
 
 TIME, INPUTS, PROBABILITIES = "time", "inputs", "probabilities"
+PASSTHROUGH = "passthrough"
+"""A prediction row's passthrough fields (``models.NAME.passthrough``: an id, a timestamp
+the request carried beside the features) as one JSON object per row, null for a row
+that carried none. Written only in segments where some row carried one: segments of a
+model without passthrough fields (and every segment written before) have no such column."""
 VARIANT = "variant"
 LIVE, SHADOW = "live", "shadow"
 VARIANTS = (LIVE, SHADOW)
@@ -86,6 +91,7 @@ class Column:
     name: str
     make_type: Callable[[], pa.DataType] | None
     doc: str
+    optional: bool = False  # written only when some row has a value
 
     @property
     def type(self) -> pa.DataType | None:
@@ -109,6 +115,12 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
             "the request's time in the server (shadow: the copy's, queue and call)",
         ),
         Column(VARIANT, _arrow("string"), "'live' (the client's answer) or 'shadow' (a copy's)"),
+        Column(
+            PASSTHROUGH,
+            _arrow("string"),
+            "the request's passthrough fields as a JSON object (only where some row has one)",
+            optional=True,
+        ),
         Column(INPUTS, None, "the validated features, one struct field each"),
     ),
     FEEDBACK: (
@@ -124,7 +136,7 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
     ),
 }
 """The columns of each kind of log, in the order its segments store them (the per-row
-values, then the per-request ones, then ``inputs``)."""
+values, then the per-request ones, then ``passthrough`` when written, then ``inputs``)."""
 
 
 @dataclass(frozen=True)

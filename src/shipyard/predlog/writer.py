@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -45,6 +46,7 @@ from shipyard.storage.safe_files import TempFile, checked_folder, read_regular
 
 from .schema import (
     INPUTS,
+    PASSTHROUGH,
     PROBABILITIES,
     SUFFIX,
     TIME,
@@ -66,7 +68,8 @@ _DROP_LOG_S = 10.0
 class Inputs(Protocol):
     """A request's validated feature rows (serving's ``Rows``) as the writer reads them:
     the feature ``names``, all-numeric rows as one float64 matrix (``whole``, else
-    ``None``) and one array per feature (``columns``)."""
+    ``None``), one array per feature (``columns``) and each row's passthrough fields
+    (``passthrough``: one dict per row, or ``None`` when the request carried none)."""
 
     @property
     def names(self) -> list[str]: ...
@@ -76,6 +79,9 @@ class Inputs(Protocol):
 
     @property
     def columns(self) -> dict[str, np.ndarray]: ...
+
+    @property
+    def passthrough(self) -> list[dict[str, Any]] | None: ...
 
 
 @dataclass(slots=True)
@@ -321,6 +327,8 @@ def segment_bytes(chunks: list[Chunk]) -> bytes:
         values = np.array(column, dtype=object)
         table[name] = _array(name, np.repeat(values, sizes).tolist())
     inputs = [c.inputs for c in chunks if c.inputs is not None]
+    if any(getattr(r, PASSTHROUGH, None) is not None for r in inputs):
+        table[PASSTHROUGH] = _passthrough(chunks)
     if len(inputs) == len(chunks) and inputs:
         names = inputs[0].names
         if all(r.whole is not None for r in inputs):
@@ -332,6 +340,18 @@ def segment_bytes(chunks: list[Chunk]) -> bytes:
     sink = io.BytesIO()
     pq.write_table(pa.table(table), sink, compression="zstd")
     return sink.getvalue()
+
+
+def _passthrough(chunks: list[Chunk]) -> pa.Array:
+    """Each row's passthrough fields as a JSON object (null for a row that carried none)."""
+    values: list[str | None] = []
+    for chunk in chunks:
+        carried = getattr(chunk.inputs, PASSTHROUGH, None)
+        if carried is None:
+            values += [None] * chunk.n
+        else:
+            values += [orjson.dumps(row).decode() if row else None for row in carried]
+    return pa.array(values, type=pa.string())
 
 
 def _row_column(name: str, parts: list[Any], sizes: np.ndarray) -> pa.Array:

@@ -17,7 +17,11 @@ FAULT_SHAPE = (
 
 
 async def move_alias(app: ServingApp, call: Call) -> tuple[int, str]:
-    """Move ``{alias}`` of ``{name}`` to the body's version (with a reason), then switch."""
+    """Move ``{alias}`` of ``{name}`` to the body's version (with a reason), then switch.
+
+    ``champion`` moves only through the evaluation gate, as ``shipyard promote``:
+    ``{"force": true, "reason": "..."}`` overrides it, audited.
+    """
     name, alias = call.params["name"], call.params["alias"]
     app.find(name)
     body = await app.read_json(call.scope, call.receive)
@@ -25,12 +29,30 @@ async def move_alias(app: ServingApp, call: Call) -> tuple[int, str]:
     if not isinstance(version, int) or isinstance(version, bool):
         raise HttpError(422, "invalid_request", 'expected {"version": N, "reason": "why"}')
     reason = body.get("reason")
-    previous, current = await asyncio.to_thread(
-        app.project.models.alias,
-        f"{name}@{version}",
-        alias,
-        reason=str(reason) if reason else "moved over HTTP",
-    )
+    force = body.get("force", False)
+    if not isinstance(force, bool) or (force and not (isinstance(reason, str) and reason.strip())):
+        raise HttpError(
+            422, "invalid_request", '"force": true needs a "reason": the override is audited'
+        )
+    if alias == "champion":  # the evaluation gate of 'shipyard promote' (409 when it refuses)
+        previous, current = await asyncio.to_thread(
+            app.project.promote,
+            f"{name}@{version}",
+            to=alias,
+            force=force,
+            reason=str(reason) if reason else "promoted over HTTP",
+        )
+    else:
+        if force:
+            raise HttpError(
+                422, "invalid_request", '"force" applies to the champion only (it is gated)'
+            )
+        previous, current = await asyncio.to_thread(
+            app.project.models.alias,
+            f"{name}@{version}",
+            alias,
+            reason=str(reason) if reason else "moved over HTTP",
+        )
     await app.background.check_aliases(force=True)
     await send_json(
         call.send,

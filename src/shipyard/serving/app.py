@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from itertools import count
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +29,7 @@ from shipyard.project import Project
 from .accesslog import AccessLog
 from .admission import LoopLag, OverloadedError
 from .auth import Tokens
-from .deployment import Deployment
+from .deployment import NO_VERSION, Deployment
 from .fallback import FallbackChain
 from .http import (
     HttpError,
@@ -61,7 +61,7 @@ class ServingApp:
     def __init__(
         self,
         project: Project,
-        targets: dict[str, str],
+        targets: Mapping[str, str | Sequence[str]],
         *,
         worker: str | None = None,
         role: Role = "lone",
@@ -85,7 +85,10 @@ class ServingApp:
         self._labels: dict[str, str] = {}  # route labels of paths that were answered
         self.max_body = int(self.settings.max_body_mb * 1_000_000)
         self.lag = LoopLag()  # how busy the event loop is: part of every admission decision
-        self.deployments = {name: self._deployment(name, t) for name, t in targets.items()}
+        # keyed by the model's name (its first target) and NAME@TARGET (each further one)
+        self.deployments = {
+            key: self._deployment(name, target, key) for key, name, target in served_keys(targets)
+        }
         spool = project.root / ".shipyard" / "spool"
         on_rows: Callable[[str, str, int], None] = lambda kind, where, n: self.metrics.inc(  # noqa: E731
             "shipyard_prediction_log_rows_total", (kind, where), n
@@ -118,11 +121,12 @@ class ServingApp:
         self.shutting_down = False
         self.last_request = time.monotonic()
 
-    def _deployment(self, name: str, target: str) -> Deployment:
+    def _deployment(self, name: str, target: str, key: str) -> Deployment:
         config = self.project.models.config(name)
         dataset = self.project.config.datasets.get(config.dataset)
         columns = dataset.columns if dataset else {}
         fields = [FieldSpec.from_column(f, columns.get(f)) for f in config.features]
+        validator = RowValidator(fields, passthrough=config.passthrough, model=name)
         chain = FallbackChain(
             config.fallback,
             self.project.root,
@@ -130,12 +134,17 @@ class ServingApp:
             model=name,
         )
         return Deployment(
-            name, target, config, RowValidator(fields), chain, self.metrics, lag=self.lag
+            name, target, config, validator, chain, self.metrics, lag=self.lag, key=key
         )
 
     @property
     def ready(self) -> bool:
-        return not self.shutting_down and all(d.ready for d in self.deployments.values())
+        """Every model that names a version is loaded (one at least); a model whose target
+        names none yet (no champion) is listed as not ready but keeps no other from serving."""
+        if self.shutting_down:
+            return False
+        named = [d for d in self.deployments.values() if d.status != NO_VERSION]
+        return bool(named) and all(d.ready for d in named)
 
     # -- ASGI ---------------------------------------------------------------------------
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -237,14 +246,15 @@ class ServingApp:
         return await route.handler(self, Call(scope, receive, send, params, started, route))
 
     # -- predictions ----------------------------------------------------------------------
-    async def predict(self, call: Call, name: str, protocol: Protocol) -> None:
+    async def predict(self, call: Call, name: str, protocol: Protocol) -> str:
         """Answer a prediction request in ``protocol``: read, validate, queue, answer, log.
 
         With a challenger loaded, the canary may answer instead, and a copy goes to the
         other version once the answer is sent (see :mod:`.shadow`); without one, the
-        request path pays one attribute check for it.
+        request path pays one attribute check for it. Returns the model's name.
         """
-        deployment = self.find(name)
+        deployment = self.find(name, call.params.get("version"))
+        name = deployment.name
         deployment.admit_early(call.started)
         body = await self.read_json(call.scope, call.receive)
         rows = protocol.parse(body, deployment.validator, self.settings.max_rows)
@@ -270,6 +280,7 @@ class ServingApp:
         await send_json(call.send, 200, protocol.answer(name, outcome, ids, body), headers)
         if shadow is not None:
             shadow.after(rows, ids, outcome)
+        return name
 
     def _version_header(self, version: int | None) -> list[tuple[bytes, bytes]]:
         """``X-Shipyard-Version``: the version that answered (``none``: a fallback rule)."""
@@ -363,16 +374,55 @@ class ServingApp:
             )
         )
 
-    def find(self, name: str) -> Deployment:
-        """The deployment of ``name``; 404 (with the served names) when it is not served."""
+    def find(self, name: str, version: str | None = None) -> Deployment:
+        """The deployment of ``name`` (or ``NAME@TARGET``), of ``version`` when given (a target
+        it was served as, or the number loaded); 404 (with what is served) when not served."""
         deployment = self.deployments.get(name)
         if deployment is None:
+            model, at, selector = name.partition("@")
+            if at and model in self.deployments:
+                return self.find(model, selector)
             served = list(self.deployments)
             raise NotFoundError(
                 f"no model '{name}' is served here{did_you_mean(name, served)}; "
                 f"served: {', '.join(served)}"
             )
-        return deployment
+        if version is None or version == deployment.target:
+            return deployment
+        return self._of_version(deployment.name, version)
+
+    def _of_version(self, name: str, version: str) -> Deployment:
+        """The deployment of ``name`` served as ``version`` (target or loaded number), or 404."""
+        mine = [d for d in self.deployments.values() if d.name == name]
+        for deployment in mine:
+            if deployment.target == version:
+                return deployment
+        for deployment in mine:
+            if (
+                deployment.current is not None
+                and str(deployment.current.version.version) == version
+            ):
+                return deployment
+        serving = ", ".join(
+            str(d.current.version.version) if d.current else f"{d.target} (not ready)" for d in mine
+        )
+        raise HttpError(
+            404,
+            "not_found",
+            f"model '{name}' version {version} is not served here (serving: {serving})",
+            hint=f"see GET /v1/models/{name} for the version it serves",
+        )
+
+
+def served_keys(targets: Mapping[str, str | Sequence[str]]) -> list[tuple[str, str, str]]:
+    """``(key, model, target)`` of every target: a model's first is keyed by its name, each
+    further one by ``NAME@TARGET`` (``serve m@4 m@3``: ``m`` answers with 4, ``m@3`` with 3)."""
+    keys: list[tuple[str, str, str]] = []
+    for name, given in targets.items():
+        chosen = [given] if isinstance(given, str) else list(dict.fromkeys(given))
+        for index, target in enumerate(chosen):
+            keys.append((name if index == 0 else f"{name}@{target}", name, target))
+    return keys
 
 
 VERSION_HEADER = b"x-shipyard-version"

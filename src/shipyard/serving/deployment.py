@@ -137,8 +137,10 @@ class Deployment:
         fallback: FallbackChain,
         metrics: Metrics,
         lag: LoopLag | None = None,
+        key: str | None = None,
     ) -> None:
         self.name = name
+        self.key = key or name  # how the server knows it: the model's name, or NAME@TARGET
         self.target = target  # an alias (followed) or a version number (pinned)
         self.config = config
         self.validator = validator
@@ -167,6 +169,23 @@ class Deployment:
     @property
     def ready(self) -> bool:
         return self.current is not None
+
+    @property
+    def route(self) -> str:
+        """Where its native predictions are asked for."""
+        if self.key == self.name:
+            return f"/v1/models/{self.name}/predict"
+        return f"/v1/models/{self.name}/versions/{self.target}/predict"
+
+    def unassigned(self, error: str) -> None:
+        """Its target names no version yet (no champion): not ready, and its routes answer 503
+        with ``error`` until the alias poll finds one (said once, not at every poll)."""
+        if self.current is not None:
+            return
+        if self.status != NO_VERSION or self.error != error:
+            logger.warning("%s: not ready: %s; loaded once it names a version", self.key, error)
+        self.status = NO_VERSION
+        self.error = error
 
     # -- loading --------------------------------------------------------------------
     def prepare(
@@ -373,7 +392,14 @@ class Deployment:
         validation work leaves that time to the requests that are answered.
         """
         loaded = self.current
-        if loaded is not None and self.breaker.state != OPEN:
+        if loaded is None:
+            if self.status == NO_VERSION:  # nothing to answer with: not the fallback's job
+                raise UnavailableError(
+                    f"model '{self.key}' is not ready: {self.error}",
+                    hint=no_version_hint(self.name, self.target),
+                )
+            return
+        if self.breaker.state != OPEN:
             self._admit(loaded, 1, started)
 
     def _admit(self, loaded: Loaded, n: int, started: float) -> None:
@@ -532,7 +558,9 @@ class Deployment:
         return {
             "name": self.name,
             "target": self.target,
+            "route": self.route,
             "status": self.status,
+            "ready": loaded is not None,
             "version": loaded.version.version if loaded else None,
             "task": self.config.task,
             "features": self.validator.names,
@@ -553,6 +581,22 @@ class Deployment:
             "challenger": self.shadow.describe() if self.shadow is not None else None,
             "challenger_error": self.challenger_error,
         }
+
+
+NO_VERSION = "no_version"
+"""The status of a deployment whose target names no version yet (a model with no champion)."""
+
+
+def no_version_hint(name: str, target: str) -> str:
+    """What makes ``name@target`` name a version (the server follows aliases, not numbers)."""
+    if target.isdigit():
+        return f"see `shipyard models show {name}` for its versions, and serve one of them"
+    how = (
+        f"shipyard promote {name}@N"
+        if target == "champion"
+        else f"shipyard models alias {name}@N {target}"
+    )
+    return f"{how}; the server loads it at its next alias poll"
 
 
 _REASONS = {

@@ -29,8 +29,11 @@ async def alive(app: ServingApp, call: Call) -> tuple[int, str]:
 
 
 async def readyz(app: ServingApp, call: Call) -> tuple[int, str]:
-    """Readiness, with each model's status, version and error: 503 until all are loaded."""
+    """Readiness, with each model's status, version and error: 503 until every model that
+    names a version is loaded; ``not_ready`` says which are not, and why (a model with no
+    champion yet is listed there without holding the others back)."""
     status = 200 if app.ready else 503
+    deployments = app.deployments.items()
     await send_json(
         call.send,
         status,
@@ -44,7 +47,10 @@ async def readyz(app: ServingApp, call: Call) -> tuple[int, str]:
                     "version": d.current.version.version if d.current else None,
                     "error": d.error,
                 }
-                for name, d in app.deployments.items()
+                for name, d in deployments
+            },
+            "not_ready": {
+                name: d.error or d.status for name, d in deployments if d.current is None
             },
         },
     )

@@ -58,7 +58,8 @@ def openapi_document(app: ServingApp) -> dict[str, Any]:
     """The document of ``app``: its routes, one path per served model where a route says so."""
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {"Error": ERROR}
-    for name, deployment in app.deployments.items():
+    models = {name: d for name, d in app.deployments.items() if d.key == d.name}
+    for name, deployment in models.items():
         schemas[f"{name}.record"] = {
             "type": "object",
             "additionalProperties": False,
@@ -66,7 +67,7 @@ def openapi_document(app: ServingApp) -> dict[str, Any]:
             "properties": {f.name: f.json_schema() for f in deployment.validator.fields},
         }
     documented = [r for r in app.router.routes if r.openapi is not None]
-    for name in app.deployments:
+    for name in models:  # a further version of a model: its /versions/{version} routes
         for route in documented:
             if route.per_model:
                 path = route.path.replace("{name}", name)

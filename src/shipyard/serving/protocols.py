@@ -1,7 +1,8 @@
 """The protocols the server speaks: one :class:`Protocol` per request shape, in ``PROTOCOLS``.
 
 - ``native``: ``POST /v1/models/{name}/predict`` with one record (an object) or a
-  list of records;
+  list of records (``/v1/models/{name}/versions/{version}/predict`` for one of several
+  versions served, ``shipyard serve m@4 m@3``);
 - ``v2``: the Open Inference Protocol V2 (KServe, Triton): ``inputs`` as one tensor
   per feature (shape ``[n]`` or ``[n, 1]``) or one ``[n, features]`` tensor;
 - ``mlflow``: MLflow's scoring format: ``dataframe_split``, ``dataframe_records``,
@@ -69,8 +70,7 @@ async def predict(app: ServingApp, call: Call) -> tuple[int, str]:
     """The handler of every prediction route: its protocol reads the rows and answers."""
     protocol = PROTOCOLS[call.route.protocol]
     name = protocol.model(call.scope, call.params, app.deployments)
-    await app.predict(call, name, protocol)
-    return 200, name
+    return 200, await app.predict(call, name, protocol)
 
 
 def _native_doc(name: str) -> dict[str, Any]:
@@ -137,6 +137,15 @@ NATIVE = Protocol(
             prediction=True,
             protocol="native",
             openapi=_native_doc,
+            per_model=True,
+        ),
+        Route(
+            "/v1/models/{name}/versions/{version}/predict",
+            predict,
+            _POST,
+            prediction=True,
+            protocol="native",
+            openapi=lambda name: _versioned(_native_doc(name)),
             per_model=True,
         ),
     ),

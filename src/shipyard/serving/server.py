@@ -22,7 +22,7 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,8 @@ THREAD_VARIABLES = (
     "NUMEXPR_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS",
 )
+TargetMap = Mapping[str, str | Sequence[str]]
+"""{model: alias or version number, or several of them (``serve m@4 m@3``)}."""
 GRACEFUL_SECONDS = 30
 SWITCH_INTERVAL_S = 0.0005
 
@@ -80,7 +82,7 @@ def pin_threads(threads: int) -> None:
 
 def run_worker(
     project_dir: str,
-    targets: dict[str, str],
+    targets: TargetMap,
     sock: socket.socket,
     *,
     threads: int,
@@ -212,7 +214,7 @@ def _has(module: str) -> bool:
 
 def serve(
     project_dir: Path,
-    targets: dict[str, str],
+    targets: TargetMap,
     *,
     host: str = "127.0.0.1",
     port: int = 8000,
@@ -222,7 +224,8 @@ def serve(
     on_listen: Callable[[str], None] | None = None,
     public: bool = False,
 ) -> None:
-    """Serve ``targets`` ({model: alias or version}) until stopped; ``on_listen`` gets the URL.
+    """Serve ``targets`` ({model: alias or version, or several}) until stopped; ``on_listen``
+    gets the URL.
 
     A ``host`` other than a loopback address needs ``server.require_token`` or, as a
     deliberate decision, ``public`` (or ``server.public``): see :mod:`.exposure`.
@@ -274,7 +277,7 @@ def exposed(project_dir: Path, host: str, *, public: bool) -> str | None:
 
 def _supervise(
     project_dir: Path,
-    targets: dict[str, str],
+    targets: TargetMap,
     sock: socket.socket,
     workers: int,
     threads: int,

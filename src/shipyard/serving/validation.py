@@ -4,7 +4,12 @@ A request's rows arrive as records (one dict per row) or as columns (one list pe
 feature); either way each feature's values are checked together: the common case
 (every value a number) is one type scan and one NumPy conversion, and only the
 values that fail are looked at one by one to say what was wrong with them. Every
-problem is reported, as ``rows[3].amount: expected a number, got "12,5"``.
+problem is reported, as ``rows[3].amount: expected a number, got "12,5"``: an unknown
+field is one problem among the others, never the only one said.
+
+Fields a model declares as ``passthrough`` (an id, a timestamp) are accepted as they
+are and kept beside the rows for the prediction log; they never reach the model. A
+model that declares none pays nothing for them.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from shipyard.errors import ShipyardError
 
 MAX_PROBLEMS = 50
 _NUMBER_TYPES = {int, float}
+_UNKNOWN = ": unknown field"
 
 
 class RequestError(ShipyardError, ValueError):
@@ -107,9 +113,11 @@ class Rows:
     All-numeric rows validated at once keep only their float64 matrix (``whole``);
     the per-feature ``columns`` are views made when something asks for them.
     Slotted and small: the prediction log holds one per request until it flushes.
+    ``passthrough``: one dict per row of the request's passthrough fields (only those
+    the row has), or ``None`` when the request carried none.
     """
 
-    __slots__ = ("_columns", "n", "names", "numeric", "whole")
+    __slots__ = ("_columns", "n", "names", "numeric", "passthrough", "whole")
 
     def __init__(
         self,
@@ -124,6 +132,7 @@ class Rows:
         self.numeric = numeric
         self.whole = whole
         self.names = names if names is not None else list(columns or {})
+        self.passthrough: list[dict[str, Any]] | None = None
 
     @property
     def columns(self) -> dict[str, np.ndarray]:
@@ -135,9 +144,13 @@ class Rows:
     def take(self, index: int) -> Rows:
         """Row ``index`` alone."""
         if self.whole is not None:
-            return Rows(None, 1, self.numeric, self.whole[index : index + 1], self.names)
-        columns = {name: column[index : index + 1] for name, column in self.columns.items()}
-        return Rows(columns, 1, self.numeric)
+            row = Rows(None, 1, self.numeric, self.whole[index : index + 1], self.names)
+        else:
+            columns = {name: column[index : index + 1] for name, column in self.columns.items()}
+            row = Rows(columns, 1, self.numeric)
+        if self.passthrough is not None:
+            row.passthrough = self.passthrough[index : index + 1]
+        return row
 
     def matrix(self) -> np.ndarray:
         """The rows as one float64 matrix (only when every feature is numeric)."""
@@ -147,6 +160,7 @@ class Rows:
 
 
 _MISSING = object()
+_MISSING_SAID = ": required, missing"
 _ROW = re.compile(r"^\w+\[(\d+)\]")
 
 
@@ -168,10 +182,16 @@ def _show(value: Any) -> str:
 class RowValidator:
     """Checks rows against the features of one model and turns them into arrays."""
 
-    def __init__(self, fields: list[FieldSpec]) -> None:
+    def __init__(
+        self, fields: list[FieldSpec], *, passthrough: list[str] | None = None, model: str = ""
+    ) -> None:
         self.fields = fields
         self.names = [f.name for f in fields]
         self._names = frozenset(self.names)
+        self.passthrough = [p for p in passthrough or [] if p not in self._names]
+        self._carried = frozenset(self.passthrough)
+        self._allowed = self._names | self._carried
+        self.model = model
         self.numeric = all(f.numeric for f in fields)
         inf = float("inf")
         self._low = np.array([-inf if f.min is None else f.min for f in fields])
@@ -189,11 +209,46 @@ class RowValidator:
         try:
             # every name present and nothing else: no missing and no unknown fields
             if not all(len(row) == width for row in rows):
-                return None
+                if not self._carried:
+                    return None
+                return self._fast_carrying(rows)
             values = [row[name] for row in rows for name in names]
         except (KeyError, TypeError):
             return None
         return self._fast_values(values, len(rows))
+
+    def _fast_carrying(self, rows: list[Any]) -> Rows | None:
+        """The fast path of records with passthrough fields beside the features."""
+        allowed = self._allowed
+        if not all(type(row) is dict and row.keys() <= allowed for row in rows):
+            return None
+        try:
+            values = [row[name] for row in rows for name in self.names]
+        except KeyError:
+            return None
+        fast = self._fast_values(values, len(rows))
+        if fast is not None:
+            fast.passthrough = self._carry_records(rows)
+        return fast
+
+    def _carry_records(self, rows: list[Any]) -> list[dict[str, Any]] | None:
+        """Each row's passthrough fields (``None`` when no row has one)."""
+        carried = self._carried
+        kept = [{k: v for k, v in row.items() if k in carried} for row in rows]
+        return kept if any(kept) else None
+
+    def _carry_columns(self, columns: dict[str, Any], n: int) -> list[dict[str, Any]] | None:
+        """Each row's passthrough fields from columns (``None`` when none was sent)."""
+        present = [(name, columns[name]) for name in self.passthrough if name in columns]
+        if not present:
+            return None
+        return [{name: values[i] for name, values in present} for i in range(n)]
+
+    def _unknown(self, at: str, key: str | None = None) -> str:
+        """An unknown field: ``at`` names it (``rows[1].zip``), or ``key`` does."""
+        named = f" '{key}'" if key is not None else ""
+        carried = f"; passed through: {', '.join(self.passthrough)}" if self.passthrough else ""
+        return f"{at}: unknown field{named}; this model takes {', '.join(self.names)}{carried}"
 
     def _fast_values(self, values: list[Any], n: int) -> Rows | None:
         """``values``: ``n`` rows of every feature, row after row."""
@@ -223,30 +278,30 @@ class RowValidator:
                 return fast
         problems: list[str] = []
         names = self._names
+        allowed = self._allowed
+        not_records: set[int] = set()
         for index, row in enumerate(rows):
             if type(row) is not dict:
+                not_records.add(index)
                 problems.append(
                     f"{where}[{index}]: expected an object of feature values, got {_show(row)}"
                 )
             elif row.keys() != names:
                 problems += [
-                    f"{where}[{index}].{key}: unknown field; this model takes "
-                    f"{', '.join(self.names)}"
-                    for key in row
-                    if key not in names
+                    self._unknown(f"{where}[{index}].{key}") for key in row if key not in allowed
                 ]
-        if problems:
-            raise self._error(problems)
-        columns = {name: [row.get(name, _MISSING) for row in rows] for name in self.names}
-        return self._check(columns, len(rows), where)
+        # the values are checked too: an unknown field does not hide what else is wrong
+        records = [{} if i in not_records else row for i, row in enumerate(rows)]
+        columns = {name: [row.get(name, _MISSING) for row in records] for name in self.names}
+        checked = self._check(columns, len(rows), where, problems, skip=not_records)
+        if self._carried:
+            checked.passthrough = self._carry_records(records)
+        return checked
 
     def columns(self, columns: dict[str, Any], *, where: str = "rows") -> Rows:
         """Validate columns (one list of values per feature, all of one length)."""
-        problems = [
-            f"{where}: unknown field '{name}'; this model takes {', '.join(self.names)}"
-            for name in columns
-            if name not in self._names
-        ]
+        allowed = self._allowed
+        problems = [self._unknown(where, name) for name in columns if name not in allowed]
         problems += [
             f"{where}: the field '{name}' is missing" for name in self.names if name not in columns
         ]
@@ -257,10 +312,20 @@ class RowValidator:
             problems.append(
                 f"{where}: the fields have different numbers of values ({sorted(lengths)})"
             )
-        if problems:
-            raise self._error(problems)
+        if problems and (len(lengths) != 1 or -1 in lengths):
+            raise self._error(problems)  # no rows to check the values of
         n = lengths.pop() if lengths else 0
-        return self._check({name: columns[name] for name in self.names}, n, where)
+        given = {name: columns.get(name, [_MISSING] * n) for name in self.names}
+        checked = self._check(given, n, where, problems, missing_said=True)
+        if self._carried:
+            checked.passthrough = self._carry_columns(columns, n)
+        return checked
+
+    def carry(self, rows: Rows, columns: dict[str, Any]) -> Rows:
+        """``rows`` with the passthrough fields among ``columns`` (one list per field)."""
+        if self._carried:
+            rows.passthrough = self._carry_columns(columns, rows.n)
+        return rows
 
     def matrix(self, data: list[Any], *, where: str = "rows") -> Rows:
         """Validate a list of rows given as lists of values in feature order."""
@@ -281,8 +346,22 @@ class RowValidator:
         return self._check(columns, len(data), where)
 
     # -- the checks --------------------------------------------------------------------
-    def _check(self, columns: dict[str, list[Any]], n: int, where: str) -> Rows:
+    def _check(
+        self,
+        columns: dict[str, list[Any]],
+        n: int,
+        where: str,
+        found: list[str] | None = None,
+        *,
+        skip: set[int] | None = None,
+        missing_said: bool = False,
+    ) -> Rows:
+        """Arrays of the values; ``found``: the problems already found in the request's
+        shape, said with the values' (``skip``: rows that were not records, whose values
+        are not looked at; ``missing_said``: a missing field was said once already)."""
         if n == 0:
+            if found:
+                raise self._error(found)
             raise RequestError(
                 "the request has no rows", hint="send at least one row of feature values"
             )
@@ -294,6 +373,12 @@ class RowValidator:
                 arrays[spec.name] = self._numbers(spec, values, where, problems)
             else:
                 arrays[spec.name] = self._others(spec, values, where, problems)
+        if found:
+            if skip:
+                problems = [p for p in problems if _row_of(p) not in skip]
+            if missing_said:
+                problems = [p for p in problems if not p.endswith(_MISSING_SAID)]
+            problems = found + problems
         if problems:
             raise self._error(problems)
         return Rows(arrays, n, self.numeric)
@@ -398,8 +483,15 @@ class RowValidator:
         if more > 0:
             shown.append(f"... and {more} more")
         count = len(problems)
+        hint = None
+        if any(_UNKNOWN in p for p in problems):
+            hint = (
+                "to log a field that is not a feature (an id, a timestamp), declare it under "
+                f"models.{self.model or 'NAME'}.passthrough in shipyard.yaml"
+            )
         return RequestError(
             f"the request has {count} problem{'s' if count != 1 else ''}; "
             "nothing was passed to the model",
             problems=shown,
+            hint=hint,
         )

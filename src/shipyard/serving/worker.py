@@ -7,7 +7,9 @@ artifact reads, model loading and warming, and log writes happen in threads
 A store that does not answer is waited out, not fatal: at start the worker
 goes live but not ready and tries again with backoff (see :mod:`.waiting`);
 a model whose artifact cannot be read because its store does not answer is
-tried again the same way, never refused for good.
+tried again the same way, never refused for good. A target that names no version
+(a model with no champion yet) leaves its deployment ``no_version`` (not ready, its
+routes 503) without holding the others up; the alias poll loads it once it names one.
 
 A deployment that follows ``champion`` follows the model's ``challenger`` alias in
 the same poll: the version it names (when not the champion's) is loaded and warmed
@@ -26,7 +28,13 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from shipyard.errors import ShipyardError, StorageError, UnreachableError, first_line
+from shipyard.errors import (
+    NotFoundError,
+    ShipyardError,
+    StorageError,
+    UnreachableError,
+    first_line,
+)
 from shipyard.models import ModelVersion
 from shipyard.monitoring.prometheus import gauges
 from shipyard.predlog import Chunk, SegmentLog
@@ -185,7 +193,7 @@ class Background:
         while True:
             await asyncio.sleep(every)
             await self.flush()  # judge what this worker has answered too
-            for name in self.deployments:
+            for name in dict.fromkeys(d.name for d in self.deployments.values()):
                 try:
                     run = await asyncio.to_thread(self.project.monitor, name)
                 except Exception as exc:  # monitoring must never take serving down
@@ -215,7 +223,7 @@ class Background:
     async def _check_target(self, deployment: Deployment, *, force: bool) -> None:
         if deployment.current is not None and not deployment.follows_alias:
             return
-        if not force and time.monotonic() < self._retry_at.get(deployment.name, 0.0):
+        if not force and time.monotonic() < self._retry_at.get(deployment.key, 0.0):
             return  # its store did not answer: wait out the backoff
         ref = f"{deployment.name}@{deployment.target}"
         try:
@@ -225,7 +233,9 @@ class Background:
                 self._unanswered(deployment, ref, exc)
                 return
             message = first_line(exc)
-            if deployment.current is None:
+            if deployment.current is None and isinstance(exc, NotFoundError):
+                deployment.unassigned(f"{ref} names no version: {message}")
+            elif deployment.current is None:
                 deployment.refuse(None, message)
             elif message not in self._warned:
                 logger.warning("could not read %s from the registry: %s", ref, message)
@@ -295,24 +305,24 @@ class Background:
                 logger.exception("loading %s failed", version.ref)
             deployment.refuse(version.version, f"{version.ref}: {first_line(exc)}")
             return
-        if self._backoffs.pop(deployment.name, None) is not None:
-            self._retry_at.pop(deployment.name, None)
-            self._waits.pop(deployment.name, None)
-            logger.warning("%s: the store answers again; loaded %s", deployment.name, version.ref)
+        if self._backoffs.pop(deployment.key, None) is not None:
+            self._retry_at.pop(deployment.key, None)
+            self._waits.pop(deployment.key, None)
+            logger.warning("%s: the store answers again; loaded %s", deployment.key, version.ref)
         deployment.install(loaded)
 
     def _unanswered(self, deployment: Deployment, ref: str, exc: UnreachableError) -> None:
         """``ref`` could not be read because a store did not answer: try again after a backoff."""
-        backoff = self._backoffs.setdefault(deployment.name, Backoff())
+        backoff = self._backoffs.setdefault(deployment.key, Backoff())
         delay = backoff.next()
-        self._retry_at[deployment.name] = time.monotonic() + delay
+        self._retry_at[deployment.key] = time.monotonic() + delay
         deployment.error = f"{ref}: {waiting_detail(exc, delay)}"
         state = waiting_for(exc)
-        if self._waits.get(deployment.name) != state:  # one line per change, not one per try
+        if self._waits.get(deployment.key) != state:  # one line per change, not one per try
             logger.warning(
-                "%s: cannot load %s yet, %s; retrying with backoff", deployment.name, ref, state
+                "%s: cannot load %s yet, %s; retrying with backoff", deployment.key, ref, state
             )
-            self._waits[deployment.name] = state
+            self._waits[deployment.key] = state
 
     def _prepare(
         self, deployment: Deployment, version: ModelVersion, *, challenger: bool = False

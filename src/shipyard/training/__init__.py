@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
-from .run import TrainingError, TrainingRun, code_version, environment, parse_params, train
+from .run import (
+    TrainingError,
+    TrainingRun,
+    check_param_names,
+    code_version,
+    environment,
+    parse_params,
+    train,
+)
 
-__all__ = ["TrainingError", "TrainingRun", "code_version", "environment", "parse_params", "train"]
+__all__ = [
+    "TrainingError",
+    "TrainingRun",
+    "check_param_names",
+    "code_version",
+    "environment",
+    "parse_params",
+    "train",
+]

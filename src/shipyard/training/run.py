@@ -13,6 +13,7 @@ from __future__ import annotations
 import platform
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -23,6 +24,7 @@ import polars as pl
 import yaml
 
 from shipyard.config import DatasetConfig, ModelConfig
+from shipyard.config.checks import did_you_mean
 from shipyard.entrypoints import load_entry_point, user_traceback
 from shipyard.errors import ConfigError, ShipyardError
 from shipyard.metrics import compute_metrics, default_metrics
@@ -72,6 +74,24 @@ def parse_params(pairs: list[str], declared: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
+def check_param_names(name: str, model: ModelConfig, params: dict[str, Any] | None) -> None:
+    """Refuse params that model ``name`` does not declare under ``params`` (a misspelt
+    ``--param`` would otherwise be passed on and ignored), unless it sets ``any_params``."""
+    if model.any_params or not params:
+        return
+    known = list(model.params)
+    unknown = [key for key in params if key not in known]
+    if unknown:
+        first = unknown[0]
+        others = f"; unknown too: {', '.join(unknown[1:])}" if unknown[1:] else ""
+        raise ConfigError(
+            f"model '{name}' has no param '{first}'{did_you_mean(first, known)}{others}; "
+            f"its params: {', '.join(known) or 'none'}",
+            hint=f"declare it under models.{name}.params in shipyard.yaml, or set "
+            f"models.{name}.any_params: true to pass any name",
+        )
+
+
 def _like(key: str, value: Any, declared: Any, text: str) -> Any:
     """``value`` as the type of the declared default, or a ConfigError naming both."""
     kind = type(declared)
@@ -111,8 +131,13 @@ def train(
     *,
     root: Path,
     params: dict[str, Any] | None = None,
+    check: Callable[[Any], None] | None = None,
 ) -> TrainingRun:
-    """Train model ``name`` on ``frame`` (a dataset version's rows)."""
+    """Train model ``name`` on ``frame`` (a dataset version's rows).
+
+    ``check`` is called with the fitted estimator before it predicts the holdout; it
+    raises to refuse a model that does not fit what the project declares.
+    """
     if model.train is None:
         raise ConfigError(
             f"models.{name}.train is not set: name the training function as 'module:function'",
@@ -143,6 +168,8 @@ def train(
             f"{model.train} returned {type(estimator).__name__}, not a fitted estimator",
             hint="return the fitted model (an object with .predict), e.g. 'return pipeline.fit(X, y)'",
         )
+    if check is not None:
+        check(estimator)
 
     features = holdout[model.features]
     try:

@@ -64,12 +64,16 @@ def mlflow_answer(name: str, outcome: Outcome, ids: list[str], body: Any) -> dic
 
 
 def mlflow_model(scope: Scope, params: dict[str, str], served: Collection[str]) -> str:
-    """The ``X-Shipyard-Model`` header, or the one model served; 400 when several are."""
+    """The ``X-Shipyard-Model`` header (``NAME`` or ``NAME@VERSION``), or the one model served;
+    400 when several are."""
     chosen = header(scope, b"x-shipyard-model")
     if chosen:
         return chosen.decode("utf-8", "replace")
     if len(served) == 1:
         return next(iter(served))
+    models = {key.partition("@")[0] for key in served}
+    if len(models) == 1:  # one model at several versions: its first (name one as NAME@V)
+        return models.pop()
     raise HttpError(
         400,
         "bad_request",

@@ -49,12 +49,27 @@ def v2_rows(body: Any, validator: RowValidator, max_rows: int) -> Rows:
             )
         tensors.append((tensor["name"], shape, _flat(data)))
     width = len(validator.names)
-    if len(tensors) == 1 and len(tensors[0][1]) == 2 and tensors[0][1][1] == width and width > 1:
-        name, shape, flat = tensors[0]
+    features = tensors
+    if validator.passthrough:  # passthrough tensors may stand beside one [n, features] tensor
+        features = [t for t in tensors if t[0] not in validator.passthrough]
+    if len(features) == 1 and len(features[0][1]) == 2 and features[0][1][1] == width and width > 1:
+        name, shape, flat = features[0]
         rows = shape[0]
         _check_size(name, shape, flat)
         count_rows(rows, max_rows)
-        return validator.matrix([flat[i * width : (i + 1) * width] for i in range(rows)])
+        matrix = validator.matrix([flat[i * width : (i + 1) * width] for i in range(rows)])
+        if len(features) == len(tensors):
+            return matrix
+        carried: dict[str, Any] = {}
+        for name, shape, flat in tensors:
+            if name in validator.passthrough:
+                _check_size(name, shape, flat)
+                if len(flat) != rows:
+                    raise MalformedRequestError(
+                        f"input '{name}': expected {rows} values, one per row; got {len(flat)}"
+                    )
+                carried[name] = flat
+        return validator.carry(matrix, carried)
     columns: dict[str, Any] = {}
     for name, shape, flat in tensors:
         _check_size(name, shape, flat)
@@ -140,19 +155,7 @@ def _tensor(name: str, values: np.ndarray, shape: list[int]) -> dict[str, Any]:
 # -- routes ------------------------------------------------------------------------------
 def served(app: ServingApp, params: dict[str, str]) -> None:
     """404 unless the model (and the version, when the path names one) is served here."""
-    name = params["name"]
-    deployment = app.find(name)
-    version = params.get("version")
-    if version is None:
-        return
-    loaded = deployment.current
-    if loaded is None or version != str(loaded.version.version):
-        serving = loaded.version.version if loaded else "none"
-        raise HttpError(
-            404,
-            "not_found",
-            f"model '{name}' version {version} is not served here (serving: {serving})",
-        )
+    app.find(params["name"], params.get("version"))
 
 
 def not_found(app: ServingApp, method: str, path: str, parts: list[str]) -> HttpError:
@@ -173,13 +176,19 @@ async def server_metadata(app: ServingApp, call: Call) -> tuple[int, str]:
 
 async def model_metadata(app: ServingApp, call: Call) -> tuple[int, str]:
     name = call.params["name"]
-    await send_json(call.send, 200, metadata(app.find(name)))
+    deployment = app.find(name, call.params.get("version"))
+    versions = [
+        str(d.current.version.version)
+        for d in app.deployments.values()
+        if d.name == deployment.name and d.current is not None
+    ]
+    await send_json(call.send, 200, {**metadata(deployment), "versions": versions})
     return 200, name
 
 
 async def model_ready(app: ServingApp, call: Call) -> tuple[int, str]:
     name = call.params["name"]
-    ready = app.find(name).ready and not app.shutting_down
+    ready = app.find(name, call.params.get("version")).ready and not app.shutting_down
     status = 200 if ready else 503
     await send_json(call.send, status, {"name": name, "ready": ready})
     return status, name
