@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_HEAD = "0006"
+SCHEMA_HEAD = "0007"
 
 metadata = MetaData()
 
@@ -202,7 +202,7 @@ alerts = Table(
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("acked_at", DateTime(timezone=True), nullable=True),
     Column("acked_by", String(200), nullable=True),
-    Column("owed", String(20), nullable=True),
+    Column("owed", String(40), nullable=True),  # firing, resolved, reminder-<time>
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_alerts_model_rule_state", alerts.c.model, alerts.c.rule, alerts.c.state)
@@ -212,7 +212,7 @@ alert_notifications = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("alert_id", Integer, nullable=False),
-    Column("kind", String(20), nullable=False),
+    Column("kind", String(40), nullable=False),
     Column("channel", String(20), nullable=False),
     Column("target", String(300), nullable=False),
     Column("ok", Boolean, nullable=False),
