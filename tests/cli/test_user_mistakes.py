@@ -130,10 +130,7 @@ NO_PROJECT = {"init", "demo"}  # commands that do not open a project
 
 # Cases that still end in an internal error in code another engineer owns: (command
 # line as joined, who fixes it). Each runs as xfail(strict=True).
-KNOWN: dict[str, str] = {
-    "retrain idle": "maintenance/loop.py logs the user's ConfigError (no train function) with "
-    "its traceback on stderr; no helper owns maintenance/: the lead routes it",
-}
+KNOWN: dict[str, str] = {}
 
 
 def _cases() -> Iterator[tuple[str, list[str]]]:

@@ -89,7 +89,10 @@ def run_steps(m: Maintenance, run: RetrainRun, now: datetime) -> RetrainRun:
             run = _challenger(m, run)
         except Exception as exc:
             error = one_line(exc)
-            log.warning("run #%d of %s failed: %s", run.id, run.model, error, exc_info=True)
+            # A user's mistake (no train function, data that does not fit) is said in
+            # one line; anything else keeps its traceback for whoever debugs it.
+            trace = not isinstance(exc, ShipyardError)
+            log.warning("run #%d of %s failed: %s", run.id, run.model, error, exc_info=trace)
             return m.fail(m.repository.get(run.id), error)
     return m.after_steps(run, now=datetime.now(UTC))
 

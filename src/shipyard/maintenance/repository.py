@@ -81,10 +81,10 @@ class RunStore:
                 sa.select(retrain_locks).where(retrain_locks.c.model == model)
             ).first()
             if held is not None:
-                state = conn.execute(
+                held_state = conn.execute(
                     sa.select(retrain_runs.c.state).where(retrain_runs.c.id == held.run_id)
                 ).scalar()
-                raise _in_progress(model, held, state)
+                raise _in_progress(model, held, held_state)
             run_id = conn.execute(
                 retrain_runs.insert()
                 .values(
