@@ -46,6 +46,7 @@ def test_moving_the_champion_over_http_passes_the_evaluation_gate(tmp_path: Path
                 "staging", {"version": 1, "force": True, "reason": "x"}
             )
             answers["served"] = (await client.get("/v1/models/risk")).json()
+            answers["openapi"] = (await client.get("/openapi.json")).json()
 
     try:
         asyncio.run(run())
@@ -68,6 +69,10 @@ def test_moving_the_champion_over_http_passes_the_evaluation_gate(tmp_path: Path
         assert answers["challenger"].status_code == 200  # other aliases are not gated
         assert answers["forced_other"].status_code == 422
         assert project.models.registry.aliases("risk") == {"champion": 2, "challenger": 1}
+        documented = answers["openapi"]["paths"]["/v1/models/{name}/aliases/{alias}"]["put"]
+        body = documented["requestBody"]["content"]["application/json"]["schema"]
+        assert body["properties"]["force"]["type"] == "boolean"
+        assert {"409", "422"} <= set(documented["responses"])
         promoted = [e for e in project.audit(subject="risk") if e.action == "model.promoted"]
         assert [(e.detail["to"], e.detail["forced"], e.reason) for e in promoted] == [
             (2, True, "hotfix, evaluated by hand")

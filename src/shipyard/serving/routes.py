@@ -83,11 +83,21 @@ SERVER_ROUTES = (
                         "properties": {
                             "version": {"type": "integer"},
                             "reason": {"type": "string"},
+                            "force": {
+                                "type": "boolean",
+                                "description": "champion only: override the evaluation gate "
+                                "(needs a reason; audited)",
+                            },
                         },
                     }
                 ),
             },
-            "responses": {"200": {"description": "moved"}, "401": {"description": "no token"}},
+            "responses": {
+                "200": {"description": "moved"},
+                "401": {"description": "no token"},
+                "409": {"description": "the evaluation gate refused the champion"},
+                "422": {"description": "invalid body, or force without a reason"},
+            },
         },
     ),
     Route(
