@@ -132,7 +132,9 @@ def test_markup_in_model_owner_and_audit_reason_prints_literally(project_dir: Pa
     trained = run(project_dir, "train", "default-risk")
     assert trained.exit_code == 0, trained.output
     reason = "oops[/] [bold red]because"
-    moved = run(project_dir, "models", "alias", "default-risk@1", "champion", "--reason", reason)
+    moved = run(
+        project_dir, "models", "alias", "default-risk@1", "champion", "--force", "--reason", reason
+    )
     assert moved.exit_code == 0, moved.output
     listed = run(project_dir, "models", "list")
     assert listed.exit_code == 0, listed.output

@@ -51,7 +51,7 @@ def test_a_second_run_of_a_model_is_refused_with_who_and_since(runs: RunStore) -
     with pytest.raises(RunInProgressError) as info:
         runs.start("risk", trigger="schedule", reason=None, champion=1, now=T0, holder="b:2")
     assert info.value.message == (
-        f"a retraining run of 'risk' is already going: run #{first.id}, held by a:1 "
+        f"a retraining run of 'risk' is already going: run #{first.id} (running), held by a:1 "
         "since 2026-12-01 12:00:00 UTC"
     )
     assert len(runs.recent("risk")) == 1
