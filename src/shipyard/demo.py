@@ -380,7 +380,12 @@ def _notebook_model(project: Project, ref: str) -> ModelVersion:
     model = LogisticRegression(max_iter=1000).fit(train[features], train["defaulted"])
     auc = roc_auc_score(holdout["defaulted"], model.predict_proba(holdout[features])[:, 1])
     return project.register(
-        model, "default-risk", dataset=ref, features=features, metrics={"roc_auc": float(auc)}
+        model,
+        "default-risk",
+        dataset=ref,
+        features=features,
+        metrics={"roc_auc": float(auc)},
+        holdout=holdout,  # the rows it never saw: shipyard scores it on them
     )
 
 
