@@ -193,7 +193,7 @@ class Project:
 
     def _refuse_rejected(self, ref: str) -> None:
         """A candidate its retraining run rejected is promoted only with ``force``."""
-        version = self.models.registry.resolve(ref)
+        version = self.models.resolve(ref)
         rejected = self.maintenance.rejection(version.model, version.version)
         if rejected is not None:
             run, why = rejected

@@ -384,3 +384,7 @@ def test_models_show_tells_an_unknown_model_from_one_without_versions(folder: Pa
     assert known.exit_code == 2 and "model 'cancer' has no versions yet" in known.output
     alias = run(folder, "models", "alias", "cancr@1", "challenger")
     assert alias.exit_code == 2 and "no such model 'cancr'" in alias.output
+    for command in (["promote", "cancr@1"], ["evaluate", "cancr@1"]):
+        typed = run(folder, *command)
+        assert typed.exit_code == 2, (command, typed.output)
+        assert "no such model 'cancr' (did you mean 'cancer'?)" in typed.output, command

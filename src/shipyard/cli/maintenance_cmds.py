@@ -208,7 +208,7 @@ def candidate_run(project: Project, ref: str) -> tuple[RetrainRun, dict[str, Any
     """The newest run whose candidate ``ref`` is, with its comparison (read live from the
     log while it shadows); ``None`` when no run made it."""
     try:
-        version = project.models.registry.resolve(ref)
+        version = project.models.resolve(ref)
         runs = project.maintenance.runs(version.model, limit=RUNS_SEARCHED)
     except ShipyardError:  # a wrong ref: `promote` itself says what is wrong
         return None

@@ -65,7 +65,7 @@ class Evaluations:
         registered with), or ``data`` (a dataset version named now); without either, its
         dataset version, and the report says these rows may be ones it trained on.
         """
-        version = self._models.registry.resolve(ref)
+        version = self._models.resolve(ref)
         model = self._models.config(version.model)
         dataset = self._data.config(model.dataset)
         target = dataset.target
@@ -246,14 +246,14 @@ class Evaluations:
 
     def latest(self, ref: str) -> EvaluationSummary | None:
         """The newest evaluation of the version ``ref`` names, if any."""
-        version = self._models.registry.resolve(ref)
+        version = self._models.resolve(ref)
         return self.store.latest(version.model, version.version)
 
     def promote(
         self, ref: str, *, to: str = "champion", force: bool = False, reason: str | None = None
     ) -> tuple[int | None, int]:
         """Point alias ``to`` at ``ref`` if its newest evaluation passed (or ``force`` with a reason)."""
-        version = self._models.registry.resolve(ref)
+        version = self._models.resolve(ref)
         latest = self.latest(version.ref)
         problem = None
         if latest is None:

@@ -125,6 +125,12 @@ class Models:
             )
         return name
 
+    def resolve(self, ref: str) -> ModelVersion:
+        """The version ``ref`` names, for a ref a user typed: an unknown model is "no such
+        model" (with the close one), a known one without versions "no versions yet"."""
+        self.known(ref)
+        return self.registry.resolve(ref)
+
     # -- making versions -----------------------------------------------------------
     def train(
         self,
@@ -360,8 +366,7 @@ class Models:
 
     def card(self, ref: str) -> ModelCard:
         """The model card of ``ref``: owner, versions, aliases, metrics, lineage, audit trail."""
-        self.known(ref)
-        version = self.registry.resolve(ref)
+        version = self.resolve(ref)
         declared = self._config.models.get(version.model)
         owner = declared.owner.model_dump(exclude_none=True) if declared else {}
         for channel in ("webhook", "slack"):  # their URLs carry secrets: never shown whole
