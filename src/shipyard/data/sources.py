@@ -152,6 +152,9 @@ def _decode(path: Path, data: bytes) -> str:
         ) from None
 
 
+CSV_BLOCK = 1 << 24  # bytes Arrow parses at once
+
+
 def _read_csv(path: Path, data: bytes, text: str, sep: str, digest: str) -> RawBatch:
     import pyarrow as pa
     from pyarrow import csv as pacsv
@@ -170,7 +173,10 @@ def _read_csv(path: Path, data: bytes, text: str, sep: str, digest: str) -> RawB
     try:
         table = pacsv.read_csv(
             io.BytesIO(data),
-            read_options=pacsv.ReadOptions(use_threads=True, block_size=1 << 24),
+            # Arrow's threads parse one block each, so a file of one block gains nothing from
+            # them; and a process that exits just after it started them can abort in their
+            # teardown ("terminate called without an active exception", exit 134).
+            read_options=pacsv.ReadOptions(use_threads=len(data) > CSV_BLOCK, block_size=CSV_BLOCK),
             parse_options=pacsv.ParseOptions(
                 delimiter=sep, newlines_in_values=True, invalid_row_handler=on_invalid
             ),
