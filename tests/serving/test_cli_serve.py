@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
-from serving_support import set_fault
+from serving_support import serve_process, set_fault
 
 import shipyard
 from shipyard.project import Project
@@ -28,41 +28,8 @@ SHIPYARD = [sys.executable, "-m", "shipyard"]
 
 @contextmanager
 def serving(folder: Path, *args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    process = subprocess.Popen(
-        [*SHIPYARD, "-C", str(folder), "serve", "--port", "0", *args],
-        stderr=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    assert process.stderr is not None
-    url = None
-    lines: list[str] = []
-    deadline = time.monotonic() + 60
-    while url is None and time.monotonic() < deadline:
-        line = process.stderr.readline()
-        if not line and process.poll() is not None:
-            break
-        lines.append(line)
-        found = re.search(r"on (http://127\.0\.0\.1:\d+)", line)
-        url = found.group(1) if found else None
-    assert url, "".join(lines)
-    drain = threading.Thread(target=process.stderr.read, daemon=True)  # keep the pipe drained
-    drain.start()
-    try:
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.05)
+    with serve_process(folder, *args) as (process, url, _):
         yield process, url
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        drain.join(timeout=10)
         process.stderr.close()
 
 

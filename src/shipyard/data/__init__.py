@@ -7,10 +7,11 @@ from .diff import DatasetDiff
 from .ingest import IngestResult
 from .selection import Selection
 from .sources import NamedFrame, SqlQuery
-from .validate import ValidationReport
+from .validate import DTYPES, ValidationReport
 from .versions import DatasetVersion
 
 __all__ = [
+    "DTYPES",
     "DatasetDiff",
     "DatasetSummary",
     "DatasetVersion",

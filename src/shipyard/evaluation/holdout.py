@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from shipyard.data import DTYPES
 from shipyard.errors import ConfigError, DataError
 
 from .report import CheckOutcome
@@ -32,15 +33,6 @@ from .report import CheckOutcome
 NO_HOLDOUT = "no recorded holdout: scored on rows the model may have trained on"
 RECORDED = ("split", "dataset", "frame")
 SHOWN_COLUMNS = 10  # missing columns named in one error
-
-_DTYPES: dict[str, pl.DataType] = {
-    "int": pl.Int64(),
-    "float": pl.Float64(),
-    "bool": pl.Boolean(),
-    "string": pl.String(),
-    "category": pl.String(),
-    "datetime": pl.Datetime("us", "UTC"),
-}
 
 
 @dataclass(frozen=True)
@@ -155,7 +147,7 @@ def typed(frame: pl.DataFrame, columns: dict[str, Any], *, where: str) -> pl.Dat
     for name, spec in columns.items():
         if name not in frame.columns:
             continue
-        dtype = _DTYPES[spec.type]
+        dtype = DTYPES[spec.type]
         source = frame.schema[name]
         if spec.type == "datetime" and source == pl.String:
             casts.append(pl.col(name).str.to_datetime(time_zone="UTC", strict=True))

@@ -21,26 +21,21 @@ WIDENED = (("alerts", "owed", True), ("alert_notifications", "kind", False))
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "sqlite":
-        return  # a VARCHAR's length is not enforced there: nothing to widen
-    for table, column, nullable in WIDENED:
-        op.alter_column(
-            table,
-            column,
-            type_=sa.String(40),
-            existing_type=sa.String(20),
-            existing_nullable=nullable,
-        )
+    _resize(40, 20)
 
 
 def downgrade() -> None:
+    _resize(20, 40)
+
+
+def _resize(length: int, was: int) -> None:
     if op.get_bind().dialect.name == "sqlite":
-        return
+        return  # a VARCHAR's length is not enforced there: nothing to change
     for table, column, nullable in WIDENED:
         op.alter_column(
             table,
             column,
-            type_=sa.String(20),
-            existing_type=sa.String(40),
+            type_=sa.String(length),
+            existing_type=sa.String(was),
             existing_nullable=nullable,
         )
