@@ -205,6 +205,17 @@ def test_evaluate_on_rows_that_cannot_score_the_model_is_a_user_error(folder: Pa
     assert "evaluate on a version of 'cancer'" in lacking
     scores = said_plainly(run(folder, "evaluate", f"{MODEL}@1", "--data", "scores@1"), 2)
     assert "'target' in scores@1 holds labels the model never predicts in" in scores
+    new_label = cancer_frame().iloc[300:].reset_index(drop=True)
+    new_label.loc[:29, "target"] = 2  # a label the model never learned, in a minority of rows
+    new_label.to_csv(folder / "new_label.csv", index=False)
+    ingested = run(
+        folder, "data", "ingest", "cancer", str(folder / "new_label.csv"), "--mode", "replace"
+    )
+    assert ingested.exit_code == 0, ingested.output
+    stranger = said_plainly(run(folder, "evaluate", f"{MODEL}@1", "--data", "cancer@4"), 2)
+    assert "holds labels the model never predicts in 30 of 269 rows: 2 (its classes: 0, 1)" in (
+        stranger
+    )
     empty = said_plainly(run(folder, "evaluate", f"{MODEL}@1", "--data", "cancer@2"), 2)
     assert "cancer@2 has no rows with a value in 'target'" in empty
     unknown = said_plainly(run(folder, "evaluate", f"{MODEL}@1", "--data", "cancer@9"), 2)

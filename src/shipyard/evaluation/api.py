@@ -103,10 +103,10 @@ class Evaluations:
         model = self._models.config(version.model)
         allowed = model.evaluation.allow_unrecorded_holdout
 
-        def checked(rows: Any, where: str, hint: str | None = None) -> Any:
+        def checked(rows: Any, where: str, hint: str | None = None, rare: bool = False) -> Any:
             return labelled_rows(
                 rows, features=model.features, target=target, task=model.task,
-                classes=classes, where=where, hint=hint,
+                classes=classes, where=where, hint=hint, rare_unknown=rare,
             )  # fmt: skip
 
         if data is not None:
@@ -140,7 +140,7 @@ class Evaluations:
             # trained on a selection of rows: its holdout is drawn from those
             where = f"{version.dataset} (the rows {version.ref} was trained on)"
             source = self._data.rows(selection) if selection else self._data.load(version.dataset)
-            rows = checked(source, where)
+            rows = checked(source, where, rare=True)
             _, kept = split(
                 rows,
                 split_rule.get("strategy", model.split.strategy),

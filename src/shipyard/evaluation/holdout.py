@@ -81,13 +81,17 @@ def labelled_rows(
     classes: list[Any] | None,
     where: str,
     hint: str | None = None,
+    rare_unknown: bool = False,
 ) -> pl.DataFrame:
     """The rows of ``frame`` with a target, after checking they can score the model.
 
     Refuses (one line naming what is wrong) rows that lack the model's features or
     target (with ``hint``), that have no labelled row, or whose target cannot be the
-    model's answer: text for a regression model, or for a classifier labels it does not
-    know in most rows (a few are misses to count, as a rare new label is).
+    model's answer: text for a regression model, or for a classifier any label it does
+    not know (its metrics would be computed over classes it cannot answer, some silently
+    dropped). With ``rare_unknown`` (rows shipyard itself split off the training data, where a
+    label too rare to reach the training part may still reach the holdout) such rows are
+    misses to count unless they are most of the rows.
     """
     missing = [c for c in [*features, target] if c not in frame.columns]
     if missing:
@@ -111,18 +115,19 @@ def labelled_rows(
                 "a regression model is scored on numbers",
                 hint="is it a version of the dataset the model learns from?",
             )
-    elif classes:  # a label it never learned is a miss to count; mostly unknown: wrong rows
+    elif classes:  # a label it never learned cannot be scored: every metric would bend
         known = list(classes)
         counts = column.value_counts()
         unknown = [(v, n) for v, n in counts.iter_rows() if v not in known]
         strangers = sum(n for _, n in unknown)
-        if strangers * 2 > labelled.height:
+        if unknown and not (rare_unknown and strangers * 2 <= labelled.height):
             shown = ", ".join(repr(v) for v, _ in sorted(unknown, key=lambda u: -u[1])[:5])
             raise DataError(
                 f"'{target}' in {where} holds labels the model never predicts in {strangers:,} "
                 f"of {labelled.height:,} rows: {shown}{' ...' if len(unknown) > 5 else ''} "
                 f"(its classes: {', '.join(map(repr, known))})",
-                hint="is it a version of the dataset the model learns from?",
+                hint="evaluate on rows labelled with the model's classes, or retrain it on data "
+                "that has the new label (is the version one of the dataset it learns from?)",
             )
     return labelled
 
