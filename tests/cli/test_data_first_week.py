@@ -100,6 +100,9 @@ def test_ranges_only_when_asked_and_stated_in_the_file(
     assert "# observed 278 to 1680, widened 10%" in text  # proline
     proline = load_config(project_dir / "shipyard.yaml").datasets["wine"].columns["proline"]
     assert (proline.min, proline.max) == (137.8, 1820.0)
+    target = load_config(project_dir / "shipyard.yaml").datasets["wine"].columns["target"]
+    assert (target.min, target.max) == (0, 2)  # a label: a class 3 is not tomorrow's growth
+    assert "# only 0, 1, 2 seen: a label or code? not widened" in text
 
 
 def test_infer_errors_name_shipyard_yaml_not_a_temporary_file(

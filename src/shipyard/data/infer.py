@@ -37,6 +37,9 @@ from .validate import BOOLEAN_WORDS, parse_datetime
 SAMPLE_ROWS = 100_000
 MAX_CATEGORIES = 20
 MARGIN = 0.10
+FEW_CODES = 3  # an int column with at most this many values is a label or a code
+# a label by name, whatever its count of values: target, label, class, y, outcome, *_label
+_LABEL_NAME = re.compile(r"(?i)^(?:target|label|class|y|outcome)$|(?:^|_)(?:label|class|target)$")
 PARSE_SHARE = 0.95  # a column is numeric (or datetime) when this share of its values parse
 # identifiers by name: id, customer_id, Customer ID, uuid, order-guid, customerId
 _ID_NAME = re.compile(r"(?i:(?:^|[_.-])(?:id|uuid|guid))$|[a-z](?:Id|ID|Uuid|UUID)$")
@@ -83,7 +86,7 @@ def infer_schema(path: Path, *, ranges: bool = False, sample: int = SAMPLE_ROWS)
         for header, name in names.items():
             spec = columns[name]
             if spec["type"] in ("int", "float") and not _identifier_or_time(name, spec):
-                note = _add_range(spec, frame[header])
+                note = _add_range(name, spec, frame[header])
                 if note:
                     notes[name] = note
     return Proposal(entry, notes)
@@ -115,7 +118,7 @@ def _infer_column(series: pl.Series) -> dict[str, Any]:
     return spec
 
 
-def _add_range(spec: dict[str, Any], series: pl.Series) -> str | None:
+def _add_range(name: str, spec: dict[str, Any], series: pl.Series) -> str | None:
     """Set ``min``/``max`` from the sample, widened; the comment that says so."""
     typed = _typed(series.drop_nulls(), spec["type"]).drop_nulls()
     if spec["type"] == "float":
@@ -123,6 +126,14 @@ def _add_range(spec: dict[str, Any], series: pl.Series) -> str | None:
     if typed.len() == 0:
         return None
     seen_low, seen_high = float(typed.min()), float(typed.max())  # type: ignore[arg-type]
+    codes = typed.unique().sort()
+    few = codes.len() <= FEW_CODES or bool(_LABEL_NAME.search(name))
+    if spec["type"] == "int" and few and codes.len() * 2 <= typed.len():
+        # a label or a code (0/1, a class, a grade): a value beyond them is a new one to
+        # question, not tomorrow's growth
+        spec["min"], spec["max"] = int(seen_low), int(seen_high)
+        shown = ", ".join(str(v) for v in codes.to_list())
+        return f"only {shown} seen: a label or code? not widened"
     margin = (seen_high - seen_low) * MARGIN or abs(seen_high) * MARGIN or 1.0
     low, high = seen_low - margin, seen_high + margin
     floor = ""
