@@ -14,6 +14,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import yaml
 from click.testing import CliRunner, Result
 
 from shipyard.cli import cli
@@ -89,6 +90,8 @@ def test_dry_run_prints_the_proposal_and_writes_nothing(
     assert "# observed 6.981 to 28.11, widened 10%" in result.output
     assert "dry run: nothing written" in result.output
     assert files_of(project_dir) == before
+    proposed = yaml.safe_load(result.stdout)  # saved output is the YAML itself, never wrapped
+    assert proposed["datasets"]["c"]["columns"]["mean_radius"]["source"] == "mean radius"
 
 
 def test_ranges_only_when_asked_and_stated_in_the_file(

@@ -68,7 +68,7 @@ def infer(
             param_hint="'--dataset'",
         )
     proposal = infer_schema(file, ranges=ranges)
-    console.print(render(name, proposal), end="")
+    click.echo(render(name, proposal), nl=False)  # YAML as it is: never wrapped or styled
     renamed = sum(1 for spec in proposal.columns.values() if "source" in spec)
     if renamed:
         err_console.print(
