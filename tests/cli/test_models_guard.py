@@ -361,6 +361,11 @@ def test_train_refuses_an_unknown_param_unless_the_model_takes_any(folder: Path)
     assert "model 'cancer' has no param 'max_iters' (did you mean 'max_iter'?)" in result.output
     assert "its params: C, max_iter" in result.output and "any_params: true" in result.output
     assert "no versions yet" in run(folder, "models", "show", "cancer").output
+    cased = run(folder, "train", "cancer", "--param", "c=2")
+    assert cased.exit_code == 2 and "no param 'c' (did you mean 'C'?)" in cased.output
+    typo = run(folder, "train", "cancr")
+    assert typo.exit_code == 2 and "(did you mean 'cancer'?)" in typo.output
+    assert "declare models.cancr" not in typo.output  # a typo is not a model to declare
     config = folder / "shipyard.yaml"
     config.write_text(
         config.read_text().replace(

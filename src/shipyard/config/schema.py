@@ -431,7 +431,8 @@ DEGRADED_CAUSES = ("error", "timeout", "circuit_open", "unloaded")
 
 def did_you_mean(word: str, choices: list[str]) -> str:
     """`` (did you mean 'x'?)`` when a choice is close to ``word``, else ``""``."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    same = [c for c in choices if c.casefold() == word.casefold()]  # 'c' for 'C'
+    close = same or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 

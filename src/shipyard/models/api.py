@@ -103,9 +103,13 @@ class Models:
         if model is None:
             names = list(self._config.models)
             declared = ", ".join(names) if names else "none"
+            close = did_you_mean(name, names)
             raise NotFoundError(
-                f"no model named '{name}' in the project file{did_you_mean(name, names)}; declared: {declared}",
-                hint=f"declare models.{name} (with its owner, task, dataset and features) in shipyard.yaml",
+                f"no model named '{name}' in the project file{close}; declared: {declared}",
+                # a typo wants the right name, not a new model declared under the wrong one
+                hint=None
+                if close
+                else f"declare models.{name} (with its owner, task, dataset and features) in shipyard.yaml",
             )
         return model
 
