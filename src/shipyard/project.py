@@ -175,7 +175,8 @@ class Project:
     def promote(
         self, ref: str, *, to: str = "champion", force: bool = False, reason: str | None = None
     ) -> tuple[int | None, int]:
-        """Make ``ref`` the champion (``to=...``) if its latest evaluation passed.
+        """Make ``ref`` the champion (``to=...``) if its latest evaluation passed; a version
+        already there stays, unaudited, as ``(v, v)``.
 
         A new champion approves the retraining run waiting for it, or (with the model's
         ``retrain.guard``) starts a guard period that rolls it back if a listed alert fires.
@@ -183,7 +184,7 @@ class Project:
         if to == "champion" and not force:
             self._refuse_rejected(ref)
         before, after = self.evaluations.promote(ref, to=to, force=force, reason=reason)
-        if to == "champion":
+        if to == "champion" and before != after:
             name = ref.split("@", 1)[0]
             try:
                 self.maintenance.promoted(name, before, after, reason=reason)

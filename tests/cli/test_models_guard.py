@@ -348,6 +348,18 @@ def test_models_alias_champion_applies_the_gate_of_promote(folder: Path) -> None
         (2, True, "demo"),
         (1, False, None),
     ]
+    again = run(folder, "promote", "cancer@2")  # already the champion: nothing moves
+    assert again.exit_code == 0 and "cancer@champion is already version 2: nothing moved" in (
+        again.output
+    )
+    back = run(folder, "promote", "cancer@1", "--force", "--reason", "asked to")
+    assert back.exit_code == 0 and "(forced)" in back.output  # its evaluation passed anyway
+    with shipyard.open(folder) as project:
+        events = project.audit(subject="cancer")
+    promoted = [e for e in events if e.action == "model.promoted"]
+    assert [(e.detail["to"], e.detail["forced"], e.detail["gate_problem"]) for e in promoted][
+        :2
+    ] == [(1, True, None), (2, True, "the latest evaluation of cancer@2 failed: gate accuracy")]
     # other aliases are not gated, and --force means nothing for them
     assert run(folder, "models", "alias", "cancer@2", "challenger").exit_code == 0
     wrong = run(folder, "models", "alias", "cancer@2", "staging", "--force", "--reason", "x")

@@ -103,6 +103,9 @@ def promote(
             }
         print_json(result)
         return
+    if before == after:
+        console.print(markup("{}@{} is already version {}: nothing moved", name, alias, after))
+        return
     moved = f" (was {before})" if before else ""
     console.print(
         markup("{}@{} → version {}{}" + (" [yellow](forced)[/]" if force else ""),

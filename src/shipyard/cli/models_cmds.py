@@ -210,6 +210,8 @@ def alias(
         print_json(result)
     elif delete:
         console.print(f"removed {result['model']}@{alias} (it pointed at version {result['from']})")
+    elif before == after:
+        console.print(f"{result['model']}@{alias} is already version {after}: nothing moved")
     else:
         moved = f" (was {result['from']})" if result["from"] else ""
         forced = " (forced)" if force else ""

@@ -254,6 +254,8 @@ class Evaluations:
     ) -> tuple[int | None, int]:
         """Point alias ``to`` at ``ref`` if its newest evaluation passed (or ``force`` with a reason)."""
         version = self._models.resolve(ref)
+        if self._models.registry.aliases(version.model).get(to) == version.version:
+            return version.version, version.version  # already there: nothing moves or is audited
         latest = self.latest(version.ref)
         problem = None
         if latest is None:
@@ -282,7 +284,7 @@ class Evaluations:
             to,
             detail={
                 "evaluation": latest.id if latest else None,
-                "forced": bool(problem),
+                "forced": force,  # asked to; gate_problem says what it overrode, if anything
                 "gate_problem": problem,
             },
             reason=reason,
