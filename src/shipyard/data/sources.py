@@ -193,7 +193,7 @@ def _read_csv(path: Path, data: bytes, text: str, sep: str, digest: str) -> RawB
     assert isinstance(frame, pl.DataFrame)
     ragged = _locate(path, data, invalid)
     if frame.height == 0 and not ragged:
-        raise DataError(f"{path}: has a header but no rows; nothing to ingest")
+        raise DataError(f"{path}: has a header but no rows: nothing to read")
     frame = frame.with_columns(_csv_lines(text, frame.height, ragged).alias(ROW))
     return RawBatch(
         frame, SourceInfo("csv", str(path.resolve()), digest, frame.height + len(ragged)), ragged

@@ -264,8 +264,11 @@ class Evaluations:
             failed = [f"holdout ({NO_HOLDOUT})" if n == "holdout" else n for n in latest.failed]
             problem = f"the latest evaluation of {version.ref} failed: {', '.join(failed)}"
         if problem and not force:
+            override = 'or override with --force --reason "..."'
             hint = (
-                f"see 'shipyard evaluate {version.ref}'; or override with --force --reason \"...\""
+                f"run 'shipyard evaluate {version.ref}' first; {override}"
+                if latest is None
+                else f"'shipyard evaluate {version.ref}' shows what failed; {override}"
             )
             if latest is not None and "holdout" in latest.failed:
                 hint = (
