@@ -115,6 +115,8 @@ def test_without_a_holdout_the_evaluation_says_so_and_promote_refuses(folder: Pa
     shipyard.register(notebook_model(first_rows()), MODEL, project=folder, dataset="cancer@1")
     output = said_plainly(run(folder, "evaluate", f"{MODEL}@1"), 1)
     assert NO_HOLDOUT in output and "cancer@1 (no recorded holdout)" in output
+    # the key to set is folded in the table, never cut short
+    assert "models.tumour.evaluation.allow_unrecorded_holdout" in "".join(output.split())
     report = json.loads(run(folder, "evaluate", f"{MODEL}@1", "--json").stdout)
     assert report["holdout"]["note"] == NO_HOLDOUT and report["holdout"]["recorded"] is False
     [check] = [c for c in report["checks"] if c["name"] == "holdout"]

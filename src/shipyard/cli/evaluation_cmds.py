@@ -6,7 +6,7 @@ import contextlib
 from typing import Any
 
 import click
-from rich.table import Table
+from rich.table import Column, Table
 
 from shipyard.evaluation import Evaluation
 
@@ -42,12 +42,12 @@ def evaluate(ctx: click.Context, ref: str, data_ref: str | None, as_json: bool) 
 def _print(result: Evaluation) -> None:
     report = result.report
     verdict = "[green]PASSED[/]" if report.passed else "[red]FAILED[/]"
-    console.print(
-        markup("[bold]{}[/] on {} ({:,} rows): " + verdict, report.ref, report.dataset, report.rows)
-    )
+    rows = "" if report.dataset.endswith(" rows)") else f" ({report.rows:,} rows)"
+    console.print(markup("[bold]{}[/] on {}{}: " + verdict, report.ref, report.dataset, rows))
     if report.holdout.get("note"):  # said before any number, so no number is read as a holdout's
         console.print(markup("[yellow]{}[/]", report.holdout["note"]))
-    table = Table("", "check", "value", "needs", "detail", box=None)
+    # a setting's key in the detail is folded, never cut: it is what the reader must type
+    table = Table("", "check", "value", "needs", Column("detail", overflow="fold"), box=None)
     for check in report.checks:
         mark = markup("[green]pass[/]" if check.passed else "[red]FAIL[/]")
         value = f"{check.value:.4g}" if isinstance(check.value, float) else ""
