@@ -194,7 +194,7 @@ def render(name: str, proposal: Proposal) -> str:
 
     datasets = CommentedMap()
     datasets[name] = _block(proposal)
-    datasets.yaml_set_comment_before_after_key(name, before=HEADING)
+    datasets.yaml_set_comment_before_after_key(name, before=HEADING, indent=2)
     return _dump({"datasets": datasets})
 
 
@@ -217,7 +217,7 @@ def write_into_project(project_file: Path, name: str, proposal: Proposal, *, for
             hint="pass --force to replace it, or choose another --dataset name",
         )
     datasets[name] = _block(proposal)
-    datasets.yaml_set_comment_before_after_key(name, before=HEADING)
+    datasets.yaml_set_comment_before_after_key(name, before=HEADING, indent=2)
     text = _dump(document)
     try:
         parse_config(text, source=str(project_file))  # only a file that still loads
