@@ -189,10 +189,10 @@ class Deploy:
         if not embedded:
             return
         why = (
-            f"{replicas} replicas need one PostgreSQL and one S3 store that they all share"
+            f"{replicas} replicas need PostgreSQL and S3, the only state pods can share"
             if replicas > 1
-            else "the server and the worker run in separate pods, which share state only "
-            "through PostgreSQL and S3"
+            else "the server and the worker run in separate pods, which need PostgreSQL "
+            "and S3 to share state"
         )
         raise DeployError(
             f"refusing to deploy to Kubernetes: {why}, but {' and '.join(embedded)}",

@@ -219,7 +219,11 @@ def _hpa(plan: ClusterPlan, name: str) -> dict[str, Any]:
         "kind": "HorizontalPodAutoscaler",
         "metadata": _meta(name, "serve", "-serve"),
         "spec": {
-            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": f"{name}-serve"},
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": f"{name}-serve",
+            },
             "minReplicas": plan.replicas,
             "maxReplicas": plan.replicas * 3,
             "metrics": [

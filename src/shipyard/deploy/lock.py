@@ -48,7 +48,7 @@ def image_python(champions: Iterable[ModelVersion]) -> str:
         seen.setdefault(python, []).append(version.ref)
     if "" in seen:
         raise DeployError(
-            f"{', '.join(seen['']) } records no Python version, so the image cannot be pinned to it",
+            f"{', '.join(seen[''])} records no Python version, so the image cannot be pinned to it",
             hint="retrain or re-register it with this shipyard, then promote it",
         )
     if len(seen) > 1:

@@ -17,8 +17,6 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-import shipyard
-
 _DATE = (1980, 1, 1, 0, 0, 0)
 _SKIP_DIRS = frozenset({"__pycache__"})
 
@@ -28,7 +26,7 @@ def shipyard_wheel() -> tuple[str, bytes]:
     dist = metadata.distribution("shipyard")
     version = dist.version
     info = f"shipyard-{version}.dist-info"
-    package = Path(shipyard.__file__).parent
+    package = Path(__file__).resolve().parents[1]  # the shipyard package folder
     entries: dict[str, bytes] = {}
     for path in sorted(package.rglob("*")):
         relative = path.relative_to(package.parent)
@@ -37,8 +35,7 @@ def shipyard_wheel() -> tuple[str, bytes]:
         entries[relative.as_posix()] = path.read_bytes()
     entries[f"{info}/METADATA"] = (dist.read_text("METADATA") or "").encode()
     entries[f"{info}/WHEEL"] = (
-        b"Wheel-Version: 1.0\nGenerator: shipyard build\nRoot-Is-Purelib: true\n"
-        b"Tag: py3-none-any\n"
+        b"Wheel-Version: 1.0\nGenerator: shipyard build\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
     )
     entries[f"{info}/entry_points.txt"] = (dist.read_text("entry_points.txt") or "").encode()
     entries[f"{info}/top_level.txt"] = b"shipyard\n"
