@@ -147,6 +147,15 @@ def test_an_output_folder_with_files_needs_force(shop: Path) -> None:
     assert [p.name for p in shop.iterdir() if p.name.startswith(".image")] == []
 
 
+@pytest.mark.parametrize("where", [".", ".."])
+def test_the_project_folder_is_never_the_output(shop: Path, where: str) -> None:
+    before = sorted(p.name for p in shop.iterdir())
+    result = run(shop, "build", "--out", str(shop / where), "--force")
+    assert result.exit_code == 1
+    assert "holds the project itself" in result.output
+    assert sorted(p.name for p in shop.iterdir()) == before
+
+
 def test_a_server_open_to_all_by_accident_is_refused(tmp_path: Path) -> None:
     folder = project_file(tmp_path / "shop", server="  public: false\n")
     champion(folder)

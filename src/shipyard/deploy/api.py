@@ -63,7 +63,7 @@ class Deploy:
     def build(self, names: list[str], out: Path, *, force: bool = False) -> Written:
         """Write ``Dockerfile``, ``.dockerignore``, ``requirements.lock``, shipyard's wheel and
         ``app/`` (the project file and the user's modules) into ``out``."""
-        check_target(out, force=force, command="shipyard build")
+        check_target(out, force=force, command="shipyard build", keep=self._file.parent)
         text = self._project_text()
         self._check_exposure()
         champions = self.champions(names)
@@ -106,7 +106,7 @@ class Deploy:
         force: bool = False,
     ) -> Written:
         """Write the manifests (one file per object kind) into ``out``."""
-        check_target(out, force=force, command="shipyard deploy k8s")
+        check_target(out, force=force, command="shipyard deploy k8s", keep=self._file.parent)
         if replicas < 1:
             raise DeployError(f"--replicas {replicas}: needs at least 1")
         text = self._project_text()

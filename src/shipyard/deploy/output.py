@@ -17,8 +17,16 @@ from pathlib import Path
 from .records import DeployError
 
 
-def check_target(out: Path, *, force: bool, command: str) -> None:
-    """Refuse ``out`` when it is a file, or a folder with something in it and no ``force``."""
+def check_target(out: Path, *, force: bool, command: str, keep: Path | None = None) -> None:
+    """Refuse ``out`` when it is a file, or a folder with something in it and no ``force``,
+    or (``keep``, the project folder) a folder that holds the project: never replaced."""
+    if keep is not None:
+        target, project = out.resolve(), keep.resolve()
+        if target == project or target in project.parents:
+            raise DeployError(
+                f"--out {out} holds the project itself; it would be replaced, so nothing was written",
+                hint=f"name a new folder, e.g. {command} --out deploy/out",
+            )
     if out.exists() and not out.is_dir():
         raise DeployError(
             f"--out {out} is a file, not a folder", hint="name a folder (it is created)"
