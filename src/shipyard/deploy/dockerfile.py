@@ -23,7 +23,7 @@ from .records import ImagePlan
 
 APP = "/app"
 USER_ID = 10001
-HEALTHCHECK_START_S = 60  # cold start is ~4 s (benchmarks/RESULTS.md); model download on top
+HEALTHCHECK_START_S = 60  # cold start measured 10-14 s on 2 busy cores (see .k8s)
 
 IGNORED = (
     "# the build context is this folder; nothing else belongs in the image",

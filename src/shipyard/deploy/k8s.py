@@ -5,8 +5,9 @@ What each object is for, and the numbers in it:
 - ``Deployment`` ``NAME-serve``: ``shipyard serve`` on ``0.0.0.0``. Readiness is
   ``/readyz`` (503 until the models are loaded, and while draining), liveness
   ``/healthz``. The startup probe allows ``STARTUP_BUDGET_S`` (120 s) before liveness
-  counts: a cold start measured ~4 s (benchmarks/RESULTS.md), the rest is for
-  loading a model from the object store. A stop runs ``preStop`` ``sleep`` first
+  counts: a cold start (process start to the first 200 on ``/healthz``) measured
+  10-14 s for the example project on a busy 2-core machine, 3.8-4.4 s in
+  benchmarks/RESULTS.md; the rest is for a slower node and a model loaded from S3. A stop runs ``preStop`` ``sleep`` first
   (the endpoints controller and kube-proxy stop sending new requests), then
   SIGTERM: the server drains for up to ``server.drain_s`` and exits. The grace
   period is their sum plus ``GRACE_MARGIN_S``. Rolling updates never take a ready
