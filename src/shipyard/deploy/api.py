@@ -76,6 +76,7 @@ class Deploy:
             pins=pins,
             champions={n: v.version for n, v in champions.items()},
             shipyard_version=shipyard_version(),
+            served=tuple(dict.fromkeys(names)),
         )
         wheel_name, wheel = shipyard_wheel()
         refs = ", ".join(v.ref for v in champions.values())
@@ -120,6 +121,7 @@ class Deploy:
             project_file=text,
             drain_s=self._config.server.drain_s,
             secrets=self._secret_refs(text),
+            served=tuple(dict.fromkeys(names)),
         )
         files = {name: _yaml(objects) for name, objects in manifests(plan).items()}
         write_folder(out, files, force=force, command="shipyard deploy k8s")

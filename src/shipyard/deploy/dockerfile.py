@@ -50,7 +50,7 @@ def dockerfile(plan: ImagePlan, *, wheel: str) -> str:
         f"urllib.request.urlopen('http://127.0.0.1:{plan.port}/healthz', timeout=3)"
     )
     health = json.dumps(["python", "-c", probe])
-    command = json.dumps(["serve", "--host", "0.0.0.0", "--port", str(plan.port)])
+    command = json.dumps(["serve", *plan.served, "--host", "0.0.0.0", "--port", str(plan.port)])
     return f"""\
 # syntax=docker/dockerfile:1
 # Written by 'shipyard build' for project '{plan.project}' (champions: {models}).

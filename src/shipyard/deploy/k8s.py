@@ -66,6 +66,7 @@ class ClusterPlan:
     project_file: str
     drain_s: float
     secrets: tuple[SecretRef, ...]
+    served: tuple[str, ...] = ()  # the models serve is given (empty: every model)
     port: int = 8000
 
 
@@ -132,7 +133,7 @@ def _env(plan: ClusterPlan, name: str) -> list[dict[str, Any]]:
 
 def _container(plan: ClusterPlan, name: str, args: list[str]) -> dict[str, Any]:
     return {
-        "name": args[0],
+        "name": args[0],  # serve or worker
         "image": plan.image,
         "imagePullPolicy": "IfNotPresent",
         "args": args,
@@ -164,7 +165,7 @@ def _pod(plan: ClusterPlan, name: str, container: dict[str, Any], grace: int) ->
 
 
 def _serve(plan: ClusterPlan, name: str) -> dict[str, Any]:
-    args = ["serve", "--host", "0.0.0.0", "--port", str(plan.port)]
+    args = ["serve", *plan.served, "--host", "0.0.0.0", "--port", str(plan.port)]
     container = _container(plan, name, args)
     container["ports"] = [{"name": "http", "containerPort": plan.port, "protocol": "TCP"}]
     container["resources"] = SERVE_RESOURCES

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from shipyard.errors import ShipyardError
 
@@ -16,11 +16,11 @@ class DeployError(ShipyardError):
 
 @dataclass(frozen=True)
 class ImagePlan:
-    """What goes into the image: the Python to base it on, the pins, the files to copy.
+    """What goes into the image: the Python to base it on, the pins, what it serves.
 
     ``python`` is the champions' recorded Python (``3.11.7``); ``pins`` maps a
-    distribution to its exact version; ``files`` maps a path in the build context to
-    the text or bytes written there (the project file and the user's modules).
+    distribution to its exact version (or, when not installed here, to a range);
+    ``served`` names the models ``shipyard serve`` is given (empty: every model).
     """
 
     project: str
@@ -28,5 +28,5 @@ class ImagePlan:
     pins: dict[str, str]
     champions: dict[str, int]
     shipyard_version: str
-    files: dict[str, bytes] = field(default_factory=dict)
+    served: tuple[str, ...] = ()
     port: int = 8000
