@@ -40,6 +40,9 @@ FACADES: dict[str, frozenset[str]] = {
         }
     ),
     "shipyard.serving": frozenset({"shipyard.serving"}),
+    "shipyard.deploy": frozenset(
+        {"shipyard.deploy", "shipyard.deploy.api", "shipyard.deploy.records"}
+    ),
     "shipyard.maintenance": frozenset(
         {"shipyard.maintenance", "shipyard.maintenance.api", "shipyard.maintenance.records"}
     ),

@@ -33,6 +33,7 @@ differs from the parent's; ``(exit n)`` one that differs from 2, the default::
     │   ├── OverloadedError                shed within the latency budget: 429, 503 while draining
     │   └── MethodNotAllowed               the path has a route, not for this method: 405
     ├── UnavailableError                   serving: neither model nor fallback answered (HTTP 503)
+    ├── DeployError                        deploy: build/deploy cannot write what was asked (HTTP 409) (exit 1)
     ├── MaintenanceError                   maintenance: a step refused (HTTP 409) (exit 1)
     │   ├── RunInProgressError             a run of the model is going: who holds it since when
     │   └── RollbackError                  no earlier champion, or not that version

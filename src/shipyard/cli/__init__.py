@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import (  # noqa: F401 - registers the commands
     commands,
     data_cmds,
+    deploy_cmds,
     evaluation_cmds,
     maintenance_cmds,
     models_cmds,
