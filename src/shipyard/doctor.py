@@ -145,20 +145,24 @@ def _alert_check(project: Project) -> Check:
 def _environment_checks(project: Project) -> list[Check]:
     """One check per declared model with a champion: trained with the packages installed here?"""
     strict = project.config.server.strict_environment
-    checks = []
+    checks: list[Check] = []
     for name in project.config.models:
         try:
             champion = project.models.registry.aliases(name).get("champion")
             if champion is None:
                 continue
             check = check_environment(project.models.registry.resolve(f"{name}@{champion}"))
-        except ShipyardError as exc:
-            checks.append(Check(f"environment {name}", False, exc.message))
-            continue
+        except ShipyardError as exc:  # the registry cannot be read: said once, not per model
+            return [*checks, Check("environment", False, exc.message)]
         where = f"environment {check.ref} (champion)"
         if check.ok:
-            pinned = ", ".join(f"{p.label} {p.recorded}" for p in check.packages) or "nothing"
-            checks.append(Check(where, True, f"matches the recorded {pinned} (major.minor)"))
+            pinned = ", ".join(f"{p.label} {p.recorded}" for p in check.packages)
+            detail = (
+                f"matches the recorded {pinned} (major.minor)"
+                if pinned
+                else "recorded no versions to compare"
+            )
+            checks.append(Check(where, True, detail))
         elif strict:
             checks.append(
                 Check(
