@@ -24,7 +24,8 @@ import shipyard
 from helpers import record_environment
 from shipyard.cli import cli
 from shipyard.models import ModelVersion, check_environment
-from shipyard.models.environment import differs, running_environment
+from shipyard.models.environment import PINNED, differs, running_environment
+from shipyard.models.formats import FORMATS
 
 SKLEARN = importlib_metadata.version("scikit-learn")
 
@@ -124,6 +125,12 @@ def test_xgboost_cpu_and_xgboost_are_one_package() -> None:
         _version_with({"packages": {"xgboost-cpu": "3.2.0"}}), {"xgboost": "3.2.1"}
     )
     assert check.ok and check.of("xgboost-cpu") is check.packages[0]
+
+
+def test_every_format_library_is_pinned() -> None:
+    pinned = {d for distributions in PINNED.values() for d in distributions}
+    for spec in FORMATS.values():
+        assert set(spec.distributions) <= pinned, f"add {spec.name}'s library to PINNED"
 
 
 # -- doctor and models show, through the CLI -----------------------------------------
