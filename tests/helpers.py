@@ -56,3 +56,21 @@ def relax_latency(folder: Path) -> None:
     text = file.read_text()
     assert "latency_budget_ms: 50 " in text
     file.write_text(text.replace("latency_budget_ms: 50 ", "latency_budget_ms: 60000 "))
+
+
+def record_environment(project: Any, ref: str, packages: dict[str, str]) -> None:
+    """Rewrite the environment ``ref``'s row in the metadata database records: ``packages``
+    (``{"scikit-learn": "0.24.0"}``; ``"python"`` for Python) replace what it recorded, as
+    if it had been trained elsewhere. The row is edited in place, through the project's store."""
+    packages = dict(packages)
+    from shipyard.storage.tables import model_versions
+
+    version = project.models.registry.resolve(ref)
+    environment = dict(version.environment)
+    if "python" in packages:
+        environment["python"] = packages.pop("python")
+    environment["packages"] = {**environment.get("packages", {}), **packages}
+    row = (model_versions.c.model == version.model) & (model_versions.c.version == version.version)
+    with project.metadata.transaction() as conn:
+        conn.execute(model_versions.update().where(row).values(environment=environment))
+    assert project.models.registry.resolve(ref).environment == environment

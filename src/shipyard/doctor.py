@@ -4,7 +4,10 @@ Each check proves something by doing it: the database is written and read back
 inside a transaction that is rolled back; a probe object is stored in the
 artifact store, read back (hash verified) and deleted. The alert check fails for
 an owner or route that names a destination nothing could carry (an e-mail
-without ``alerting.smtp``).
+without ``alerting.smtp``). The environment check compares each declared model's
+champion with the packages installed here (:mod:`shipyard.models.environment`): a
+major or minor version that differs is a warning, and a failure when
+``server.strict_environment`` is on (the server would refuse to load it).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 from . import __version__
 from .errors import ShipyardError
+from .models import check_environment
 from .monitoring import undeliverable
 from .project import Project
 from .storage import redact
@@ -31,6 +35,7 @@ class Check:
     name: str
     ok: bool
     detail: str
+    warning: bool = False  # passed, but something is worth a look (shown as a warning)
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,12 @@ class DoctorReport:
     def ok(self) -> bool:
         return all(check.ok for check in self.checks)
 
+    @property
+    def warnings(self) -> int:
+        return sum(check.ok and check.warning for check in self.checks)
+
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok}
+        return {**asdict(self), "ok": self.ok, "warnings": self.warnings}
 
 
 def run_doctor(project: Project) -> DoctorReport:
@@ -59,6 +68,7 @@ def run_doctor(project: Project) -> DoctorReport:
         *_database_checks(project),
         _artifact_check(project),
         _alert_check(project),
+        *_environment_checks(project),
     ]
     return DoctorReport(
         project=project.name,
@@ -130,6 +140,50 @@ def _alert_check(project: Project) -> Check:
         f"every destination of {owners} owner(s) and {len(project.config.alerting.routes)} "
         "route(s) is configured (and the log takes every alert)",
     )
+
+
+def _environment_checks(project: Project) -> list[Check]:
+    """One check per declared model with a champion: trained with the packages installed here?"""
+    strict = project.config.server.strict_environment
+    checks: list[Check] = []
+    for name in project.config.models:
+        try:
+            champion = project.models.registry.aliases(name).get("champion")
+            if champion is None:
+                continue
+            check = check_environment(project.models.registry.resolve(f"{name}@{champion}"))
+        except ShipyardError as exc:  # the registry cannot be read: said once, not per model
+            return [*checks, Check("environment", False, exc.message)]
+        where = f"environment {check.ref} (champion)"
+        if check.ok:
+            pinned = ", ".join(f"{p.label} {p.recorded}" for p in check.packages)
+            detail = (
+                f"matches the recorded {pinned} (major.minor)"
+                if pinned
+                else "recorded no versions to compare"
+            )
+            checks.append(Check(where, True, detail))
+        elif strict:
+            checks.append(
+                Check(
+                    where,
+                    False,
+                    f"{check.summary()}; server.strict_environment refuses to serve it: "
+                    f"{check.fix()}",
+                )
+            )
+        else:
+            checks.append(
+                Check(
+                    where,
+                    True,
+                    f"{check.summary()}; to match it: {check.fix(strict=False)}",
+                    warning=True,
+                )
+            )
+    if not checks:
+        checks.append(Check("environment", True, "no model has a champion to compare yet"))
+    return checks
 
 
 def _safe(get: Any, fallback: str) -> str:

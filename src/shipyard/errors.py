@@ -25,6 +25,7 @@ differs from the parent's; ``(exit n)`` one that differs from 2, the default::
     ├── PredictionInputError(ValueError)   models: the rows lack the model's features (HTTP 422)
     ├── ModelMismatchError(ValueError)     models: a model does not fit its features, task or data (HTTP 422)
     ├── AliasError(ValueError)             models: an alias name is not allowed (HTTP 422)
+    ├── EnvironmentMismatchError           models: trained with other package versions; strict refuses it (HTTP 503)
     ├── GateError                          evaluation: the gates refuse a promotion (HTTP 409)
     ├── RequestError(ValueError)           serving: a request not passed to the model (HTTP 422)
     │   ├── MalformedRequestError          the body is not JSON of the protocol's shape (HTTP 400)

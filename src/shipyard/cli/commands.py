@@ -55,13 +55,19 @@ def _print_doctor(report: DoctorReport) -> None:
     table.add_column("")
     table.add_column("detail", overflow="fold")
     for check in report.checks:
-        mark = markup("[green]ok[/]" if check.ok else "[red]FAILED[/]")
+        if not check.ok:
+            mark = markup("[red]FAILED[/]")
+        else:
+            mark = markup("[yellow]warning[/]" if check.warning else "[green]ok[/]")
         table.add_row(check.name, mark, check.detail)
     console.print(table)
     console.print("versions  " + ", ".join(f"{k} {v}" for k, v in report.versions.items()))
-    console.print(
-        markup("[green]all checks passed[/]" if report.ok else "[red]some checks failed[/]")
-    )
+    if not report.ok:
+        console.print(markup("[red]some checks failed[/]"))
+    elif report.warnings:
+        console.print(markup("[yellow]all checks passed, {} with a warning[/]", report.warnings))
+    else:
+        console.print(markup("[green]all checks passed[/]"))
 
 
 @cli.command()

@@ -42,7 +42,7 @@ def evaluate(ctx: click.Context, ref: str, data_ref: str | None, as_json: bool) 
 def _print(result: Evaluation) -> None:
     report = result.report
     verdict = "[green]PASSED[/]" if report.passed else "[red]FAILED[/]"
-    rows = "" if report.dataset.endswith(" rows)") else f" ({report.rows:,} rows)"
+    rows = "" if (report.dataset or "").endswith(" rows)") else f" ({report.rows:,} rows)"
     console.print(markup("[bold]{}[/] on {}{}: " + verdict, report.ref, report.dataset, rows))
     if report.holdout.get("note"):  # said before any number, so no number is read as a holdout's
         console.print(markup("[yellow]{}[/]", report.holdout["note"]))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from shipyard.errors import ConfigError
 from shipyard.models import ModelCard
@@ -129,8 +130,7 @@ def _print_card(card: ModelCard) -> None:
     console.print(
         f"  code        {('git ' + git[:12] + (' (dirty)' if v.code.get('dirty') else '')) if git else 'not in a git repository'}"
     )
-    console.print(f"  environment python {v.environment.get('python', '?')}, "
-                  + ", ".join(f"{k} {val}" for k, val in v.environment.get("packages", {}).items()))  # fmt: skip
+    _print_environment(card)
     if "mlflow" in v.extra:
         console.print(
             f"  mlflow      run {v.extra['mlflow'].get('run_id', '-')}, from {v.extra.get('imported_from')}"
@@ -151,6 +151,26 @@ def _print_card(card: ModelCard) -> None:
             event.reason or "",
         )
     console.print(table)
+
+
+def _print_environment(card: ModelCard) -> None:
+    """The recorded environment, each package that differs here marked with what is here."""
+    recorded = card.version.environment
+    check = card.environment
+    parts = [("python", str(recorded.get("python", "?")))]
+    parts += [(str(k), str(val)) for k, val in (recorded.get("packages") or {}).items()]
+    line = Text("  environment ")
+    for i, (name, value) in enumerate(parts):
+        found = check.of(name) if check else None
+        line.append(", " if i else "")
+        if found is None or found.ok:
+            line.append_text(markup("{} {}", name, value))
+        else:
+            line.append_text(markup("[red]{} {} ({})[/]", name, value, found.note()))
+    console.print(line)
+    if check is not None and not check.ok:
+        console.print(markup("  [yellow]MISMATCH[/]    {}", check.summary()))
+        console.print(f"              to match it: {check.fix(strict=False)}")
 
 
 def _details(detail: dict[str, object]) -> str:

@@ -646,6 +646,8 @@ class ServerConfig(_Section):
     body_timeout_s: PositiveNumber = 30.0
     keep_alive_s: PositiveNumber = 5.0
     max_connections: Annotated[int, Field(ge=1)] | None = None
+    # refuse to load a version trained with other major/minor package versions (models/environment.py)
+    strict_environment: bool = False
 
 
 class WorkerConfig(_Section):

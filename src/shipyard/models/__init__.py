@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .api import ModelCard, Models, ModelSummary
+from .environment import EnvironmentCheck, EnvironmentMismatchError, check_environment
 from .fit_check import ModelMismatchError
 from .formats import ModelFormatError
 from .predictor import PredictionInputError, Predictor
@@ -10,6 +11,8 @@ from .registry import AliasError, ModelVersion, Registry
 
 __all__ = [
     "AliasError",
+    "EnvironmentCheck",
+    "EnvironmentMismatchError",
     "ModelCard",
     "ModelFormatError",
     "ModelMismatchError",
@@ -19,4 +22,5 @@ __all__ = [
     "PredictionInputError",
     "Predictor",
     "Registry",
+    "check_environment",
 ]

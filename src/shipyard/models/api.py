@@ -21,6 +21,7 @@ from shipyard.storage import ArtifactStore, AuditEvent, MetadataStore, redact
 from shipyard.training import check_param_names, code_version, train
 from shipyard.training import environment as current_environment
 
+from .environment import EnvironmentCheck, check_environment
 from .fit_check import (
     Expected,
     ModelMismatchError,
@@ -45,10 +46,12 @@ class ModelCard:
     versions: list[int]
     lineage: list[dict[str, Any]] = field(default_factory=list)
     history: list[AuditEvent] = field(default_factory=list)
+    environment: EnvironmentCheck | None = None  # its recorded environment against this one
 
     def as_dict(self) -> dict[str, Any]:
         return {
             **self.version.as_dict(),
+            "environment_check": self.environment.as_dict() if self.environment else None,
             "owner": self.owner,
             "aliases": self.aliases,
             "aliases_here": sorted(a for a, v in self.aliases.items() if v == self.version.version),
@@ -383,6 +386,7 @@ class Models:
             versions=[v.version for v in self.registry.versions(version.model)],
             lineage=self._lineage(version.dataset),
             history=self.registry.history(version.model),
+            environment=check_environment(version),
         )
 
     def summaries(self) -> list[ModelSummary]:

@@ -83,6 +83,7 @@ class Loaded:
     predictor: Predictor
     batcher: Batcher
     warm_timings: list[tuple[int, float]] = field(default_factory=list)  # (rows, seconds)
+    environment: str | None = None  # how its recorded environment differs from this one
 
 
 @dataclass
@@ -577,6 +578,7 @@ class Deployment:
             },
             "fallback": self.fallback.declared,
             "error": self.error,
+            "environment": loaded.environment if loaded else None,
             # the version the challenger alias names, its copies and its canary (None: none)
             "challenger": self.shadow.describe() if self.shadow is not None else None,
             "challenger_error": self.challenger_error,

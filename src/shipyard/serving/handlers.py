@@ -29,9 +29,9 @@ async def alive(app: ServingApp, call: Call) -> tuple[int, str]:
 
 
 async def readyz(app: ServingApp, call: Call) -> tuple[int, str]:
-    """Readiness, with each model's status, version and error: 503 until every model that
-    names a version is loaded; ``not_ready`` says which are not, and why (a model with no
-    champion yet is listed there without holding the others back)."""
+    """Readiness, with each model's status, version, error and environment mismatch: 503
+    until every model that names a version is loaded; ``not_ready`` says which are not, and
+    why (a model with no champion yet is listed there without holding the others back)."""
     status = 200 if app.ready else 503
     deployments = app.deployments.items()
     await send_json(
@@ -46,6 +46,8 @@ async def readyz(app: ServingApp, call: Call) -> tuple[int, str]:
                     "status": d.status,
                     "version": d.current.version.version if d.current else None,
                     "error": d.error,
+                    # how the served version's recorded environment differs from this one
+                    "environment": d.current.environment if d.current else None,
                 }
                 for name, d in deployments
             },

@@ -35,7 +35,7 @@ from shipyard.errors import (
     UnreachableError,
     first_line,
 )
-from shipyard.models import ModelVersion
+from shipyard.models import EnvironmentMismatchError, ModelVersion, check_environment
 from shipyard.monitoring.prometheus import gauges
 from shipyard.predlog import Chunk, SegmentLog
 
@@ -282,7 +282,7 @@ class Background:
         except Exception as exc:
             if not isinstance(exc, ShipyardError):
                 logger.exception("loading the challenger %s failed", ref)
-            deployment.refuse_challenger(wanted, f"{ref}: {first_line(exc)}")
+            deployment.refuse_challenger(wanted, _refusal(ref, exc))
             return
         if deployment.current is None or wanted == deployment.current.version.version:
             loaded.batcher.close()  # the champion moved to it meanwhile
@@ -303,7 +303,7 @@ class Background:
         except Exception as exc:
             if not isinstance(exc, ShipyardError):
                 logger.exception("loading %s failed", version.ref)
-            deployment.refuse(version.version, f"{version.ref}: {first_line(exc)}")
+            deployment.refuse(version.version, _refusal(version.ref, exc))
             return
         if self._backoffs.pop(deployment.key, None) is not None:
             self._retry_at.pop(deployment.key, None)
@@ -327,12 +327,24 @@ class Background:
     def _prepare(
         self, deployment: Deployment, version: ModelVersion, *, challenger: bool = False
     ) -> Loaded:
+        environment = check_environment(version)
+        if not environment.ok and self.settings.strict_environment:
+            raise environment.refuse()
         predictor = self.project.models.load(version.ref)
         if not challenger:
-            return deployment.prepare(version, predictor)
-        return deployment.prepare(
-            version, predictor, challenger=True, hold_s=hold_for(deployment.config)
-        )
+            loaded = deployment.prepare(version, predictor)
+        else:
+            loaded = deployment.prepare(
+                version, predictor, challenger=True, hold_s=hold_for(deployment.config)
+            )
+        loaded.environment = environment.summary() or None
+        if loaded.environment:
+            logger.warning(
+                "%s: %s; loaded anyway (server.strict_environment is off)",
+                deployment.key,
+                loaded.environment,
+            )
+        return loaded
 
     # -- logs and metrics ----------------------------------------------------------------
     async def _flush_logs(self) -> None:
@@ -376,3 +388,10 @@ class Background:
                 await asyncio.to_thread(self.shared.write, self.metrics.gauge_snapshot())
             except OSError as exc:
                 logger.warning("could not write the metrics snapshot: %s", exc)
+
+
+def _refusal(ref: str, exc: BaseException) -> str:
+    """Why ``ref`` was not loaded, in one line; an environment refusal says how to fix it."""
+    if isinstance(exc, EnvironmentMismatchError):
+        return f"{exc.message}; to load it, {exc.hint}"  # the message names the version
+    return f"{ref}: {first_line(exc)}"
