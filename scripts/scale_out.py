@@ -20,7 +20,6 @@ The scenario (:func:`run_scenario`), under continuous load through nginx:
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -133,9 +132,18 @@ class Replica:
     """One ``shipyard serve`` process on a fixed loopback port (so nginx's config holds
     across a restart), its stderr in ``log``."""
 
-    def __init__(self, index: int, folder: Path, port: int, log: Path, *, workers: int = 1):
+    def __init__(
+        self,
+        index: int,
+        folder: Path,
+        port: int,
+        log: Path,
+        *,
+        workers: int = 1,
+        model: str = MODEL,
+    ) -> None:
         self.index, self.folder, self.port, self.log = index, folder, port, log
-        self.workers = workers
+        self.workers, self.model = workers, model
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -150,7 +158,7 @@ class Replica:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [*SHIPYARD, "-C", str(self.folder), "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--workers", str(self.workers), MODEL],
+                 "--port", str(self.port), "--workers", str(self.workers), self.model],
                 stdout=subprocess.DEVNULL, stderr=out, start_new_session=True,
             )  # fmt: skip
 
@@ -276,7 +284,7 @@ class Nginx:
 
 @contextmanager
 def cluster(
-    folder: Path, replicas: int, *, workers: int = 1
+    folder: Path, replicas: int, *, workers: int = 1, model: str = MODEL
 ) -> Iterator[tuple[list[Replica], Nginx]]:
     """``replicas`` replicas of the project in ``folder`` (each its own copy of the project
     file, as each pod has its own) behind nginx; all stopped on the way out."""
@@ -285,7 +293,8 @@ def cluster(
         home = folder / f"replica-{index}"
         home.mkdir(parents=True, exist_ok=True)
         (home / "shipyard.yaml").write_text((folder / "shipyard.yaml").read_text())
-        nodes.append(Replica(index, home, free_port(), folder / f"replica-{index}.log", workers=workers))
+        log = folder / f"replica-{index}.log"
+        nodes.append(Replica(index, home, free_port(), log, workers=workers, model=model))
     balancer = Nginx(folder / "nginx", [n.address for n in nodes])
     try:
         for node in nodes:
@@ -334,7 +343,7 @@ class Load:
     def start(self) -> None:
         rows = loans(2000, 7, shift=0.6).drop("defaulted").to_dicts()
         for index in range(self.threads):
-            thread = threading.Thread(target=self._run, args=(rows[index::self.threads],))
+            thread = threading.Thread(target=self._run, args=(rows[index :: self.threads],))
             thread.start()
             self._threads.append(thread)
 
@@ -358,7 +367,9 @@ class Load:
                     continue
                 body = response.json()
                 self.answers.append(
-                    Answer(sent, done, 200, upstream, body["version"], tuple(body["prediction_ids"]))
+                    Answer(
+                        sent, done, 200, upstream, body["version"], tuple(body["prediction_ids"])
+                    )
                 )
 
     def stop(self) -> None:
@@ -450,7 +461,9 @@ def run_scenario(folder: Path, *, threads: int = 3, say: Any = print) -> Report:
                 a
                 for a in answers
                 if a.status != 200
-                and not (a.sent <= dead_at and a.done >= killed_at and a.answered_by == victim.address)
+                and not (
+                    a.sent <= dead_at and a.done >= killed_at and a.answered_by == victim.address
+                )
             ]
             report.answered_by_killed_after_kill = sum(
                 1 for a in answers if a.sent > dead_at and a.answered_by == victim.address
@@ -460,11 +473,13 @@ def run_scenario(folder: Path, *, threads: int = 3, say: Any = print) -> Report:
             restarted = time.monotonic()
             victim.start()
             seen: list[str] = []
-            while (state := victim.readyz()) != "200":
+            while (state := victim.readyz(timeout=2)) != "200":
                 if not seen or seen[-1] != state:
                     seen.append(state)
                 if time.monotonic() - restarted > 120:
-                    raise RuntimeError(f"the restarted replica never became ready; see {victim.log}")
+                    raise RuntimeError(
+                        f"the restarted replica never became ready; see {victim.log}"
+                    )
                 time.sleep(0.1)
             report.readyz_while_starting = seen
             ready_at = time.monotonic()
@@ -506,7 +521,9 @@ def run_scenario(folder: Path, *, threads: int = 3, say: Any = print) -> Report:
     report.logged = len(logged)
     report.duplicates = sum(n - 1 for n in logged.values() if n > 1)
     given = {i: a for a in answers if a.status == 200 for i in a.ids}
-    report.unanswered_rows = sum(1 for i in logged if i not in given and i not in report.switch_asked)
+    report.unanswered_rows = sum(
+        1 for i in logged if i not in given and i not in report.switch_asked
+    )
     lost = [a for i, a in given.items() if i not in logged]
     report.lost = len(lost)
     report.lost_from = {a.answered_by for a in lost}
@@ -576,7 +593,10 @@ def describe(report: Report, *, say: Any = print) -> None:
         f"  slowest answer {report.slowest_s:.2f} s; {report.slow} took over 1 s, "
         f"{report.slow_during_restart} of them sent while a replica was starting"
     )
-    say("  answered per replica: " + ", ".join(f"{k} {v}" for k, v in sorted(report.answered_by.items())))
+    say(
+        "  answered per replica: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(report.answered_by.items()))
+    )
     say(
         f"promotion v{report.old} -> v{report.new}: replicas answered with v{report.new} after "
         + ", ".join(f"{s:.2f} s" for s in report.switch_s.values())
