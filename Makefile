@@ -75,7 +75,7 @@ scale-demo: $(VENV)/.installed-dev
 	$(BIN)/python scripts/scale_demo.py
 
 ## bench-scale: throughput through nginx with 1, 2 and 3 replicas, and one replica without it (about 4 minutes)
-bench-scale: $(VENV)/.installed
+bench-scale: $(VENV)/.installed-dev
 	@command -v wrk >/dev/null || { echo "the scale benchmark needs wrk: apt-get install wrk"; exit 1; }
 	@command -v nginx >/dev/null || { echo "the scale benchmark needs nginx: apt-get install nginx"; exit 1; }
 	$(BIN)/python benchmarks/bench_scale.py $(BENCH_ARGS)
