@@ -125,6 +125,14 @@ def cell(
     result["answered_by"] = {
         k: after[k] - before.get(k, 0) for k in after if after[k] > before.get(k, 0)
     }
+    # CPU per request sent (answered or shed): what bounds throughput when the cores are full
+    sent = result["rps"] * seconds
+    replicas = sum(v for k, v in result["cpu_s"].items() if k.startswith("replica"))
+    result["cpu_ms_per_request"] = {
+        "replicas": 1000 * replicas / sent,
+        "nginx": 1000 * result["cpu_s"].get("nginx", 0.0) / sent,
+        "wrk": 1000 * result["cpu_s"]["wrk"] / sent,
+    }
     return result
 
 
@@ -180,6 +188,9 @@ def main() -> None:
                     )  # fmt: skip
                     report["setups"].setdefault(label, {})[f"c{c}"] = result
                     cpu = ", ".join(f"{k} {v:.1f}" for k, v in result["cpu_s"].items())
+                    cpu += "; CPU ms a request: " + ", ".join(
+                        f"{k} {v:.2f}" for k, v in result["cpu_ms_per_request"].items()
+                    )
                     print(
                         f"{label:22} c{c:<3} {result['ok_rps']:8.1f} answered/s ({result['rps']:.1f} req/s)  p50 {result['p50_ms']:7.2f} ms"
                         f"  p99 {result['p99_ms']:7.2f} ms  errors {result['errors']}  "
