@@ -35,7 +35,7 @@ HERE = Path(__file__).parent
 sys.path[:0] = [str(HERE), str(HERE.parent / "scripts")]
 
 from bench_serve import FEATURES, PINNED, answered_paths, models, shipyard_project  # noqa: E402
-from scale_out import Replica, cluster  # noqa: E402
+from scale_cluster import Replica, cluster  # noqa: E402
 
 CACHE = HERE / ".cache" / "scale"
 TICKS = os.sysconf("SC_CLK_TCK")

@@ -1,11 +1,8 @@
-"""Scale-out on one machine: `shipyard serve` replicas behind nginx, sharing one database
-and one object store, driven by client threads through the load balancer.
+"""Scale-out on one machine: `shipyard serve` replicas behind nginx (``scale_cluster.py``),
+sharing one database and one object store, driven by client threads through nginx.
 
-What ``make scale-demo`` runs (``scripts/scale_demo.py``), what the scale-out test
-asserts on (``tests/serving/test_scale_out.py``) and what ``benchmarks/bench_scale.py``
-measures through. Every process listens on 127.0.0.1; nginx runs with a config file,
-pid, logs and temp folders of its own in a scratch folder (``nginx -p DIR -c FILE``),
-never as a system service.
+What ``make scale-demo`` runs (``scripts/scale_demo.py``) and what the scale-out test
+asserts on (``tests/serving/test_scale_out.py``). Every process listens on 127.0.0.1.
 
 The scenario (:func:`run_scenario`), under continuous load through nginx:
 
@@ -13,23 +10,17 @@ The scenario (:func:`run_scenario`), under continuous load through nginx:
 2. ``kill -9`` one replica: nginx routes around it (``proxy_next_upstream`` on errors,
    passive health with ``max_fails``/``fail_timeout``); only requests in flight on it fail,
    and only the rows it had not flushed yet (``server.log_flush_s``) are missing from the log;
-3. restart it: it answers nothing until its models are loaded, then rejoins;
+3. restart it: it refuses connections until its models are loaded, then rejoins;
 4. read the prediction log back: every answered request exactly once, but the lost ones;
    ``shipyard monitor`` over it: one alert per problem, however many replicas wrote it.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,8 +28,8 @@ from typing import Any
 
 import httpx
 import numpy as np
+from scale_cluster import SHIPYARD, Replica, cluster
 
-SHIPYARD = [sys.executable, "-m", "shipyard"]
 MODEL = "risk"
 ALIAS_POLL_S = 0.5
 LOG_FLUSH_S = 1.0
@@ -71,12 +62,6 @@ models:
 """
 """One model with one alert rule (drift); short alias poll and log flush so that the
 scenario's bounds (``alias_poll_s`` + 2 s, ``log_flush_s``) are seconds, not minutes."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def loans(n: int, seed: int, *, shift: float = 0.0) -> Any:
@@ -123,190 +108,6 @@ def make_project(folder: Path) -> tuple[int, int]:
             versions.append(project.register(pipeline, MODEL, dataset=data))
         project.models.alias(versions[0].ref, "champion")
     return versions[0].version, versions[1].version
-
-
-# -- the processes ----------------------------------------------------------------------
-
-
-class Replica:
-    """One ``shipyard serve`` process on a fixed loopback port (so nginx's config holds
-    across a restart), its stderr in ``log``."""
-
-    def __init__(
-        self,
-        index: int,
-        folder: Path,
-        port: int,
-        log: Path,
-        *,
-        workers: int = 1,
-        model: str = MODEL,
-    ) -> None:
-        self.index, self.folder, self.port, self.log = index, folder, port, log
-        self.workers, self.model = workers, model
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [*SHIPYARD, "-C", str(self.folder), "serve", "--host", "127.0.0.1",
-                 "--port", str(self.port), "--workers", str(self.workers), self.model],
-                stdout=subprocess.DEVNULL, stderr=out, start_new_session=True,
-            )  # fmt: skip
-
-    def readyz(self, timeout: float = 0.5) -> str:
-        """What ``/readyz`` says now: its status code, ``refused`` or ``no answer``."""
-        try:
-            return str(httpx.get(f"{self.url}/readyz", timeout=timeout).status_code)
-        except httpx.ConnectError:
-            return "refused"
-        except httpx.HTTPError:
-            return "no answer"
-
-    def wait_ready(self, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.readyz() == "200":
-                return
-            if self.process is not None and self.process.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"replica {self.index} did not become ready; see {self.log}")
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        """SIGTERM (drain, flush the log), then SIGKILL after 60 s."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-
-NGINX_CONF = """\
-worker_processes 1;
-pid {dir}/nginx.pid;
-error_log {dir}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-  access_log off;
-  client_body_temp_path {dir}/tmp/body;
-  proxy_temp_path {dir}/tmp/proxy;
-  fastcgi_temp_path {dir}/tmp/fastcgi;
-  uwsgi_temp_path {dir}/tmp/uwsgi;
-  scgi_temp_path {dir}/tmp/scgi;
-  upstream shipyard {{
-{servers}
-    keepalive 64;
-    keepalive_timeout 4s;  # under the replicas' server.keep_alive_s (5 s): nginx closes first
-  }}
-  server {{
-    listen 127.0.0.1:{port} reuseport;
-    location / {{
-      proxy_pass http://shipyard;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      # a refused or reset connection, or a replica that does not answer in time, is
-      # tried on the next one (a POST only when it was not sent yet: nginx's rule)
-      proxy_next_upstream error timeout;
-      proxy_next_upstream_tries 3;
-      proxy_connect_timeout 1s;
-      proxy_read_timeout 30s;  # above a replica's cold start: a request queued at a
-                               # starting replica waits for its models, it does not fail
-      add_header X-Upstream $upstream_addr always;
-    }}
-  }}
-}}
-"""
-
-
-class Nginx:
-    """nginx in the foreground with its own config, pid, logs and temp folders in ``folder``;
-    passive health: ``max_fails`` failures take a replica out for ``fail_timeout``."""
-
-    def __init__(
-        self, folder: Path, upstreams: list[str], *, max_fails: int = 1, fail_timeout_s: int = 2
-    ) -> None:
-        self.folder, self.port = folder, free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-        servers = "\n".join(
-            f"    server {u} max_fails={max_fails} fail_timeout={fail_timeout_s}s;"
-            for u in upstreams
-        )
-        (folder / "tmp").mkdir(parents=True, exist_ok=True)
-        self.conf = folder / "nginx.conf"
-        self.conf.write_text(NGINX_CONF.format(dir=folder, port=self.port, servers=servers))
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        with (self.folder / "stderr.log").open("ab") as out:
-            self.process = subprocess.Popen(
-                ["nginx", "-p", str(self.folder), "-c", str(self.conf), "-g", "daemon off;"],
-                stdout=subprocess.DEVNULL, stderr=out, start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 1):
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.05)
-        raise RuntimeError(f"nginx did not start: {(self.folder / 'stderr.log').read_text()}")
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGQUIT)  # graceful: finish what is in flight
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-@contextmanager
-def cluster(
-    folder: Path, replicas: int, *, workers: int = 1, model: str = MODEL
-) -> Iterator[tuple[list[Replica], Nginx]]:
-    """``replicas`` replicas of the project in ``folder`` (each its own copy of the project
-    file, as each pod has its own) behind nginx; all stopped on the way out."""
-    nodes = []
-    for index in range(replicas):
-        home = folder / f"replica-{index}"
-        home.mkdir(parents=True, exist_ok=True)
-        (home / "shipyard.yaml").write_text((folder / "shipyard.yaml").read_text())
-        log = folder / f"replica-{index}.log"
-        nodes.append(Replica(index, home, free_port(), log, workers=workers, model=model))
-    balancer = Nginx(folder / "nginx", [n.address for n in nodes])
-    try:
-        for node in nodes:
-            node.start()
-        for node in nodes:
-            node.wait_ready()
-        balancer.start()
-        yield nodes, balancer
-    finally:
-        balancer.stop()
-        for node in nodes:
-            node.stop()
 
 
 # -- the load ---------------------------------------------------------------------------
@@ -426,7 +227,7 @@ def run_scenario(folder: Path, *, threads: int = 3, say: Any = print) -> Report:
     report.old, report.new = _versions(folder)
     started = datetime.now(UTC) - timedelta(minutes=1)
     say("starting 3 replicas and nginx ...")
-    with cluster(folder, 3) as (nodes, balancer):
+    with cluster(folder, 3, model=MODEL) as (nodes, balancer):
         say(f"nginx on {balancer.url} -> {', '.join(n.address for n in nodes)}")
         load = Load(balancer.url, threads)
         load.start()
