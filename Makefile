@@ -11,7 +11,7 @@ SERVE_VENV := .bench-serve-venv
 DRIFT_VENV := .bench-drift-venv
 BENCH_ARGS ?=
 
-.PHONY: demo test lint bench bench-serve bench-shadow bench-loop bench-overload bench-drift format clean
+.PHONY: demo test lint bench bench-serve bench-shadow bench-loop bench-overload bench-drift bench-scale scale-demo format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -67,6 +67,18 @@ bench-serve: $(SERVE_VENV)/.installed
 bench-shadow: $(SERVE_VENV)/.installed
 	@command -v wrk >/dev/null || { echo "the shadow benchmark needs wrk: apt-get install wrk"; exit 1; }
 	$(SERVE_VENV)/bin/python benchmarks/bench_shadow.py $(BENCH_ARGS)
+
+## scale-demo: three `shipyard serve` replicas behind nginx on PostgreSQL and S3 (moto), under
+## load: a promotion, a kill -9, a restart, then the prediction log and monitoring (about a minute)
+scale-demo: $(VENV)/.installed-dev
+	@command -v nginx >/dev/null || { echo "the scale-out demo needs nginx: apt-get install nginx"; exit 1; }
+	$(BIN)/python scripts/scale_demo.py
+
+## bench-scale: throughput through nginx with 1, 2 and 3 replicas, and one replica without it (about 4 minutes)
+bench-scale: $(VENV)/.installed-dev
+	@command -v wrk >/dev/null || { echo "the scale benchmark needs wrk: apt-get install wrk"; exit 1; }
+	@command -v nginx >/dev/null || { echo "the scale benchmark needs nginx: apt-get install nginx"; exit 1; }
+	$(BIN)/python benchmarks/bench_scale.py $(BENCH_ARGS)
 
 ## bench-loop: the whole retraining loop on the demo's data (retrain, evaluate, shadow 2,000 requests, promote), in seconds (about 2 minutes)
 bench-loop: $(VENV)/.installed

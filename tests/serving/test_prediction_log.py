@@ -12,6 +12,8 @@ import pyarrow.parquet as pq
 from serving_support import LiveServer
 
 from shipyard.predlog import COLUMNS, FEEDBACK, KINDS, PREDICTIONS
+from shipyard.project import Project
+from shipyard.serving.app import ServingApp
 
 ROW = {"amount": 1000.0, "age": 30}
 
@@ -34,6 +36,20 @@ def _wait_rows(live: LiveServer, kind: str, n: int, timeout: float = 20) -> pl.D
             return frame
         time.sleep(0.1)
     raise AssertionError(f"{kind}: expected {n} rows, have {len(_segments(live, kind))}")
+
+
+def test_workers_of_two_replicas_never_hand_out_the_same_prediction_id(
+    serving_project: Project,
+) -> None:
+    """Two replicas' first workers (``w0-`` and a random part, as ``shipyard serve
+    --workers`` names them) whose names agree in their first 8 characters: one log, two
+    writers, every id distinct."""
+    ids = []
+    for worker in ("w0-5eed0001", "w0-5eed0002"):
+        app = ServingApp(serving_project, {"risk": "champion"}, worker=worker)
+        with LiveServer(app) as server, server.client() as client:
+            ids += client.post("/v1/models/risk/predict", json=[ROW, ROW]).json()["prediction_ids"]
+    assert len(set(ids)) == len(ids) == 4
 
 
 def test_predictions_and_feedback_are_logged(live: LiveServer) -> None:

@@ -140,6 +140,13 @@ def _wait(condition: object, timeout: float = 90) -> None:
     raise AssertionError("timed out waiting")
 
 
+def _answers(url: str) -> int | None:
+    try:
+        return httpx.get(url, timeout=10).status_code
+    except httpx.HTTPError:
+        return None
+
+
 def _readyz(url: str) -> httpx.Response | None:
     try:
         return httpx.get(f"{url}/readyz", timeout=10)
@@ -244,7 +251,9 @@ def test_serve_starts_before_postgres_then_becomes_ready(
     out = _Lines(process)
     try:
         url = out.url()
-        assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+        # live once the start stops waiting for the stores (PROBE_WAIT_S): the port
+        # refuses connections until then, as while models load
+        _wait(lambda: _answers(f"{url}/healthz") == 200, 60)
         details: set[str] = set()
 
         def waited_three_times() -> bool:

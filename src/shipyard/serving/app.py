@@ -116,7 +116,10 @@ class ServingApp:
             monitors=self.monitors,
         )
         self._ids = count()
-        self._id_prefix = self.worker[:8]
+        # the whole worker name: its first 8 characters were "w0-" and 20 random bits in a
+        # pool, so two replicas' first workers could share a prefix, and counting from 0
+        # both, hand out the same prediction ids into one log
+        self._id_prefix = self.worker
         self._version_headers: dict[int | None, list[tuple[bytes, bytes]]] = {}
         self.shutting_down = False
         self.last_request = time.monotonic()

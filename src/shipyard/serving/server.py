@@ -44,8 +44,15 @@ GRACEFUL_SECONDS = 30
 SWITCH_INTERVAL_S = 0.0005
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """The listening socket, with TCP_NODELAY (accepted connections inherit it)."""
+def bind(host: str, port: int, *, listen: bool = True) -> socket.socket:
+    """The listening socket, with TCP_NODELAY (accepted connections inherit it).
+
+    ``listen=False``: bound (the port is ours) but not listening yet, so a connection is
+    refused at once; uvicorn listens on it when a worker's startup is done (its models
+    loaded). ``shipyard serve`` binds so: a load balancer sees a starting replica refuse
+    and sends the request to another one, instead of parking it in the socket's backlog
+    until the models are in.
+    """
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -63,7 +70,8 @@ def bind(host: str, port: int) -> socket.socket:
         raise ShipyardError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}", hint=hint
         ) from None
-    sock.listen(2048)
+    if listen:
+        sock.listen(2048)
     sock.set_inheritable(True)
     return sock
 
@@ -234,7 +242,7 @@ def serve(
     from .connections import raise_descriptor_limit
 
     raise_descriptor_limit()  # before the workers start: they inherit it
-    sock = bind(host, port)
+    sock = bind(host, port, listen=False)  # listens once a worker has loaded its models
     bound = sock.getsockname()[1]
     url = f"http://{host}:{bound}" if ":" not in host else f"http://[{host}]:{bound}"
     if on_listen is not None:

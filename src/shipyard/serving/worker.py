@@ -103,8 +103,9 @@ class Background:
         """Load and warm every model, then start the loops.
 
         This runs before the worker accepts its first connection, so no request
-        ever meets a model that is still loading (connections wait in the socket's
-        backlog meanwhile). A model that cannot be loaded does not hold the start
+        ever meets a model that is still loading (``shipyard serve``'s socket listens
+        only after it: meanwhile a connection is refused, and a load balancer tries
+        another replica). A model that cannot be loaded does not hold the start
         up: it is reported, and its fallback chain answers until a version loads.
 
         If the stores do not answer within ``PROBE_WAIT_S``, the worker starts
