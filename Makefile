@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 DEMO_ARGS ?=
 PYTEST_ARGS ?=
+# two test processes, one per core, each file's tests together (its fixtures set up once)
+PYTEST_JOBS ?= -n 2 --dist loadfile
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 
 BENCH_VENV := .bench-venv
@@ -40,7 +42,7 @@ lint: $(VENV)/.installed-dev
 
 ## test: lint, then the whole test suite
 test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_JOBS) $(PYTEST_ARGS)
 
 ## bench: a separate venv with the competitors (pandera, Great Expectations), then the benchmarks
 $(BENCH_VENV)/.installed: pyproject.toml benchmarks/requirements.txt
