@@ -192,8 +192,9 @@ def test_doctor_warns_of_a_champion_trained_with_another_scikit_learn(
 ) -> None:
     result = _cli(trained_elsewhere, "doctor")
     assert result.exit_code == 0, result.output
-    flat = " ".join(result.output.split())
-    assert "environment default-risk@1 (champion) warning" in flat
+    flat = " ".join(result.output.split())  # a narrow terminal wraps the table's cells
+    assert "environment default-risk@1" in flat and "(champion)" in flat and " warning " in flat
+    flat = flat.replace(" (champion)", "", 1)  # the name cell's second line, between detail words
     assert MISMATCH in flat
     assert "pip install scikit-learn==0.24.0" in flat
     assert "all checks passed, 1 with a warning" in flat
@@ -207,10 +208,15 @@ def test_doctor_fails_under_strict_environment(trained_elsewhere: Path) -> None:
     _strict(trained_elsewhere)
     result = _cli(trained_elsewhere, "doctor")
     assert result.exit_code == 1, result.output
-    flat = " ".join(result.output.split())
-    assert "environment default-risk@1 (champion) FAILED" in flat
+    flat = " ".join(result.output.split())  # a narrow terminal wraps the table's cells
+    assert "environment default-risk@1" in flat and "(champion)" in flat and " FAILED " in flat
+    flat = flat.replace(" (champion)", "", 1)  # the name cell's second line, between detail words
     assert MISMATCH in flat and "server.strict_environment refuses to serve it" in flat
     assert "set server.strict_environment: false" in flat
+    report = json.loads(_cli(folder := trained_elsewhere, "doctor", "--json").output)
+    [check] = [c for c in report["checks"] if c["name"].startswith("environment")]
+    assert check["name"] == "environment default-risk@1 (champion)" and check["ok"] is False
+    assert report["ok"] is False and folder.exists()
 
 
 def test_doctor_passes_a_champion_trained_here(trained_elsewhere: Path) -> None:
