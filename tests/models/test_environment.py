@@ -127,6 +127,13 @@ def test_xgboost_cpu_and_xgboost_are_one_package() -> None:
     assert check.ok and check.of("xgboost-cpu") is check.packages[0]
 
 
+def test_the_fix_pins_the_distribution_the_version_recorded() -> None:
+    check = check_environment(
+        _version_with({"packages": {"xgboost-cpu": "2.1.0"}}), {"xgboost": "3.2.1"}
+    )
+    assert "pip install xgboost-cpu==2.1.0" in check.fix()
+
+
 def test_every_format_library_is_pinned() -> None:
     pinned = {d for distributions in PINNED.values() for d in distributions}
     for spec in FORMATS.values():

@@ -89,6 +89,8 @@ class PackageCheck:
     recorded: str
     installed: str | None
     differs: str | None
+    distribution: str = ""
+    """The distribution the version recorded (``xgboost-cpu`` for ``xgboost``); "" = ``package``."""
 
     @property
     def ok(self) -> bool:
@@ -164,7 +166,11 @@ class EnvironmentCheck:
     def fix(self, *, strict: bool = True) -> str:
         """How to make this environment match (``strict``: or how to stop refusing it)."""
         model = self.ref.split("@", 1)[0]
-        pins = [f"{p.package}=={p.recorded}" for p in self.mismatches if p.package != PYTHON]
+        pins = [
+            f"{p.distribution or p.package}=={p.recorded}"
+            for p in self.mismatches
+            if p.package != PYTHON
+        ]
         python = [p.recorded for p in self.mismatches if p.package == PYTHON]
         here = [f"Python {python[0]}"] if python else []
         if pins:
@@ -205,14 +211,16 @@ def check_environment(
     if python is not None:
         checks.append(_check(PYTHON, str(python), here.get(PYTHON)))
     for package, distributions in PINNED.items():
-        was = next((packages[d] for d in distributions if packages.get(d) is not None), None)
-        if was is not None:
-            checks.append(_check(package, str(was), here.get(package)))
+        found = next((d for d in distributions if packages.get(d) is not None), None)
+        if found is not None:
+            checks.append(_check(package, str(packages[found]), here.get(package), found))
     return EnvironmentCheck(version.ref, tuple(checks))
 
 
-def _check(package: str, recorded: str, installed: str | None) -> PackageCheck:
-    return PackageCheck(package, recorded, installed, differs(recorded, installed))
+def _check(
+    package: str, recorded: str, installed: str | None, distribution: str = ""
+) -> PackageCheck:
+    return PackageCheck(package, recorded, installed, differs(recorded, installed), distribution)
 
 
 @functools.cache
