@@ -8,6 +8,7 @@ mostly quarantined fails, and ingesting a file again makes no empty version.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -163,7 +164,7 @@ def test_a_missing_source_header_is_reported_like_a_missing_column(
 
 
 def test_a_batch_mostly_quarantined_fails_naming_the_check(
-    project_dir: Path, sklearn_csvs: Path, tmp_path: Path
+    project_dir: Path, sklearn_csvs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Written, so that its quarantine can be inspected; but exit 1, and why."""
     small, large = str(sklearn_csvs / "cancer-small.csv"), str(sklearn_csvs / "cancer-large.csv")
@@ -179,6 +180,9 @@ def test_a_batch_mostly_quarantined_fails_naming_the_check(
         "e.g. cancer-large.csv row 41: mean_area: 514.5 is above the maximum 510.8"
     ) in out
     assert "shipyard data quarantine cancer@2" in out and "Traceback" not in out
+    assert out.count("330 of 369 rows (89%) quarantined") == 1
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not said, "said once, as the error, not logged as a warning as well"
     rows = json.loads(run(project_dir, "data", "quarantine", "cancer@2", "--json").stdout)
     assert rows and all(r["_reasons"] for r in rows)
 

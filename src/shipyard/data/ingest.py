@@ -140,7 +140,7 @@ def ingest(
                 may_be_unchanged=alarm is None,
             )  # fmt: skip
             if alarm is not None:
-                log.warning("%s: %s", result.version.ref, alarm)
+                log.info("%s: %s", result.version.ref, alarm)  # the caller says it (CLI: exit 1)
             return replace(result, skipped=skipped, too_many_quarantined=alarm)
         except ConcurrentIngestError:
             if attempt == ATTEMPTS:
