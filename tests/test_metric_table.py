@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from shipyard.config.schema import LOWER_IS_BETTER, METRICS, Task
-from shipyard.metrics import METRIC_SPECS, compute_metrics, default_metrics
+from shipyard.metrics import BINARY, METRIC_SPECS, MULTICLASS, compute_metrics, default_metrics
 
 CASES = [(name, task) for name, spec in METRIC_SPECS.items() for task in spec.tasks]
 LABELS = {
@@ -110,3 +110,26 @@ def test_unknown_metrics_and_probability_metrics_of_another_task_are_left_out() 
         "multiclass_classification", ["bogus", "roc_auc", "accuracy"], y, predicted, proba
     )
     assert list(values) == ["accuracy"]
+
+
+def test_a_metric_left_out_says_why() -> None:
+    """A label the model never saw (a rare one that fell only into the holdout) or a model
+    without probabilities: the metric is left out, and the reason is kept, not lost."""
+    skipped: dict[str, str] = {}
+    computed = compute_metrics(
+        MULTICLASS,
+        ["accuracy", "log_loss"],
+        np.array(["a", "b", "rare", "a"]),
+        np.array(["a", "b", "a", "a"]),
+        np.array([[0.8, 0.2], [0.3, 0.7], [0.6, 0.4], [0.9, 0.1]]),
+        ["a", "b"],
+        skipped=skipped,
+    )
+    assert computed == {"accuracy": 0.75}
+    assert skipped == {
+        "log_loss": "the rows scored have label(s) 'rare' the model has no class for "
+        "(not in its training rows)"
+    }
+    skipped.clear()
+    compute_metrics(BINARY, ["f1", "roc_auc"], np.array([0, 1]), np.array([0, 1]), skipped=skipped)
+    assert skipped == {"roc_auc": "the model gives no probabilities (no predict_proba)"}

@@ -179,21 +179,44 @@ def compute_metrics(
     y_pred: Any,
     proba: np.ndarray | None = None,
     classes: list[Any] | None = None,
+    *,
+    skipped: dict[str, str] | None = None,
 ) -> dict[str, float]:
-    """Each metric in ``names`` (those that cannot be computed, e.g. ROC AUC on one class, are left out)."""
+    """Each metric in ``names``; those that cannot be computed (ROC AUC on one class, log
+    loss with a label the model never saw) are left out, each with why in ``skipped``."""
     inputs = MetricInputs(task, np.asarray(y_true), np.asarray(y_pred), proba, classes)
+    why: dict[str, str] = {} if skipped is None else skipped
+    unseen = _unseen_labels(inputs)
     results: dict[str, float] = {}
     for name in names:
         spec = METRIC_SPECS.get(name)
-        if spec is None or (spec.needs_proba and (proba is None or task not in spec.tasks)):
+        if spec is None or (spec.needs_proba and task not in spec.tasks):
+            continue
+        if spec.needs_proba and proba is None:
+            why[name] = "the model gives no probabilities (no predict_proba)"
             continue
         try:
             value = spec.compute(inputs)
-        except ValueError:
-            continue  # e.g. only one class in the holdout
+        except ValueError as exc:  # e.g. only one class in the holdout
+            why[name] = unseen or str(exc).strip().splitlines()[0]
+            continue
         if np.isfinite(value):
             results[name] = round(float(value), 6)
+        else:
+            why[name] = unseen or f"not a finite number ({value})"
     return results
+
+
+def _unseen_labels(inputs: MetricInputs) -> str:
+    """Labels among the rows scored that the model has no class for, said as a reason."""
+    if inputs.classes is None or inputs.task not in CLASSIFICATION:
+        return ""
+    known = {str(c) for c in inputs.classes}
+    unseen = sorted({str(v) for v in inputs.y_true.tolist()} - known)
+    if not unseen:
+        return ""
+    shown = ", ".join(repr(v) for v in unseen[:5]) + (" …" if len(unseen) > 5 else "")
+    return f"the rows scored have label(s) {shown} the model has no class for (not in its training rows)"
 
 
 def positive_score(proba: np.ndarray, labels: list[Any], positive: Any) -> np.ndarray:

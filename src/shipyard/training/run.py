@@ -10,6 +10,7 @@ The split is deterministic, so the same inputs and seed give the same metrics.
 
 from __future__ import annotations
 
+import logging
 import platform
 import subprocess
 import time
@@ -29,6 +30,7 @@ from shipyard.entrypoints import load_entry_point, user_traceback
 from shipyard.errors import ConfigError, ShipyardError
 from shipyard.metrics import compute_metrics, default_metrics
 
+log = logging.getLogger(__name__)
 #: The packages whose versions a run records: shipyard's own stack, then the model formats'.
 CORE_PACKAGES = ("shipyard", "scikit-learn", "numpy", "pandas", "polars")
 #: Every ``FormatSpec.distributions`` of ``shipyard.models.formats.FORMATS``, which this stage
@@ -184,6 +186,7 @@ def train(
             f"the model {model.train} returned cannot predict its holdout:\n{user_traceback(exc)}"
         ) from None
     classes = [_plain(c) for c in getattr(estimator, "classes_", [])] or None
+    skipped: dict[str, str] = {}
     metrics = compute_metrics(
         model.task,
         model.metrics or default_metrics(model.task),
@@ -191,7 +194,10 @@ def train(
         predictions,
         proba,
         classes,
+        skipped=skipped,
     )
+    for metric, why in skipped.items():
+        log.warning("%s: %s is not reported: %s", name, metric, why)
     return TrainingRun(
         estimator=estimator,
         params=merged,
@@ -208,6 +214,7 @@ def train(
             "rows_holdout": len(holdout_rows),
             "rows_unlabelled": frame.height - labelled.height,
             "seconds": round(seconds, 3),
+            **({"metrics_not_reported": skipped} if skipped else {}),
         },
         code=code_version(root),
         environment=environment(),
