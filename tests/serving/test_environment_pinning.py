@@ -112,3 +112,27 @@ def test_strict_environment_refuses_the_version_until_a_matching_one_is_champion
     refusals = [r for r in caplog.records if "not switched to" in r.getMessage()]
     assert len(refusals) == 1 and refusals[0].levelname == "ERROR"
     assert MISMATCH in refusals[0].getMessage()
+
+
+def test_strict_environment_refuses_a_challenger_and_the_champion_answers_on(
+    serving_project: Project,
+) -> None:
+    record_environment(serving_project, "risk@2", {"scikit-learn": "0.24.0"})
+    file = serving_project.root / "shipyard.yaml"
+    file.write_text(file.read_text().replace("server:\n", "server:\n  strict_environment: true\n"))
+    with shipyard.open(serving_project.root) as project:
+        app = ServingApp(project, {"risk": "champion"})
+        with LiveServer(app) as server, server.client() as client:
+            project.models.alias("risk@2", "challenger")
+            deadline = time.monotonic() + 60
+            described = client.get("/v1/models/risk").json()
+            while described["challenger_error"] is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+                described = client.get("/v1/models/risk").json()
+            answer = client.post("/v1/models/risk/predict", json=ROW)
+    assert described["version"] == 1 and described["challenger"] is None
+    assert described["challenger_error"].startswith(
+        MISMATCH.replace("risk@1", "risk@2") + "; server.strict_environment refuses to load it"
+    )
+    assert answer.status_code == 200 and answer.json()["version"] == 1
+    assert answer.json()["path"] == "model"
