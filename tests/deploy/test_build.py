@@ -177,3 +177,15 @@ def test_with_a_tag_and_no_engine_it_says_so_after_writing(
     assert "the image was not built" in result.output
     assert "docker build --tag shop-serving:1" in result.output
     assert (out / "Dockerfile").is_file()
+
+
+@pytest.mark.parametrize("where", [".shipyard", ".shipyard/artifacts", ".shipyard/artifacts/models"])
+def test_the_state_folders_are_never_the_output(shop: Path, where: str) -> None:
+    """``--out .shipyard --force`` would have replaced the registry and every artifact."""
+    before = sorted(p.relative_to(shop).as_posix() for p in (shop / ".shipyard").rglob("*"))
+    result = run(shop, "build", "--out", str(shop / where), "--force")
+    assert result.exit_code == 1, result.output
+    out = " ".join(result.output.split())
+    assert "where the project keeps its state" in out and "nothing was written" in out
+    after = sorted(p.relative_to(shop).as_posix() for p in (shop / ".shipyard").rglob("*"))
+    assert after == before

@@ -19,6 +19,7 @@ import yaml
 
 from shipyard.config import ENV_OVERRIDES, ProjectConfig
 from shipyard.errors import NotFoundError
+from shipyard.storage.urls import artifact_location, database_url
 from shipyard.models import Models, ModelVersion
 
 from .dockerfile import dockerfile, dockerignore
@@ -63,7 +64,9 @@ class Deploy:
     def build(self, names: list[str], out: Path, *, force: bool = False) -> Written:
         """Write ``Dockerfile``, ``.dockerignore``, ``requirements.lock``, shipyard's wheel and
         ``app/`` (the project file and the user's modules) into ``out``."""
-        check_target(out, force=force, command="shipyard build", keep=self._file.parent)
+        check_target(
+            out, force=force, command="shipyard build", keep=self._file.parent, state=self._state()
+        )
         text = self._project_text()
         self._check_exposure()
         champions = self.champions(names)
@@ -107,7 +110,13 @@ class Deploy:
         force: bool = False,
     ) -> Written:
         """Write the manifests (one file per object kind) into ``out``."""
-        check_target(out, force=force, command="shipyard deploy k8s", keep=self._file.parent)
+        check_target(
+            out,
+            force=force,
+            command="shipyard deploy k8s",
+            keep=self._file.parent,
+            state=self._state(),
+        )
         if replicas < 1:
             raise DeployError(f"--replicas {replicas}: needs at least 1")
         text = self._project_text()
@@ -170,6 +179,20 @@ class Deploy:
                 "postgresql://user:${PGPASSWORD}@host/db, and set that variable at run time",
             )
         return text
+
+    def _state(self) -> list[Path]:
+        """Where this project keeps state on this machine: its ``.shipyard`` folder, a local
+        artifact store, a SQLite database file."""
+        root = self._file.parent
+        storage = self._config.storage
+        folders = [root / ".shipyard"]
+        location = artifact_location(storage.artifacts, root)
+        if location.protocol == "file":
+            folders.append(Path(location.root))
+        database = database_url(storage.database, root)
+        if database.startswith("sqlite:///"):
+            folders.append(Path(database.removeprefix("sqlite:///")))
+        return folders
 
     def _check_exposure(self) -> None:
         server = self._config.server

@@ -11,21 +11,39 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .records import DeployError
 
 
-def check_target(out: Path, *, force: bool, command: str, keep: Path | None = None) -> None:
+def check_target(
+    out: Path,
+    *,
+    force: bool,
+    command: str,
+    keep: Path | None = None,
+    state: Sequence[Path] = (),
+) -> None:
     """Refuse ``out`` when it is a file, or a folder with something in it and no ``force``,
-    or (``keep``, the project folder) a folder that holds the project: never replaced."""
+    or (``keep``, the project folder) a folder that holds the project, or a folder in or
+    around one of the project's ``state`` folders (its database, artifacts, spool): never
+    replaced."""
+    target = out.resolve()
     if keep is not None:
-        target, project = out.resolve(), keep.resolve()
+        project = keep.resolve()
         if target == project or target in project.parents:
             raise DeployError(
                 f"--out {out} holds the project itself; it would be replaced, so nothing was written",
                 hint=f"name a new folder, e.g. {command} --out deploy/out",
+            )
+    for folder in (p.resolve() for p in state):
+        if target == folder or folder in target.parents or target in folder.parents:
+            raise DeployError(
+                f"--out {out} is in or around {folder}, where the project keeps its state "
+                "(database, artifacts, prediction log); it would be replaced, so nothing was "
+                "written",
+                hint=f"name a new folder outside it, e.g. {command} --out deploy/out",
             )
     if out.exists() and not out.is_dir():
         raise DeployError(
