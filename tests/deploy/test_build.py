@@ -179,7 +179,9 @@ def test_with_a_tag_and_no_engine_it_says_so_after_writing(
     assert (out / "Dockerfile").is_file()
 
 
-@pytest.mark.parametrize("where", [".shipyard", ".shipyard/artifacts", ".shipyard/artifacts/models"])
+@pytest.mark.parametrize(
+    "where", [".shipyard", ".shipyard/artifacts", ".shipyard/artifacts/models"]
+)
 def test_the_state_folders_are_never_the_output(shop: Path, where: str) -> None:
     """``--out .shipyard --force`` would have replaced the registry and every artifact."""
     before = sorted(p.relative_to(shop).as_posix() for p in (shop / ".shipyard").rglob("*"))

@@ -135,3 +135,25 @@ def test_deploy_names_an_unknown_model_and_one_without_champion(on_postgres: Pat
     no_champion = run(on_postgres, "deploy", "k8s", "--out", str(out))  # every model: churn too
     assert no_champion.exit_code == 1 and "model 'churn' has no champion" in no_champion.output
     assert not out.exists()
+
+
+@pytest.mark.postgres
+def test_comments_never_reach_the_image_or_the_manifests(on_postgres: Path) -> None:
+    """A comment can hold an old password or a ``${VAR}`` no one sets: what is shipped is
+    the file without its comments, and only the references the loader reads are Secrets."""
+    file = on_postgres / "shipyard.yaml"
+    file.write_text(
+        "# staging: api_key=sk-live-0042\n"
+        + file.read_text().replace("server:", "server:  # password: Hunter3 as ${NAME}", 1)
+        + "# smtp: {host: mail, password: ${SMTP_PASSWORD}}\n",
+        encoding="utf-8",
+    )
+    assert run(on_postgres, "build", "--out", str(on_postgres / "image")).exit_code == 0
+    result = run(on_postgres, "deploy", "k8s", "--out", str(on_postgres / "k8s"))
+    assert result.exit_code == 0, result.output
+    written = [p for out in ("image", "k8s") for p in (on_postgres / out).rglob("*")]
+    for path in (p for p in written if p.is_file() and p.suffix != ".whl"):
+        text = path.read_text(encoding="utf-8")
+        assert "sk-live-0042" not in text and "Hunter3" not in text, path
+        assert "SMTP_PASSWORD" not in text and "key: NAME" not in text, path
+    assert "SMTP_PASSWORD" not in result.output and "NAME" not in result.output

@@ -10,9 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from conftest import champion, project_file, run
-from shipyard.deploy.secrets import env_references, literal_secrets
+from shipyard.deploy.secrets import env_references, literal_secrets, without_comments
 
 SECRET = "s3cr3t-value-0042"
 
@@ -68,3 +71,24 @@ def test_references_pass_and_are_listed() -> None:
     assert literal_secrets(text) == []
     assert env_references(text) == ["PGPASSWORD", "SLACK_PATH", "HOOK_TOKEN", "SMTP_PASSWORD"]
     assert [f.path for f in literal_secrets("x: {api_key: abc123}\n")] == ["x.api_key"]
+
+
+@given(
+    st.recursive(
+        st.text(alphabet="ab #:'\"${}-", max_size=12),
+        lambda inner: (
+            st.dictionaries(st.text("abc#", min_size=1, max_size=4), inner, max_size=3)
+            | st.lists(inner, max_size=3)
+        ),
+        max_leaves=8,
+    ),
+    st.lists(st.text(alphabet="x #:${}'", max_size=10), min_size=1, max_size=5),
+)
+def test_removing_comments_keeps_every_value(document: object, comments: list[str]) -> None:
+    text = yaml.safe_dump({"doc": document}, sort_keys=False)
+    lines = text.splitlines()
+    # a comment on a line of its own before each line, and one after the first line
+    commented = [f"# {comments[i % len(comments)]}\n{line}" for i, line in enumerate(lines)]
+    commented[0] += f"  # {comments[0]}"
+    stripped = without_comments("\n".join(commented) + "\n")
+    assert yaml.safe_load(stripped) == {"doc": document}

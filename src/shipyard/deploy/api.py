@@ -19,15 +19,15 @@ import yaml
 
 from shipyard.config import ENV_OVERRIDES, ProjectConfig
 from shipyard.errors import NotFoundError
-from shipyard.storage.urls import artifact_location, database_url
 from shipyard.models import Models, ModelVersion
+from shipyard.storage.urls import artifact_location, database_url
 
 from .dockerfile import dockerfile, dockerignore
 from .k8s import ClusterPlan, SecretRef, k8s_name, manifests
 from .lock import image_python, lock, lock_text, recorded_pins, shipyard_version
 from .output import check_target, write_folder
 from .records import DeployError, ImagePlan
-from .secrets import env_references, literal_secrets
+from .secrets import env_references, literal_secrets, without_comments
 from .wheel import shipyard_wheel
 
 logger = logging.getLogger(__name__)
@@ -165,8 +165,9 @@ class Deploy:
         return found
 
     def _project_text(self) -> str:
-        """The project file as written, refused if it holds a literal secret."""
-        text = self._file.read_text(encoding="utf-8")
+        """The project file as written without its comments, refused if it holds a literal
+        secret."""
+        text = without_comments(self._file.read_text(encoding="utf-8"))
         findings = literal_secrets(text)
         if findings:
             first = findings[0]

@@ -40,6 +40,42 @@ class Finding:
     what: str
 
 
+def without_comments(text: str) -> str:
+    """Project-file ``text`` (valid YAML) with its comments removed, everything else as
+    written: a comment can hold anything (an old password, a ``${VAR}`` no one sets),
+    and what goes into an image or a ConfigMap is what the loader reads, nothing more.
+
+    A ``#`` starts a comment when it is outside every scalar (quoted, plain or block)
+    and at a line's start or after a space, as YAML says.
+    """
+    spans = [
+        (token.start_mark.index, token.end_mark.index)
+        for token in yaml.scan(text)
+        if isinstance(token, yaml.ScalarToken)
+    ]
+    kept: list[str] = []
+    position, span = 0, 0
+    for line in text.splitlines(keepends=True):
+        end = position + len(line)
+        cut = None
+        for offset, char in enumerate(line):
+            if char != "#":
+                continue
+            index = position + offset
+            while span < len(spans) and spans[span][1] <= index:
+                span += 1
+            inside = span < len(spans) and spans[span][0] <= index < spans[span][1]
+            if not inside and (offset == 0 or line[offset - 1] in " \t"):
+                cut = offset
+                break
+        position = end
+        if cut is None:
+            kept.append(line)
+        elif line[:cut].strip():
+            kept.append(line[:cut].rstrip() + "\n")
+    return "".join(kept)
+
+
 def literal_secrets(text: str) -> list[Finding]:
     """Every literal secret in project-file ``text`` (already valid YAML)."""
     found: list[Finding] = []
