@@ -82,9 +82,25 @@ def test_examples() -> None:
     assert differs("1.0", None) == "missing"
 
 
-def _version_with(environment: dict[str, object]) -> ModelVersion:
-    return ModelVersion("m", 3, "binary_classification", "skops", "k", "0" * 64, 1, ["a"],
+def _version_with(environment: dict[str, object], model_format: str = "pickle") -> ModelVersion:
+    """A version of ``model_format`` (a pickle may hold any library: all are compared)."""
+    return ModelVersion("m", 3, "binary_classification", model_format, "k", "0" * 64, 1, ["a"],
                         environment=environment)  # fmt: skip
+
+
+def test_a_format_library_the_version_does_not_load_with_is_not_compared() -> None:
+    """LightGBM recorded because it was installed where a skops model trained: the image
+    ``shipyard build`` writes leaves it out, so its absence is no mismatch there."""
+    recorded = {"packages": {"scikit-learn": "1.5.2", "skops": "0.10.0", "lightgbm": "4.5.0",
+                             "xgboost-cpu": "3.2.0", "onnxruntime": "1.20.1"}}  # fmt: skip
+    here = {"scikit-learn": "1.5.0", "skops": "0.10.1"}
+    check = check_environment(_version_with(recorded, "skops"), here)
+    assert check.ok and [p.package for p in check.packages] == ["scikit-learn", "skops"]
+    booster = check_environment(_version_with(recorded, "lightgbm"), here)
+    assert (
+        booster.summary() == "m@3 was trained with lightgbm 4.5.0; this environment has no lightgbm"
+    )
+    assert not check_environment(_version_with(recorded), here).ok  # a pickle: all of them
 
 
 @given(

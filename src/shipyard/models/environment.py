@@ -18,7 +18,9 @@ that read or run a model:
 A difference in the major or minor version is a mismatch (a patch release is not:
 ``1.5.2`` and ``1.5.0`` match, and so do ``1.6.0rc1`` and ``1.6.1+local``); a
 package recorded but not installed here is one; a package not recorded is not
-compared; a version that cannot be read as a version (PEP 440) is a mismatch
+compared, and neither is a format library the version's format does not load with
+(LightGBM recorded because it was installed where a skops model trained: the image
+``shipyard build`` writes leaves it out, so it must not count against that image); a version that cannot be read as a version (PEP 440) is a mismatch
 unless both sides spell it the same. ``shipyard doctor`` warns of a champion's
 mismatches, ``models show`` marks them, and the server logs them and shows them
 in ``/readyz``; with ``server.strict_environment: true`` doctor fails and the
@@ -210,11 +212,33 @@ def check_environment(
     python = recorded.get(PYTHON)
     if python is not None:
         checks.append(_check(PYTHON, str(python), here.get(PYTHON)))
+    loads_with = _format_libraries(version.format)
     for package, distributions in PINNED.items():
+        if loads_with is not None and package in _FORMAT_LIBRARIES and package not in loads_with:
+            continue
         found = next((d for d in distributions if packages.get(d) is not None), None)
         if found is not None:
             checks.append(_check(package, str(packages[found]), here.get(package), found))
     return EnvironmentCheck(version.ref, tuple(checks))
+
+
+#: The pinned packages that only load one model format (the rest load every version).
+_FORMAT_LIBRARIES = frozenset({"skops", "lightgbm", "xgboost", "onnxruntime"})
+
+
+def _format_libraries(model_format: str) -> set[str] | None:
+    """The pinned packages a version of ``model_format`` loads with; None: any of them (a
+    pickle may hold any, and an unknown format is compared in full)."""
+    from .formats import FORMATS
+
+    spec = FORMATS.get(model_format)
+    if spec is None or not spec.distributions:
+        return None
+    return {
+        package
+        for package, distributions in PINNED.items()
+        if set(distributions) & set(spec.distributions)
+    }
 
 
 def _check(
