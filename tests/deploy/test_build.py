@@ -114,7 +114,8 @@ def test_champions_on_different_pythons_are_refused(shop: Path) -> None:
     [
         (["build", "nobody"], "no model named 'nobody'"),
         (["build", "risc"], "did you mean 'risk'"),
-        (["build", "--tag", "Not An Image"], "is not an image name"),
+        (["build", "--tag", "Not An Image"], "--tag 'Not An Image' is not an image name"),
+        (["deploy", "k8s", "--image", "bad image!"], "--image 'bad image!' is not an image name"),
     ],
 )
 def test_bad_names_say_what_is_wrong_and_write_nothing(

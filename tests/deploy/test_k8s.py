@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from conftest import champion, project_file, run
-from shipyard.deploy.k8s import STARTUP_BUDGET_S
+from shipyard.deploy.k8s import CONFIG_DIGEST, STARTUP_BUDGET_S
 
 KUBERNETES = ("1.30.0", "1.33.0")
 PASSWORD = "hunter2-never-written"
@@ -64,7 +64,7 @@ def test_the_manifests_validate_and_hold_what_a_rollout_needs(on_postgres: Path)
             kubernetes_validate.validate(document, version, strict=True)  # raises when invalid
 
     serve = made["Deployment/shop-serve"]["spec"]
-    assert serve["replicas"] == 3
+    assert "replicas" not in serve  # the autoscaler's to set: an apply must not reset it
     assert serve["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
     pod = serve["template"]["spec"]
     [container] = pod["containers"]
@@ -157,3 +157,25 @@ def test_comments_never_reach_the_image_or_the_manifests(on_postgres: Path) -> N
         assert "sk-live-0042" not in text and "Hunter3" not in text, path
         assert "SMTP_PASSWORD" not in text and "key: NAME" not in text, path
     assert "SMTP_PASSWORD" not in result.output and "NAME" not in result.output
+
+
+@pytest.mark.postgres
+def test_a_change_to_the_project_file_alone_rolls_the_pods(on_postgres: Path) -> None:
+    """The file is a subPath mount, which never refreshes: the pod templates carry its
+    digest, so a changed file is a changed template, and `kubectl apply` rolls them."""
+
+    def digests(out: Path) -> list[str]:
+        made = objects(out)
+        return [
+            made[f"Deployment/shop-{part}"]["spec"]["template"]["metadata"]["annotations"][
+                CONFIG_DIGEST
+            ]
+            for part in ("serve", "worker")
+        ]
+
+    assert run(on_postgres, "deploy", "k8s", "--out", str(on_postgres / "a")).exit_code == 0
+    file = on_postgres / "shipyard.yaml"
+    file.write_text(file.read_text().replace("drain_s: 7.5", "drain_s: 8"), encoding="utf-8")
+    assert run(on_postgres, "deploy", "k8s", "--out", str(on_postgres / "b")).exit_code == 0
+    before, after = digests(on_postgres / "a"), digests(on_postgres / "b")
+    assert before[0] == before[1] and after[0] == after[1] and before != after

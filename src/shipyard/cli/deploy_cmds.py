@@ -105,7 +105,7 @@ def k8s(
     PostgreSQL and S3: pods share state only through them. No secret value is written.
     """
     if image is not None:
-        check_tag(image)
+        check_tag(image, option="--image")
     with open_from(ctx) as project:
         chosen = image or f"{k8s_name(project.name)}:latest"
         written = _deploy(project).k8s(

@@ -17,11 +17,12 @@ _TAG = re.compile(
 ENGINE_TIMEOUT_S = 10
 
 
-def check_tag(tag: str) -> str:
-    """``tag`` if Docker would take it as an image name; else a DeployError naming the rule."""
+def check_tag(tag: str, option: str = "--tag") -> str:
+    """``tag`` if Docker would take it as an image name; else a DeployError naming the
+    rule and the ``option`` it was given as."""
     if not _TAG.match(tag):
         raise DeployError(
-            f"--tag '{tag}' is not an image name Docker accepts",
+            f"{option} '{tag}' is not an image name Docker accepts",
             hint="use lower-case NAME[:TAG], e.g. credit-serving:1.0 or registry.example.com/team/credit:1.0",
         )
     return tag

@@ -14,9 +14,12 @@ What each object is for, and the numbers in it:
   replica away before its successor is ready (``maxUnavailable: 0``).
 - ``Service``: ClusterIP on port 80 to the servers' port.
 - ``HorizontalPodAutoscaler`` (autoscaling/v2) on CPU, from the replicas asked for
-  to three times that; ``PodDisruptionBudget`` (policy/v1): one replica at most away
+  to three times that (the serving Deployment has no ``replicas`` of its own, so a
+  ``kubectl apply`` never resets the count the autoscaler chose); ``PodDisruptionBudget`` (policy/v1): one replica at most away
   for a node drain.
-- ``ConfigMap`` ``NAME-project``: the project file, mounted over the image's.
+- ``ConfigMap`` ``NAME-project``: the project file (without its comments), mounted over
+  the image's; the pod templates carry its digest (``CONFIG_DIGEST``), so changing only
+  the file rolls the pods.
 - Secret *references*: each variable comes from the Secret ``NAME-secrets``
   (``secretKeyRef``); no value is ever written here. ``kubectl create secret
   generic NAME-secrets --from-literal=…`` makes it.
@@ -26,6 +29,7 @@ What each object is for, and the numbers in it:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass
@@ -38,6 +42,7 @@ STARTUP_FAILURES = 24
 STARTUP_BUDGET_S = STARTUP_PERIOD_S * STARTUP_FAILURES  # 120 s
 PRE_STOP_S = 5
 GRACE_MARGIN_S = 10
+CONFIG_DIGEST = "shipyard.dev/project-file-sha256"
 SERVE_RESOURCES = {
     "requests": {"cpu": "500m", "memory": "512Mi"},
     "limits": {"cpu": "1", "memory": "1Gi"},
@@ -179,18 +184,26 @@ def _serve(plan: ClusterPlan, name: str) -> dict[str, Any]:
         "kind": "Deployment",
         "metadata": _meta(name, "serve", "-serve"),
         "spec": {
-            "replicas": plan.replicas,
+            # no replicas: the HorizontalPodAutoscaler owns the count (from plan.replicas up);
+            # a count here would reset its choice at every `kubectl apply`
             "selector": {"matchLabels": selector},
             "strategy": {
                 "type": "RollingUpdate",
                 "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
             },
             "template": {
-                "metadata": {"labels": selector},
+                "metadata": _template_meta(plan, selector),
                 "spec": _pod(plan, name, container, grace_period_s(plan.drain_s)),
             },
         },
     }
+
+
+def _template_meta(plan: ClusterPlan, selector: dict[str, str]) -> dict[str, Any]:
+    """The pods' labels, and the project file's digest: a change to the file alone changes
+    the pod template, so `kubectl apply` rolls the pods (a subPath mount never refreshes)."""
+    digest = hashlib.sha256(plan.project_file.encode("utf-8")).hexdigest()
+    return {"labels": selector, "annotations": {CONFIG_DIGEST: digest}}
 
 
 def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
@@ -263,7 +276,7 @@ def _worker(plan: ClusterPlan, name: str) -> dict[str, Any]:
             "selector": {"matchLabels": selector},
             "strategy": {"type": "Recreate"},
             "template": {
-                "metadata": {"labels": selector},
+                "metadata": _template_meta(plan, selector),
                 # SIGTERM: the worker finishes its step and gives the lease up
                 "spec": _pod(plan, name, container, 60),
             },
