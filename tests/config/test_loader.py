@@ -175,6 +175,13 @@ def test_password_in_the_file_is_refused() -> None:
     assert "hunter2" not in problem
 
 
+def test_a_literal_smtp_password_is_refused_and_never_shown() -> None:
+    text = "project: x\nalerting:\n  smtp: {host: mail, from: a@b.cd, password: SMTPVAL999}\n"
+    [problem] = problems_of(text)
+    assert "alerting.smtp.password: expected a reference to an environment variable" in problem
+    assert "SMTPVAL999" not in problem and "not shown" in problem
+
+
 def test_password_as_an_env_reference_is_fine() -> None:
     parse_config(
         "project: x\nstorage:\n  database: postgresql://app:${PGPASSWORD}@db/x\n", environ={}

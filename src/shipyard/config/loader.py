@@ -180,7 +180,9 @@ def _problem(error: Any) -> Problem:
         message = _EXPECTED[kind]
     else:
         message = _expected_from(error["msg"])
-    if kind != "missing":
+    if kind == "env_reference":  # a secret written in: never echoed (logs, CI output)
+        message += ", got a literal value (not shown)"
+    elif kind != "missing":
         message += f", got {_show(value)}"
     return Problem(path, message)
 
