@@ -180,7 +180,7 @@ def _problem(error: Any) -> Problem:
         message = _EXPECTED[kind]
     else:
         message = _expected_from(error["msg"])
-    if kind != "missing":
+    if kind != "missing" and ", got " not in message:  # a duration's message says it already
         message += f", got {_show(value)}"
     return Problem(path, message)
 
