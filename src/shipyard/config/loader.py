@@ -174,13 +174,15 @@ def _problem(error: Any) -> Problem:
         hint = did_you_mean(key, allowed)
         known = f"; allowed here: {', '.join(allowed)}" if allowed and not hint else ""
         return Problem(path, f"unknown key{hint}{known}")
+    if kind == "duration":  # parse_duration's words name the value already
+        return Problem(path, error["msg"])
     if kind == "literal_error":
         message = f"expected one of {error['ctx']['expected']}"
     elif kind in _EXPECTED:
         message = _EXPECTED[kind]
     else:
         message = _expected_from(error["msg"])
-    if kind != "missing" and ", got " not in message:  # a duration's message says it already
+    if kind != "missing":
         message += f", got {_show(value)}"
     return Problem(path, message)
 
