@@ -58,9 +58,6 @@ PENDING: dict[tuple[str, str], str] = {
     ("shipyard.evaluation.api", "shipyard.training.run"): (
         "split: export it from shipyard.training and import it from there"
     ),
-    ("shipyard.serving.worker", "shipyard.monitoring.prometheus"): (
-        "gauges: export it from shipyard.monitoring and import it from there"
-    ),
 }
 
 

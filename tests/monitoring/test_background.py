@@ -12,6 +12,11 @@ from monitor_support import Receiver, loans, make_project, traffic
 from shipyard.serving.app import ServingApp
 from shipyard.serving.embedded import EmbeddedServer
 
+DRIFTED = 'shipyard_drift_detected{model="risk",feature="amount",kind="feature",window="1h"} 1'
+NO_NULLS = (
+    'shipyard_feature_quality{model="risk",feature="amount",figure="null_rate",window="1h"} 0'
+)
+
 
 def test_the_server_monitors_and_exports_gauges(tmp_path, receiver: Receiver) -> None:
     project = make_project(tmp_path / "proj", receiver.url)
@@ -32,11 +37,10 @@ def test_the_server_monitors_and_exports_gauges(tmp_path, receiver: Receiver) ->
         metrics = ""
         while time.monotonic() < deadline:
             metrics = client.get("/metrics").text
-            if 'shipyard_drift_detected{model="risk",feature="amount",kind="feature"} 1' in metrics:
+            if DRIFTED in metrics:
                 break
             time.sleep(0.2)
-    assert 'shipyard_drift_detected{model="risk",feature="amount",kind="feature"} 1' in metrics
-    assert 'shipyard_feature_quality{model="risk",feature="amount",figure="null_rate"} 0' in metrics
+    assert DRIFTED in metrics and NO_NULLS in metrics
     assert "shipyard_monitor_last_run_timestamp_seconds" in metrics
     assert any(m["rule"] == "drift" for _, m in receiver.messages)  # the alert went out too
     project.close()

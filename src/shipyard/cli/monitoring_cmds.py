@@ -13,7 +13,7 @@ from rich.table import Table
 from shipyard.config.schema import ModelConfig, parse_duration
 from shipyard.errors import ConfigError, ShipyardError, StorageError
 from shipyard.monitoring import NOT_CONFIGURED, MonitorRun
-from shipyard.monitoring.prometheus import prometheus_rules
+from shipyard.monitoring.prometheus import prometheus_rules, unexported
 from shipyard.storage.safe_files import write_atomic
 
 from .app import cli, open_from
@@ -341,6 +341,17 @@ def alerts_export(
         for name in models:
             project.models.config(name)
         text = prometheus_rules(project.config, list(models) or None)
+        silent = unexported(project.config, list(models) or None)
+    if silent:  # said, not refused: the counted rules work still, and the file is the same
+        err_console.print(
+            markup(
+                "[bold yellow]warning:[/] {} read figures only a server that monitors in the "
+                "background exports; set server.monitor_every (e.g. '5m') for `shipyard serve`, "
+                "or they never fire",
+                ", ".join(silent),
+            ),
+            soft_wrap=True,
+        )
     if output is None:
         click.echo(text, nl=False)
         return

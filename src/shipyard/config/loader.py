@@ -174,6 +174,8 @@ def _problem(error: Any) -> Problem:
         hint = did_you_mean(key, allowed)
         known = f"; allowed here: {', '.join(allowed)}" if allowed and not hint else ""
         return Problem(path, f"unknown key{hint}{known}")
+    if kind == "duration":  # parse_duration's words name the value already
+        return Problem(path, error["msg"])
     if kind == "literal_error":
         message = f"expected one of {error['ctx']['expected']}"
     elif kind in _EXPECTED:

@@ -6,6 +6,7 @@ from .api import Monitoring, MonitorRun
 from .drift import DriftResult, FeatureDrift
 from .notifiers import NOT_CONFIGURED, undeliverable
 from .profile import Profile, build_profile
+from .prometheus import exported_figures
 from .report import MonitorReport
 
 __all__ = [
@@ -19,5 +20,6 @@ __all__ = [
     "Monitoring",
     "Profile",
     "build_profile",
+    "exported_figures",
     "undeliverable",
 ]

@@ -123,29 +123,42 @@ SPECS: dict[str, Spec] = {
     "shipyard_connections_limit": Spec(
         "gauge", "The connection cap, server.max_connections (summed over workers).", ()
     ),
-    # the latest background monitoring run (server.monitor_every), from one worker
+    # the latest background monitoring run (server.monitor_every), from one worker: each
+    # over the model's monitoring window and over every other window an alert rule on it
+    # names (``window``, as Prometheus writes it: "1h", "1d"); a window with nothing to
+    # judge has no series (shipyard.monitoring.prometheus)
     "shipyard_drift_detected": Spec(
-        "gauge", "1 when the column drifted in the latest run.", ("model", "feature", "kind")
+        "gauge",
+        "1 when the column drifted in the latest run over the window.",
+        ("model", "feature", "kind", "window"),
     ),
     "shipyard_drift_score": Spec(
-        "gauge", "The deciding drift statistic of the latest run.", ("model", "feature", "method")
+        "gauge",
+        "The deciding drift statistic of the latest run over the window.",
+        ("model", "feature", "method", "window"),
     ),
     "shipyard_feature_quality": Spec(
         "gauge",
-        "Null rate, out-of-range and unseen-category shares.",
-        ("model", "feature", "figure"),
+        "Null rate, out-of-range and unseen-category shares over the window.",
+        ("model", "feature", "figure", "window"),
     ),
     "shipyard_model_metric": Spec(
-        "gauge", "Metrics from ground-truth feedback in the latest run.", ("model", "metric")
+        "gauge",
+        "Metrics from ground-truth feedback over the window (enough labels only).",
+        ("model", "metric", "window"),
     ),
     "shipyard_service_figure": Spec(
-        "gauge", "Service figures of the latest run (share over budget).", ("model", "figure")
+        "gauge",
+        "Service figures over the window (share of requests over budget).",
+        ("model", "figure", "window"),
     ),
     "shipyard_monitor_last_run_timestamp_seconds": Spec(
         "gauge", "When monitoring last ran.", ("model",)
     ),
 }
 
+
+_NO_SPEC = Spec("counter", "", ())
 
 UNKNOWN = "unknown"
 """The label value for a model a request named but that is not served here."""
@@ -208,6 +221,18 @@ class Metrics:
     def set(self, name: str, labels: tuple[str, ...], value: float) -> None:
         """Set a gauge (counters only go up: use ``inc``)."""
         self.gauges[name][labels] = value
+
+    def replace(
+        self, model: str, window: str, series: Iterable[tuple[str, tuple[str, ...], float]]
+    ) -> None:
+        """Put ``series`` in place of ``model``'s window-labelled gauges over ``window``:
+        a figure the latest run over that window could not judge goes, not stays stale."""
+        for name, gauges in self.gauges.items():
+            if SPECS.get(name, _NO_SPEC).labels[-1:] == ("window",):
+                for labels in [k for k in gauges if k[0] == model and k[-1] == window]:
+                    del gauges[labels]
+        for name, labels, value in series:
+            self.set(name, labels, value)
 
     def observe(self, name: str, labels: tuple[str, ...], value: float) -> None:
         try:

@@ -36,7 +36,7 @@ from shipyard.errors import (
     first_line,
 )
 from shipyard.models import EnvironmentMismatchError, ModelVersion, check_environment
-from shipyard.monitoring.prometheus import gauges
+from shipyard.monitoring import exported_figures
 from shipyard.predlog import Chunk, SegmentLog
 
 from .deployment import Deployment, Loaded
@@ -200,8 +200,13 @@ class Background:
                 except Exception as exc:  # monitoring must never take serving down
                     logger.warning("background monitoring of %s failed: %s", name, first_line(exc))
                     continue
-                for metric, labels, value in gauges(run.report):
-                    self.metrics.set(metric, labels, value)
+                # its figures over the monitoring window and each other window a rule names
+                config = self.project.config.models[name]
+                figures = await asyncio.to_thread(
+                    exported_figures, self.project.monitoring, config, run
+                )
+                for window, series in figures.items():
+                    self.metrics.replace(name, window, series)
 
     # -- loading and switching --------------------------------------------------------
     async def _follow_aliases(self) -> None:
