@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
-from monitor_support import Receiver, loans, traffic
+from monitor_support import Receiver, loans, make_project, traffic
 
+import shipyard
 from shipyard.project import Project
 
 
@@ -205,3 +207,28 @@ def test_a_version_without_a_dataset_is_profiled_on_demand_or_says_why(monitored
     report = monitored.monitor("risk").report
     assert report.drift == [] and "no training dataset" in " ".join(report.notes)
     assert np.isclose(report.service.degraded_rate, 0.0)
+
+
+def test_a_rule_with_its_own_window_is_judged_over_it(tmp_path: Path, receiver: Receiver) -> None:
+    """As its exported Prometheus rule is: a drift rule over a day still sees the morning's
+    drifted rows when the monitoring window (an hour) holds none."""
+    project = make_project(tmp_path / "proj", receiver.url)
+    try:
+        file = project.root / "shipyard.yaml"
+        file.write_text(
+            file.read_text().replace(
+                "      - {name: drift, when: drift}\n",
+                "      - {name: drift, when: drift}\n"
+                "      - {name: drift-today, when: drift, window: 1d}\n",
+            )
+        )
+        with shipyard.open(project.root) as reopened:
+            with traffic(reopened) as t:
+                t.predict(loans(600, 2, shift=3.0))
+            later = datetime.now(UTC) + timedelta(hours=3)
+            run = reopened.monitor("risk", now=later, notify=False)
+            assert run.report.rows == 0  # the hour before `later` is empty
+            # the rule without a window of its own had nothing to judge in the hour
+            assert [(a.rule, a.state) for a in run.alerts] == [("drift-today", "firing")]
+    finally:
+        project.close()

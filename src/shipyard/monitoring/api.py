@@ -38,7 +38,7 @@ from .quality import data_quality
 from .records import MonitorRun, RunSummary, StoredFigure
 from .report import MonitorReport
 from .repository import MonitorStore
-from .rules import evaluate
+from .rules import Condition, evaluate
 from .service import service
 from .window import Window, read_log
 
@@ -148,12 +148,39 @@ class Monitoring:
             if rows
             else Window.last(window or config.monitoring.window, now=now)
         )
-        report = self.report(name, config, span, reference or config.monitoring.reference)
+        chosen = reference or config.monitoring.reference
+        report = self.report(name, config, span, chosen)
         run_id, report_key, html_key = self._keep(report)
-        conditions = [evaluate(rule, report) for rule in config.alerts]
+        conditions = self._judge(name, config, report, chosen, now, own=window or rows)
         changed = self.alerts.advance(name, conditions, now, report=html_key)
         deliveries = self.alerts.deliver(self._config.models, now) if notify else []
         return MonitorRun(run_id, report, report_key, html_key, changed, deliveries)
+
+    def _judge(
+        self,
+        name: str,
+        config: ModelConfig,
+        report: MonitorReport,
+        reference: str,
+        now: datetime,
+        *,
+        own: float | int | None,
+    ) -> list[Condition]:
+        """Each rule judged over its own ``window`` (the figures of another window read once
+        per window), as its exported Prometheus rule is; over ``report`` when the rule
+        names none, or when the run was asked for a window or rows of its own (``own``)."""
+        by_window: dict[float, MonitorReport] = {float(config.monitoring.window): report}
+        conditions = []
+        for rule in config.alerts:
+            seconds = float(rule.window) if rule.window and not own else None
+            if seconds is None:
+                conditions.append(evaluate(rule, report))
+                continue
+            if seconds not in by_window:
+                span = Window.last(seconds, now=now)
+                by_window[seconds] = self.report(name, config, span, reference)
+            conditions.append(evaluate(rule, by_window[seconds]))
+        return conditions
 
     def report(
         self, name: str, config: ModelConfig, window: Window, reference: str
