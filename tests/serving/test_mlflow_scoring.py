@@ -9,6 +9,7 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pandas as pd
@@ -18,16 +19,27 @@ from serving_support import make_project, serve_process
 import shipyard
 from shipyard.monitoring.window import Window, read_log
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # mlflow warns about its own type hints as it loads
-    from mlflow.models.utils import convert_input_example_to_serving_input
-    from mlflow.pyfunc.scoring_server import CONTENT_TYPE_CSV, CONTENT_TYPE_JSON
-    from mlflow.pyfunc.scoring_server.client import ScoringServerClient
-
 # mlflow's own code, under pandas 3, warns of what pandas 4 will change
 pytestmark = pytest.mark.filterwarnings("ignore:::mlflow")
 
 FRAME = pd.DataFrame({"amount": [1000.0, 45000.0, 20000.5], "age": [30, 60, 18]})
+
+
+@pytest.fixture(scope="module")
+def mlflow() -> SimpleNamespace:
+    """MLflow's scoring client and payload builders, imported here rather than at the top:
+    mlflow takes seconds to import, which every test process would pay while collecting."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mlflow warns about its own type hints as it loads
+        from mlflow.models.utils import convert_input_example_to_serving_input
+        from mlflow.pyfunc import scoring_server
+        from mlflow.pyfunc.scoring_server.client import ScoringServerClient
+    return SimpleNamespace(
+        serving_input=convert_input_example_to_serving_input,
+        client=ScoringServerClient,
+        csv=scoring_server.CONTENT_TYPE_CSV,
+        json=scoring_server.CONTENT_TYPE_JSON,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,17 +62,13 @@ def labels(served: tuple[str, Path]) -> list[bool]:
         project.close()
 
 
-def _client(url: str) -> ScoringServerClient:
-    host, port = url.removeprefix("http://").rsplit(":", 1)
-    return ScoringServerClient(host, int(port))
-
-
 def test_mlflow_scoring_client_with_each_input_it_builds(
-    served: tuple[str, Path], labels: list[bool]
+    mlflow: SimpleNamespace, served: tuple[str, Path], labels: list[bool]
 ) -> None:
     """``ScoringServerClient.invoke`` serialises frames (dataframe_split with an index),
     records, column dicts and matrices (inputs) its own way; each is answered."""
-    client = _client(served[0])
+    host, port = served[0].removeprefix("http://").rsplit(":", 1)
+    client = mlflow.client(host, int(port))
     client.ping()
     for data in (
         FRAME,
@@ -74,7 +82,7 @@ def test_mlflow_scoring_client_with_each_input_it_builds(
 
 
 def test_serving_inputs_from_mlflow_input_examples(
-    served: tuple[str, Path], labels: list[bool]
+    mlflow: SimpleNamespace, served: tuple[str, Path], labels: list[bool]
 ) -> None:
     """The serving input MLflow saves beside a model for its input example, sent as is."""
     examples = {
@@ -85,11 +93,9 @@ def test_serving_inputs_from_mlflow_input_examples(
     }
     with httpx.Client(base_url=served[0], timeout=30) as http:
         for name, example in examples.items():
-            body = convert_input_example_to_serving_input(example)
+            body = mlflow.serving_input(example)
             assert body is not None
-            answer = http.post(
-                "/invocations", content=body, headers={"Content-Type": CONTENT_TYPE_JSON}
-            )
+            answer = http.post("/invocations", content=body, headers={"Content-Type": mlflow.json})
             assert answer.status_code == 200, (name, answer.text)
             assert answer.json() == {"predictions": labels}, name
 
@@ -122,9 +128,11 @@ def test_the_other_documented_json_forms(
     ],
     ids=["to_csv-no-index", "to_csv-index", "columns-reordered-crlf", "quoted-blank-line"],
 )
-def test_csv_bodies(served: tuple[str, Path], labels: list[bool], csv: str) -> None:
+def test_csv_bodies(
+    mlflow: SimpleNamespace, served: tuple[str, Path], labels: list[bool], csv: str
+) -> None:
     """``text/csv``, as MLflow reads it: a header row, then rows, typed by the model's schema."""
-    for content_type in (CONTENT_TYPE_CSV, "text/csv; charset=UTF-8"):
+    for content_type in (mlflow.csv, "text/csv; charset=UTF-8"):
         answer = httpx.post(
             f"{served[0]}/invocations",
             content=csv.encode(),
@@ -188,10 +196,10 @@ def test_malformed_csv_is_a_400_that_says_where(
     ],
 )
 def test_content_types_mlflow_refuses_get_415(
-    served: tuple[str, Path], content_type: str, said: str
+    mlflow: SimpleNamespace, served: tuple[str, Path], content_type: str, said: str
 ) -> None:
     """As MLflow's scoring server: charset=utf-8 is the only parameter; JSON and CSV only."""
-    body = convert_input_example_to_serving_input(FRAME)
+    body = mlflow.serving_input(FRAME)
     answer = httpx.post(
         f"{served[0]}/invocations", content=body, headers={"Content-Type": content_type}, timeout=30
     )
@@ -207,9 +215,9 @@ def test_content_types_mlflow_refuses_get_415(
     ["application/json", "application/json; charset=utf-8", "Application/JSON;CHARSET=UTF-8;"],
 )
 def test_content_types_mlflow_accepts(
-    served: tuple[str, Path], labels: list[bool], content_type: str
+    mlflow: SimpleNamespace, served: tuple[str, Path], labels: list[bool], content_type: str
 ) -> None:
-    body = convert_input_example_to_serving_input(FRAME)
+    body = mlflow.serving_input(FRAME)
     answer = httpx.post(
         f"{served[0]}/invocations", content=body, headers={"Content-Type": content_type}, timeout=30
     )

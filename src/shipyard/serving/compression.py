@@ -23,9 +23,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Iterator
 
-from shipyard.errors import ShipyardError
-
-from .validation import MalformedRequestError
+from .validation import MalformedRequestError, RequestError
 
 ACCEPTED = ("gzip", "deflate")
 """The content codings a request body may have (besides ``identity``), as ``Accept-Encoding``
@@ -38,7 +36,7 @@ _NAMES = {"gzip": "gzip", "x-gzip": "gzip", "deflate": "deflate"}
 _WBITS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
-class UnsupportedEncodingError(ShipyardError):
+class UnsupportedEncodingError(RequestError):
     """415: the body has a content coding the server does not decode."""
 
     http_status = 415
