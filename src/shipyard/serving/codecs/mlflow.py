@@ -6,10 +6,13 @@ The ``Content-Type`` is read as MLflow's scoring server reads it
 (``mlflow/pyfunc/scoring_server``): ``application/json`` or ``text/csv``, whose only
 parameter may be ``charset=utf-8`` (any case). Any other charset, any other
 parameter (MLflow 1's ``format=pandas-split``, which MLflow 2 removed) and any other
-type are refused with 415, as MLflow refuses them. Two differences, both lenient: a
-body without a ``Content-Type`` is read as JSON (as on every route, see
-:mod:`..origin`), and the media type is matched in any case.
-``application/vnd.apache.parquet``, which MLflow also reads, is refused with 415.
+type are refused with 415, as MLflow refuses them. The differences: a body without
+a ``Content-Type`` is read as JSON (as on every route, see :mod:`..origin`); the type
+and parameter names are matched in any case, a quoted ``"utf-8"`` is ``utf-8`` and an
+empty parameter (a trailing ``;``) is none, as RFC 9110 reads them, where MLflow
+matches the text exactly; and ``application/vnd.apache.parquet``, which MLflow also
+reads, is refused with 415 (a Parquet body of a few kB can unpack to gigabytes of
+repeated values, so it would need limits of its own).
 """
 
 from __future__ import annotations
@@ -27,8 +30,6 @@ from .csv_table import CsvTable, read_csv, typed_columns, with_lines
 
 ANSWER_KEYS = frozenset({"predictions"})
 _KEYS = {"dataframe_split", "dataframe_records", "instances", "inputs"}
-
-
 _PARQUET = b"application/vnd.apache.parquet"
 _FORMERLY = (
     "MLflow 2 removed the 'format' parameter: the body's top-level key says its form "
@@ -66,7 +67,7 @@ def mlflow_media(scope: Scope) -> bytes:
         raise HttpError(
             415,
             "unsupported_media_type",
-            f"the body must be UTF-8, got charset={charset}",
+            f"the body must be UTF-8, got charset={charset[:40]}",
             hint="encode the body as UTF-8, and send charset=utf-8 or no charset",
         )
     if parameters:
@@ -74,7 +75,7 @@ def mlflow_media(scope: Scope) -> bytes:
         raise HttpError(
             415,
             "unsupported_media_type",
-            f"Content-Type parameters not accepted: {named}; only charset=utf-8 is",
+            f"Content-Type parameters not accepted: {named[:200]}; only charset=utf-8 is",
             hint=_FORMERLY + "; send Content-Type: application/json"
             if "format" in parameters
             else "send Content-Type: application/json or text/csv without parameters",
