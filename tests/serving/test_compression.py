@@ -157,6 +157,20 @@ def test_other_codings_are_refused_with_415_saying_which_are_accepted(
     assert identity.status_code == 200, identity.text
 
 
+def test_two_content_encoding_lines_are_one_list(small: LiveServer) -> None:
+    """RFC 9110 5.3: ``Content-Encoding: gzip`` then ``Content-Encoding: deflate`` is
+    ``gzip, deflate``: gzipped, then deflated."""
+    body = zlib.compress(gzip.compress(json.dumps(ROWS).encode()))
+    with small.client() as client:
+        answer = client.post(
+            "/v1/models/risk/predict",
+            content=body,
+            headers=[("Content-Encoding", "gzip"), ("Content-Encoding", "deflate")],
+        )
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["predictions"]) == 2
+
+
 # -- the decoder alone --------------------------------------------------------------------
 def _decode(applied: list[str], body: bytes, cuts: list[int]) -> bytes:
     decoder = Decoder(applied)

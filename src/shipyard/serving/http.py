@@ -53,8 +53,14 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     arrives, and the limit counts both the bytes sent and the bytes they inflate to
     (see :mod:`.compression`); another coding is refused with 415 before reading.
     """
-    decoding = decoder(header(scope, b"content-encoding"))
-    length = header(scope, b"content-length")
+    length: bytes | None = None
+    codings: list[bytes] = []  # several Content-Encoding lines are one list (RFC 9110 5.3)
+    for key, value in scope["headers"]:  # both in one pass: this is every request's path
+        if key == b"content-length" and length is None:
+            length = bytes(value)
+        elif key == b"content-encoding":
+            codings.append(bytes(value))
+    decoding = decoder(b",".join(codings)) if codings else None
     if length is not None and length.isdigit() and int(length) > limit:
         raise _too_large(int(length), limit)
     chunks: list[bytes] = []
