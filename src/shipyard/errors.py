@@ -29,7 +29,8 @@ differs from the parent's; ``(exit n)`` one that differs from 2, the default::
     ├── GateError                          evaluation: the gates refuse a promotion (HTTP 409)
     ├── RequestError(ValueError)           serving: a request not passed to the model (HTTP 422)
     │   ├── MalformedRequestError          the body is not JSON of the protocol's shape (HTTP 400)
-    │   └── TooLargeError                  the body or its rows are over the limit (HTTP 413)
+    │   ├── TooLargeError                  the body or its rows are over the limit (HTTP 413)
+    │   └── UnsupportedEncodingError       the body's Content-Encoding is not gzip or deflate (HTTP 415)
     ├── HttpError                          serving: a refusal with its own status per instance
     │   ├── OverloadedError                shed within the latency budget: 429, 503 while draining
     │   └── MethodNotAllowed               the path has a route, not for this method: 405

@@ -27,25 +27,16 @@ from shipyard.predlog import FEEDBACK, LIVE, PREDICTIONS, REJECTIONS, Chunk, Seg
 from shipyard.project import Project
 
 from .accesslog import AccessLog
-from .admission import LoopLag, OverloadedError
+from .admission import LoopLag
 from .auth import Tokens
 from .deployment import NO_VERSION, Deployment
 from .fallback import FallbackChain
-from .http import (
-    HttpError,
-    Receive,
-    Scope,
-    Send,
-    error_payload,
-    header,
-    parse_json,
-    read_body,
-    send_json,
-)
+from .http import HttpError, Receive, Scope, Send, error_payload, header, send_json
 from .metrics import Metrics, SharedMetrics, model_label
-from .origin import CrossSite, require_body_type
+from .origin import CrossSite, read_json
+from .protocols import PROTOCOLS
 from .routes import NOT_FOUND, ROUTER
-from .routing import Call, MethodNotAllowed, Route, allowed
+from .routing import Call, Route, allowed
 from .validation import FieldSpec, RowValidator
 from .worker import Background, Logs, Role
 
@@ -200,9 +191,9 @@ class ServingApp:
             else:
                 logger.exception("internal error on %s %s", scope["method"], scope["path"])
                 status, payload = error_payload(exc)
-            model = model or _model_named(scope)
+            model = model or self._model_of(route, params, scope)
             if status != 499:
-                extra = exc.headers if isinstance(exc, OverloadedError | MethodNotAllowed) else None
+                extra = getattr(exc, "headers", None)  # 405's Allow, 429's Retry-After, ...
                 await send_json(send, status, payload, extra)
                 self._log_refusal(route, model, status, payload)
         finally:
@@ -259,7 +250,7 @@ class ServingApp:
         deployment = self.find(name, call.params.get("version"))
         name = deployment.name
         deployment.admit_early(call.started)
-        body = await self.read_json(call.scope, call.receive)
+        body = await protocol.read(call.scope, call.receive, self.max_body)
         rows = protocol.parse(body, deployment.validator, self.settings.max_rows)
         n = rows.n
         prefix = self._id_prefix
@@ -295,8 +286,7 @@ class ServingApp:
 
     async def read_json(self, scope: Scope, receive: Receive) -> Any:
         """The request body as JSON: 415 for another Content-Type, 413 past the limit, 400."""
-        require_body_type(scope)
-        return parse_json(await read_body(scope, receive, self.max_body))
+        return await read_json(scope, receive, self.max_body)
 
     def _log(self, name: str, outcome: Any, rows: Any, ids: list[str], seconds: float) -> None:
         """Buffer the answered rows for the prediction log (per-request values stay scalars)."""
@@ -376,6 +366,19 @@ class ServingApp:
                 (("fields", [fields]),),
             )
         )
+
+    def _model_of(self, route: Route | None, params: dict[str, str], scope: Scope) -> str:
+        """The model a refused request was for, served or not: a prediction route asks its
+        protocol (``/invocations`` names it in a header, or there is one served), so that
+        its refusals count under that model's name."""
+        if route is not None and route.protocol:
+            protocol = PROTOCOLS[route.protocol]
+            try:
+                name = protocol.model(scope, params, self.deployments)
+                return self.find(name, params.get("version")).name
+            except ShipyardError:
+                pass
+        return _model_named(scope)
 
     def find(self, name: str, version: str | None = None) -> Deployment:
         """The deployment of ``name`` (or ``NAME@TARGET``), of ``version`` when given (a target

@@ -11,12 +11,14 @@ Every error the server sends has the same JSON shape, pinned by a test::
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from itertools import chain
 from typing import Any
 
 import orjson
 
 from shipyard.errors import ShipyardError
 
+from .compression import decoder
 from .validation import MalformedRequestError, TooLargeError
 
 Scope = MutableMapping[str, Any]
@@ -45,23 +47,47 @@ def header(scope: Scope, name: bytes) -> bytes | None:
 
 
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it is known to pass ``limit`` bytes."""
-    length = header(scope, b"content-length")
+    """The request body, refused with 413 as soon as it is known to pass ``limit`` bytes.
+
+    A compressed body (``Content-Encoding: gzip`` or ``deflate``) is inflated as it
+    arrives, and the limit counts both the bytes sent and the bytes they inflate to
+    (see :mod:`.compression`); another coding is refused with 415 before reading.
+    """
+    length: bytes | None = None
+    codings: list[bytes] = []  # several Content-Encoding lines are one list (RFC 9110 5.3)
+    for key, value in scope["headers"]:  # both in one pass: this is every request's path
+        if key == b"content-length" and length is None:
+            length = bytes(value)
+        elif key == b"content-encoding":
+            codings.append(bytes(value))
+    decoding = decoder(b",".join(codings)) if codings else None
     if length is not None and length.isdigit() and int(length) > limit:
         raise _too_large(int(length), limit)
     chunks: list[bytes] = []
     size = 0
+    inflated = 0
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
             raise HttpError(499, "client_closed", "the client went away before sending its body")
         chunk = message.get("body", b"")
+        more = message.get("more_body", False)
         if chunk:
             size += len(chunk)
             if size > limit:
                 raise _too_large(size, limit)
-            chunks.append(chunk)
-        if not message.get("more_body", False):
+            if decoding is None:
+                chunks.append(chunk)
+        if decoding is not None:
+            pieces = (
+                decoding.feed(chunk) if more else chain(decoding.feed(chunk), decoding.finish())
+            )
+            for piece in pieces:
+                inflated += len(piece)
+                if inflated > limit:
+                    raise _inflates_too_large(decoding.name, size, limit)
+                chunks.append(piece)
+        if not more:
             break
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
@@ -69,6 +95,15 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
 def _too_large(size: int, limit: int) -> TooLargeError:
     return TooLargeError(
         f"the request body is over the limit of {limit / 1e6:g} MB (got {size / 1e6:.1f} MB so far)",
+        hint="send fewer rows per request, or raise server.max_body_mb",
+    )
+
+
+def _inflates_too_large(coding: str, size: int, limit: int) -> TooLargeError:
+    return TooLargeError(
+        f"the request body inflates to over the limit of {limit / 1e6:g} MB "
+        f"(Content-Encoding {coding}; {size / 1e6:.2f} MB sent so far); "
+        "the limit counts the inflated bytes",
         hint="send fewer rows per request, or raise server.max_body_mb",
     )
 

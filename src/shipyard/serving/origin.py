@@ -30,17 +30,22 @@ are answered without CORS headers, so the browser does not let the page see them
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from .auth import denied
 from .exposure import is_loopback
-from .http import HttpError, Message, Scope, Send, header
+from .http import HttpError, Message, Receive, Scope, Send, header, parse_json, read_body
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON = b"application/json"
-# The media types a route's body may have. CSV on /invocations (text/csv) and V2
-# binary tensors (application/octet-stream with Inference-Header-Content-Length)
-# are not implemented; when they are, they get their own entry here and their parser.
+CSV = b"text/csv"
+# The media types a route's body may have: JSON everywhere, and CSV on /invocations
+# (MLflow's scoring server takes both; a browser must ask first before sending
+# either cross-site, as neither is one of the "simple" types). V2 binary tensors
+# (application/octet-stream with Inference-Header-Content-Length) are not
+# implemented; when they are, they get their own entry here and their parser.
 JSON_BODY = (JSON,)
+INVOCATIONS_BODY = (JSON, CSV)
 
 _ALLOW_METHODS = b"GET, POST, PUT, OPTIONS"
 _ALLOW_HEADERS = b"authorization, content-type, x-shipyard-model"
@@ -133,13 +138,23 @@ def require_body_type(scope: Scope, accepted: tuple[bytes, ...] = JSON_BODY) -> 
     media = value.split(b";", 1)[0].strip().lower()
     if media in accepted:
         return media
+    if accepted == JSON_BODY:
+        said = "a JSON body with Content-Type application/json"
+    else:
+        said = "Content-Type " + " or ".join(a.decode() for a in accepted)
     raise HttpError(
         415,
         "unsupported_media_type",
-        f"expected a JSON body with Content-Type application/json, got {_show(value)}",
+        f"expected {said}, got {_show(value)}",
         hint="send 'Content-Type: application/json' "
         "(curl: -H 'Content-Type: application/json'; Python: requests/httpx json=...)",
     )
+
+
+async def read_json(scope: Scope, receive: Receive, limit: int) -> Any:
+    """The request body as JSON: 415 for another Content-Type, 413 past ``limit``, 400."""
+    require_body_type(scope)
+    return parse_json(await read_body(scope, receive, limit))
 
 
 def same_origin(origin: bytes, host: bytes | None) -> bool:

@@ -6,25 +6,26 @@
 - ``v2``: the Open Inference Protocol V2 (KServe, Triton): ``inputs`` as one tensor
   per feature (shape ``[n]`` or ``[n, 1]``) or one ``[n, features]`` tensor;
 - ``mlflow``: MLflow's scoring format: ``dataframe_split``, ``dataframe_records``,
-  ``instances`` or ``inputs``.
+  ``instances`` or ``inputs`` as JSON, or a CSV table (``text/csv``).
 
-A protocol says how it reads a body into rows, how it answers, how a request names
-its model, and which routes it adds. The request path (:meth:`.app.ServingApp.predict`)
-is the same for all. Adding a protocol is one entry here and its codec module in
+A protocol says how it reads a body (JSON unless it says otherwise) into rows, how
+it answers, how a request names its model, and which routes it adds. The request
+path (:meth:`.app.ServingApp.predict`) is the same for all. Adding a protocol is one entry here and its codec module in
 :mod:`.codecs`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import handlers
 from .codecs import mlflow, native, v2
 from .deployment import Outcome
-from .http import Scope
+from .http import Receive, Scope
 from .openapi import ERRORS, json_content, simple
+from .origin import read_json
 from .routing import Call, Route
 from .validation import Rows, RowValidator
 
@@ -43,6 +44,10 @@ FindModel = Callable[[Scope, dict[str, str], Collection[str]], str]
 NotFound = Callable[["ServingApp", str, str, list[str]], Exception]
 """``(app, method, path, segments)``: the 404 for a path under the protocol's prefix."""
 
+Read = Callable[[Scope, Receive, int], Awaitable[Any]]
+"""``(scope, receive, max_body)``: the request body as ``parse`` takes it (JSON unless the
+protocol reads other media types too), or a 4xx error."""
+
 
 @dataclass(frozen=True)
 class Protocol:
@@ -55,6 +60,7 @@ class Protocol:
     answer_keys: frozenset[str]  # the keys every answer has
     routes: tuple[Route, ...]
     not_found: tuple[str, NotFound] | None = None  # (first segment, its 404) when its own
+    read: Read = read_json  # the body, before ``parse`` reads rows from it
 
     @property
     def prediction_routes(self) -> tuple[Route, ...]:
@@ -241,6 +247,7 @@ MLFLOW = Protocol(
     answer=mlflow.mlflow_answer,
     model=mlflow.mlflow_model,
     answer_keys=mlflow.ANSWER_KEYS,
+    read=mlflow.mlflow_body,
     routes=(
         Route(
             "/invocations",
