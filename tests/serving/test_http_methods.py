@@ -9,6 +9,7 @@ refused methods. CORS (``server.cors_origins``) is in ``test_cors.py``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,18 +118,30 @@ def test_a_method_no_route_implements_gets_501(served: Served) -> None:
             assert "allow" not in {k.lower() for k in client.request("PURGE", path).headers}
 
 
-def test_a_made_up_method_gets_501_when_the_parser_lets_it_through(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_a_made_up_method_gets_501_and_wrong_methods_are_no_refused_predictions(
+    tmp_path: Path,
+) -> None:
     """httptools (the default parser) answers 400 to a method it does not know; under h11
-    the request reaches the app, which answers 501."""
-    project = make_project(tmp_path / "proj")
+    the request reaches the app, which answers 501. A 405 or 501 on a prediction route
+    (an <img> on any page can GET one) is no refused prediction: the refusal rate stays."""
+    make_project(tmp_path / "proj").close()
+    file = tmp_path / "proj" / "shipyard.yaml"
+    file.write_text(file.read_text().replace("log_flush_s: 0.2", "log_flush_s: 600"))
+    project = shipyard.open(tmp_path / "proj")  # the refusals stay in the buffer: counted
     try:
         app = ServingApp(project, {"risk": "champion"}, environ={})
         with LiveServer(app, http="h11") as live, live.client() as client:
             payload = _refused(client.request("FOO", "/healthz"), 501)
             assert client.request("DELETE", "/healthz").status_code == 405
+            for method in ("GET", "HEAD", "FOO", "DELETE"):
+                assert client.request(method, "/v1/models/risk/predict").status_code >= 405
+            assert client.post("/v1/models/risk/predict", json={"x": 1}).status_code == 422
+            refused = app.rejections.buffered
     finally:
         project.close()
     assert payload["error"] == "this server does not implement the method 'FOO' on any path"
+    assert refused == 1  # the 422 only
 
 
 # -- HEAD ------------------------------------------------------------------------------------
@@ -153,6 +166,36 @@ def test_head_answers_as_get_without_a_body(served: Served, route: Route) -> Non
     assert {k: v for k, v in head.headers.items() if k not in ignored} == {
         k: v for k, v in get.headers.items() if k not in ignored
     }
+
+
+def test_the_app_itself_sends_no_body_to_a_head(tmp_path: Path) -> None:
+    """uvicorn drops a HEAD's body too, but an ASGI app must not rely on its server."""
+    (tmp_path / "shipyard.yaml").write_text("project: bare\n")
+    project = shipyard.open(tmp_path)
+    app = ServingApp(project, {}, environ={})
+    sent: dict[str, list[Any]] = {}
+
+    async def ask(method: str) -> None:
+        messages: list[Any] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Any) -> None:
+            messages.append(message)
+
+        scope = {"type": "http", "method": method, "path": "/version", "headers": []}
+        await app(scope, receive, send)
+        sent[method] = messages
+
+    try:
+        asyncio.run(ask("GET"))
+        asyncio.run(ask("HEAD"))
+    finally:
+        project.close()
+    get, head = sent["GET"], sent["HEAD"]
+    assert head[0] == get[0] and get[0]["status"] == 200  # status and headers: GET's
+    assert get[1]["body"] and head[1] == {"type": "http.response.body", "body": b""}
 
 
 @pytest.mark.slow

@@ -56,8 +56,8 @@ class Route:
     from them, see :mod:`.methods`). ``probe``: a request
     does not keep a draining worker up. ``prediction``: a refused request counts in the
     model's refusals (the prediction log's rejections). ``protocol``: the name of the
-    protocol whose rows a prediction route reads. ``check`` runs before the method is
-    checked (V2 answers 404 for a model or version it does not serve first).
+    protocol whose rows a prediction route reads. ``check`` runs once the token is
+    checked, before the handler (V2 answers 404 for a model or version it does not serve).
     ``openapi`` is the route's operation in ``/openapi.json``; ``per_model`` documents
     one path per served model (the operation is then called with the model's name).
     """
@@ -78,6 +78,7 @@ class Route:
     _literals: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
     _slots: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
     _allow: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _allow_options: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.methods or any(m != m.upper() or m in DERIVED for m in self.methods):
@@ -88,6 +89,7 @@ class Route:
             )
         head = ("HEAD",) if "GET" in self.methods else ()
         object.__setattr__(self, "_allow", (*self.methods, *head))
+        object.__setattr__(self, "_allow_options", (*self.methods, *head, "OPTIONS"))
         segments = tuple(self.path.strip("/").split("/"))
         slots = tuple((i, s[1:-1]) for i, s in enumerate(segments) if s[:1] == "{")
         literals = tuple((i, s) for i, s in enumerate(segments) if s[:1] != "{")
@@ -103,7 +105,7 @@ class Route:
 
     def allow(self, *, options: bool) -> tuple[str, ...]:
         """Every method the route answers: its own, HEAD with GET, OPTIONS when ``options``."""
-        return (*self._allow, "OPTIONS") if options else self._allow
+        return self._allow_options if options else self._allow
 
     @property
     def matching(self) -> Match:
