@@ -63,7 +63,7 @@ class Cors:
         return origin is not None and (self.any or origin.lower() in self.listed)
 
     def headers(self, origin: bytes | None) -> list[tuple[bytes, bytes]]:
-        """The CORS headers of an answer to a request from ``origin`` (none when not allowed).
+        """The CORS headers of an answer to a request from ``origin`` (no Allow-Origin unless allowed).
 
         With listed origins every answer varies by ``Origin`` (caches keep the answers for
         different origins apart); with ``*`` none does.
