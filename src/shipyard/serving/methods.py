@@ -45,22 +45,15 @@ class MethodNotAllowed(HttpError):
         return [(b"allow", ", ".join(self.allow).encode())]
 
 
-class MethodNotImplemented(HttpError):
-    """501: a method this server answers on no route (see the module docstring)."""
-
-    def __init__(self, method: str) -> None:
-        super().__init__(
+def known(method: str) -> None:
+    """Refuse ``method`` with 501 unless some route could answer it (see the docstring)."""
+    if method not in KNOWN:
+        raise HttpError(
             501,
             "not_implemented",
             f"this server does not implement the method {method[:20]!r} on any path",
             hint="see /openapi.json for the methods of each path",
         )
-
-
-def known(method: str) -> None:
-    """Refuse ``method`` with 501 unless some route could answer it."""
-    if method not in KNOWN:
-        raise MethodNotImplemented(method)
 
 
 def headers_only(send: Send) -> Send:
