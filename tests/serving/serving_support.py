@@ -202,16 +202,17 @@ def make_extended_project(folder: Path) -> Project:
 
 @contextmanager
 def serve_process(
-    folder: Path, *args: str
+    folder: Path, *args: str, environ: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[str], str, list[str]]]:
     """``shipyard serve --port 0 ARGS`` as a real process, ready (``/readyz`` 200) inside:
-    the process, its URL, and the lines it wrote to stderr (growing while it runs)."""
+    the process, its URL, and the lines it wrote to stderr (growing while it runs).
+    ``environ``: variables added to the process's environment (tokens)."""
     process = subprocess.Popen(
         [*SHIPYARD, "-C", str(folder), "serve", "--port", "0", *args],
         stderr=subprocess.PIPE,
         stdout=subprocess.DEVNULL,
         text=True,
-        env={**os.environ, "COLUMNS": "200"},
+        env={**os.environ, "COLUMNS": "200", **(environ or {})},
     )
     assert process.stderr is not None
     url = None

@@ -99,29 +99,39 @@ def _reached(response: httpx.Response, route: Route) -> bool:
 def test_a_request_reaches_the_routes_handler_with_its_parameters(
     echo: LiveServer, route: Route
 ) -> None:
-    for method in route.methods or ("GET", "POST"):
+    for method in route.methods:
         response = _request(echo, route, method)
         assert response.status_code == 200, (method, response.text)
         assert response.json() == {"route": route.path, "params": _params(echo, route)}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("route", [r for r in ROUTES if r.methods], ids=_id)
+@pytest.mark.parametrize("route", ROUTES, ids=_id)
 def test_another_method_gets_405_with_allow(echo: LiveServer, route: Route) -> None:
-    assert route.methods is not None
     method = next(m for m in ("DELETE", "PATCH", "GET", "POST") if m not in route.methods)
     response = _request(echo, route, method)
     assert response.status_code == 405, response.text
-    assert response.headers["allow"] == ", ".join(route.methods)
+    assert response.headers["allow"] == ", ".join(route.allow(options=False))
     payload = response.json()
     assert payload["code"] == "method_not_allowed" and payload["status"] == 405
     assert payload["error"] == f"use {' or '.join(route.methods)} here, not {method}"
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("route", [r for r in ROUTES if "GET" in r.methods], ids=_id)
+def test_head_is_the_routes_get_without_its_body(echo: LiveServer, route: Route) -> None:
+    """The echo handlers answer the same bytes each time: HEAD's length is GET's, exactly."""
+    get, head = _request(echo, route, "GET"), _request(echo, route, "HEAD")
+    assert get.status_code == head.status_code == 200
+    assert head.content == b"" and len(get.content) > 0
+    assert head.headers["content-length"] == get.headers["content-length"]
+    assert head.headers["content-type"] == get.headers["content-type"]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("route", ROUTES, ids=_id)
 def test_the_routes_auth_level_is_enforced(echo: LiveServer, route: Route) -> None:
-    method = (route.methods or ("GET",))[0]
+    method = route.methods[0]
     reached = tuple(
         _reached(_request(echo, route, method, token), route) for token in (None, API, ADMIN)
     )
@@ -137,7 +147,7 @@ def test_the_routes_requests_are_counted_under_its_template(echo: LiveServer, ro
     path = route.path.format(**_params(echo, route))
     assert route_label(path) == route.label == route.path
     assert route.label in LABELS
-    _request(echo, route, (route.methods or ("GET",))[0])
+    _request(echo, route, route.methods[0])
     counted = echo.app.metrics.values["shipyard_requests_total"]
     assert any(key[1] == route.label for key in counted)
 
@@ -153,7 +163,7 @@ def test_the_route_is_in_the_openapi_document_under_its_method(
         path = route.path.replace("{name}", name) if name else route.path
         assert path in document["paths"], path
         operations = document["paths"][path]
-        assert set(operations) == {m.lower() for m in route.methods or ("GET",)}
+        assert set(operations) == {m.lower() for m in route.methods}
         for operation in operations.values():
             assert operation["summary"] and operation["responses"]
             declared = {p["name"] for p in operation.get("parameters", [])}

@@ -243,7 +243,7 @@ def test_a_listed_origin_gets_a_preflight_and_cors_headers_and_others_do_not(
     assert plain.headers["vary"] == "Origin"  # caches keep the answers per origin apart
 
 
-def test_a_wildcard_or_a_path_is_not_an_origin(serving_project: Project) -> None:
+def test_a_wildcard_without_tokens_or_a_path_is_not_an_origin(serving_project: Project) -> None:
     file = serving_project.root / "shipyard.yaml"
     for bad in ("'*'", "'https://app.example.com/'", "'app.example.com'"):
         file.write_text(

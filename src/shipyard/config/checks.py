@@ -38,12 +38,32 @@ class Problem:
 
 def check_project(config: ProjectConfig) -> list[Problem]:
     """Every cross-key problem in ``config``; an empty list when it is consistent."""
-    problems: list[Problem] = []
+    problems: list[Problem] = _check_cors(config)
     for name, dataset in config.datasets.items():
         problems += _check_dataset(("datasets", name), dataset)
     for name, model in config.models.items():
         problems += _check_model(("models", name), model, config)
     return problems
+
+
+def _check_cors(config: ProjectConfig) -> list[Problem]:
+    """``'*'`` stands alone, and only with tokens: any web page may then call the server."""
+    origins = config.server.cors_origins
+    if "*" not in origins:
+        return []
+    path: Path = ("server", "cors_origins")
+    if len(origins) > 1:
+        return [Problem(path, "'*' already allows every origin: list it alone, or list origins")]
+    if not config.server.require_token:
+        return [
+            Problem(
+                path,
+                "'*' lets every web page call this server, which is then safe only with "
+                "tokens: set server.require_token: true (a page cannot send a token it "
+                "does not have), or list the origins whose pages may call",
+            )
+        ]
+    return []
 
 
 def _check_dataset(path: Path, dataset: DatasetConfig) -> list[Problem]:

@@ -608,23 +608,52 @@ class ModelConfig(_Section):
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
 
 
-_ORIGIN = re.compile(r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:\d{1,5})?$", re.IGNORECASE)
+_HOST = re.compile(r"^([A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.?|\[[0-9A-Fa-f:.]+\])$")
 
 
 def _origin(value: Any) -> Any:
-    """A browser origin for ``server.cors_origins``: scheme, host and port, nothing else."""
-    if not isinstance(value, str) or not _ORIGIN.match(value):
+    """A browser origin for ``server.cors_origins`` (scheme, host, port, nothing else), or ``*``."""
+    if value == "*":
+        return value
+    problem = _origin_problem(value) if isinstance(value, str) else "it is not text"
+    if problem:
         raise PydanticCustomError(
             "origin",
-            "expected an origin like 'https://app.example.com' or 'http://localhost:3000' "
-            "(scheme, host and port only: no path, no trailing '/', no '*')",
+            "expected an origin like 'https://app.example.com' or 'http://localhost:3000', "
+            "or '*' alone for every origin ({problem})",
+            {"problem": problem},
         )
-    origin = value.lower()
+    origin = str(value).lower()
     # a browser never writes a scheme's default port in Origin: drop it, or it never matches
     for scheme, port in (("https://", ":443"), ("http://", ":80")):
         if origin.startswith(scheme) and origin.endswith(port):
             origin = origin.removesuffix(port)
     return origin
+
+
+def _origin_problem(value: str) -> str:
+    """What keeps ``value`` from being an origin a browser sends, or ``""``."""
+    scheme, sep, rest = value.partition("://")
+    if not sep:
+        return "it has no scheme: write 'https://' or 'http://' before the host"
+    if scheme.lower() not in ("http", "https"):
+        return f"the scheme is '{scheme}': browsers send http or https origins"
+    authority, slash, path = rest.partition("/")
+    for mark, what in (("?", "a query"), ("#", "a fragment"), ("@", "a user name")):
+        if mark in authority:
+            return f"it has {what}: an origin is scheme, host and port only"
+    if slash:
+        return f"it has a path ('/{path}'): an origin ends at the host or port"
+    if "*" in authority:
+        return "wildcards in a host are not supported: list each origin, or '*' alone"
+    host, port = authority, ""
+    if ":" in authority and not authority.endswith("]"):
+        host, _, port = authority.rpartition(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            return f"the port '{port}' is not a number from 1 to 65535"
+    if not _HOST.match(host):
+        return f"'{host}' is not a host name or address"
+    return ""
 
 
 class ServerConfig(_Section):

@@ -31,7 +31,16 @@ from .admission import LoopLag
 from .auth import Tokens
 from .deployment import NO_VERSION, Deployment
 from .fallback import FallbackChain
-from .http import HttpError, Receive, Scope, Send, error_payload, header, send_json
+from .http import (
+    HttpError,
+    Receive,
+    Scope,
+    Send,
+    error_payload,
+    header,
+    send_json,
+)
+from .methods import headers_only, known
 from .metrics import Metrics, SharedMetrics, model_label
 from .origin import CrossSite, read_json
 from .protocols import PROTOCOLS
@@ -180,6 +189,8 @@ class ServingApp:
             self.last_request = time.monotonic()
         status = 500
         model = ""
+        if scope["method"] == "HEAD":
+            send = headers_only(send)  # errors too: a HEAD is answered as GET, without a body
         try:
             send = self.cross_site.guard(scope, send)
             status, model = await self._dispatch(
@@ -218,12 +229,18 @@ class ServingApp:
         send: Send,
         started: float,
     ) -> tuple[int, str]:
-        """Probes first, then CORS preflight, tokens, 404, 405, admin tokens, the handler."""
-        if route is not None and route.auth == "none":
-            return await route.handler(self, Call(scope, receive, send, params, started, route))
+        """501 and 405 first (see :mod:`.methods`), OPTIONS, probes, tokens, 404, the
+        route's own check, admin tokens, then the handler."""
         method = scope["method"]
-        if method == "OPTIONS" and await self.cross_site.preflight(scope, send):
-            return 204, ""
+        known(method)
+        if route is not None:
+            cors = self.cross_site.cors
+            allowed(route, method, options=cors.enabled)
+            if method == "OPTIONS":  # a preflight carries no token: answered before them
+                await cors.answer_options(scope, send, route.allow(options=True))
+                return 204, ""
+            if route.auth == "none":
+                return await route.handler(self, Call(scope, receive, send, params, started, route))
         self.tokens.check(scope, admin=False)
         if route is None:
             own = NOT_FOUND.get(parts[0])
@@ -234,7 +251,6 @@ class ServingApp:
             )
         if route.check is not None:
             route.check(self, params)
-        allowed(route, method)
         if route.auth == "admin":
             self.tokens.check(scope, admin=True)
         return await route.handler(self, Call(scope, receive, send, params, started, route))
@@ -433,7 +449,9 @@ def served_keys(targets: Mapping[str, str | Sequence[str]]) -> list[tuple[str, s
 
 VERSION_HEADER = b"x-shipyard-version"
 """On every answered prediction: the model version that gave the answer."""
-_NOT_TRAFFIC = frozenset({401, 403, 415})  # refused before validation: not the model's traffic
+# refused before validation: not the model's traffic (an <img> on any page can GET a
+# prediction route: its 405 must not move the refusal rate)
+_NOT_TRAFFIC = frozenset({401, 403, 405, 415, 501})
 _FIELD = re.compile(r"\]\.([^:\s]+):")
 
 

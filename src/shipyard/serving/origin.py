@@ -20,11 +20,10 @@ feedback labels or run predictions on the visitor's network. Two rules close it:
    page whose name was re-pointed at 127.0.0.1 (DNS rebinding) sends ``Host`` and
    ``Origin`` of its own site, which agree, and is refused all the same.
 
-For a listed origin the server answers CORS preflights (``OPTIONS`` with
-``Access-Control-Request-Method``) and adds ``Access-Control-Allow-Origin`` to its
-answers; while any origin is listed, every answer carries ``Vary: Origin`` so that
-caches keep the answers for different origins apart. Reads from a foreign origin
-are answered without CORS headers, so the browser does not let the page see them.
+For a listed origin (or any, with ``['*']``) the server answers CORS preflights and
+adds ``Access-Control-Allow-Origin`` to its answers (see :mod:`.cors`). Reads from a
+foreign origin are answered without CORS headers, so the browser does not let the
+page see them.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .auth import denied
+from .cors import Cors
 from .exposure import is_loopback
 from .http import HttpError, Message, Receive, Scope, Send, header, parse_json, read_body
 
@@ -47,8 +47,6 @@ CSV = b"text/csv"
 JSON_BODY = (JSON,)
 INVOCATIONS_BODY = (JSON, CSV)
 
-_ALLOW_METHODS = b"GET, POST, PUT, OPTIONS"
-_ALLOW_HEADERS = b"authorization, content-type, x-shipyard-model"
 _DEFAULT_PORTS = {b"http": b":80", b"https": b":443"}
 
 
@@ -56,15 +54,15 @@ class CrossSite:
     """The Origin rules of one server: ``server.cors_origins`` and its own origin."""
 
     def __init__(self, cors_origins: Iterable[str], *, local: bool = True) -> None:
-        self.listed = frozenset(origin.lower().encode() for origin in cors_origins)
+        self.cors = Cors(cors_origins)
         self.local = local  # listening on loopback only (the server says when it is not)
 
     def guard(self, scope: Scope, send: Send) -> Send:
         """Refuse a foreign-origin write (403); hand back ``send``, adding CORS headers if listed."""
-        if not self.listed and scope["method"] not in STATE_CHANGING:
+        if not self.cors.enabled and scope["method"] not in STATE_CHANGING:
             return send  # nothing to refuse, nothing to add: no header scan
         origin = header(scope, b"origin")
-        listed = origin is not None and origin.lower() in self.listed
+        listed = self.cors.allows(origin)
         if (
             origin is not None
             and not listed
@@ -83,44 +81,9 @@ class CrossSite:
                 ),
                 f"foreign origin {_show(origin)}",
             )
-        if not self.listed:
+        if not self.cors.enabled:
             return send
-        extra = [(b"vary", b"Origin")]
-        if listed and origin is not None:
-            extra.append((b"access-control-allow-origin", origin))
-            extra.append((b"access-control-expose-headers", b"X-Shipyard-Version"))
-        return _with_headers(send, extra)
-
-    async def preflight(self, scope: Scope, send: Send) -> bool:
-        """Answer a CORS preflight (204 for a listed origin, 403 otherwise); False if not one."""
-        origin = header(scope, b"origin")
-        if origin is None or header(scope, b"access-control-request-method") is None:
-            return False
-        if origin.lower() not in self.listed:
-            raise denied(
-                scope,
-                HttpError(
-                    403,
-                    "forbidden",
-                    f"cross-origin requests from {_show(origin)} are not allowed here",
-                    hint="list the origin in server.cors_origins to allow its pages to call",
-                ),
-                f"preflight from unlisted origin {_show(origin)}",
-            )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 204,
-                "headers": [
-                    (b"access-control-allow-methods", _ALLOW_METHODS),
-                    (b"access-control-allow-headers", _ALLOW_HEADERS),
-                    (b"access-control-max-age", b"600"),
-                    (b"content-length", b"0"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": b""})
-        return True
+        return _with_headers(send, self.cors.headers(origin))
 
     def _own(self, origin: bytes, host: bytes | None) -> bool:
         if not same_origin(origin, host):

@@ -174,6 +174,7 @@ V2 = Protocol(
         Route(
             "/v2/health/live",
             handlers.alive,
+            _GET,
             auth="none",
             probe=True,
             openapi=simple("V2 liveness"),
@@ -181,6 +182,7 @@ V2 = Protocol(
         Route(
             "/v2/health/ready",
             handlers.readyz,
+            _GET,
             auth="none",
             probe=True,
             openapi=simple("V2 readiness"),
@@ -265,11 +267,12 @@ MLFLOW = Protocol(
         Route(
             "/ping",
             handlers.alive,
+            _GET,
             auth="none",
             probe=True,
             openapi=simple("MLflow-compatible liveness"),
         ),
-        Route("/health", handlers.alive, auth="none", probe=True, openapi=simple("liveness")),
+        Route("/health", handlers.alive, _GET, auth="none", probe=True, openapi=simple("liveness")),
     ),
 )
 

@@ -40,6 +40,7 @@ SERVER_ROUTES = (
     Route(
         "/healthz",
         handlers.alive,
+        ("GET",),
         auth="none",
         probe=True,
         match="head",
@@ -48,14 +49,15 @@ SERVER_ROUTES = (
     Route(
         "/readyz",
         handlers.readyz,
+        ("GET",),
         auth="none",
         probe=True,
         match="head",
         openapi=simple("readiness: 200 once every model is loaded and warmed"),
     ),
-    Route("/metrics", handlers.metrics, openapi=simple("Prometheus metrics")),
-    Route("/openapi.json", handlers.openapi, openapi=simple("this document")),
-    Route("/version", handlers.version, openapi=simple("the shipyard version")),
+    Route("/metrics", handlers.metrics, ("GET",), openapi=simple("Prometheus metrics")),
+    Route("/openapi.json", handlers.openapi, ("GET",), openapi=simple("this document")),
+    Route("/version", handlers.version, ("GET",), openapi=simple("the shipyard version")),
     Route("/v1/models", handlers.models, ("GET",), openapi=simple("the served models")),
     Route("/v1/models/{name}", handlers.describe, ("GET",), openapi=_describe_doc, per_model=True),
     Route(

@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
-from .http import HttpError, Receive, Scope, Send
+from .http import Receive, Scope, Send
+from .methods import DERIVED, MethodNotAllowed
 
 if TYPE_CHECKING:
     from .app import ServingApp
@@ -51,18 +52,19 @@ Operation = dict[str, Any] | Callable[[str], dict[str, Any]]
 class Route:
     """What answers one path template.
 
-    ``methods`` None answers every method (probes, ``/metrics``). ``probe``: a request
+    ``methods`` are the methods it answers, GET, POST or PUT (HEAD and OPTIONS follow
+    from them, see :mod:`.methods`). ``probe``: a request
     does not keep a draining worker up. ``prediction``: a refused request counts in the
     model's refusals (the prediction log's rejections). ``protocol``: the name of the
-    protocol whose rows a prediction route reads. ``check`` runs before the method is
-    checked (V2 answers 404 for a model or version it does not serve first).
+    protocol whose rows a prediction route reads. ``check`` runs once the token is
+    checked, before the handler (V2 answers 404 for a model or version it does not serve).
     ``openapi`` is the route's operation in ``/openapi.json``; ``per_model`` documents
     one path per served model (the operation is then called with the model's name).
     """
 
     path: str
     handler: Handler
-    methods: tuple[str, ...] | None = None
+    methods: tuple[str, ...]
     auth: Auth = "token"
     probe: bool = False
     prediction: bool = False
@@ -75,8 +77,19 @@ class Route:
     params: tuple[str, ...] = field(init=False, repr=False)
     _literals: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
     _slots: tuple[tuple[int, str], ...] = field(init=False, repr=False, compare=False)
+    _allow: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _allow_options: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not self.methods or any(m != m.upper() or m in DERIVED for m in self.methods):
+            raise ValueError(
+                f"route {self.path}: methods must be upper-case and name at least one, "
+                f"without HEAD (it follows GET) or OPTIONS (it follows server.cors_origins); "
+                f"got {self.methods!r}"
+            )
+        head = ("HEAD",) if "GET" in self.methods else ()
+        object.__setattr__(self, "_allow", (*self.methods, *head))
+        object.__setattr__(self, "_allow_options", (*self.methods, *head, "OPTIONS"))
         segments = tuple(self.path.strip("/").split("/"))
         slots = tuple((i, s[1:-1]) for i, s in enumerate(segments) if s[:1] == "{")
         literals = tuple((i, s) for i, s in enumerate(segments) if s[:1] != "{")
@@ -89,6 +102,10 @@ class Route:
     def label(self) -> str:
         """The metric ``route`` label: the template itself."""
         return self.path
+
+    def allow(self, *, options: bool) -> tuple[str, ...]:
+        """Every method the route answers: its own, HEAD with GET, OPTIONS when ``options``."""
+        return self._allow_options if options else self._allow
 
     @property
     def matching(self) -> Match:
@@ -155,21 +172,8 @@ class Router:
         return OTHER
 
 
-class MethodNotAllowed(HttpError):
-    """405: the path has a route, but not for this method; ``Allow`` names the ones it takes."""
-
-    def __init__(self, method: str, methods: tuple[str, ...]) -> None:
-        super().__init__(
-            405, "method_not_allowed", f"use {' or '.join(methods)} here, not {method}"
-        )
-        self.methods = methods
-
-    @property
-    def headers(self) -> list[tuple[bytes, bytes]]:
-        return [(b"allow", ", ".join(self.methods).encode())]
-
-
-def allowed(route: Route, method: str) -> None:
-    """Refuse ``method`` with 405 when ``route`` does not take it."""
-    if route.methods is not None and method not in route.methods:
-        raise MethodNotAllowed(method, route.methods)
+def allowed(route: Route, method: str, *, options: bool) -> None:
+    """Refuse ``method`` with 405 (and ``Allow``) when ``route`` does not answer it."""
+    allow = route.allow(options=options)
+    if method not in allow:
+        raise MethodNotAllowed(method, route.methods, allow)
