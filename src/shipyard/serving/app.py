@@ -29,6 +29,7 @@ from shipyard.project import Project
 from .accesslog import AccessLog
 from .admission import LoopLag, OverloadedError
 from .auth import Tokens
+from .codecs import Reply
 from .deployment import NO_VERSION, Deployment
 from .fallback import FallbackChain
 from .http import (
@@ -40,6 +41,7 @@ from .http import (
     header,
     parse_json,
     read_body,
+    send_bytes,
     send_json,
 )
 from .metrics import Metrics, SharedMetrics, model_label
@@ -259,7 +261,10 @@ class ServingApp:
         deployment = self.find(name, call.params.get("version"))
         name = deployment.name
         deployment.admit_early(call.started)
-        body = await self.read_json(call.scope, call.receive)
+        if protocol.read is None:
+            body = await self.read_json(call.scope, call.receive)
+        else:
+            body = await protocol.read(self, call.scope, call.receive)
         rows = protocol.parse(body, deployment.validator, self.settings.max_rows)
         n = rows.n
         prefix = self._id_prefix
@@ -280,7 +285,11 @@ class ServingApp:
         headers = self._version_headers.get(outcome.version)
         if headers is None:
             headers = self._version_header(outcome.version)
-        await send_json(call.send, 200, protocol.answer(name, outcome, ids, body), headers)
+        answer = protocol.answer(name, outcome, ids, body)
+        if isinstance(answer, Reply):
+            await send_bytes(call.send, 200, answer.body, answer.headers + headers)
+        else:
+            await send_json(call.send, 200, answer, headers)
         if shadow is not None:
             shadow.after(rows, ids, outcome)
         return name

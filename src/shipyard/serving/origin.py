@@ -37,13 +37,14 @@ from .http import HttpError, Message, Scope, Send, header
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON = b"application/json"
-# The media types a route's body may have. CSV on /invocations (text/csv) and V2
-# binary tensors (application/octet-stream with Inference-Header-Content-Length)
-# are not implemented; when they are, they get their own entry here and their parser.
+# The media types a route's body may have. V2 binary tensors (application/octet-stream
+# with Inference-Header-Content-Length) are the V2 codec's (codecs/v2.py BODY_TYPES);
+# CSV on /invocations (text/csv) is not implemented; when it is, it gets its own
+# entry here and its parser.
 JSON_BODY = (JSON,)
 
 _ALLOW_METHODS = b"GET, POST, PUT, OPTIONS"
-_ALLOW_HEADERS = b"authorization, content-type, x-shipyard-model"
+_ALLOW_HEADERS = b"authorization, content-type, x-shipyard-model, inference-header-content-length"
 _DEFAULT_PORTS = {b"http": b":80", b"https": b":443"}
 
 
@@ -83,7 +84,12 @@ class CrossSite:
         extra = [(b"vary", b"Origin")]
         if listed and origin is not None:
             extra.append((b"access-control-allow-origin", origin))
-            extra.append((b"access-control-expose-headers", b"X-Shipyard-Version"))
+            extra.append(
+                (
+                    b"access-control-expose-headers",
+                    b"X-Shipyard-Version, Inference-Header-Content-Length",
+                )
+            )
         return _with_headers(send, extra)
 
     async def preflight(self, scope: Scope, send: Send) -> bool:
@@ -133,10 +139,12 @@ def require_body_type(scope: Scope, accepted: tuple[bytes, ...] = JSON_BODY) -> 
     media = value.split(b";", 1)[0].strip().lower()
     if media in accepted:
         return media
+    others = ", ".join(kind.decode() for kind in accepted if kind != JSON)
+    also = f" (or {others})" if others else ""
     raise HttpError(
         415,
         "unsupported_media_type",
-        f"expected a JSON body with Content-Type application/json, got {_show(value)}",
+        f"expected a JSON body with Content-Type application/json{also}, got {_show(value)}",
         hint="send 'Content-Type: application/json' "
         "(curl: -H 'Content-Type: application/json'; Python: requests/httpx json=...)",
     )

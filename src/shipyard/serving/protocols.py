@@ -16,14 +16,14 @@ is the same for all. Adding a protocol is one entry here and its codec module in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import handlers
-from .codecs import mlflow, native, v2
+from .codecs import Reply, mlflow, native, v2
 from .deployment import Outcome
-from .http import Scope
+from .http import Receive, Scope
 from .openapi import ERRORS, json_content, simple
 from .routing import Call, Route
 from .validation import Rows, RowValidator
@@ -34,8 +34,12 @@ if TYPE_CHECKING:
 Parse = Callable[[Any, RowValidator, int], Rows]
 """``(body, validator, max_rows)``: the body's validated rows, or a 4xx error."""
 
-Answer = Callable[[str, Outcome, list[str], Any], dict[str, Any]]
-"""``(model, outcome, prediction_ids, body)``: the JSON answer."""
+Read = Callable[["ServingApp", Scope, Receive], Awaitable[Any]]
+"""``(app, scope, receive)``: the request's body as the protocol's ``parse`` takes it."""
+
+Answer = Callable[[str, Outcome, list[str], Any], "dict[str, Any] | Reply"]
+"""``(model, outcome, prediction_ids, body)``: the JSON answer, or a :class:`.codecs.Reply`
+(V2's binary tensor data)."""
 
 FindModel = Callable[[Scope, dict[str, str], Collection[str]], str]
 """``(scope, path_parameters, served_models)``: the model a request names."""
@@ -55,6 +59,7 @@ class Protocol:
     answer_keys: frozenset[str]  # the keys every answer has
     routes: tuple[Route, ...]
     not_found: tuple[str, NotFound] | None = None  # (first segment, its 404) when its own
+    read: Read | None = None  # how it reads a body; None: one JSON document (app.read_json)
 
     @property
     def prediction_routes(self) -> tuple[Route, ...]:
@@ -233,6 +238,7 @@ V2 = Protocol(
         ),
     ),
     not_found=("v2", v2.not_found),
+    read=v2.read_request,
 )
 
 MLFLOW = Protocol(
