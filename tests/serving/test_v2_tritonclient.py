@@ -134,6 +134,17 @@ def test_default_settings_send_and_read_binary_tensors(
     np.testing.assert_allclose(proba, native["probabilities"])
 
 
+def test_one_binary_tensor_of_every_feature(
+    server: str, client: triton.InferenceServerClient
+) -> None:
+    matrix = np.column_stack([AMOUNTS, AGES[:, 0]])
+    tensor = triton.InferInput("input-0", [3, 2], "FP64").set_data_from_numpy(matrix)
+    result = client.infer("risk", [tensor])
+    np.testing.assert_allclose(
+        result.as_numpy("predict_proba"), _native(server, "risk")["probabilities"]
+    )
+
+
 def test_json_tensors_and_json_outputs(server: str, client: triton.InferenceServerClient) -> None:
     outputs = [
         triton.InferRequestedOutput(n, binary_data=False) for n in ("predict", "predict_proba")

@@ -21,7 +21,7 @@ import numpy as np
 from shipyard import __version__
 from shipyard.serving.deployment import Deployment, Outcome
 from shipyard.serving.http import HttpError, Receive, Scope, header, read_body, send_json
-from shipyard.serving.origin import require_body_type
+from shipyard.serving.origin import JSON, require_body_type
 from shipyard.serving.validation import MalformedRequestError, RequestError, Rows, RowValidator
 
 from . import Reply, count_rows
@@ -37,7 +37,7 @@ OUTPUTS = ("predict", "predict_proba")
 """The outputs a model answers with (``predict_proba``: classifiers that give probabilities)."""
 EXTENSIONS = ["binary_tensor_data"]
 """The protocol's extensions this server speaks (server metadata lists them)."""
-BODY_TYPES = (b"application/json", OCTET_STREAM)
+BODY_TYPES = (JSON, OCTET_STREAM)
 """A V2 request body: JSON, or JSON and binary tensor data (either media type: tritonclient
 sends none, the extension's examples ``application/octet-stream``)."""
 _COLUMN_TYPES = {"bool": "BOOL", "int": "INT64", "float": "FP64"}
@@ -62,7 +62,7 @@ def v2_rows(body: Any, validator: RowValidator, max_rows: int) -> Rows:
     except RequestError as exc:
         if exc.problems:
             shown = "; ".join(exc.problems[:_SAID])
-            more = f" (and {len(exc.problems) - _SAID} more)" if len(exc.problems) > _SAID else ""
+            more = " (and more: see 'problems')" if len(exc.problems) > _SAID else ""
             exc.message = f"{exc.message}: {shown}{more}"
         raise
 
@@ -285,8 +285,10 @@ def _as(values: np.ndarray, datatype: str) -> np.ndarray:
 def _probabilities(probabilities: Any, n: int) -> np.ndarray:
     """An ``[n, classes]`` FP64 array; a row that a fallback answered without them is NaN
     (``null`` in JSON)."""
-    if isinstance(probabilities, np.ndarray):
-        return probabilities.astype(np.float64, copy=False)
+    try:
+        return np.asarray(probabilities, dtype=np.float64)
+    except (TypeError, ValueError):  # rows without probabilities among those with them
+        pass
     width = max((len(row) for row in probabilities if row is not None), default=0)
     proba = np.full((n, width), np.nan)
     for index, row in enumerate(probabilities):
