@@ -1,4 +1,4 @@
-"""The V2 binary tensor data extension against tritonclient's own encoder and decoder.
+"""The V2 codec against tritonclient's own encoder and decoder: binary tensors, datatypes.
 
 Requests are made by ``InferenceServerClient.generate_request_body`` (what
 ``infer`` sends) and read by shipyard's codec; answers are made by shipyard's codec
@@ -10,6 +10,7 @@ The same over a real server, with a real ``InferenceServerClient``, is in
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import ml_dtypes
@@ -20,10 +21,13 @@ import tritonclient.http as triton
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from serving_support import PROJECT
 from tritonclient.utils import np_to_triton_dtype
 
+import shipyard
+from shipyard.serving.app import ServingApp
 from shipyard.serving.codecs import Reply
-from shipyard.serving.codecs.v2 import v2_answer
+from shipyard.serving.codecs.v2 import metadata, v2_answer
 from shipyard.serving.codecs.v2_binary import split_body
 from shipyard.serving.deployment import Outcome
 from shipyard.serving.origin import CrossSite
@@ -254,3 +258,15 @@ def test_a_listed_origin_may_send_and_read_the_length_header() -> None:
     exposed = dict(sent[2]["headers"])[b"access-control-expose-headers"]
     assert b"inference-header-content-length" in allowed.lower()
     assert b"inference-header-content-length" in exposed.lower()
+
+
+def test_with_no_model_loaded_the_target_column_says_the_labels(tmp_path: Path) -> None:
+    (tmp_path / "shipyard.yaml").write_text(PROJECT)  # nothing registered: no champion
+    with shipyard.open(tmp_path) as project:
+        deployment = ServingApp(project, {"risk": "champion"}, environ={}).deployments["risk"]
+    assert deployment.current is None
+    declared = {o["name"]: o["datatype"] for o in metadata(deployment, "bool")["outputs"]}
+    assert declared == {"predict": "BOOL", "predict_proba": "FP64"}
+    default = Outcome([False], [[0.5, 0.5]], "default", None, degraded=True)  # its fallback
+    answered = _answer(default, ALL_BINARY).get_response()["outputs"]
+    assert {o["name"]: o["datatype"] for o in answered} == declared
