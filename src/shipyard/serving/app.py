@@ -264,7 +264,7 @@ class ServingApp:
         if protocol.read is None:
             body = await self.read_json(call.scope, call.receive)
         else:
-            body = await protocol.read(self, call.scope, call.receive)
+            body = await protocol.read(call.scope, call.receive, self.max_body)
         rows = protocol.parse(body, deployment.validator, self.settings.max_rows)
         n = rows.n
         prefix = self._id_prefix

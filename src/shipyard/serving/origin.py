@@ -37,10 +37,9 @@ from .http import HttpError, Message, Scope, Send, header
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 JSON = b"application/json"
-# The media types a route's body may have. V2 binary tensors (application/octet-stream
-# with Inference-Header-Content-Length) are the V2 codec's (codecs/v2.py BODY_TYPES);
-# CSV on /invocations (text/csv) is not implemented; when it is, it gets its own
-# entry here and its parser.
+# The media types a route's body may have: JSON everywhere; V2 binary tensors
+# (application/octet-stream, or none, with Inference-Header-Content-Length) are the
+# V2 codec's (codecs/v2.py BODY_TYPES, codecs/v2_binary.py).
 JSON_BODY = (JSON,)
 
 _ALLOW_METHODS = b"GET, POST, PUT, OPTIONS"
@@ -139,12 +138,14 @@ def require_body_type(scope: Scope, accepted: tuple[bytes, ...] = JSON_BODY) -> 
     media = value.split(b";", 1)[0].strip().lower()
     if media in accepted:
         return media
-    others = ", ".join(kind.decode() for kind in accepted if kind != JSON)
-    also = f" (or {others})" if others else ""
+    if accepted == JSON_BODY:
+        said = "a JSON body with Content-Type application/json"
+    else:
+        said = "Content-Type " + " or ".join(a.decode() for a in accepted)
     raise HttpError(
         415,
         "unsupported_media_type",
-        f"expected a JSON body with Content-Type application/json{also}, got {_show(value)}",
+        f"expected {said}, got {_show(value)}",
         hint="send 'Content-Type: application/json' "
         "(curl: -H 'Content-Type: application/json'; Python: requests/httpx json=...)",
     )

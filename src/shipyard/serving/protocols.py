@@ -34,8 +34,8 @@ if TYPE_CHECKING:
 Parse = Callable[[Any, RowValidator, int], Rows]
 """``(body, validator, max_rows)``: the body's validated rows, or a 4xx error."""
 
-Read = Callable[["ServingApp", Scope, Receive], Awaitable[Any]]
-"""``(app, scope, receive)``: the request's body as the protocol's ``parse`` takes it."""
+Read = Callable[[Scope, Receive, int], Awaitable[Any]]
+"""``(scope, receive, max_body)``: the request body as ``parse`` takes it, or a 4xx error."""
 
 Answer = Callable[[str, Outcome, list[str], Any], "dict[str, Any] | Reply"]
 """``(model, outcome, prediction_ids, body)``: the JSON answer, or a :class:`.codecs.Reply`

@@ -44,10 +44,11 @@ _COLUMN_TYPES = {"bool": "BOOL", "int": "INT64", "float": "FP64"}
 _SAID = 3  # problems said in a refusal's error (all of them are in its problems)
 
 
-async def read_request(app: ServingApp, scope: Scope, receive: Receive) -> Any:
-    """The request's JSON object, the values of binary inputs put into their ``data``."""
+async def read_request(scope: Scope, receive: Receive, limit: int) -> Any:
+    """The request's JSON object, the values of binary inputs put into their ``data``:
+    415 for another Content-Type, 413 when the whole body passes ``limit``, 400."""
     require_body_type(scope, BODY_TYPES)
-    raw = await read_body(scope, receive, app.max_body)
+    raw = await read_body(scope, receive, limit)
     return split_body(raw, header(scope, HEADER))
 
 
