@@ -34,9 +34,6 @@ if TYPE_CHECKING:
 Parse = Callable[[Any, RowValidator, int], Rows]
 """``(body, validator, max_rows)``: the body's validated rows, or a 4xx error."""
 
-Read = Callable[[Scope, Receive, int], Awaitable[Any]]
-"""``(scope, receive, max_body)``: the request body as ``parse`` takes it, or a 4xx error."""
-
 Answer = Callable[[str, Outcome, list[str], Any], "dict[str, Any] | Reply"]
 """``(model, outcome, prediction_ids, body)``: the JSON answer, or a :class:`.codecs.Reply`
 (V2's binary tensor data)."""
@@ -46,6 +43,10 @@ FindModel = Callable[[Scope, dict[str, str], Collection[str]], str]
 
 NotFound = Callable[["ServingApp", str, str, list[str]], Exception]
 """``(app, method, path, segments)``: the 404 for a path under the protocol's prefix."""
+
+Read = Callable[[Scope, Receive, int], Awaitable[Any]]
+"""``(scope, receive, max_body)``: the request body as ``parse`` takes it (JSON unless the
+protocol reads other media types too), or a 4xx error."""
 
 
 @dataclass(frozen=True)
