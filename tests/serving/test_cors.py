@@ -17,6 +17,7 @@ import pytest
 from serving_support import ROW_FEATURES, LiveServer, make_project, serve_process
 
 import shipyard
+from shipyard.serving import cors
 from shipyard.serving.app import ServingApp
 from shipyard.serving.routes import ROUTES
 from shipyard.serving.routing import Route
@@ -88,7 +89,7 @@ def test_a_listed_origins_preflight_gets_the_routes_methods_and_the_headers_it_m
         "access-control-allow-methods": allow,
         "access-control-allow-headers": GRANTED,
         "access-control-max-age": "600",
-        "access-control-expose-headers": "X-Shipyard-Version",
+        "access-control-expose-headers": "X-Shipyard-Version, Inference-Header-Content-Length",
     }
     assert answer.headers["allow"] == allow
     assert {v.strip() for v in answer.headers["vary"].split(",")} == {
@@ -160,7 +161,7 @@ def test_answers_to_a_listed_origin_carry_allow_origin_and_vary(served: Served) 
     }  # fmt: skip
     for name, answer in answers.items():
         assert answer.headers["access-control-allow-origin"] == APP, name
-        assert answer.headers["access-control-expose-headers"] == "X-Shipyard-Version", name
+        assert answer.headers["access-control-expose-headers"] == cors.EXPOSED.decode(), name
         assert answer.headers["vary"] == "Origin", name
     assert answers["predict"].headers["x-shipyard-version"] == str(served.version)
 

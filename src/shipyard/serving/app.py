@@ -29,6 +29,7 @@ from shipyard.project import Project
 from .accesslog import AccessLog
 from .admission import LoopLag
 from .auth import Tokens
+from .codecs import Reply
 from .deployment import NO_VERSION, Deployment
 from .fallback import FallbackChain
 from .http import (
@@ -38,6 +39,7 @@ from .http import (
     Send,
     error_payload,
     header,
+    send_bytes,
     send_json,
 )
 from .methods import headers_only, known
@@ -287,7 +289,11 @@ class ServingApp:
         headers = self._version_headers.get(outcome.version)
         if headers is None:
             headers = self._version_header(outcome.version)
-        await send_json(call.send, 200, protocol.answer(name, outcome, ids, body), headers)
+        answer = protocol.answer(name, outcome, ids, body)
+        if isinstance(answer, Reply):
+            await send_bytes(call.send, 200, answer.body, answer.headers + headers)
+        else:
+            await send_json(call.send, 200, answer, headers)
         if shadow is not None:
             shadow.after(rows, ids, outcome)
         return name

@@ -43,7 +43,7 @@ REQUEST_HEADERS = frozenset(
     }
 )
 """The request headers a cross-origin page may send (the CORS-safelisted ones need no leave)."""
-EXPOSED = b"X-Shipyard-Version"
+EXPOSED = b"X-Shipyard-Version, Inference-Header-Content-Length"  # a V2 binary answer's split
 """The response headers a page may read beyond the safelisted ones."""
 MAX_AGE = b"600"
 """How long a browser may keep a preflight's answer, in seconds (Chromium caps it at 7200)."""

@@ -42,8 +42,8 @@ CSV = b"text/csv"
 # The media types a route's body may have: JSON everywhere, and CSV on /invocations
 # (MLflow's scoring server takes both; a browser must ask first before sending
 # either cross-site, as neither is one of the "simple" types). V2 binary tensors
-# (application/octet-stream with Inference-Header-Content-Length) are not
-# implemented; when they are, they get their own entry here and their parser.
+# (application/octet-stream, or none, with Inference-Header-Content-Length) are the
+# V2 codec's (codecs/v2.py BODY_TYPES, codecs/v2_binary.py).
 JSON_BODY = (JSON,)
 INVOCATIONS_BODY = (JSON, CSV)
 

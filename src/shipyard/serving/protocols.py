@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import handlers
-from .codecs import mlflow, native, v2
+from .codecs import Reply, mlflow, native, v2
 from .deployment import Outcome
 from .http import Receive, Scope
 from .openapi import ERRORS, json_content, simple
@@ -35,8 +35,9 @@ if TYPE_CHECKING:
 Parse = Callable[[Any, RowValidator, int], Rows]
 """``(body, validator, max_rows)``: the body's validated rows, or a 4xx error."""
 
-Answer = Callable[[str, Outcome, list[str], Any], dict[str, Any]]
-"""``(model, outcome, prediction_ids, body)``: the JSON answer."""
+Answer = Callable[[str, Outcome, list[str], Any], "dict[str, Any] | Reply"]
+"""``(model, outcome, prediction_ids, body)``: the JSON answer, or a :class:`.codecs.Reply`
+(V2's binary tensor data)."""
 
 FindModel = Callable[[Scope, dict[str, str], Collection[str]], str]
 """``(scope, path_parameters, served_models)``: the model a request names."""
@@ -241,6 +242,7 @@ V2 = Protocol(
         ),
     ),
     not_found=("v2", v2.not_found),
+    read=v2.read_request,
 )
 
 MLFLOW = Protocol(

@@ -1,16 +1,26 @@
 """Request and answer codecs, one module per serving protocol (see :mod:`..protocols`).
 
 Each module turns a parsed JSON body into validated rows and an answered
-:class:`~..deployment.Outcome` into the protocol's JSON answer. What they share is here.
+:class:`~..deployment.Outcome` into the protocol's JSON answer (or a :class:`Reply`
+when the answer is not JSON alone, as V2's binary tensors). What they share is here.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from shipyard.serving.validation import TooLargeError
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An answer that is not one JSON document: its bytes and its headers (content type too)."""
+
+    body: bytes
+    headers: list[tuple[bytes, bytes]]
 
 
 def count_rows(n: int, max_rows: int) -> None:
