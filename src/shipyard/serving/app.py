@@ -379,7 +379,13 @@ class ServingApp:
             or status in _NOT_TRAFFIC
         ):
             return
-        fields = sorted({m.group(1) for p in payload["problems"] if (m := _FIELD.search(p))})
+        fields = sorted(
+            {
+                next(g for g in m.groups() if g)
+                for p in payload["problems"]
+                if (m := _FIELD.search(p))
+            }
+        )
         self.rejections.append(
             Chunk(
                 model,
@@ -458,7 +464,9 @@ VERSION_HEADER = b"x-shipyard-version"
 # refused before validation: not the model's traffic (an <img> on any page can GET a
 # prediction route: its 405 must not move the refusal rate)
 _NOT_TRAFFIC = frozenset({401, 403, 405, 415, 501})
-_FIELD = re.compile(r"\]\.([^:\s]+):")
+# the field a problem is about: ``rows[3].age: …`` (a record's), or, in column forms
+# (V2 tensors, dataframe_split, CSV), ``rows: the field 'age' is missing``
+_FIELD = re.compile(r"\]\.([^:\s]+):|the field '([^']+)' is missing|unknown field '([^']+)'")
 
 
 def _model_named(scope: Scope) -> str:
