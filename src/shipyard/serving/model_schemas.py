@@ -68,7 +68,7 @@ def model_schemas(deployment: Deployment, max_rows: int) -> dict[str, dict[str, 
     width = len(features)
     rows = {"minItems": 1, "maxItems": max_rows}
     prediction = _prediction(deployment)
-    schemas = {
+    schemas: dict[str, dict[str, Any]] = {
         "Record": {
             "type": "object",
             "description": "one row: a value for every feature"
@@ -132,7 +132,7 @@ def _prediction(deployment: Deployment) -> dict[str, Any]:
     if fallback is not None:
         if isinstance(fallback.rules, str):
             kinds |= set(_ANY_SCALAR)
-        answers = [*(fallback.rules if isinstance(fallback.rules, list) else [])]
+        answers: list[Any] = [*(fallback.rules if isinstance(fallback.rules, list) else [])]
         answers += [fallback.default] if fallback.default is not None else []
         kinds |= {_JSON_TYPES.get(type(a.prediction), "string") for a in answers}
     if "number" in kinds:
