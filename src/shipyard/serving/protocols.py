@@ -121,8 +121,28 @@ def _v2_infer_doc(name: str) -> dict[str, Any]:
             },
         },
         "responses": {
-            "200": _predicted(ref(name, "V2Answer")),
+            "200": _v2_answered(name),
             "422": error("tensors that do not fit the model's features (every problem listed)"),
+        },
+    }
+
+
+def _v2_answered(name: str) -> dict[str, Any]:
+    """JSON outputs, or (an output's parameters say binary_data) the binary extension's."""
+    answered = _predicted(ref(name, "V2Answer"))
+    return {
+        **answered,
+        "content": {
+            **answered["content"],
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "headers": {
+            **answered["headers"],
+            "Inference-Header-Content-Length": {
+                "description": "binary answers: the length of the JSON header before the "
+                "tensors' bytes",
+                "schema": {"type": "integer", "minimum": 0},
+            },
         },
     }
 
