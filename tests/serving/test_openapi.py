@@ -6,6 +6,7 @@ What the server really does against the document is schemathesis' job
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -15,7 +16,9 @@ from serving_support import make_project
 import shipyard
 from shipyard.project import Project
 from shipyard.serving.app import ServingApp
+from shipyard.serving.model_schemas import feature_schema
 from shipyard.serving.openapi import openapi_document
+from shipyard.serving.validation import FieldSpec
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
@@ -202,3 +205,23 @@ def test_invocations_names_its_model_by_header_when_several_are_served(
             {"$ref": "#/components/schemas/risk.InvocationsRequest"},
         ]
     }
+
+
+@pytest.mark.parametrize(
+    ("spec", "schema"),
+    [
+        (FieldSpec("n", "int", nullable=False), {"type": "integer"}),
+        (FieldSpec("on", "bool"), {"anyOf": [{"type": "boolean"}, {"type": "null"}]}),
+        (
+            FieldSpec("code", "string", nullable=False, regex=re.compile(r"[A-Z]{2}\d")),
+            {"type": "string", "pattern": r"^(?:[A-Z]{2}\d)$"},  # the server's fullmatch
+        ),
+        (
+            FieldSpec("at", "datetime", nullable=False),
+            {"type": "string", "format": "date-time", "description": "an ISO 8601 date-time"},
+        ),
+    ],
+    ids=["int", "nullable-bool", "regex", "datetime"],
+)
+def test_each_column_type_has_its_schema(spec: FieldSpec, schema: dict[str, Any]) -> None:
+    assert feature_schema(spec) == schema

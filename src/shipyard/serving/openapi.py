@@ -109,6 +109,7 @@ PREDICTION_ERRORS = {
 }
 
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_UNLISTED = frozenset({"HEAD", "OPTIONS"})
 
 
 def openapi_document(app: ServingApp) -> dict[str, Any]:
@@ -185,12 +186,12 @@ def _model_header(app: ServingApp) -> dict[str, Any]:
 
 
 def _operations(app: ServingApp, route: Route, name: str) -> dict[str, Any]:
-    """The route's operation under each of its methods (GET for a route of any method)."""
+    """The route's operation under each of its methods (GET for a route of any method);
+    HEAD and OPTIONS are said once for all paths (``info.description``), not per path."""
     operation = route.openapi
     body = operation(name) if callable(operation) else dict(operation or {})
-    return {
-        method.lower(): _complete(app, route, method, body) for method in route.methods or ("GET",)
-    }
+    methods = [m for m in route.methods or ("GET",) if m not in _UNLISTED]
+    return {method.lower(): _complete(app, route, method, body) for method in methods}
 
 
 def _complete(
