@@ -256,4 +256,6 @@ def test_refusals_count_under_the_model_they_were_for(served: tuple[str, Path]) 
         project.close()
     assert logged.height >= 4
     fields = {field for row in logged.get_column("fields").to_list() for field in row}
-    assert {"amount", "age"} <= fields, [(r["fields"], r.get("problems")) for r in logged.to_dicts()]
+    assert {"amount", "age"} <= fields, [
+        (r["fields"], r.get("problems")) for r in logged.to_dicts()
+    ]

@@ -119,7 +119,7 @@ def test_openapi_document_and_listing(live: LiveServer) -> None:
     assert document["openapi"].startswith("3.1")
     for path in ("/v1/models/risk/predict", "/v2/models/risk/infer", "/invocations", "/metrics"):
         assert path in document["paths"]
-    record = document["components"]["schemas"]["risk.record"]
+    record = document["components"]["schemas"]["risk.Record"]
     assert record["required"] == ["amount", "age"]
     assert record["properties"]["age"] == {"type": "integer", "minimum": 18, "maximum": 120}
     assert {m["name"] for m in models} == {"risk", "faulty", "bare", "mixed"}

@@ -24,7 +24,8 @@ from . import handlers
 from .codecs import Reply, mlflow, native, v2
 from .deployment import Outcome
 from .http import Receive, Scope
-from .openapi import ERRORS, json_content, simple
+from .model_schemas import ref
+from .openapi import JSON, answer, error, json_content, schema_ref, simple
 from .origin import read_json
 from .routing import Call, Route
 from .validation import Rows, RowValidator
@@ -80,50 +81,131 @@ async def predict(app: ServingApp, call: Call) -> tuple[int, str]:
     return 200, await app.predict(call, name, protocol)
 
 
-def _native_doc(name: str) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{name}.record"}
-    answer = {
-        "type": "object",
-        "properties": {
-            "model": {"type": "string"},
-            "version": {"type": ["integer", "null"]},
-            "predictions": {"type": "array"},
-            "probabilities": {"type": "array", "items": {"type": "array"}},
-            "classes": {"type": "array"},
-            "prediction_ids": {"type": "array", "items": {"type": "string"}},
-            "degraded": {"type": "boolean"},
-            "path": {"enum": ["model", "rules", "cache", "default", "mixed"]},
-        },
+ALIVE = {
+    "type": "object",
+    "required": ["status"],
+    "properties": {"status": {"const": "ok"}},
+    "additionalProperties": False,
+}
+"""The answer of every liveness route."""
+
+_VERSION_HEADER = {
+    "X-Shipyard-Version": {
+        "description": "the model version that answered (none: a fallback rule or the default)",
+        "schema": {"type": "string"},
     }
+}
+
+
+def _predicted(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**answer("the answers, one per row", schema), "headers": _VERSION_HEADER}
+
+
+def _native_doc(name: str) -> dict[str, Any]:
     return {
         "summary": f"Predict with {name} (one record or a list of records)",
-        "requestBody": {
-            "required": True,
-            **json_content({"oneOf": [ref, {"type": "array", "items": ref, "minItems": 1}]}),
+        "requestBody": {"required": True, **json_content(ref(name, "NativeRequest"))},
+        "responses": {
+            "200": _predicted(ref(name, "NativeAnswer")),
+            "422": error("rows that do not fit the model's features (every problem listed)"),
         },
-        "responses": {"200": {"description": "the answers", **json_content(answer)}, **ERRORS},
     }
 
 
 def _v2_infer_doc(name: str) -> dict[str, Any]:
     return {
         "summary": f"Open Inference Protocol V2 inference with {name}",
-        "requestBody": {"required": True, **json_content({"type": "object"})},
-        "responses": {"200": {"description": "the outputs"}, **ERRORS},
+        "description": "JSON tensors (application/json), or the binary tensor extension: "
+        "application/octet-stream with the JSON header's length in "
+        "Inference-Header-Content-Length, the tensors' bytes after it.",
+        "requestBody": {
+            "required": True,
+            "content": {
+                JSON: {"schema": ref(name, "V2Request")},
+                "application/octet-stream": {
+                    "schema": {"type": "string", "format": "binary"},
+                },
+            },
+        },
+        "responses": {
+            "200": _v2_answered(name),
+            "422": error("tensors that do not fit the model's features (every problem listed)"),
+        },
     }
 
 
-_V2_MODEL_DOC = {"summary": "V2 model metadata", "responses": {"200": {"description": "metadata"}}}
+def _v2_answered(name: str) -> dict[str, Any]:
+    """JSON outputs, or (an output's parameters say binary_data) the binary extension's."""
+    answered = _predicted(ref(name, "V2Answer"))
+    return {
+        **answered,
+        "content": {
+            **answered["content"],
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+        },
+        "headers": {
+            **answered["headers"],
+            "Inference-Header-Content-Length": {
+                "description": "binary answers: the length of the JSON header before the "
+                "tensors' bytes",
+                "schema": {"type": "integer", "minimum": 0},
+            },
+        },
+    }
+
+
+def _v2_model_doc(name: str) -> dict[str, Any]:
+    return {
+        "summary": f"V2 metadata of {name}: its input and output tensors",
+        "responses": {"200": answer("metadata", ref(name, "V2Metadata"))},
+    }
+
+
+_V2_READY = {
+    "type": "object",
+    "required": ["name", "ready"],
+    "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}},
+    "additionalProperties": False,
+}
 _V2_READY_DOC = {
     "summary": "V2 model readiness",
-    "responses": {"200": {"description": "ready"}, "503": {"description": "not ready"}},
+    "responses": {"200": answer("ready", _V2_READY), "503": answer("not ready", _V2_READY)},
+}
+_V2_SERVER = {
+    "type": "object",
+    "required": ["name", "version", "extensions"],
+    "properties": {
+        "name": {"const": "shipyard"},
+        "version": {"type": "string"},
+        "extensions": {"type": "array", "items": {"type": "string"}},
+    },
+    "additionalProperties": False,
+}
+_INVOCATIONS_DOC = {
+    "summary": "MLflow scoring format: dataframe_split, dataframe_records, instances or inputs",
+    "description": "JSON in one of MLflow's four forms, or CSV (text/csv: a header row of "
+    "feature names, then one line per row). The model is the one served, or the one "
+    "X-Shipyard-Model names.",
+    "parameters": [{"$ref": "#/components/parameters/X-Shipyard-Model"}],
+    "requestBody": {
+        "required": True,
+        "content": {
+            JSON: {"schema": schema_ref("InvocationsRequest")},
+            "text/csv": {"schema": {"type": "string"}},
+        },
+    },
+    "responses": {
+        "200": _predicted(schema_ref("InvocationsAnswer")),
+        "404": error("X-Shipyard-Model names no model served here"),
+        "422": error("rows that do not fit the model's features (every problem listed)"),
+    },
 }
 _VERSION = {"name": "version", "in": "path", "required": True, "schema": {"type": "string"}}
 
 
 def _versioned(operation: dict[str, Any]) -> dict[str, Any]:
     """The operation of a ``/versions/{version}`` route: 404 unless that version is served."""
-    responses = {**operation["responses"], "404": {"description": "that version is not served"}}
+    responses = {**operation["responses"], "404": error("that version is not served here")}
     return {**operation, "parameters": [_VERSION], "responses": responses}
 
 
@@ -170,7 +252,7 @@ V2 = Protocol(
             v2.server_metadata,
             _GET,
             match="segments",  # "/v2/" too
-            openapi=simple("V2 server metadata"),
+            openapi=simple("V2 server metadata", _V2_SERVER),
         ),
         Route(
             "/v2/health/live",
@@ -178,7 +260,7 @@ V2 = Protocol(
             _GET,
             auth="none",
             probe=True,
-            openapi=simple("V2 liveness"),
+            openapi=simple("V2 liveness", ALIVE),
         ),
         Route(
             "/v2/health/ready",
@@ -186,14 +268,20 @@ V2 = Protocol(
             _GET,
             auth="none",
             probe=True,
-            openapi=simple("V2 readiness"),
+            openapi={
+                "summary": "V2 readiness",
+                "responses": {
+                    "200": answer("ready", schema_ref("Readiness")),
+                    "503": answer("not ready", schema_ref("Readiness")),
+                },
+            },
         ),
         Route(
             "/v2/models/{name}",
             v2.model_metadata,
             _GET,
             check=v2.served,
-            openapi=_V2_MODEL_DOC,
+            openapi=_v2_model_doc,
             per_model=True,
         ),
         Route(
@@ -219,7 +307,7 @@ V2 = Protocol(
             v2.model_metadata,
             _GET,
             check=v2.served,
-            openapi=_versioned(_V2_MODEL_DOC),
+            openapi=lambda name: _versioned(_v2_model_doc(name)),
             per_model=True,
         ),
         Route(
@@ -259,12 +347,7 @@ MLFLOW = Protocol(
             _POST,
             prediction=True,
             protocol="mlflow",
-            openapi={
-                "summary": "MLflow scoring format: dataframe_split, dataframe_records, "
-                "instances or inputs",
-                "requestBody": {"required": True, **json_content({"type": "object"})},
-                "responses": {"200": {"description": "{predictions: [...]}"}, **ERRORS},
-            },
+            openapi=_INVOCATIONS_DOC,
         ),
         Route(
             "/ping",
@@ -272,9 +355,16 @@ MLFLOW = Protocol(
             _GET,
             auth="none",
             probe=True,
-            openapi=simple("MLflow-compatible liveness"),
+            openapi=simple("MLflow-compatible liveness", ALIVE),
         ),
-        Route("/health", handlers.alive, _GET, auth="none", probe=True, openapi=simple("liveness")),
+        Route(
+            "/health",
+            handlers.alive,
+            _GET,
+            auth="none",
+            probe=True,
+            openapi=simple("liveness", ALIVE),
+        ),
     ),
 )
 

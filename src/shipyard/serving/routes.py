@@ -10,31 +10,128 @@ from __future__ import annotations
 from typing import Any
 
 from . import admin, handlers
-from .openapi import ERRORS, json_content, simple
-from .protocols import PROTOCOLS, NotFound
+from .openapi import answer, error, json_content, schema_ref, simple
+from .protocols import ALIVE, PROTOCOLS, NotFound
 from .routing import Route, Router
 
 
 def _describe_doc(name: str) -> dict[str, Any]:
-    return {
-        "summary": f"What is served for {name}",
-        "responses": {"200": {"description": "status"}},
-    }
+    return simple(f"What is served for {name}", schema_ref("ModelStatus"))
 
 
 def _feedback_doc(name: str) -> dict[str, Any]:
     return {
         "summary": f"Ground truth for {name}'s predictions, by prediction id",
-        "requestBody": {"required": True, **json_content({"type": ["object", "array"]})},
-        "responses": {"202": {"description": "recorded"}, **ERRORS},
+        "requestBody": {"required": True, **json_content(schema_ref(f"{name}.Feedback"))},
+        "responses": {
+            "202": answer(
+                "recorded",
+                {
+                    "type": "object",
+                    "required": ["accepted"],
+                    "properties": {"accepted": {"type": "integer", "minimum": 1}},
+                    "additionalProperties": False,
+                },
+            ),
+            "422": error("an item without a prediction id or with a label not of the classes"),
+        },
     }
 
 
-_ADMIN_ONLY = {"200": {"description": "status"}, "401": {"description": "no token"}}
+_MODELS = {
+    "type": "object",
+    "required": ["models"],
+    "properties": {"models": {"type": "array", "items": schema_ref("ModelStatus")}},
+    "additionalProperties": False,
+}
+_READY = {
+    "summary": "readiness: 200 once every model is loaded and warmed",
+    "responses": {
+        "200": answer("ready", schema_ref("Readiness")),
+        "503": answer(
+            "not ready (a model loading or failed, or shutting down)", schema_ref("Readiness")
+        ),
+    },
+}
 _NAME_AND_ALIAS = [
-    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
-    {"name": "alias", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "name", "in": "path", "required": True, "schema": schema_ref("ModelName")},
+    {
+        "name": "alias",
+        "in": "path",
+        "required": True,
+        "schema": {
+            "type": "string",
+            "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,63}$",
+            "not": {"const": "latest"},
+            "description": "letters, digits, '_' or '-', starting with a letter (not 'latest')",
+        },
+    },
 ]
+_MOVED = {
+    "type": "object",
+    "required": ["model", "alias", "from", "to"],
+    "properties": {
+        "model": {"type": "string"},
+        "alias": {"type": "string"},
+        "from": {"type": ["integer", "null"], "description": "the version it named before"},
+        "to": {"type": "integer"},
+    },
+    "additionalProperties": False,
+}
+_MOVE = {
+    "type": "object",
+    "required": ["version"],
+    "properties": {
+        "version": {"type": "integer", "description": "a version number (not 3.0)"},
+        "reason": {"description": "why (in the audit trail)"},
+        "force": {
+            "type": "boolean",
+            "description": "champion only (422 for another alias): override the evaluation "
+            "gate (needs a reason; audited)",
+        },
+    },
+    "if": {"required": ["force"], "properties": {"force": {"const": True}}},
+    "then": {
+        "required": ["reason"],
+        "properties": {"reason": {"type": "string", "pattern": "\\S"}},
+    },
+}
+_FAULT = {
+    "type": "object",
+    "required": ["model", "mode"],
+    "properties": {
+        "model": schema_ref("ModelKey"),
+        "mode": {"enum": ["error", "delay", "off"]},
+        "seconds": {"type": "number", "minimum": 0, "maximum": 86_400_000, "default": 60},
+        "delay_ms": {"type": "number", "minimum": 0, "maximum": 86_400_000, "default": 0},
+    },
+}
+_FAULT_SET = {
+    "type": "object",
+    "required": ["model", "mode", "seconds"],
+    "properties": {
+        "model": {"type": "string"},
+        "mode": {"enum": ["error", "delay", "off"]},
+        "seconds": {"type": "number"},
+    },
+    "additionalProperties": False,
+}
+_METRICS = {
+    "summary": "Prometheus metrics",
+    "responses": {
+        "200": {
+            "description": "the Prometheus text format",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    },
+}
+_DOCUMENT = {"type": "object", "required": ["openapi", "info", "paths", "components"]}
+_VERSION = {
+    "type": "object",
+    "required": ["shipyard"],
+    "properties": {"shipyard": {"type": "string"}},
+    "additionalProperties": False,
+}
 
 SERVER_ROUTES = (
     Route(
@@ -44,7 +141,7 @@ SERVER_ROUTES = (
         auth="none",
         probe=True,
         match="head",
-        openapi=simple("liveness"),
+        openapi=simple("liveness", ALIVE),
     ),
     Route(
         "/readyz",
@@ -53,12 +150,12 @@ SERVER_ROUTES = (
         auth="none",
         probe=True,
         match="head",
-        openapi=simple("readiness: 200 once every model is loaded and warmed"),
+        openapi=_READY,
     ),
-    Route("/metrics", handlers.metrics, ("GET",), openapi=simple("Prometheus metrics")),
-    Route("/openapi.json", handlers.openapi, ("GET",), openapi=simple("this document")),
-    Route("/version", handlers.version, ("GET",), openapi=simple("the shipyard version")),
-    Route("/v1/models", handlers.models, ("GET",), openapi=simple("the served models")),
+    Route("/metrics", handlers.metrics, ("GET",), openapi=_METRICS),
+    Route("/openapi.json", handlers.openapi, ("GET",), openapi=simple("this document", _DOCUMENT)),
+    Route("/version", handlers.version, ("GET",), openapi=simple("the shipyard version", _VERSION)),
+    Route("/v1/models", handlers.models, ("GET",), openapi=simple("the served models", _MODELS)),
     Route("/v1/models/{name}", handlers.describe, ("GET",), openapi=_describe_doc, per_model=True),
     Route(
         "/v1/models/{name}/feedback",
@@ -74,31 +171,17 @@ SERVER_ROUTES = (
         auth="admin",
         openapi={
             "summary": "Move an alias to a version, then switch to it (admin token)",
-            "security": [{"bearer": []}],
             "parameters": _NAME_AND_ALIAS,
             "requestBody": {
                 "required": True,
-                **json_content(
-                    {
-                        "type": "object",
-                        "required": ["version"],
-                        "properties": {
-                            "version": {"type": "integer"},
-                            "reason": {"type": "string"},
-                            "force": {
-                                "type": "boolean",
-                                "description": "champion only: override the evaluation gate "
-                                "(needs a reason; audited)",
-                            },
-                        },
-                    }
-                ),
+                **json_content(_MOVE),
             },
             "responses": {
-                "200": {"description": "moved"},
-                "401": {"description": "no token"},
-                "409": {"description": "the evaluation gate refused the champion"},
-                "422": {"description": "invalid body, or force without a reason"},
+                "200": answer("moved, and the server switched", _MOVED),
+                "404": error("no such model served here, or no such version"),
+                "409": error("the evaluation gate (or a retraining run) refused the champion"),
+                "422": error("not a version number, not an alias name, or force without a reason"),
+                "503": error("the registry's store did not answer"),
             },
         },
     ),
@@ -109,8 +192,7 @@ SERVER_ROUTES = (
         auth="admin",
         openapi={
             "summary": "Re-read aliases now and retry refused versions (admin token)",
-            "security": [{"bearer": []}],
-            "responses": _ADMIN_ONLY,
+            "responses": {"200": answer("what is served now", _MODELS)},
         },
     ),
     Route(
@@ -120,23 +202,12 @@ SERVER_ROUTES = (
         auth="admin",
         openapi={
             "summary": "Make a model fail or slow down for a while, or stop (admin token)",
-            "security": [{"bearer": []}],
-            "requestBody": {
-                "required": True,
-                **json_content(
-                    {
-                        "type": "object",
-                        "required": ["model", "mode"],
-                        "properties": {
-                            "model": {"type": "string"},
-                            "mode": {"enum": ["error", "delay", "off"]},
-                            "seconds": {"type": "number"},
-                            "delay_ms": {"type": "number"},
-                        },
-                    }
-                ),
+            "requestBody": {"required": True, **json_content(_FAULT)},
+            "responses": {
+                "200": answer("set", _FAULT_SET),
+                "404": error("no such model served here"),
+                "422": error("not a mode, or seconds or delay_ms not a number in range"),
             },
-            "responses": _ADMIN_ONLY,
         },
     ),
 )
