@@ -11,8 +11,9 @@ method this server implements nowhere gets 501 (RFC 9110, section 9.1: "An origi
 server that receives a request method that is unrecognized or not implemented SHOULD
 respond with the 501 (Not Implemented) status code"; 405 is for a method "known by
 the origin server but not supported by the target resource"). The known methods are
-RFC 9110's and PATCH (RFC 5789): a ``DELETE`` or ``TRACE`` gets 405 with ``Allow``,
-a ``PROPFIND`` or ``FOO`` gets 501. (uvicorn's default parser, httptools, refuses a
+RFC 9110's, PATCH (RFC 5789) and QUERY (the IETF's safe method with a body, which
+clients and API fuzzers such as schemathesis already send): a ``DELETE``, ``TRACE``
+or ``QUERY`` gets 405 with ``Allow``, a ``PROPFIND`` or ``FOO`` gets 501. (uvicorn's default parser, httptools, refuses a
 method it does not know with 400 before the app sees it; under h11 it reaches here.)
 
 Both are answered once the path has a route and before its tokens are checked, as
@@ -24,8 +25,10 @@ from __future__ import annotations
 
 from .http import HttpError, Message, Send
 
-KNOWN = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
-"""The methods of RFC 9110 (and PATCH): anything else is not implemented here (501)."""
+KNOWN = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "QUERY"}
+)
+"""The methods of RFC 9110, PATCH and QUERY: anything else is not implemented here (501)."""
 
 DERIVED = frozenset({"HEAD", "OPTIONS"})
 """The methods no route lists: HEAD follows GET, OPTIONS follows ``server.cors_origins``."""
