@@ -105,6 +105,31 @@ def test_mlflow_scoring_format(live: LiveServer, body: dict[str, object]) -> Non
     assert answer.json() == {"predictions": labels}
 
 
+@pytest.mark.parametrize(
+    ("path", "body", "said"),
+    [
+        (
+            "/invocations",
+            {"dataframe_split": {"columns": ["amount", "age", "age"], "data": [[1.0, 30, 40]]}},
+            "dataframe_split.columns names age more than once",
+        ),
+        (
+            "/v2/models/risk/infer",
+            {"inputs": [{"name": "amount", "shape": [True], "datatype": "FP64", "data": [1.0]},
+                        {"name": "age", "shape": [1], "datatype": "INT64", "data": [30]}]},
+            "'shape' must be a list of sizes",
+        ),
+    ],
+    ids=["repeated-column", "bool-shape"],
+)  # fmt: skip
+def test_ambiguous_bodies_are_refused_not_guessed(
+    live: LiveServer, path: str, body: dict[str, object], said: str
+) -> None:
+    with live.client(headers={"X-Shipyard-Model": "risk"}) as client:
+        answer = client.post(path, json=body)
+    assert answer.status_code == 400 and said in answer.json()["error"], answer.text
+
+
 def test_invocations_needs_a_model_when_several_are_served(live: LiveServer) -> None:
     with live.client() as client:
         answer = client.post("/invocations", json={"dataframe_records": ROWS})

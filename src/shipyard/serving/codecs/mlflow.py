@@ -17,6 +17,7 @@ repeated values, so it would need limits of its own).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection
 from typing import Any
 
@@ -103,6 +104,13 @@ def mlflow_rows(body: Any, validator: RowValidator, max_rows: int) -> Rows:
                 "dataframe_split needs 'columns' (a list of names) and 'data' (a list of rows)"
             )
         columns, data = split["columns"], split["data"]
+        seen = Counter(c if isinstance(c, str) else repr(c) for c in columns)
+        repeated = sorted(name for name, times in seen.items() if times > 1)
+        if repeated:  # one value would silently win over the other
+            raise MalformedRequestError(
+                f"dataframe_split.columns names {', '.join(repeated)} more than once; "
+                "each column once"
+            )
         count_rows(len(data), max_rows)
         bad = [
             i for i, row in enumerate(data) if not isinstance(row, list) or len(row) != len(columns)

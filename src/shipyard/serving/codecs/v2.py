@@ -81,7 +81,9 @@ def _rows(body: Any, validator: RowValidator, max_rows: int) -> Rows:
         if not isinstance(tensor, dict) or not isinstance(tensor.get("name"), str):
             raise MalformedRequestError(f"inputs[{index}]: a tensor needs a 'name'")
         shape, data = tensor.get("shape"), tensor.get("data")
-        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        if not isinstance(shape, list) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):  # JSON true is a bool, not a size
             raise MalformedRequestError(
                 f"inputs[{index}] ({tensor['name']}): 'shape' must be a list of sizes"
             )
