@@ -350,10 +350,11 @@ def _forked_worker(*args: Any, **kwargs: Any) -> None:
     run_worker(*args, **kwargs)
 
 
-FORK_AWARE_THREADS = ("jemalloc_bg_thd", "polars-ooc-clea")
+FORK_AWARE_THREADS = ("jemalloc_bg_thd", "polars-ooc-clea", "fsspecIO")
 """Threads that may be running at the fork: jemalloc's background purgers (polars' and
 pyarrow's allocators, started when they are imported; jemalloc's fork handlers keep
-its state whole) and polars' spill-file cleaner (the workers do not spill)."""
+its state whole), polars' spill-file cleaner (the workers do not spill) and fsspec's
+event loop for S3 (fsspec makes a new loop and new clients in a forked child)."""
 
 
 def foreign_threads() -> list[str]:
