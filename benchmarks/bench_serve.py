@@ -9,7 +9,15 @@ at concurrency 1, 8 and 64, and 100-row batches at concurrency 8. Server and wrk
 share the machine's cores. shipyard runs with validation, the prediction log
 (flushed to the artifact store) and the access log on.
 
-    .bench-serve-venv/bin/python benchmarks/bench_serve.py [--quick] [--only 'shipyard;mlflow (2 workers, instances)']
+Each server's start is measured too: cold start (process start to the first 200 to
+a prediction) and memory, as RSS and as PSS (proportional set size: a page shared by
+n processes counts 1/n in each, so copy-on-write sharing between forked workers
+shows) summed over the whole process tree, supervisor included, divided by the
+workers. ``--startup-only`` measures just that, for shipyard and the raw ASGI
+endpoint at 1 and 2 workers, ``--starts`` times each (median), in a few minutes.
+
+    .bench-serve-venv/bin/python benchmarks/bench_serve.py [--quick] [--only 'shipyard;mlflow (2 workers, instances)'] [--cells c64,batch100_c8]
+    .bench-serve-venv/bin/python benchmarks/bench_serve.py --startup-only [--starts 5] [--models lr]
 """
 
 from __future__ import annotations
@@ -173,8 +181,8 @@ def servers(
     return [s for s in found if not only or s.name in only or s.label in only]
 
 
-def tree_rss_mb(pid: int) -> float:
-    """Resident memory of ``pid`` and all its descendants, in MB."""
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -184,17 +192,34 @@ def tree_rss_mb(pid: int) -> float:
                 continue
             parent = int(stat.rsplit(")", 1)[1].split()[1])
             children.setdefault(parent, []).append(int(entry.name))
-    total, todo = 0, [pid]
+    found, todo = [], [pid]
     while todo:
         current = todo.pop()
+        found.append(current)
         todo += children.get(current, [])
-        try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            pass
-    return total / 1024
+    return found
+
+
+def _kb(path: str, field: str) -> int:
+    """A ``field:  N kB`` line of a /proc file (0 when the process is gone)."""
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` and all its descendants, in MB."""
+    return sum(_kb(f"/proc/{p}/status", "VmRSS") for p in tree_pids(pid)) / 1024
+
+
+def tree_pss_mb(pid: int) -> float:
+    """Proportional memory of ``pid`` and all its descendants, in MB (smaps_rollup's Pss):
+    pages shared between them are counted once in the sum."""
+    return sum(_kb(f"/proc/{p}/smaps_rollup", "Pss") for p in tree_pids(pid)) / 1024
 
 
 def post(url: str, body: bytes) -> int:
@@ -247,11 +272,9 @@ def _ms(text: str) -> float:
     return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[re.sub(r"[\d.]", "", text)]
 
 
-def measure(
-    server: Server, port: int, rows: np.ndarray, warmup: float, seconds: float
-) -> dict[str, Any]:
+def start(server: Server, port: int, one: bytes) -> tuple[subprocess.Popen[bytes], float, Any]:
+    """Start ``server``; its process and cold start (process start to the first 200)."""
     url = f"http://127.0.0.1:{port}{server.path}"
-    one, batch = server.body(rows[:1]), server.body(rows[:100])
     if post(url, one) != 0:
         raise RuntimeError(
             f"port {port} still answers before {server.label} starts; stop what holds it"
@@ -263,6 +286,47 @@ def measure(
         env={**os.environ, **PINNED, **server.env, "PATH": f"{BIN}:{os.environ['PATH']}"},
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if post(url, one) == 200:
+            return process, time.perf_counter() - started, log
+        time.sleep(0.01)
+    stop_group(process)
+    log.close()
+    raise RuntimeError(f"{server.label} did not answer; see {log.name}")
+
+
+def settled_memory(
+    server: Server, process: subprocess.Popen[bytes], port: int, one: bytes
+) -> dict[str, float]:
+    """Memory once every worker is up and has answered: 2 s of single rows at c8, then
+    the tree's PSS sampled until it holds still (within 1% over 1 s, at most 20 s)."""
+    wrk(f"http://127.0.0.1:{port}{server.path}", one, 8, 2)
+    previous, deadline = tree_pss_mb(process.pid), time.monotonic() + 20
+    while time.monotonic() < deadline:
+        time.sleep(1.0)
+        now = tree_pss_mb(process.pid)
+        if abs(now - previous) <= 0.01 * previous:
+            break
+        previous = now
+    pss, rss = tree_pss_mb(process.pid), tree_rss_mb(process.pid)
+    return {
+        "pss_mb": pss, "pss_mb_per_worker": pss / server.workers,
+        "rss_mb": rss, "rss_mb_per_worker": rss / server.workers,
+        "processes": len(tree_pids(process.pid)),
+    }  # fmt: skip
+
+
+CELLS = ("c1", "c8", "c64", "batch100_c8")
+
+
+def measure(
+    server: Server, port: int, rows: np.ndarray, warmup: float, seconds: float,
+    cells_wanted: tuple[str, ...] = CELLS,
+) -> dict[str, Any]:  # fmt: skip
+    url = f"http://127.0.0.1:{port}{server.path}"
+    one, batch = server.body(rows[:1]), server.body(rows[:100])
+    process, cold, log = start(server, port, one)
     peak = [0.0]
     done = threading.Event()
 
@@ -272,15 +336,9 @@ def measure(
 
     sampler = threading.Thread(target=sample, daemon=True)
     try:
-        cold = None
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and process.poll() is None:
-            if post(url, one) == 200:
-                cold = time.perf_counter() - started
-                break
-            time.sleep(0.01)
-        if cold is None:
-            raise RuntimeError(f"{server.label} did not answer; see {log.name}")
+        memory = settled_memory(server, process, port, one)
+        print(f"    {server.label:24} cold start {cold:.2f} s, PSS {memory['pss_mb_per_worker']:.0f} MB/worker "
+              f"(RSS {memory['rss_mb_per_worker']:.0f})", flush=True)  # fmt: skip
         sampler.start()
         cells = {}
         for cell, body, connections in (
@@ -289,6 +347,8 @@ def measure(
             ("c64", one, 64),
             ("batch100_c8", batch, 8),
         ):
+            if cell not in cells_wanted:
+                continue
             wrk(url, body, connections, warmup)
             before = answered_paths(port) if server.name == "shipyard" else {}
             result = wrk(url, body, connections, seconds)
@@ -304,7 +364,7 @@ def measure(
             print(f"    {server.label:24} {cell:12} {result['rps']:9.1f} req/s  p50 {result['p50_ms']:8.2f} ms  "
                   f"p99 {result['p99_ms']:8.2f} ms  errors {result['errors']}{by}", flush=True)  # fmt: skip
         return {"cold_start_s": cold, "peak_mb": peak[0], "mb_per_worker": peak[0] / server.workers,
-                "cells": cells}  # fmt: skip
+                **memory, "cells": cells}  # fmt: skip
     finally:
         done.set()
         stop_group(process)
@@ -394,13 +454,34 @@ def main() -> None:
     parser.add_argument(
         "--only", default="", help="servers to run, by name or label, separated by ';'"
     )
+    parser.add_argument(
+        "--cells",
+        default=",".join(CELLS),
+        help=f"throughput cells to run, separated by ',' (of {', '.join(CELLS)})",
+    )
+    parser.add_argument(
+        "--startup-only",
+        action="store_true",
+        help="only cold start and memory (PSS) of shipyard and raw-asgi at 1 and 2 workers",
+    )
+    parser.add_argument(
+        "--starts", type=int, default=3, help="starts per server with --startup-only (median)"
+    )
     parser.add_argument("--models", default="hgb,lr")
     parser.add_argument("--port", type=int, default=18080)
     args = parser.parse_args()
     warmup, seconds = (1.0, 5.0) if args.quick else (5.0, 20.0)
     only = {s for s in args.only.split(";") if s}
+    cells = tuple(c for c in args.cells.split(",") if c)
+    if unknown := set(cells) - set(CELLS):
+        parser.error(
+            f"--cells: unknown {', '.join(sorted(unknown))}; choose from {', '.join(CELLS)}"
+        )
     paths, rows = models()
     project = shipyard_project(paths)
+    if args.startup_only:
+        startup_only(args.models.split(","), paths, project, args.port, rows, args.starts, only)
+        return
     report: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores (server and wrk share them)",
@@ -411,12 +492,14 @@ def main() -> None:
         print(f"{model}: in-process predict_proba, one row, p50 {floor:.3f} ms", flush=True)
         results = {}
         for server in servers(model, paths, project, args.port, only):
-            results[server.label] = measure(server, args.port, rows, warmup, seconds)
+            results[server.label] = measure(server, args.port, rows, warmup, seconds, cells)
             if server.name == "shipyard":
                 results[server.label]["answered_by"] = answered_by(project, model)
                 print(f"    {server.label}: answered by {results[server.label]['answered_by']}")
         report["models"][model] = {"in_process_p50_ms": floor, "servers": results}
-        summarize(model, floor, results)
+        if cells == CELLS:
+            summarize(model, floor, results)
+        summarize_startup(model, {k: [v] for k, v in results.items()})
     out = CACHE / "results.json"
     out.write_text(json.dumps(report, indent=1))
     print(f"\nall figures: {out}")
@@ -454,6 +537,83 @@ def summarize(model: str, floor: float, results: dict[str, Any]) -> None:
     print(
         f"  c64 single row: shipyard {ours:.0f} vs {label} {raw:.0f} req/s = {ours / raw:.2f}x (target for lr: >= 0.5x)"
     )
+
+
+# -- start and memory alone --------------------------------------------------------------
+COLD_START_RATIO = 1.2  # cold start <= 1.2x the raw endpoint's ...
+COLD_START_S = 2.0  # ... and under 2 s
+PSS_RATIO = 1.2  # PSS per worker at 2 workers <= 1.2x the raw endpoint's
+
+
+def startup_only(
+    names: list[str],
+    paths: dict[str, Path],
+    project: Path,
+    port: int,
+    rows: np.ndarray,
+    starts: int,
+    only: set[str],
+) -> None:
+    """Start shipyard and the raw endpoint ``starts`` times each, interleaved (a busy
+    machine slows each server alike), and report the medians against the targets."""
+    only = only or {"shipyard", "raw-asgi"}
+    report: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "load_before": os.getloadavg(),
+        "starts": starts,
+        "models": {},
+    }  # fmt: skip
+    for model in names:
+        chosen = [s for s in servers(model, paths, project, port, only) if s.name in only]
+        chosen.sort(key=lambda s: (s.workers, s.name != "shipyard"))
+        results: dict[str, list[dict[str, Any]]] = {s.label: [] for s in chosen}
+        for round_ in range(starts):
+            for server in chosen:
+                one = server.body(rows[:1])
+                process, cold, log = start(server, port, one)
+                try:
+                    memory = settled_memory(server, process, port, one)
+                finally:
+                    stop_group(process)
+                    log.close()
+                results[server.label].append({"cold_start_s": cold, **memory})
+                print(f"  {model} round {round_ + 1}: {server.label:24} cold start {cold:.2f} s, "
+                      f"PSS {memory['pss_mb_per_worker']:.0f} MB/worker, RSS "
+                      f"{memory['rss_mb_per_worker']:.0f} MB/worker, {memory['processes']} processes",
+                      flush=True)  # fmt: skip
+        report["models"][model] = results
+        summarize_startup(model, results)
+    report["load_after"] = os.getloadavg()
+    out = CACHE / "startup.json"
+    out.write_text(json.dumps(report, indent=1))
+    print(f"\nall figures: {out}")
+
+
+def summarize_startup(model: str, results: dict[str, list[dict[str, Any]]]) -> None:
+    """Medians per server, and shipyard's against the raw endpoint's at the same workers."""
+
+    def median(label: str, key: str) -> float:
+        return statistics.median(r[key] for r in results[label])
+
+    print(f"\n{model}: start and memory (median of {max(map(len, results.values()))})")
+    for label in results:
+        print(f"  {label:24} cold start {median(label, 'cold_start_s'):5.2f} s   PSS/worker "
+              f"{median(label, 'pss_mb_per_worker'):4.0f} MB   RSS/worker "
+              f"{median(label, 'rss_mb_per_worker'):4.0f} MB")  # fmt: skip
+    for workers in (1, 2):
+        ours = f"shipyard ({workers} worker{'s' if workers > 1 else ''})"
+        raw = f"raw-asgi ({workers} worker{'s' if workers > 1 else ''})"
+        if ours not in results or raw not in results:
+            continue
+        cold, raw_cold = median(ours, "cold_start_s"), median(raw, "cold_start_s")
+        pss, raw_pss = median(ours, "pss_mb_per_worker"), median(raw, "pss_mb_per_worker")
+        met = cold <= COLD_START_RATIO * raw_cold and cold < COLD_START_S
+        print(f"  {workers} worker(s): cold start {cold:.2f} s = {cold / raw_cold:.2f}x raw "
+              f"(target <= {COLD_START_RATIO}x and < {COLD_START_S:g} s: {'met' if met else 'MISSED'});"
+              f" PSS/worker {pss:.0f} MB = {pss / raw_pss:.2f}x raw"
+              + (f" (target at 2 workers <= {PSS_RATIO}x: "
+                 f"{'met' if pss <= PSS_RATIO * raw_pss else 'MISSED'})" if workers == 2 else ""))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -104,15 +104,16 @@ def drive(url: str, requests: int, connections: int = 6) -> int:
 
 
 def workers_of(process: subprocess.Popen[str]) -> list[int]:
-    """The worker processes the supervisor spawned (not multiprocessing's helpers)."""
+    """The worker processes the supervisor forked (its children with its command line)."""
     children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+    own = Path(f"/proc/{process.pid}/cmdline").read_bytes()
     found = []
     for child in children:
         try:
             command = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue
-        if b"spawn_main" in command:
+        if command == own:
             found.append(int(child))
     return found
 

@@ -12,16 +12,17 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from shipyard import __version__
 from shipyard.errors import ShipyardError, StorageError
-from shipyard.project import Project, open_project
-from shipyard.storage.failures import causes, write_failure
 
 from .output import err_console, literal, markup
+
+if TYPE_CHECKING:
+    from shipyard.project import Project
 
 
 class _Group(click.Group):
@@ -61,6 +62,8 @@ class _Group(click.Group):
 
 def _environmental(exc: BaseException) -> ShipyardError | None:
     """``exc`` as a user error when the environment caused it (no room, read-only, denied)."""
+    from shipyard.storage.failures import causes, write_failure
+
     where = "the disk"
     for cause in causes(exc):
         if isinstance(cause, OSError) and cause.filename:
@@ -117,6 +120,8 @@ def open_from(ctx: click.Context, *, lazy_stores: bool = False) -> Project:
 
     ``lazy_stores``: the database is connected on its first query, not when named.
     """
+    from shipyard.project import open_project  # here: the data layer is slow to import
+
     return open_project(ctx.find_root().obj["project_dir"], lazy_stores=lazy_stores)
 
 

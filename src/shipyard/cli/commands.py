@@ -8,16 +8,14 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.table import Table
 
-from shipyard.doctor import DoctorReport, run_doctor
 from shipyard.errors import ShipyardError
-from shipyard.project import init_project
-from shipyard.serving import serve
 
 from .app import cli, open_from
 from .output import console, json_option, markup, print_json
 
 if TYPE_CHECKING:
     from shipyard.demo import DemoSummary
+    from shipyard.doctor import DoctorReport
 
 
 @cli.command()
@@ -26,6 +24,8 @@ if TYPE_CHECKING:
 @click.option("--force", is_flag=True, help="Overwrite an existing shipyard.yaml.")
 def init(directory: Path, name: str | None, force: bool) -> None:
     """Write a commented example shipyard.yaml into DIRECTORY."""
+    from shipyard.project import init_project
+
     file = init_project(directory, name=name, force=force)
     console.print(markup("wrote [bold]{}[/]", file))
     console.print(f"next: edit it, then run 'shipyard -C {directory} doctor'")
@@ -36,6 +36,8 @@ def init(directory: Path, name: str | None, force: bool) -> None:
 @click.pass_context
 def doctor(ctx: click.Context, as_json: bool) -> None:
     """Check the project file, the database and the artifact store; print versions."""
+    from shipyard.doctor import run_doctor
+
     with open_from(ctx) as project:
         report = run_doctor(project)
     if as_json:
@@ -122,6 +124,7 @@ def demo(ctx: click.Context, folder: Path | None, no_serve: bool, port: int, as_
     Exits 1 if an act was skipped or did not finish (each is named, with why).
     """
     from shipyard.demo import demo_folder, run_demo  # here: the demo pulls in the server
+    from shipyard.serving import serve
 
     target = demo_folder(folder)
     if as_json:

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.progress import (
@@ -21,18 +21,18 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from shipyard.data import DatasetVersion, IngestResult, SqlQuery
-from shipyard.data.csv_safe import write_csv
-from shipyard.data.infer import MARGIN, infer_schema, render, write_into_project
-from shipyard.data.names import is_valid_name, sanitise
-from shipyard.data.watch import WatchEvent, watch
 from shipyard.errors import BatchQuarantinedError, BatchRejectedError, DataError
-from shipyard.project import Project
 
 from .app import cli, open_from
 from .output import console, err_console, json_option, literal, markup, print_json
 
+if TYPE_CHECKING:
+    from shipyard.data import DatasetVersion, IngestResult
+    from shipyard.data.watch import WatchEvent
+    from shipyard.project import Project
+
 PROGRESS_AFTER_S = 1.0
+RANGE_MARGIN = "10%"  # shipyard.data.infer.MARGIN, said here so --help need not import polars
 
 
 @cli.group()
@@ -47,7 +47,7 @@ def data() -> None:
 @click.option(
     "--ranges",
     is_flag=True,
-    help=f"Propose min/max for numeric columns: the sample's, widened {MARGIN:.0%} "
+    help=f"Propose min/max for numeric columns: the sample's, widened {RANGE_MARGIN} "
     "(never on ids or times).",
 )
 @click.option("--force", is_flag=True, help="Replace the dataset if it is already declared.")
@@ -61,6 +61,9 @@ def infer(
     sanitised ('mean_radius') with 'source:' naming the header, so FILE is ingested
     as it is.
     """
+    from shipyard.data.infer import infer_schema, render, write_into_project
+    from shipyard.data.names import is_valid_name, sanitise
+
     if not is_valid_name(name):
         raise click.BadParameter(
             f"'{name}' is not a dataset name: use letters, digits, '.', '_' or '-' "
@@ -126,6 +129,8 @@ def ingest(
     as_json: bool,
 ) -> None:
     """Validate files (or a SQL query) and commit them as NAME's next version."""
+    from shipyard.data import SqlQuery
+
     sources: list[Any] = list(paths)
     if query or url:
         if not (query and url):
@@ -227,6 +232,8 @@ def _print_ingest(result: IngestResult, project: Project) -> None:
 def _watch(
     ctx: click.Context, name: str, folder: Path, interval: float, once: bool, as_json: bool
 ) -> None:
+    from shipyard.data.watch import watch
+
     events: list[WatchEvent] = []
 
     def show(event: WatchEvent) -> None:
@@ -452,6 +459,8 @@ def quarantine(
     ctx: click.Context, ref: str, limit: int, csv_file: Path | None, as_json: bool
 ) -> None:
     """The rows REF's ingest quarantined, as they arrived, with every reason."""
+    from shipyard.data.csv_safe import write_csv
+
     with open_from(ctx) as project:
         version = project.data.show(ref)
         if csv_file is not None and str(csv_file) != "-":

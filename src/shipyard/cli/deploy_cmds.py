@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-
-from shipyard.deploy import Deploy, Written, build_image, check_tag, k8s_name
-from shipyard.project import Project
 
 from .app import cli, open_from
 from .output import console, json_option, print_json
 
+if TYPE_CHECKING:
+    from shipyard.deploy import Deploy, Written
+    from shipyard.project import Project
+
 
 def _deploy(project: Project) -> Deploy:
+    from shipyard.deploy import Deploy
+
     return Deploy(project.config, project.file, project.models)
 
 
@@ -52,6 +56,8 @@ def build(
     Credentials come from the environment at run time, never from the image: a literal
     secret in the project file is refused. With --tag and a Docker engine, builds it too.
     """
+    from shipyard.deploy import build_image, check_tag
+
     if tag is not None:
         check_tag(tag)
     with open_from(ctx) as project:
@@ -104,6 +110,8 @@ def k8s(
     The models named (default: every model) must have a champion. Storage must be
     PostgreSQL and S3: pods share state only through them. No secret value is written.
     """
+    from shipyard.deploy import check_tag, k8s_name
+
     if image is not None:
         check_tag(image, option="--image")
     with open_from(ctx) as project:

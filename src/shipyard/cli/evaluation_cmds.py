@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Column, Table
 
-from shipyard.evaluation import Evaluation
-
 from .app import cli, open_from
 from .maintenance_cmds import candidate_run, print_evidence
 from .output import console, json_option, markup, print_json
+
+if TYPE_CHECKING:
+    from shipyard.evaluation import Evaluation
 
 
 @cli.command()

@@ -8,17 +8,19 @@ import signal
 import threading
 from datetime import datetime
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 
 from shipyard.errors import ShipyardError
-from shipyard.maintenance import Check, RetrainRun
-from shipyard.project import Project
 
 from .app import cli, open_from
 from .output import console, err_console, json_option, markup, print_json
+
+if TYPE_CHECKING:
+    from shipyard.maintenance import Check, RetrainRun
+    from shipyard.project import Project
 
 MARKS = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[yellow]not judged[/]"}
 # runs that ended without a model the policy accepted: `shipyard retrain` exits 1
@@ -293,6 +295,8 @@ def print_comparison(comparison: dict[str, Any]) -> None:
         if key != "checks":
             console.print(f"        {key}: {figure(value)}", soft_wrap=True)
     if isinstance(listed, list) and listed and all(isinstance(c, dict) for c in listed):
+        from shipyard.maintenance import Check
+
         print_checks([Check.from_dict(c) for c in listed])
 
 

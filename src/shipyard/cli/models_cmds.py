@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 from rich.text import Text
 
 from shipyard.errors import ConfigError
-from shipyard.models import ModelCard
-from shipyard.training import parse_params
 
 from .app import cli, open_from
 from .output import console, json_option, markup, print_json
+
+if TYPE_CHECKING:
+    from shipyard.models import ModelCard
 
 
 @cli.command()
@@ -35,6 +37,8 @@ def train(
     ctx: click.Context, model: str, data_ref: str | None, params: tuple[str, ...], as_json: bool
 ) -> None:
     """Train MODEL on a dataset version, measure its holdout and register the new version."""
+    from shipyard.training import parse_params
+
     with open_from(ctx) as project:
         declared = project.models.config(model)
         overrides = parse_params(list(params), declared.params)

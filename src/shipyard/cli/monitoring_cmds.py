@@ -6,24 +6,27 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.table import Table
 
-from shipyard.config.schema import ModelConfig, parse_duration
 from shipyard.errors import ConfigError, ShipyardError, StorageError
-from shipyard.monitoring import NOT_CONFIGURED, MonitorRun
-from shipyard.monitoring.prometheus import prometheus_rules, unexported
-from shipyard.storage.safe_files import write_atomic
 
 from .app import cli, open_from
 from .output import console, err_console, json_option, markup, print_json
+
+if TYPE_CHECKING:
+    from shipyard.config.schema import ModelConfig
+    from shipyard.monitoring import MonitorRun
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
     """``--window 1h`` and ``--every 5m`` as seconds; a bad one is a usage error that says why."""
     if value is None:
         return None
+    from shipyard.config.schema import parse_duration
+
     try:
         seconds = parse_duration(value)
     except ValueError as exc:
@@ -121,6 +124,8 @@ def monitor(
 def _unreachable(runs: list[MonitorRun], models: Mapping[str, ModelConfig]) -> ConfigError | None:
     """A run's alert that a channel could not carry for a missing setting, as the error
     ``monitor`` ends with (the alert is recorded, the message stays owed)."""
+    from shipyard.monitoring import NOT_CONFIGURED
+
     missed = [d for run in runs for d in run.deliveries if d.status == NOT_CONFIGURED]
     if not missed:
         return None
@@ -141,6 +146,8 @@ def _unreachable(runs: list[MonitorRun], models: Mapping[str, ModelConfig]) -> C
 
 
 def _print(run: MonitorRun, link: str) -> None:
+    from shipyard.monitoring import NOT_CONFIGURED
+
     report = run.report
     w = report.window
     console.print(
@@ -337,6 +344,9 @@ def alerts_export(
     ctx: click.Context, fmt: str, models: tuple[str, ...], output: Path | None
 ) -> None:
     """The project's alert rules as Prometheus alerting rules (`promtool check rules` accepts them)."""
+    from shipyard.monitoring.prometheus import prometheus_rules, unexported
+    from shipyard.storage.safe_files import write_atomic
+
     with open_from(ctx) as project:
         for name in models:
             project.models.config(name)

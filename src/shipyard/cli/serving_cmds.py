@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import click
 
 from shipyard.errors import UnreachableError
-from shipyard.project import Project
-from shipyard.serving import resolve_targets
-from shipyard.serving import serve as run_server
-from shipyard.serving.exposure import is_loopback
-from shipyard.serving.targets import Targets, declared_targets
-from shipyard.serving.waiting import waiting_for
 
 from .app import cli, open_from
 from .output import err_console
+
+if TYPE_CHECKING:
+    from shipyard.project import Project
+    from shipyard.serving.targets import Targets
 
 
 @cli.command()
@@ -69,6 +68,9 @@ def serve(
     or the object store does not answer yet, the server starts live but not ready,
     and loads the models once they answer.
     """
+    from shipyard.serving import serve as run_server
+    from shipyard.serving.exposure import is_loopback
+
     with open_from(ctx, lazy_stores=True) as project:
         targets = _targets(project, list(models))
         root = project.root
@@ -126,6 +128,10 @@ def _served(targets: Targets) -> list[str]:
 def _targets(project: Project, specs: list[str]) -> Targets:
     """The targets: names checked against the project file always, and against the registry
     when the stores answer (a store that does not is waited for, not fatal)."""
+    from shipyard.serving import resolve_targets
+    from shipyard.serving.targets import Targets, declared_targets
+    from shipyard.serving.waiting import waiting_for
+
     declared = declared_targets(project, specs)
     try:
         project.ping()

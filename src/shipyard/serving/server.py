@@ -1,19 +1,31 @@
 """``shipyard serve``: bind the socket, start the workers, stop them gracefully.
 
-One worker runs in this process. Several workers are separate processes
-(spawned, so each starts clean) that share the listening socket; this process
-supervises them: SIGTERM or Ctrl-C is passed on, each worker finishes its
-in-flight requests and flushes its prediction log, and a worker that dies is
-started again. Every worker pins its native thread pools (OpenMP, BLAS) to
-``threads`` so that workers do not fight over the cores.
+One worker runs in this process. Several workers are separate processes that
+share the listening socket; this process supervises them: SIGTERM or Ctrl-C is
+passed on, each worker finishes its in-flight requests and flushes its prediction
+log, and a worker that dies is started again. Every worker pins its native thread
+pools (OpenMP, BLAS) to ``threads`` so that workers do not fight over the cores.
 
-This module imports only the standard library at the top: workers set their
-thread limits before NumPy is imported.
+Workers are forked, not spawned: the supervisor pins the thread pools, imports
+what a worker imports (NumPy, scikit-learn, the model format's package, uvicorn and
+the serving modules) once, freezes those objects out of the garbage collector
+(:func:`gc.freeze`, so that no collection in a worker writes to their pages) and
+forks. The workers share those pages copy-on-write instead of each importing them
+again: a worker starts in the time it takes to load its models, and costs the
+memory it writes to. What must not cross a fork is kept out of the supervisor: it
+runs no thread, opens no database connection (the project file is read, the stores
+are not), and a forked worker puts the default signal handlers back before
+anything else.
+
+This module imports only the standard library at the top: thread limits are set
+before NumPy is imported.
 """
 
 from __future__ import annotations
 
 import errno
+import gc
+import importlib
 import logging
 import multiprocessing
 import os
@@ -283,6 +295,79 @@ def exposed(project_dir: Path, host: str, *, public: bool) -> str | None:
     )
 
 
+WORKER_MODULES = (
+    "numpy",
+    "sklearn.base",
+    "uvicorn",
+    "shipyard.project",
+    "shipyard.serving.app",
+    "shipyard.serving.connections",
+    "shipyard.serving.exposure",
+    "shipyard.serving.metrics",
+)
+"""What every worker imports before it serves (its models' formats come on top)."""
+FORMAT_MODULES = {
+    "skops": "skops.io",
+    "onnx": "onnxruntime",
+    "lightgbm": "lightgbm",
+    "xgboost": "xgboost",
+    "pickle": "joblib",
+}
+"""The module a format's load imports (``models.<name>.format``; unset means skops)."""
+
+
+def preload(project_dir: Path, targets: TargetMap, threads: int) -> list[str]:
+    """Import in this process what every worker imports, after pinning the thread pools;
+    the modules imported (a format whose package is missing is left to the worker,
+    which says what to install)."""
+    pin_threads(threads)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    from shipyard.config import find_project_file, load_config
+
+    models = load_config(find_project_file(Path(project_dir))).models
+    wanted = list(WORKER_MODULES)
+    for name in targets:
+        declared = models.get(name)
+        module = FORMAT_MODULES.get((declared.format if declared else None) or "skops")
+        if module is not None and module not in wanted:
+            wanted.append(module)
+    imported = []
+    for module in wanted:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            continue
+        imported.append(module)
+    return imported
+
+
+def _forked_worker(*args: Any, **kwargs: Any) -> None:
+    """A forked worker: the signal handlers of a new process first (not the supervisor's),
+    the garbage collector on again, then :func:`run_worker`."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    gc.enable()
+    run_worker(*args, **kwargs)
+
+
+FORK_AWARE_THREADS = ("jemalloc_bg_thd", "polars-ooc-clea", "fsspecIO")
+"""Threads that may be running at the fork: jemalloc's background purgers (polars' and
+pyarrow's allocators, started when they are imported; jemalloc's fork handlers keep
+its state whole), polars' spill-file cleaner (the workers do not spill) and fsspec's
+event loop for S3 (fsspec makes a new loop and new clients in a forked child)."""
+
+
+def foreign_threads() -> list[str]:
+    """The names of this process's other threads that are not known to be fork-aware
+    (Linux; none elsewhere)."""
+    try:
+        tasks = [t for t in Path("/proc/self/task").iterdir() if int(t.name) != os.getpid()]
+        names = [(t / "comm").read_text().strip() for t in tasks]
+    except OSError:  # pragma: no cover - not Linux, or a thread that just ended
+        return []
+    return [name for name in names if name not in FORK_AWARE_THREADS]
+
+
 def _supervise(
     project_dir: Path,
     targets: TargetMap,
@@ -291,12 +376,22 @@ def _supervise(
     threads: int,
     log_level: int,
 ) -> None:
-    context = multiprocessing.get_context("spawn")
+    gc.disable()  # no collection until the fork: freed holes would scatter over shared pages
+    imported = preload(project_dir, targets, threads)
+    logger.info("imported %s once for %d forked workers", ", ".join(imported), workers)
+    threads_now = foreign_threads()
+    if threads_now:  # a lock one of them holds at the fork stays held in the worker
+        logger.warning(
+            "the supervisor runs threads before forking its workers: %s", ", ".join(threads_now)
+        )
+    gc.collect()
+    gc.freeze()  # what the workers inherit is left out of their collections: pages stay shared
+    context = multiprocessing.get_context("fork")
     with tempfile.TemporaryDirectory(prefix="shipyard-metrics-") as metrics_dir:
 
         def start(index: int) -> Any:
             process = context.Process(
-                target=run_worker,
+                target=_forked_worker,
                 args=(str(project_dir), targets, sock),
                 kwargs={
                     "threads": threads,
@@ -345,6 +440,8 @@ def _supervise(
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
+            gc.unfreeze()
+            gc.enable()
 
 
 def _retire_counters(folder: Path, prefix: str) -> None:
