@@ -30,6 +30,17 @@ def test_a_whole_write_replaces_the_target(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
+def test_a_link_as_the_target_is_replaced_and_its_folder_left_alone(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "mine.txt").write_text("keep me")
+    (tmp_path / "out").symlink_to(elsewhere)
+    write_folder(tmp_path / "out", {"new.txt": "n"}, force=True, command="test")
+    assert not (tmp_path / "out").is_symlink() and (tmp_path / "out" / "new.txt").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere", "out"]  # no .old-* left
+    assert (elsewhere / "mine.txt").read_text() == "keep me"
+
+
 def test_the_format_table_is_the_models_one() -> None:
     assert {
         name: tuple(spec.distributions) for name, spec in FORMATS.items()

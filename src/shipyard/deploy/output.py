@@ -3,7 +3,8 @@
 The files go into a temporary folder beside the target (same file system), which
 is renamed onto it at the end: a failure halfway (a full disk, an error in a later
 file) leaves the target as it was. A target that exists and is not empty is
-replaced only with ``force``; the old one is removed after the new one is in place.
+replaced only with ``force``; the old one is removed after the new one is in place
+(a symbolic link is replaced by the folder; the folder it pointed to is left alone).
 """
 
 from __future__ import annotations
@@ -83,4 +84,7 @@ def write_folder(out: Path, files: Mapping[str, str | bytes], *, force: bool, co
         raise
     if old is not None:
         with contextlib.suppress(OSError):
-            shutil.rmtree(old)
+            if old.is_symlink():  # the link goes; the folder it pointed to is not ours
+                old.unlink()
+            else:
+                shutil.rmtree(old)
