@@ -98,6 +98,8 @@ def test_the_manifests_validate_and_hold_what_a_rollout_needs(on_postgres: Path)
     worker = made["Deployment/shop-worker"]["spec"]
     assert worker["replicas"] == 1 and worker["strategy"]["type"] == "Recreate"
     assert worker["template"]["spec"]["containers"][0]["args"] == ["worker"]
+    worker_env = {e["name"] for e in worker["template"]["spec"]["containers"][0]["env"]}
+    assert worker_env == env.keys() - {"SHIPYARD_API_TOKEN", "SHIPYARD_ADMIN_TOKEN"}
 
     written = "".join(p.read_text() for p in out.rglob("*") if p.is_file())
     assert PASSWORD not in written and PASSWORD not in result.output

@@ -120,7 +120,11 @@ def _config_map(plan: ClusterPlan, name: str) -> dict[str, Any]:
     }
 
 
-def _env(plan: ClusterPlan, name: str) -> list[dict[str, Any]]:
+#: Read by the server only: the worker answers no HTTP request, so its pod does not need them.
+SERVER_ONLY = frozenset({"SHIPYARD_API_TOKEN", "SHIPYARD_ADMIN_TOKEN"})
+
+
+def _env(plan: ClusterPlan, name: str, *, serves: bool) -> list[dict[str, Any]]:
     return [
         {
             "name": ref.name,
@@ -133,6 +137,7 @@ def _env(plan: ClusterPlan, name: str) -> list[dict[str, Any]]:
             },
         }
         for ref in plan.secrets
+        if serves or ref.name not in SERVER_ONLY
     ]
 
 
@@ -142,7 +147,7 @@ def _container(plan: ClusterPlan, name: str, args: list[str]) -> dict[str, Any]:
         "image": plan.image,
         "imagePullPolicy": "IfNotPresent",
         "args": args,
-        "env": _env(plan, name),
+        "env": _env(plan, name, serves=args[0] == "serve"),
         "volumeMounts": [
             {
                 "name": "project",
