@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from monitor_support import Receiver, loans, make_project, traffic
 
@@ -46,7 +47,7 @@ def _drift(tmp_path: Path, receiver: Receiver, owner: str | None = None) -> Path
 
 
 def test_an_owner_only_by_email_without_smtp_is_refused_loudly_and_kept_owed(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     folder = _drift(tmp_path, receiver, "{name: risk-team, email: risk@example.com}")
     code, out = _run(folder, "monitor", "risk")
@@ -55,6 +56,9 @@ def test_an_owner_only_by_email_without_smtp_is_refused_loudly_and_kept_owed(
     [error] = [line for line in out.splitlines() if line.startswith("error:")]
     assert "alert #1 of risk did not reach its owner risk-team" in error
     assert "email:risk@example.com is not configured" in error and "alerting.smtp" in error
+    assert out.count("alerting.smtp") == 1  # why and what to set: once, in the error
+    logged = [r for r in caplog.records if "did not reach its owner" in r.getMessage()]
+    assert logged == []  # not logged as well: the command says it
 
     code, out = _run(folder, "alerts", "show", "1", "--json")
     alert = json.loads(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -77,6 +78,31 @@ def monitor(
     Runs once (for cron) unless --every is given. Each run keeps a JSON and an HTML
     report and its figures in the metadata store.
     """
+    from shipyard.monitoring.alerting import UNREACHED
+
+    alerting_log = logging.getLogger("shipyard.monitoring.alerting")
+
+    def said_below(record: logging.LogRecord) -> bool:
+        """An owner a channel cannot reach: said once, as the error this command ends with."""
+        return not getattr(record, UNREACHED, False)
+
+    alerting_log.addFilter(said_below)
+    try:
+        _monitor(ctx, models, window, rows, reference, every, no_notify, as_json)
+    finally:
+        alerting_log.removeFilter(said_below)
+
+
+def _monitor(
+    ctx: click.Context,
+    models: tuple[str, ...],
+    window: float | None,
+    rows: int | None,
+    reference: str | None,
+    every: float | None,
+    no_notify: bool,
+    as_json: bool,
+) -> None:
     with open_from(ctx) as project:
         names = list(models) or list(project.config.models)
         for name in names:
@@ -207,8 +233,8 @@ def _print(run: MonitorRun, link: str) -> None:
     for d in run.deliveries:
         if d.ok:
             mark = markup("sent")
-        elif d.status == NOT_CONFIGURED:
-            mark = markup("[bold red]NOT CONFIGURED[/]: {}", d.error)
+        elif d.status == NOT_CONFIGURED:  # why, and what to set: the error at the end
+            mark = markup("[bold red]NOT CONFIGURED[/]")
         else:
             mark = markup("[red]FAILED after {} attempt(s)[/]: {}", d.attempts, d.error)
         console.print(markup("  alert #{} to {}: ", d.alert, d.channel.label) + mark)

@@ -34,6 +34,9 @@ from .notifiers import NOT_CONFIGURED, NOTIFIERS, Channel, Delivery, Notifier, s
 from .rules import Condition
 
 logger = logging.getLogger(__name__)
+UNREACHED = "shipyard_unreached"
+"""Set on the log record of an owner a channel cannot reach for a missing setting: a caller
+that says so itself (``shipyard monitor`` ends with that error) filters the record out."""
 
 ACTIVE = ("pending", "firing")
 OWNER = "owner"
@@ -218,6 +221,7 @@ class Alerts:
                 logger.error(
                     "alert #%s of %s did not reach its owner %s: %s is not configured: %s",
                     d.alert, d.model, owner, d.channel.label, d.error,
+                    extra={UNREACHED: True},
                 )  # fmt: skip
         with self.store.transaction() as conn:
             for (alert, _, _), delivery in zip(jobs, results, strict=True):
