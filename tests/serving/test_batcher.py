@@ -1,4 +1,5 @@
-"""Micro-batching: requests that wait together go in one model call; failures reach every waiter."""
+"""Micro-batching: requests that wait together go in one model call; a failing call is made
+again request by request, so one request's rows fail only that request."""
 
 from __future__ import annotations
 
@@ -76,6 +77,41 @@ def test_a_failing_call_fails_every_request_in_it() -> None:
         isinstance(r, ModelFailure) and r.kind == "error" and "boom" in r.detail for r in results
     )
     assert len(seen) >= 1 and isinstance(seen[0], RuntimeError)
+
+
+def test_one_requests_bad_rows_fail_it_alone_not_the_requests_it_shared_a_call_with() -> None:
+    """A null for a model that refuses NaN: that request fails, the others sharing its call
+    are answered, and the breaker does not hear of a failing model."""
+    calls: list[int] = []
+    seen: list[BaseException | None] = []
+    gate = threading.Event()
+
+    def model(matrix: np.ndarray) -> tuple[np.ndarray, None]:
+        calls.append(len(matrix))
+        gate.wait(5)
+        if np.isnan(matrix.astype(float)).any():
+            raise ValueError("Input X contains NaN.")
+        return matrix[:, 0] * 2, None
+
+    async def main() -> list[object]:
+        batcher = Batcher("m", model, on_batch=lambda n, s, usage, e: seen.append(e))
+        first = batcher.submit(rows(1))  # runs alone while the others queue
+        queued = [
+            batcher.submit(rows(2)),
+            batcher.submit(VALIDATOR.records([{"x": None}])),
+            batcher.submit(rows(3, 4)),
+        ]
+        await asyncio.sleep(0.05)
+        gate.set()
+        results = await asyncio.gather(first, *queued, return_exceptions=True)
+        batcher.close()
+        return list(results)
+
+    _, good, bad, pair = asyncio.run(main())
+    assert calls == [1, 4, 1, 1, 2]  # the shared call of 4 rows, then each request again
+    assert good[0].tolist() == [4.0] and pair[0].tolist() == [6.0, 8.0]  # type: ignore[index]
+    assert isinstance(bad, ModelFailure) and "contains NaN" in bad.detail
+    assert seen == [None, None]  # the model answered others: not a failing model
 
 
 def test_a_closed_batcher_hands_requests_back() -> None:

@@ -6,6 +6,11 @@ next call takes all of them, up to ``max_batch_size`` rows. ``max_wait_ms`` > 0
 holds a small batch that long for company. Calls run on one thread per model
 version, so a model that hangs holds only its own thread; a switch to another
 version gets a fresh thread and never waits behind the hung call.
+
+A call of several requests that raises is made again request by request: one
+client's rows the model cannot take (a null for a model that refuses NaN) fail that
+request alone, not the others that shared its call. Only when every request fails
+does the model count as failing (the breaker hears it).
 """
 
 from __future__ import annotations
@@ -26,6 +31,10 @@ from .usage import Snapshot, ThreadUsage, Usage
 from .validation import Rows
 
 Result = tuple[np.ndarray, np.ndarray | None]
+
+
+class Isolated(list[Result | Exception]):
+    """A shared call that raised, made again per request: each request's result or error."""
 
 
 class ModelFailure(Exception):
@@ -272,23 +281,57 @@ class Batcher:
             lambda f: loop.call_soon_threadsafe(self._finish, f, batch, rows, started)
         )
 
-    def _run(self, parts: list[Rows]) -> Result:
+    def _run(self, parts: list[Rows]) -> Result | Isolated:
         clocks = self._executor.usage
         start = self._usage_start = clocks.snapshot()
         self._began = time.perf_counter()
         try:
-            return self.call(model_input(parts))
+            try:
+                return self.call(model_input(parts))
+            except Exception:
+                if len(parts) == 1:
+                    raise
+            return Isolated(self._each(part) for part in parts)
         finally:
             self._usage = clocks.since(start)
 
+    def _each(self, part: Rows) -> Result | Exception:
+        try:
+            return self.call(model_input([part]))
+        except Exception as exc:
+            return exc
+
     def _finish(
-        self, done: ThreadFuture[Result], batch: list[Pending], rows: int, started: float
+        self,
+        done: ThreadFuture[Result | Isolated],
+        batch: list[Pending],
+        rows: int,
+        started: float,
     ) -> None:
         self.running_since = None
         self.running_rows = 0
         self._usage_start = None  # until the next call starts on the thread
         seconds = time.perf_counter() - started
         error = done.exception()
+        answer = done.result() if error is None else None
+        if isinstance(answer, Isolated):
+            failed = [e for e in answer if isinstance(e, Exception)]
+            # some requests answered: the model works, those rows were the trouble
+            self._on_batch(
+                rows, seconds, self._usage, failed[0] if len(failed) == len(batch) else None
+            )
+            for item, each in zip(batch, answer, strict=True):
+                if item.future.done():
+                    continue
+                if isinstance(each, Exception):
+                    item.future.set_exception(
+                        ModelFailure("error", f"{type(each).__name__}: {each}")
+                    )
+                else:
+                    item.future.set_result(each)
+            if self._queue and not self.closed:
+                self._dispatch()
+            return
         self._on_batch(rows, seconds, self._usage, error)
         if error is not None:
             failure = ModelFailure("error", f"{type(error).__name__}: {error}")
@@ -296,7 +339,8 @@ class Batcher:
                 if not item.future.done():
                     item.future.set_exception(failure)
         else:
-            labels, proba = done.result()
+            assert answer is not None
+            labels, proba = answer
             offset = 0
             for item in batch:
                 end = offset + item.rows.n
