@@ -163,6 +163,29 @@ def test_a_missing_source_header_is_reported_like_a_missing_column(
     assert "schema_drift: missing column(s) mean_radius (header 'mean radius')" in result.output
 
 
+def test_the_same_file_after_a_schema_fix_says_how_to_validate_it_again(
+    project_dir: Path, sklearn_csvs: Path
+) -> None:
+    """Its quarantined rows are not looked at again in append mode: the answer says so,
+    and --mode replace validates the file under the new schema."""
+    csv = str(sklearn_csvs / "wine.csv")
+    assert run(project_dir, "data", "infer", csv, "--dataset", "wine").exit_code == 0
+    file = project_dir / "shipyard.yaml"
+    text = file.read_text()
+    wrong = text.replace("magnesium: {type: float", "magnesium: {type: float, max: 100", 1)
+    assert wrong != text
+    file.write_text(wrong)
+    assert run(project_dir, "data", "ingest", "wine", csv, "--json").exit_code in (0, 1)
+    file.write_text(text)  # the fix
+    again = run(project_dir, "data", "ingest", "wine", csv)
+    assert again.exit_code == 0, again.output
+    said = " ".join(again.output.split())
+    assert "nothing new: already in wine@1: wine.csv; the schema changed since wine@1" in said
+    assert "ingest with --mode replace" in said
+    replaced = run(project_dir, "data", "ingest", "wine", csv, "--mode", "replace", "--json")
+    assert json.loads(replaced.stdout)["report"]["quarantined"] == 0
+
+
 def test_a_batch_mostly_quarantined_fails_naming_the_check(
     project_dir: Path, sklearn_csvs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -108,7 +108,8 @@ def ingest(
     skipped: tuple[str, ...] = ()
     parent = versions.latest(name)
     if mode == "append" and parent is not None:
-        already = files_in(parent, dataset, schema_hash(dataset), versions)
+        current = schema_hash(dataset)
+        already = files_in(parent, dataset, current, versions)
         repeats = [(b, already[b.source.sha256]) for b in batches if b.source.sha256 in already]
         skipped = tuple(f"{b.source.uri} (already in {ref})" for b, ref in repeats)
         batches = [b for b in batches if b.source.sha256 not in already]
@@ -117,6 +118,12 @@ def ingest(
                 Path(b.source.uri).name + (f" (since {ref})" if ref != parent.ref else "")
                 for b, ref in repeats
             )
+            if parent.schema_hash != current:  # its quarantined rows are not looked at again
+                reason += (
+                    f"; the schema changed since {parent.ref}, and what it quarantined then "
+                    "stays out: ingest with --mode replace to validate the files again under "
+                    "the new schema"
+                )
             return _nothing_new(parent, reason, [b for b, _ in repeats], [], versions, skipped)
     batch = combine(batches)
     files = [(b.source.sha256, b.source.uri) for b in batches if b.source.sha256]
