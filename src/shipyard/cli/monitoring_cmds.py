@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,32 +79,7 @@ def monitor(
     Runs once (for cron) unless --every is given. Each run keeps a JSON and an HTML
     report and its figures in the metadata store.
     """
-    from shipyard.monitoring.alerting import UNREACHED
-
-    alerting_log = logging.getLogger("shipyard.monitoring.alerting")
-
-    def said_below(record: logging.LogRecord) -> bool:
-        """An owner a channel cannot reach: said once, as the error this command ends with."""
-        return not getattr(record, UNREACHED, False)
-
-    alerting_log.addFilter(said_below)
-    try:
-        _monitor(ctx, models, window, rows, reference, every, no_notify, as_json)
-    finally:
-        alerting_log.removeFilter(said_below)
-
-
-def _monitor(
-    ctx: click.Context,
-    models: tuple[str, ...],
-    window: float | None,
-    rows: int | None,
-    reference: str | None,
-    every: float | None,
-    no_notify: bool,
-    as_json: bool,
-) -> None:
-    with open_from(ctx) as project:
+    with open_from(ctx) as project, _unreached_owners_said_here():
         names = list(models) or list(project.config.models)
         for name in names:
             project.models.config(name)  # an unknown model fails before any work
@@ -145,6 +121,24 @@ def _monitor(
             except KeyboardInterrupt:
                 err_console.print("stopped")
                 return
+
+
+@contextmanager
+def _unreached_owners_said_here() -> Iterator[None]:
+    """Drop the alerting layer's log line of an owner a channel cannot reach: ``monitor``
+    says it once, as the error it ends with (:func:`_unreachable`)."""
+    from shipyard.monitoring.alerting import UNREACHED
+
+    alerting_log = logging.getLogger("shipyard.monitoring.alerting")
+
+    def not_said_here(record: logging.LogRecord) -> bool:
+        return not getattr(record, UNREACHED, False)
+
+    alerting_log.addFilter(not_said_here)
+    try:
+        yield
+    finally:
+        alerting_log.removeFilter(not_said_here)
 
 
 def _unreachable(runs: list[MonitorRun], models: Mapping[str, ModelConfig]) -> ConfigError | None:
