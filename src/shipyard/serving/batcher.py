@@ -313,44 +313,40 @@ class Batcher:
         self._usage_start = None  # until the next call starts on the thread
         seconds = time.perf_counter() - started
         error = done.exception()
-        answer = done.result() if error is None else None
-        if isinstance(answer, Isolated):
-            failed = [e for e in answer if isinstance(e, Exception)]
-            # some requests answered: the model works, those rows were the trouble
-            self._on_batch(
-                rows, seconds, self._usage, failed[0] if len(failed) == len(batch) else None
-            )
-            for item, each in zip(batch, answer, strict=True):
-                if item.future.done():
-                    continue
-                if isinstance(each, Exception):
-                    item.future.set_exception(
-                        ModelFailure("error", f"{type(each).__name__}: {each}")
-                    )
-                else:
-                    item.future.set_result(each)
-            if self._queue and not self.closed:
-                self._dispatch()
-            return
-        self._on_batch(rows, seconds, self._usage, error)
+        outcomes: list[Result | BaseException]
         if error is not None:
-            failure = ModelFailure("error", f"{type(error).__name__}: {error}")
-            for item in batch:
-                if not item.future.done():
-                    item.future.set_exception(failure)
+            outcomes = [error] * len(batch)
         else:
-            assert answer is not None
-            labels, proba = answer
-            offset = 0
-            for item in batch:
-                end = offset + item.rows.n
-                if not item.future.done():
-                    item.future.set_result(
-                        (labels[offset:end], None if proba is None else proba[offset:end])
-                    )
-                offset = end
+            answer = done.result()
+            if isinstance(answer, Isolated):
+                outcomes = list(answer)
+                failed = [e for e in answer if isinstance(e, Exception)]
+                # some requests answered: the model works, those rows were the trouble
+                error = failed[0] if len(failed) == len(batch) else None
+            else:
+                outcomes = _split(answer, batch)
+        self._on_batch(rows, seconds, self._usage, error)
+        for item, each in zip(batch, outcomes, strict=True):
+            if item.future.done():
+                continue
+            if isinstance(each, BaseException):
+                item.future.set_exception(ModelFailure("error", f"{type(each).__name__}: {each}"))
+            else:
+                item.future.set_result(each)
         if self._queue and not self.closed:
             self._dispatch()
+
+
+def _split(answer: Result, batch: list[Pending]) -> list[Result | BaseException]:
+    """One call's labels and probabilities, cut into each request's rows."""
+    labels, proba = answer
+    parts: list[Result | BaseException] = []
+    offset = 0
+    for item in batch:
+        end = offset + item.rows.n
+        parts.append((labels[offset:end], None if proba is None else proba[offset:end]))
+        offset = end
+    return parts
 
 
 def _expire(item: Pending) -> None:
