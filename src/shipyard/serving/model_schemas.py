@@ -203,39 +203,33 @@ _DATATYPE = {
 }
 
 
+def _tensor(name: str, data: dict[str, Any], max_rows: int) -> dict[str, Any]:
+    """A V2 input tensor named ``name`` of one column, its ``data`` as ``data`` says."""
+    return {
+        "type": "object",
+        "required": ["name", "shape", "data"],
+        "properties": {
+            "name": {"const": name},
+            "shape": _column_shape(max_rows),
+            "datatype": _DATATYPE,
+            "data": data,
+        },
+    }
+
+
 def _v2_request(
     features: dict[str, dict[str, Any]], carried: dict[str, Any], max_rows: int
 ) -> dict[str, Any]:
     """One tensor per feature (``[n]`` or ``[n, 1]``), or one ``[n, features]`` tensor."""
     one_each = [
-        {
-            "type": "object",
-            "required": ["name", "shape", "data"],
-            "properties": {
-                "name": {"const": feature},
-                "shape": _column_shape(max_rows),
-                "datatype": _DATATYPE,
-                "data": {
-                    "type": "array",
-                    "items": {"anyOf": [value, {"type": "array", "items": value}]},
-                },
-            },
-        }
+        _tensor(
+            feature,
+            {"type": "array", "items": {"anyOf": [value, {"type": "array", "items": value}]}},
+            max_rows,
+        )
         for feature, value in features.items()
     ]
-    carried_tensors = [
-        {
-            "type": "object",
-            "required": ["name", "shape", "data"],
-            "properties": {
-                "name": {"const": name},
-                "shape": _column_shape(max_rows),
-                "datatype": _DATATYPE,
-                "data": {"type": "array"},
-            },
-        }
-        for name in carried
-    ]
+    carried_tensors = [_tensor(name, {"type": "array"}, max_rows) for name in carried]
     forms: list[dict[str, Any]] = [
         {
             "description": "one tensor per feature, each of shape [n] or [n, 1]",
