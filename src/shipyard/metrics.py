@@ -61,6 +61,22 @@ class MetricInputs:
         return np.asarray(self.y_true == self.positive)
 
     @cached_property
+    def unseen_labels(self) -> str:
+        """Labels among the rows scored that the model has no class for, said as a reason
+        for a metric left out ("" when there are none); read only when one is."""
+        if self.classes is None or self.task not in CLASSIFICATION:
+            return ""
+        known = {str(c) for c in self.classes}
+        unseen = sorted({str(v) for v in self.y_true.tolist()} - known)
+        if not unseen:
+            return ""
+        shown = ", ".join(repr(v) for v in unseen[:5]) + (" …" if len(unseen) > 5 else "")
+        return (
+            f"the rows scored have label(s) {shown} the model has no class for "
+            "(not in its training rows)"
+        )
+
+    @cached_property
     def score(self) -> np.ndarray:
         """The probability of the positive class."""
         return positive_score(self.proba, self.labels, self.positive)
@@ -186,7 +202,6 @@ def compute_metrics(
     loss with a label the model never saw) are left out, each with why in ``skipped``."""
     inputs = MetricInputs(task, np.asarray(y_true), np.asarray(y_pred), proba, classes)
     why: dict[str, str] = {} if skipped is None else skipped
-    unseen = _unseen_labels(inputs)
     results: dict[str, float] = {}
     for name in names:
         spec = METRIC_SPECS.get(name)
@@ -198,25 +213,13 @@ def compute_metrics(
         try:
             value = spec.compute(inputs)
         except ValueError as exc:  # e.g. only one class in the holdout
-            why[name] = unseen or str(exc).strip().splitlines()[0]
+            why[name] = inputs.unseen_labels or str(exc).strip().splitlines()[0]
             continue
         if np.isfinite(value):
             results[name] = round(float(value), 6)
         else:
-            why[name] = unseen or f"not a finite number ({value})"
+            why[name] = inputs.unseen_labels or f"not a finite number ({value})"
     return results
-
-
-def _unseen_labels(inputs: MetricInputs) -> str:
-    """Labels among the rows scored that the model has no class for, said as a reason."""
-    if inputs.classes is None or inputs.task not in CLASSIFICATION:
-        return ""
-    known = {str(c) for c in inputs.classes}
-    unseen = sorted({str(v) for v in inputs.y_true.tolist()} - known)
-    if not unseen:
-        return ""
-    shown = ", ".join(repr(v) for v in unseen[:5]) + (" …" if len(unseen) > 5 else "")
-    return f"the rows scored have label(s) {shown} the model has no class for (not in its training rows)"
 
 
 def positive_score(proba: np.ndarray, labels: list[Any], positive: Any) -> np.ndarray:
