@@ -151,10 +151,11 @@ class Monitoring:
         chosen = reference or config.monitoring.reference
         report = self.report(name, config, span, chosen)
         run_id, report_key, html_key = self._keep(report)
-        conditions = self._judge(name, config, report, chosen, now, own=window or rows)
+        others: dict[float, MonitorReport] = {}
+        conditions = self._judge(name, config, report, chosen, now, others, own=window or rows)
         changed = self.alerts.advance(name, conditions, now, report=html_key)
         deliveries = self.alerts.deliver(self._config.models, now) if notify else []
-        return MonitorRun(run_id, report, report_key, html_key, changed, deliveries)
+        return MonitorRun(run_id, report, report_key, html_key, changed, deliveries, others)
 
     def _judge(
         self,
@@ -163,23 +164,25 @@ class Monitoring:
         report: MonitorReport,
         reference: str,
         now: datetime,
+        others: dict[float, MonitorReport],
         *,
         own: float | int | None,
     ) -> list[Condition]:
-        """Each rule judged over its own ``window`` (the figures of another window read once
-        per window), as its exported Prometheus rule is; over ``report`` when the rule
-        names none, or when the run was asked for a window or rows of its own (``own``)."""
-        by_window: dict[float, MonitorReport] = {float(config.monitoring.window): report}
+        """Each rule judged over its own ``window`` (the report of another window read once,
+        kept in ``others`` by its seconds), as its exported Prometheus rule is; over
+        ``report`` when the rule names none, or when the run was asked for a window or
+        rows of its own (``own``)."""
+        main = float(config.monitoring.window)
         conditions = []
         for rule in config.alerts:
-            seconds = float(rule.window) if rule.window and not own else None
-            if seconds is None:
+            seconds = float(rule.window) if rule.window and not own else main
+            if seconds == main:
                 conditions.append(evaluate(rule, report))
                 continue
-            if seconds not in by_window:
+            if seconds not in others:
                 span = Window.last(seconds, now=now)
-                by_window[seconds] = self.report(name, config, span, reference)
-            conditions.append(evaluate(rule, by_window[seconds]))
+                others[seconds] = self.report(name, config, span, reference)
+            conditions.append(evaluate(rule, others[seconds]))
         return conditions
 
     def report(

@@ -296,8 +296,10 @@ def exported_figures(
             if index == 0:  # the run itself is over the monitoring window
                 out[label] = [*gauges(run.report, label), stamp]
                 continue
-            span = Window(end - timedelta(seconds=seconds), end)
-            report = monitoring.report(model, config, span, config.monitoring.reference)
+            report = run.windows.get(float(seconds))  # read by the run to judge its rules
+            if report is None:
+                span = Window(end - timedelta(seconds=seconds), end)
+                report = monitoring.report(model, config, span, config.monitoring.reference)
             out[label] = gauges(report, label)
         except Exception as exc:  # one window must not cost the others
             logger.warning(

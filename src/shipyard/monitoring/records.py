@@ -27,6 +27,8 @@ class MonitorRun:
     html_key: str
     alerts: list[Alert] = field(default_factory=list)
     deliveries: list[Delivery] = field(default_factory=list)
+    # the reports of the other windows its rules name (seconds -> report), read to judge them
+    windows: dict[float, MonitorReport] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
