@@ -64,9 +64,7 @@ class Deploy:
     def build(self, names: list[str], out: Path, *, force: bool = False) -> Written:
         """Write ``Dockerfile``, ``.dockerignore``, ``requirements.lock``, shipyard's wheel and
         ``app/`` (the project file and the user's modules) into ``out``."""
-        check_target(
-            out, force=force, command="shipyard build", keep=self._file.parent, state=self._state()
-        )
+        self._check_out(out, force=force, command="shipyard build")
         text = self._project_text()
         self._check_exposure()
         champions = self.champions(names)
@@ -110,13 +108,7 @@ class Deploy:
         force: bool = False,
     ) -> Written:
         """Write the manifests (one file per object kind) into ``out``."""
-        check_target(
-            out,
-            force=force,
-            command="shipyard deploy k8s",
-            keep=self._file.parent,
-            state=self._state(),
-        )
+        self._check_out(out, force=force, command="shipyard deploy k8s")
         if replicas < 1:
             raise DeployError(f"--replicas {replicas}: needs at least 1")
         text = self._project_text()
@@ -180,6 +172,10 @@ class Deploy:
                 "postgresql://user:${PGPASSWORD}@host/db, and set that variable at run time",
             )
         return text
+
+    def _check_out(self, out: Path, *, force: bool, command: str) -> None:
+        """Refuse ``out`` before any work: not the project's folder, nor where it keeps state."""
+        check_target(out, force=force, command=command, keep=self._file.parent, state=self._state())
 
     def _state(self) -> list[Path]:
         """Where this project keeps state on this machine: its ``.shipyard`` folder, a local

@@ -15,8 +15,8 @@ What each object is for, and the numbers in it:
 - ``Service``: ClusterIP on port 80 to the servers' port.
 - ``HorizontalPodAutoscaler`` (autoscaling/v2) on CPU, from the replicas asked for
   to three times that (the serving Deployment has no ``replicas`` of its own, so a
-  ``kubectl apply`` never resets the count the autoscaler chose); ``PodDisruptionBudget`` (policy/v1): one replica at most away
-  for a node drain.
+  ``kubectl apply`` never resets the count the autoscaler chose);
+  ``PodDisruptionBudget`` (policy/v1): one replica at most away for a node drain.
 - ``ConfigMap`` ``NAME-project``: the project file (without its comments), mounted over
   the image's; the pod templates carry its digest (``CONFIG_DIGEST``), so changing only
   the file rolls the pods.
