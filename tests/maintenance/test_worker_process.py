@@ -125,7 +125,9 @@ def test_a_worker_killed_in_a_training_step_leaves_a_failed_run_and_a_free_lock(
         aliases = project.models.registry.aliases("risk")
         assert aliases.get("champion") == 1  # untouched
         assert "challenger" not in aliases
-        assert f"run #{run.id} of risk is failed" in _log(b_log)
+        said = f"run #{run.id} of risk is failed"  # logged just after the record changes
+        wait_for("the recovering worker to say so", lambda: said in _log(b_log), timeout=60)
+        assert said in _log(b_log)
         assert [r.id for r in project.maintenance.runs("risk")] == [run.id]
     finally:
         stop(a)
