@@ -39,7 +39,7 @@ from .breaker import CLOSED, OPEN, CircuitBreaker
 from .fallback import MODEL, Answers, FallbackChain, row_keys
 from .metrics import Metrics
 from .usage import Usage
-from .validation import FieldSpec, Rows, RowValidator
+from .validation import MAX_PROBLEMS, FieldSpec, RequestError, Rows, RowValidator
 
 if TYPE_CHECKING:
     from .shadow import Shadow
@@ -84,6 +84,7 @@ class Loaded:
     batcher: Batcher
     warm_timings: list[tuple[int, float]] = field(default_factory=list)  # (rows, seconds)
     environment: str | None = None  # how its recorded environment differs from this one
+    refuses_missing: tuple[str, ...] = ()  # nullable features it cannot predict with a null in
 
 
 @dataclass
@@ -245,10 +246,20 @@ class Deployment:
                 timings.append((n, time.perf_counter() - started))
                 if len(labels) != n or (proba is not None and len(proba) != n):
                     raise ValueError(f"{n} rows in, {len(labels)} answers out")
+            refuses = missing_refused(predictor, order, self.validator.fields)
         except Exception:
             batcher.close()
             raise
-        return Loaded(version, predictor, batcher, timings[-2:])
+        if refuses:
+            logger.warning(
+                "%s: %s cannot predict with a missing value in %s, which shipyard.yaml "
+                "declares nullable: such requests get 422 (declare them nullable: false, "
+                "or train with an imputer)",
+                self.key,
+                version.ref,
+                ", ".join(refuses),
+            )
+        return Loaded(version, predictor, batcher, timings[-2:], refuses_missing=refuses)
 
     def _invoke(self, predictor: Predictor, order: list[int] | None, rows: Any) -> Result:
         """One model call (on the model's thread), with an injected fault if one is set."""
@@ -358,6 +369,8 @@ class Deployment:
             if loaded is None:
                 reason = "unloaded"
                 break
+            if loaded.refuses_missing:
+                refuse_missing(loaded, rows)
             if self.breaker.state != OPEN:
                 self._admit(loaded, rows.n, started)
             if not self.breaker.allow():
@@ -607,6 +620,60 @@ _REASONS = {
     "timeout": "it ran past its latency budget",
     "error": "it raised an error",
 }
+
+
+def missing_refused(
+    predictor: Predictor, order: list[int] | None, fields: list[FieldSpec]
+) -> tuple[str, ...]:
+    """The nullable features ``predictor`` raises on when one of them is null (probed).
+
+    One row with every nullable feature null; only when the model refuses it, one row
+    per feature. A model that takes nulls (an imputer, trees that route NaN) costs one call.
+    """
+    nullable = [spec.name for spec in fields if spec.nullable]
+
+    def refuses(names: list[str]) -> bool:
+        rows = warm_rows(fields, 1)
+        for name in names:
+            column = rows.columns[name]
+            missing = np.empty(1, dtype=column.dtype)
+            missing[0] = np.nan if column.dtype.kind == "f" else None
+            rows.columns[name] = missing
+        try:
+            _call(predictor, order, model_input([rows]))
+        except Exception:
+            return True
+        return False
+
+    if not nullable or not refuses(nullable):
+        return ()
+    return tuple(name for name in nullable if refuses([name]))
+
+
+def refuse_missing(loaded: Loaded, rows: Rows) -> None:
+    """A 422 naming each row and feature the answering version cannot take a null in.
+
+    Such a request never reaches the model: its failure would be the client's input,
+    not the model's, and must not count towards the breaker.
+    """
+    problems: list[str] = []
+    columns = rows.columns
+    for name in loaded.refuses_missing:
+        column = columns[name]
+        if column.dtype.kind == "f":
+            where = np.flatnonzero(np.isnan(column))
+        else:
+            where = np.flatnonzero([value is None for value in column])
+        problems += [f"rows[{index}].{name}: null" for index in where[:MAX_PROBLEMS]]
+    if problems:
+        version = loaded.version
+        raise RequestError(
+            f"{version.ref} cannot predict with a missing value in "
+            f"{', '.join(loaded.refuses_missing)} (it raises on a null there)",
+            problems=problems[:MAX_PROBLEMS],
+            hint="send a value for each of these fields; the project owner can declare them "
+            "'nullable: false' in shipyard.yaml, or serve a version trained with an imputer",
+        )
 
 
 def _call(predictor: Predictor, order: list[int] | None, rows: Any) -> Result:
