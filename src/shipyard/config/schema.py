@@ -286,6 +286,10 @@ class ServingConfig(_Section):
     max_batch_size: Annotated[int, Field(ge=1)] = 64
     max_wait_ms: Annotated[float, Field(ge=0)] = 0.0
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    # a request of n rows gets latency_budget_ms + per_row_ms * n (by default measured by
+    # the server when it loads the version), or batch_budget_ms when that is declared
+    per_row_ms: Annotated[float, Field(ge=0)] | None = None
+    batch_budget_ms: Annotated[float, Field(gt=0)] | None = None
 
 
 Task = Literal["binary_classification", "multiclass_classification", "regression"]

@@ -150,7 +150,10 @@ class Deployment:
         self.metrics = metrics
         breaker = config.serving.breaker
         self.breaker = CircuitBreaker(breaker.failures, breaker.window_s, breaker.cooldown_s)
-        self.budget_s = config.latency_budget_ms / 1000.0
+        self.budget_s = config.latency_budget_ms / 1000.0  # a request of one row
+        batch_ms = config.serving.batch_budget_ms
+        self.batch_budget_s = None if batch_ms is None else max(batch_ms / 1000.0, self.budget_s)
+        self.per_row_s = 0.0  # set when a version is installed (declared, or measured)
         self.lag = lag or LoopLag()
         self.service = ServiceTime(config.serving.max_batch_size)
         self.draining = False  # shed requests are told 503 (go elsewhere), not 429
@@ -163,6 +166,19 @@ class Deployment:
         self.challenger_error: str | None = None  # why the challenger did not load
         self.challenger_refused: int | None = None  # its version (not retried until asked)
         self._last_stall = -1e9  # perf_counter time a stalled call last counted as a failure
+
+    def budget(self, rows: int) -> float:
+        """The latency budget of a request of ``rows`` rows, in seconds.
+
+        ``latency_budget_ms`` is a single row's; a request of n rows gets ``per_row_s``
+        more per row, or ``serving.batch_budget_ms`` when that is declared, so a batch
+        the model scores in time is answered by it, not shed or timed out.
+        """
+        if rows <= 1:
+            return self.budget_s
+        if self.batch_budget_s is not None:
+            return self.batch_budget_s
+        return self.budget_s + self.per_row_s * rows
 
     @property
     def follows_alias(self) -> bool:
@@ -225,7 +241,9 @@ class Deployment:
                 max_batch_size=serving.max_batch_size,
                 max_wait_s=serving.max_wait_ms / 1000.0 if hold_s is None else hold_s,
                 stall_s=stall_s,
-                blame=lambda wall, usage: self._blame(wall, usage, stall_s),
+                blame=lambda wall, usage: self._blame(
+                    wall, usage, max(stall_s, self.budget(batcher.running_rows) / 2)
+                ),
             )
         else:
             batcher = Batcher(
@@ -290,6 +308,7 @@ class Deployment:
         self.service = ServiceTime(self.config.serving.max_batch_size)  # a new model, new times
         for rows, seconds in loaded.warm_timings:
             self.service.record(rows, seconds)
+        self.per_row_s = per_row_budget(self.config.serving.per_row_ms, loaded.warm_timings)
         self.metrics.set("shipyard_model_loaded", (self.name, str(loaded.version.version)), 1)
         if old is not None:
             self.metrics.set("shipyard_model_loaded", (self.name, str(old.version.version)), 0)
@@ -430,7 +449,7 @@ class Deployment:
         if not queued:
             return  # the model's next call always has a request: it never starves
         wait = self._wait(batcher, n) + time.perf_counter() - started
-        limit = self.budget_s * ADMIT_SHARE
+        limit = self.budget(n) * ADMIT_SHARE
         if queued + n <= batcher.max_batch_size and wait <= limit:
             return  # the model's next call: its lag aside, it would be answered in time
         if wait + self.lag.seconds > limit:
@@ -466,7 +485,7 @@ class Deployment:
 
     async def _call(self, loaded: Loaded, rows: Rows, started: float) -> Result:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(0.0, self.budget_s - (time.perf_counter() - started))
+        deadline = loop.time() + max(0.0, self.budget(rows.n) - (time.perf_counter() - started))
         return await loaded.batcher.submit(rows, deadline)
 
     def _degraded(self, rows: Rows, reason: str) -> Outcome:
@@ -515,7 +534,11 @@ class Deployment:
         CPU and the interpreter lock is load, and load is shed, not blamed.
         """
         if limit is None:
-            limit = self.current.batcher.stall_s if self.current else self.budget_s
+            if self.current is None:
+                limit = self.budget_s
+            else:  # a large request's call may take the time its own budget gives it
+                batcher = self.current.batcher
+                limit = max(batcher.stall_s, self.budget(batcher.running_rows) / 2)
         if usage is not None:
             wall = usage.wall  # from when its thread began it, not from when it was queued
         if wall < limit:
@@ -539,7 +562,7 @@ class Deployment:
         if error is not None:
             self.breaker.failure()
             logger.warning("%s: the model raised %s: %s", self.name, type(error).__name__, error)
-        elif self._blame(seconds, usage, self.budget_s):
+        elif self._blame(seconds, usage, self.budget(rows)):
             if time.perf_counter() - self._last_stall > seconds:  # not counted while it ran
                 self._last_stall = time.perf_counter()
                 self.breaker.failure()
@@ -580,6 +603,9 @@ class Deployment:
             "features": self.validator.names,
             "classes": loaded.predictor.classes if loaded else None,
             "latency_budget_ms": self.config.latency_budget_ms,
+            # a request of n rows: latency_budget_ms + per_row_ms * n, or batch_budget_ms
+            "per_row_ms": round(self.per_row_s * 1000, 4),
+            "batch_budget_ms": self.config.serving.batch_budget_ms,
             "circuit": self.breaker.shown,
             "load": {  # what admission control sees now
                 "queued_rows": loaded.batcher.queued_rows if loaded else 0,
@@ -620,6 +646,19 @@ _REASONS = {
     "timeout": "it ran past its latency budget",
     "error": "it raised an error",
 }
+
+
+PER_ROW_MARGIN = 2.0
+"""A measured per-row cost is doubled for the budget: a busy machine's calls run slower."""
+
+
+def per_row_budget(declared_ms: float | None, timings: list[tuple[int, float]]) -> float:
+    """Seconds of budget per row of a request: ``serving.per_row_ms`` when declared, else
+    twice the per-row cost of the largest warm-up call (0 when none had several rows)."""
+    if declared_ms is not None:
+        return declared_ms / 1000.0
+    measured = [seconds / rows for rows, seconds in timings if rows > 1]
+    return PER_ROW_MARGIN * max(measured) if measured else 0.0
 
 
 def missing_refused(

@@ -238,6 +238,8 @@ MODEL_STATUS = {
         "features": {"type": "array", "items": {"type": "string"}},
         "classes": {"type": ["array", "null"]},
         "latency_budget_ms": {"type": "number"},
+        "per_row_ms": {"type": "number", "description": "budget added per row of a request"},
+        "batch_budget_ms": {"type": ["number", "null"]},
         "circuit": {"type": "string"},
         "load": {"type": "object"},
         "fallback": {"type": "array", "items": {"type": "string"}},

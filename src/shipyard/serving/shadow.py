@@ -126,7 +126,7 @@ class Shadow:
             self._canary("busy")  # it would not answer in time: the champion does
             return await deployment.predict(rows, started)
         loop = asyncio.get_running_loop()
-        left = deployment.budget_s * CANARY_SHARE - (time.perf_counter() - started)
+        left = deployment.budget(rows.n) * CANARY_SHARE - (time.perf_counter() - started)
         began = time.perf_counter()
         try:
             labels, proba = await batcher.submit(rows, loop.time() + max(0.0, left))
@@ -176,7 +176,8 @@ class Shadow:
             self._count("shed")
             return
         batcher = other.batcher
-        deadline = asyncio.get_running_loop().time() + batcher.max_wait_s + self.deployment.budget_s
+        budget = self.deployment.budget(rows.n)
+        deadline = asyncio.get_running_loop().time() + batcher.max_wait_s + budget
         future = batcher.submit(rows, deadline)
         self.in_flight += 1
         future.add_done_callback(
