@@ -147,3 +147,20 @@ def test_bad_feedback(live: LiveServer) -> None:
         "feedback[0].label: expected one of the classes [False, True], got 'maybe'",
         "feedback[1].prediction_id: expected the id a prediction answered with",
     ]
+
+
+def test_a_number_is_not_a_boolean_class_in_feedback(live: LiveServer) -> None:
+    payload = _problem(
+        _post(live, json.dumps([{"prediction_id": "x-1", "label": 1}]), "/v1/models/risk/feedback"),
+        422,
+    )
+    assert payload["problems"] == [
+        "feedback[0].label: expected one of the classes [False, True], got 1"
+    ]
+
+
+def test_a_boolean_is_not_an_integer_class() -> None:
+    from shipyard.serving.feedback import is_class
+
+    assert is_class(1, [0, 1]) and is_class(1.0, [0, 1]) and is_class(True, [False, True])
+    assert not is_class(True, [0, 1]) and not is_class(0, [False, True])

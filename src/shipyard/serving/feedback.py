@@ -57,7 +57,7 @@ def feedback_chunk(name: str, body: Any, deployment: Deployment, max_rows: int) 
                 or not math.isfinite(label)
             ):
                 problems.append(f"{at}.label: expected a number, got {label!r}")
-        elif classes is not None and label not in classes:
+        elif classes is not None and not is_class(label, classes):
             problems.append(f"{at}.label: expected one of the classes {classes}, got {label!r}")
         ids.append(str(pid))
         labels.append(label)
@@ -68,3 +68,10 @@ def feedback_chunk(name: str, body: Any, deployment: Deployment, max_rows: int) 
         )
     now = time.time()
     return Chunk(name, len(ids), (("time", now),), (("prediction_id", ids), ("label", labels)))
+
+
+def is_class(label: Any, classes: list[Any]) -> bool:
+    """Whether ``label`` is one of ``classes``: ``true`` is not the class ``1`` (nor ``1`` the
+    class ``True``), though Python finds them equal."""
+    flag = type(label) is bool
+    return any(label == c and (type(c) is bool) == flag for c in classes)
