@@ -1,25 +1,39 @@
 """Monitoring: reference profiles, drift, data quality, performance from feedback,
-service SLOs, and alerts with an owner."""
+service SLOs, and alerts with an owner.
 
-from .alerting import Alert, Alerts
-from .api import Monitoring, MonitorRun
-from .drift import DriftResult, FeatureDrift
-from .notifiers import NOT_CONFIGURED, undeliverable
-from .profile import Profile, build_profile
-from .prometheus import exported_figures
-from .report import MonitorReport
+Its names load on first use (:mod:`shipyard.lazy`): importing one module of the
+stage does not import the others."""
 
-__all__ = [
-    "NOT_CONFIGURED",
-    "Alert",
-    "Alerts",
-    "DriftResult",
-    "FeatureDrift",
-    "MonitorReport",
-    "MonitorRun",
-    "Monitoring",
-    "Profile",
-    "build_profile",
-    "exported_figures",
-    "undeliverable",
-]
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shipyard.lazy import exports
+
+if TYPE_CHECKING:
+    from .alerting import Alert, Alerts
+    from .api import Monitoring
+    from .drift import DriftResult, FeatureDrift
+    from .notifiers import NOT_CONFIGURED, undeliverable
+    from .profile import Profile, build_profile
+    from .prometheus import exported_figures
+    from .records import MonitorRun
+    from .report import MonitorReport
+
+_NAMES = {
+    "Alert": ".alerting",
+    "Alerts": ".alerting",
+    "build_profile": ".profile",
+    "DriftResult": ".drift",
+    "exported_figures": ".prometheus",
+    "FeatureDrift": ".drift",
+    "Monitoring": ".api",
+    "MonitorReport": ".report",
+    "MonitorRun": ".records",
+    "NOT_CONFIGURED": ".notifiers",
+    "Profile": ".profile",
+    "undeliverable": ".notifiers",
+}
+__all__ = sorted(_NAMES)
+__getattr__, __dir__ = exports(__name__, _NAMES)
+
