@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from shipyard.lazy import exports
 
 if TYPE_CHECKING:
-    from .api import DatasetSummary, Datasets, Export
+    from .api import Datasets, DatasetSummary, Export
     from .diff import DatasetDiff
     from .ingest import IngestResult
     from .selection import Selection
@@ -31,6 +31,17 @@ _NAMES = {
     "SqlQuery": ".sources",
     "ValidationReport": ".validate",
 }
-__all__ = sorted(_NAMES)
+__all__ = [
+    "DTYPES",
+    "DatasetDiff",
+    "DatasetSummary",
+    "DatasetVersion",
+    "Datasets",
+    "Export",
+    "IngestResult",
+    "NamedFrame",
+    "Selection",
+    "SqlQuery",
+    "ValidationReport",
+]
 __getattr__, __dir__ = exports(__name__, _NAMES)
-

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 from shipyard.lazy import exports
 
 if TYPE_CHECKING:
-    from .api import Evaluations, GateError
     from . import behaviour
+    from .api import Evaluations, GateError
     from .behaviour import scores
     from .records import Evaluation, EvaluationSummary
     from .report import CheckOutcome, EvaluationReport
@@ -28,6 +28,15 @@ _NAMES = {
     "GateError": ".api",
     "scores": ".behaviour",
 }
-__all__ = sorted(_NAMES)
+__all__ = [
+    "CheckOutcome",
+    "Evaluation",
+    "EvaluationReport",
+    "EvaluationSummary",
+    "Evaluations",
+    "GateError",
+    "behaviour",
+    "evaluate",
+    "scores",
+]
 __getattr__, __dir__ = exports(__name__, _NAMES)
-

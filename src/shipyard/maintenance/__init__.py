@@ -11,7 +11,15 @@ from shipyard.lazy import exports
 
 if TYPE_CHECKING:
     from .api import Maintenance
-    from .records import ACTIVE, Check, MaintenanceError, RetrainRun, RollbackError, RunInProgressError, STATES
+    from .records import (
+        ACTIVE,
+        STATES,
+        Check,
+        MaintenanceError,
+        RetrainRun,
+        RollbackError,
+        RunInProgressError,
+    )
 
 _NAMES = {
     "ACTIVE": ".records",
@@ -23,6 +31,14 @@ _NAMES = {
     "RunInProgressError": ".records",
     "STATES": ".records",
 }
-__all__ = sorted(_NAMES)
+__all__ = [
+    "ACTIVE",
+    "STATES",
+    "Check",
+    "Maintenance",
+    "MaintenanceError",
+    "RetrainRun",
+    "RollbackError",
+    "RunInProgressError",
+]
 __getattr__, __dir__ = exports(__name__, _NAMES)
-

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from shipyard.lazy import exports
 
 if TYPE_CHECKING:
-    from .api import ModelCard, ModelSummary, Models
+    from .api import ModelCard, Models, ModelSummary
     from .environment import EnvironmentCheck, EnvironmentMismatchError, check_environment
     from .fit_check import ModelMismatchError
     from .formats import ModelFormatError
@@ -32,6 +32,19 @@ _NAMES = {
     "Predictor": ".predictor",
     "Registry": ".registry",
 }
-__all__ = sorted(_NAMES)
+__all__ = [
+    "AliasError",
+    "EnvironmentCheck",
+    "EnvironmentMismatchError",
+    "ModelCard",
+    "ModelFormatError",
+    "ModelMismatchError",
+    "ModelSummary",
+    "ModelVersion",
+    "Models",
+    "PredictionInputError",
+    "Predictor",
+    "Registry",
+    "check_environment",
+]
 __getattr__, __dir__ = exports(__name__, _NAMES)
-

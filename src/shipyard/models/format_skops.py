@@ -17,14 +17,14 @@ from .trusted import refused_types
 
 
 def _dump(model: Any) -> bytes:
-    import skops.io as sio
+    from .skops_io import sio  # skops.io, with its trusted types from the cache
 
     data: bytes = sio.dumps(model)
     return data
 
 
 def _load(data: bytes, context: LoadContext) -> Any:
-    import skops.io as sio
+    from .skops_io import sio  # skops.io, with its trusted types from the cache
 
     trusted_types = list(context.trusted_types)
     untrusted = sio.get_untrusted_types(data=data)

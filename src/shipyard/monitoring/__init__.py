@@ -34,6 +34,18 @@ _NAMES = {
     "Profile": ".profile",
     "undeliverable": ".notifiers",
 }
-__all__ = sorted(_NAMES)
+__all__ = [
+    "NOT_CONFIGURED",
+    "Alert",
+    "Alerts",
+    "DriftResult",
+    "FeatureDrift",
+    "MonitorReport",
+    "MonitorRun",
+    "Monitoring",
+    "Profile",
+    "build_profile",
+    "exported_figures",
+    "undeliverable",
+]
 __getattr__, __dir__ = exports(__name__, _NAMES)
-

@@ -307,7 +307,7 @@ WORKER_MODULES = (
 )
 """What every worker imports before it serves (its models' formats come on top)."""
 FORMAT_MODULES = {
-    "skops": "skops.io",
+    "skops": "shipyard.models.skops_io",  # skops.io, its trusted types from the cache
     "onnx": "onnxruntime",
     "lightgbm": "lightgbm",
     "xgboost": "xgboost",

@@ -10,7 +10,15 @@ from typing import TYPE_CHECKING
 from shipyard.lazy import exports
 
 if TYPE_CHECKING:
-    from .run import TrainingError, TrainingRun, check_param_names, code_version, environment, parse_params, train
+    from .run import (
+        TrainingError,
+        TrainingRun,
+        check_param_names,
+        code_version,
+        environment,
+        parse_params,
+        train,
+    )
 
 _NAMES = {
     "check_param_names": ".run",
@@ -21,6 +29,13 @@ _NAMES = {
     "TrainingError": ".run",
     "TrainingRun": ".run",
 }
-__all__ = sorted(_NAMES)
+__all__ = [
+    "TrainingError",
+    "TrainingRun",
+    "check_param_names",
+    "code_version",
+    "environment",
+    "parse_params",
+    "train",
+]
 __getattr__, __dir__ = exports(__name__, _NAMES)
-
