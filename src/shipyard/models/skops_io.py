@@ -70,9 +70,10 @@ def environment_key() -> dict[str, Any]:
     return key
 
 
-def cache_file(key: dict[str, Any]) -> Path:
+def cache_file(key: dict[str, Any], folder: Path | None = None) -> Path:
+    """The file of ``key``'s lists, in ``folder`` (default: :func:`cache_folder`)."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
-    return cache_folder() / f"skops-trusted-types-{digest}.json"
+    return (folder or cache_folder()) / f"skops-trusted-types-{digest}.json"
 
 
 def trusted_names(module: types.ModuleType) -> dict[str, list[str]]:
