@@ -68,22 +68,18 @@ def probe():
                 answer = json.loads(response.read())
         except OSError:
             continue
-    print(json.dumps({"answer": answer, "modules": sorted(sys.modules),
+    served = sorted(sys.modules)
+    # what the supervisor of a pool imports for its forked workers, on top
+    from pathlib import Path
+    imported = server.preload(Path(sys.argv[1]), {"risk": "champion"}, 1)
+    print(json.dumps({"answer": answer, "modules": served, "preloaded": sorted(sys.modules),
+                      "imported": imported,
                       "trusted_from": getattr(sys.modules.get(sys.argv[2]), "__file__", None)}))
     sys.stdout.flush()
     os._exit(0)
 threading.Thread(target=probe, daemon=True).start()
 from shipyard.cli import cli
 cli.main(["-C", sys.argv[1], "serve", "risk", "--port", "0"], prog_name="shipyard")
-"""
-
-PRELOAD = """
-import json, sys
-from pathlib import Path
-from shipyard.serving.server import preload
-imported = preload(Path(sys.argv[1]), {"risk": "champion"}, 1)
-print(json.dumps({"imported": imported, "modules": sorted(sys.modules),
-                  "trusted_from": getattr(sys.modules.get(sys.argv[2]), "__file__", None)}))
 """
 
 
@@ -118,7 +114,7 @@ def cache(tmp_path: Path) -> Path:
     return folder
 
 
-def test_shipyard_serve_answers_without_importing_the_data_layer(
+def test_shipyard_serve_and_its_supervisor_import_no_data_layer(
     serving_project: Project, cache: Path
 ) -> None:
     serving_project.close()
@@ -126,13 +122,6 @@ def test_shipyard_serve_answers_without_importing_the_data_layer(
     assert found["answer"] is not None and found["answer"]["path"] == "model", found["answer"]
     assert heavy(found["modules"]) == []
     assert found["trusted_from"].startswith(str(cache))  # read, not scanned
-
-
-def test_the_supervisor_of_forked_workers_imports_no_data_layer(
-    serving_project: Project, cache: Path
-) -> None:
-    serving_project.close()
-    found = run(PRELOAD, serving_project, cache)
+    # the supervisor of forked workers imports the same, and no more of it
     assert "shipyard.models.skops_io" in found["imported"]
-    assert heavy(found["modules"]) == []
-    assert found["trusted_from"].startswith(str(cache))
+    assert heavy(found["preloaded"]) == []

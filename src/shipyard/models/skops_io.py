@@ -18,7 +18,7 @@ The folder is ``$XDG_CACHE_HOME/shipyard`` (``~/.cache/shipyard``); whoever can
 write there could widen what skops trusts, as whoever can write the packages'
 own folders could change skops itself.
 
-Import this module where ``import skops.io`` was: ``from .skops_io import sio``.
+Call :func:`import_skops_io` where ``import skops.io`` was.
 """
 
 from __future__ import annotations
@@ -129,8 +129,9 @@ def _forget_skops() -> None:
 def import_skops_io() -> types.ModuleType:
     """``skops.io``, its trusted-types module from the cache when it matches this
     environment, else computed by skops (and kept for the next start)."""
-    if "skops.io" in sys.modules:
-        return sys.modules["skops.io"]
+    loaded = sys.modules.get("skops.io")
+    if loaded is not None:
+        return loaded
     import skops  # a missing skops fails here, as ``import skops.io`` would
 
     key = environment_key()
@@ -152,7 +153,3 @@ def import_skops_io() -> types.ModuleType:
 
     write_cache(path, key, trusted_names(sys.modules[TRUSTED_MODULE]))
     return skops.io
-
-
-sio = import_skops_io()
-"""``skops.io`` (importing this module imports it)."""
