@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import (
     PROJECT_FILE,
@@ -26,13 +26,8 @@ from .config import (
     find_project_file,
     load_config,
 )
-from .data import Datasets, IngestResult
-from .data.api import Progress
 from .errors import ConfigError, StorageError
-from .evaluation import Evaluation, Evaluations
-from .maintenance import Maintenance, MaintenanceError, RetrainRun
-from .models import Models, ModelVersion
-from .monitoring import Monitoring, MonitorRun
+from .maintenance.records import MaintenanceError
 from .storage import (
     ArtifactStore,
     AuditEvent,
@@ -42,6 +37,14 @@ from .storage import (
     record,
 )
 from .storage.safe_files import write_atomic
+
+if TYPE_CHECKING:  # each stage is imported when first used: a server loads no data layer
+    from .data import Datasets, IngestResult
+    from .data.api import Progress
+    from .evaluation import Evaluation, Evaluations
+    from .maintenance import Maintenance, RetrainRun
+    from .models import Models, ModelVersion
+    from .monitoring import Monitoring, MonitorRun
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +95,8 @@ class Project:
     def data(self) -> Datasets:
         """The data stage: ingest, versions, quarantine, diff, export."""
         if self._data is None:
+            from .data.api import Datasets
+
             self._data = Datasets(self.config, self.root, self.metadata, self.artifacts)
         return self._data
 
@@ -99,13 +104,20 @@ class Project:
     def models(self) -> Models:
         """The models stage: train, register, import, aliases, model cards, loading."""
         if self._models is None:
-            self._models = Models(self.config, self.root, self.metadata, self.artifacts, self.data)
+            from .models.api import Models
+
+            # the data stage (polars) is opened when a method of the models needs it
+            self._models = Models(
+                self.config, self.root, self.metadata, self.artifacts, lambda: self.data
+            )
         return self._models
 
     @property
     def evaluations(self) -> Evaluations:
         """The evaluation stage: evaluate versions, keep the reports, gate promotion."""
         if self._evaluations is None:
+            from .evaluation.api import Evaluations
+
             self._evaluations = Evaluations(
                 self.config, self.metadata, self.artifacts, self.data, self.models
             )
@@ -115,6 +127,8 @@ class Project:
     def monitoring(self) -> Monitoring:
         """The monitoring stage: reference profiles, monitoring runs and history, alerts."""
         if self._monitoring is None:
+            from .monitoring.api import Monitoring
+
             self._monitoring = Monitoring(
                 self.config,
                 self.metadata,
@@ -130,6 +144,8 @@ class Project:
     def maintenance(self) -> Maintenance:
         """The maintenance stage: retraining runs, shadow comparison, guard, rollback."""
         if self._maintenance is None:
+            from .maintenance.api import Maintenance
+
             self._maintenance = Maintenance(
                 self.config,
                 self.metadata,

@@ -1,15 +1,36 @@
-"""The data stage: schemas, sources, validation with quarantine, immutable versions."""
+"""The data stage: schemas, sources, validation with quarantine, immutable versions.
+
+Its names load on first use (:mod:`shipyard.lazy`): importing one module of the
+stage does not import the others."""
 
 from __future__ import annotations
 
-from .api import Datasets, DatasetSummary, Export
-from .diff import DatasetDiff
-from .ingest import IngestResult
-from .selection import Selection
-from .sources import NamedFrame, SqlQuery
-from .validate import DTYPES, ValidationReport
-from .versions import DatasetVersion
+from typing import TYPE_CHECKING
 
+from shipyard.lazy import exports
+
+if TYPE_CHECKING:
+    from .api import Datasets, DatasetSummary, Export
+    from .diff import DatasetDiff
+    from .ingest import IngestResult
+    from .selection import Selection
+    from .sources import NamedFrame, SqlQuery
+    from .validate import DTYPES, ValidationReport
+    from .versions import DatasetVersion
+
+_NAMES = {
+    "DatasetDiff": ".diff",
+    "Datasets": ".api",
+    "DatasetSummary": ".api",
+    "DatasetVersion": ".versions",
+    "DTYPES": ".validate",
+    "Export": ".api",
+    "IngestResult": ".ingest",
+    "NamedFrame": ".sources",
+    "Selection": ".selection",
+    "SqlQuery": ".sources",
+    "ValidationReport": ".validate",
+}
 __all__ = [
     "DTYPES",
     "DatasetDiff",
@@ -23,3 +44,4 @@ __all__ = [
     "SqlQuery",
     "ValidationReport",
 ]
+__getattr__, __dir__ = exports(__name__, _NAMES)

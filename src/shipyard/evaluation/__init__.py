@@ -1,14 +1,33 @@
-"""The evaluation stage: metrics, gates, slices, golden sets, behavioural tests, latency."""
+"""The evaluation stage: metrics, gates, slices, golden sets, behavioural tests, latency.
+
+Its names load on first use (:mod:`shipyard.lazy`): importing one module of the
+stage does not import the others."""
 
 from __future__ import annotations
 
-from . import behaviour
-from .api import Evaluations, GateError
-from .behaviour import scores
-from .records import Evaluation, EvaluationSummary
-from .report import CheckOutcome, EvaluationReport
-from .run import evaluate
+from typing import TYPE_CHECKING
 
+from shipyard.lazy import exports
+
+if TYPE_CHECKING:
+    from . import behaviour
+    from .api import Evaluations, GateError
+    from .behaviour import scores
+    from .records import Evaluation, EvaluationSummary
+    from .report import CheckOutcome, EvaluationReport
+    from .run import evaluate
+
+_NAMES = {
+    "behaviour": ".behaviour",
+    "CheckOutcome": ".report",
+    "evaluate": ".run",
+    "Evaluation": ".records",
+    "EvaluationReport": ".report",
+    "Evaluations": ".api",
+    "EvaluationSummary": ".records",
+    "GateError": ".api",
+    "scores": ".behaviour",
+}
 __all__ = [
     "CheckOutcome",
     "Evaluation",
@@ -20,3 +39,4 @@ __all__ = [
     "evaluate",
     "scores",
 ]
+__getattr__, __dir__ = exports(__name__, _NAMES)

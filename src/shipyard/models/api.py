@@ -3,37 +3,30 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import polars as pl
+from typing import TYPE_CHECKING, Any
 
 from shipyard.config import ModelConfig, ProjectConfig
 from shipyard.config.checks import did_you_mean
-from shipyard.data import Datasets
-from shipyard.data.ingest import schema_hash
-from shipyard.data.versions import DatasetVersion
 from shipyard.entrypoints import user_code_on_path
 from shipyard.errors import ConfigError, NotFoundError
 from shipyard.refs import parse_ref
 from shipyard.storage import ArtifactStore, AuditEvent, MetadataStore, redact
-from shipyard.training import check_param_names, code_version, train
-from shipyard.training import environment as current_environment
 
 from .environment import EnvironmentCheck, check_environment
-from .fit_check import (
-    Expected,
-    ModelMismatchError,
-    check_fit,
-    sample_parquet,
-    sample_rows,
-    target_values,
-)
 from .formats import SUFFIX, ModelFormatError, detect_format, dump, load
-from .mlflow_import import read_mlflow
 from .predictor import Predictor, make_predictor
 from .registry import ModelVersion, Registry
+
+if TYPE_CHECKING:  # training and registering need the data layer; loading a version does not
+    import polars as pl
+
+    from shipyard.data import Datasets
+    from shipyard.data.versions import DatasetVersion
+
+    from .fit_check import Expected
 
 
 @dataclass(frozen=True)
@@ -92,13 +85,19 @@ class Models:
         root: Path,
         metadata: MetadataStore,
         artifacts: ArtifactStore,
-        data: Datasets,
+        data: Datasets | Callable[[], Datasets],
     ) -> None:
         self._config = config
         self._root = root
         self._artifacts = artifacts
-        self._data = data
+        self._datasets = data  # or what opens it when first needed: serving never does
         self.registry = Registry(metadata)
+
+    @property
+    def _data(self) -> Datasets:
+        if callable(self._datasets):
+            self._datasets = self._datasets()
+        return self._datasets
 
     def config(self, name: str) -> ModelConfig:
         """The declared model ``name`` (every model needs an owner, so it must be declared)."""
@@ -153,6 +152,10 @@ class Models:
         on exactly those rows and records the selection in ``training["selection"]``, so the
         version's holdout is drawn from the same rows by the same split rule.
         """
+        from shipyard.training import check_param_names, train
+
+        from .fit_check import check_fit
+
         model = self.config(name)
         check_param_names(name, model, params)
         ref = data or (selection["dataset"] if selection else f"{model.dataset}@latest")
@@ -213,6 +216,12 @@ class Models:
         reason: str | None = None,
     ) -> ModelVersion:
         """Store a fitted ``model`` as the next version of ``name``, with what is known of its lineage."""
+        from shipyard.data.ingest import schema_hash
+        from shipyard.training import code_version
+        from shipyard.training import environment as current_environment
+
+        from .fit_check import check_fit
+
         declared = self.config(name)
         fmt = format or declared.format or detect_format(model)
         if fmt == "pickle" and not declared.trusted_pickle:
@@ -281,6 +290,14 @@ class Models:
         """What model ``name`` must fit: ``features`` (``given``: passed as ``features=``),
         its task, its target's values, and up to ``SAMPLE_ROWS`` rows of ``version`` (the
         model's dataset's latest by default) or of ``rows`` when those are at hand."""
+        from .fit_check import (
+            Expected,
+            ModelMismatchError,
+            sample_parquet,
+            sample_rows,
+            target_values,
+        )
+
         declared = self.config(name)
         dataset = self._config.datasets.get(declared.dataset)
         target = dataset.target if dataset else None
@@ -319,6 +336,8 @@ class Models:
         self, path: Path, name: str, *, trust_pickle: bool = False, dataset: str | None = None
     ) -> ModelVersion:
         """Import the scikit-learn model of an MLflow directory as the next version of ``name``."""
+        from .mlflow_import import read_mlflow
+
         declared = self.config(name)
         user_code_on_path(self._root)  # a pickled pipeline may name the user's own functions
         imported = read_mlflow(

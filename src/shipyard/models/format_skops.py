@@ -12,19 +12,20 @@ from typing import Any
 
 from .format_spec import FormatSpec, LoadContext, ModelFormatError
 from .predictor import sklearn_predictor
+from .skops_io import import_skops_io
 from .trees import check_trees
 from .trusted import refused_types
 
 
 def _dump(model: Any) -> bytes:
-    import skops.io as sio
+    sio = import_skops_io()  # skops.io, with its trusted types from the cache
 
     data: bytes = sio.dumps(model)
     return data
 
 
 def _load(data: bytes, context: LoadContext) -> Any:
-    import skops.io as sio
+    sio = import_skops_io()  # skops.io, with its trusted types from the cache
 
     trusted_types = list(context.trusted_types)
     untrusted = sio.get_untrusted_types(data=data)

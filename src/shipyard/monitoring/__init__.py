@@ -1,14 +1,39 @@
 """Monitoring: reference profiles, drift, data quality, performance from feedback,
-service SLOs, and alerts with an owner."""
+service SLOs, and alerts with an owner.
 
-from .alerting import Alert, Alerts
-from .api import Monitoring, MonitorRun
-from .drift import DriftResult, FeatureDrift
-from .notifiers import NOT_CONFIGURED, undeliverable
-from .profile import Profile, build_profile
-from .prometheus import exported_figures
-from .report import MonitorReport
+Its names load on first use (:mod:`shipyard.lazy`): importing one module of the
+stage does not import the others."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shipyard.lazy import exports
+
+if TYPE_CHECKING:
+    from .alerting import Alert, Alerts
+    from .api import Monitoring
+    from .drift import DriftResult, FeatureDrift
+    from .notifiers import NOT_CONFIGURED, undeliverable
+    from .profile import Profile, build_profile
+    from .prometheus import exported_figures
+    from .records import MonitorRun
+    from .report import MonitorReport
+
+_NAMES = {
+    "Alert": ".alerting",
+    "Alerts": ".alerting",
+    "build_profile": ".profile",
+    "DriftResult": ".drift",
+    "exported_figures": ".prometheus",
+    "FeatureDrift": ".drift",
+    "Monitoring": ".api",
+    "MonitorReport": ".report",
+    "MonitorRun": ".records",
+    "NOT_CONFIGURED": ".notifiers",
+    "Profile": ".profile",
+    "undeliverable": ".notifiers",
+}
 __all__ = [
     "NOT_CONFIGURED",
     "Alert",
@@ -23,3 +48,4 @@ __all__ = [
     "exported_figures",
     "undeliverable",
 ]
+__getattr__, __dir__ = exports(__name__, _NAMES)

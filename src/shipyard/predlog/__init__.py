@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .reader import passthrough_fields, read_rows
 from .schema import (
     COLUMNS,
     FEEDBACK,
@@ -30,10 +29,13 @@ from .schema import (
     segment_prefix,
 )
 
-if TYPE_CHECKING:  # at run time the writer (and Arrow with it) loads when serving asks for it
+if TYPE_CHECKING:  # at run time the writer (and Arrow with it) loads when serving asks for
+    # it, and the reader (polars) when monitoring does: a serving worker never reads the log
+    from .reader import passthrough_fields, read_rows
     from .writer import BUFFER_ROWS, SPOOL_BYTES, Chunk, Inputs, SegmentLog, segment_bytes
 
 _WRITER = {"BUFFER_ROWS", "SPOOL_BYTES", "Chunk", "Inputs", "SegmentLog", "segment_bytes"}
+_READER = {"passthrough_fields", "read_rows"}
 
 
 def __getattr__(name: str) -> Any:
@@ -41,6 +43,10 @@ def __getattr__(name: str) -> Any:
         from . import writer
 
         return getattr(writer, name)
+    if name in _READER:
+        from . import reader
+
+        return getattr(reader, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -307,13 +307,14 @@ WORKER_MODULES = (
 )
 """What every worker imports before it serves (its models' formats come on top)."""
 FORMAT_MODULES = {
-    "skops": "skops.io",
+    "skops": "shipyard.models.skops_io:import_skops_io",  # its trusted types from the cache
     "onnx": "onnxruntime",
     "lightgbm": "lightgbm",
     "xgboost": "xgboost",
     "pickle": "joblib",
 }
-"""The module a format's load imports (``models.<name>.format``; unset means skops)."""
+"""The module a format's load imports (``models.<name>.format``; unset means skops), or
+``module:function`` that imports it."""
 
 
 def preload(project_dir: Path, targets: TargetMap, threads: int) -> list[str]:
@@ -332,9 +333,12 @@ def preload(project_dir: Path, targets: TargetMap, threads: int) -> list[str]:
         if module is not None and module not in wanted:
             wanted.append(module)
     imported = []
-    for module in wanted:
+    for spec in wanted:
+        module, _, function = spec.partition(":")
         try:
-            importlib.import_module(module)
+            loaded = importlib.import_module(module)
+            if function:
+                getattr(loaded, function)()
         except ImportError:
             continue
         imported.append(module)

@@ -36,7 +36,6 @@ from shipyard.errors import (
     first_line,
 )
 from shipyard.models import EnvironmentMismatchError, ModelVersion, check_environment
-from shipyard.monitoring import exported_figures
 from shipyard.predlog import Chunk, SegmentLog
 
 from .deployment import Deployment, Loaded
@@ -191,6 +190,8 @@ class Background:
 
     async def _monitor(self, every: float) -> None:
         """Run monitoring for every served model each ``every`` seconds; export its figures."""
+        from shipyard.monitoring.prometheus import exported_figures  # not before it runs
+
         while True:
             await asyncio.sleep(every)
             await self.flush()  # judge what this worker has answered too
