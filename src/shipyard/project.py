@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import (
     PROJECT_FILE,
@@ -42,6 +42,9 @@ from .storage import (
     record,
 )
 from .storage.safe_files import write_atomic
+
+if TYPE_CHECKING:
+    import polars as pl
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +169,31 @@ class Project:
         """Monitor ``name`` over a window of its prediction log (``window=3600`` s or ``rows=N``)."""
         return self.monitoring.run(
             name, window=window, rows=rows, now=now, reference=reference, notify=notify
+        )
+
+    def predictions(
+        self,
+        name: str,
+        *,
+        since: str | datetime | timedelta | None = None,
+        until: str | datetime | timedelta | None = None,
+        version: int | None = None,
+        where: str | None = None,
+        with_feedback: bool = False,
+        fallback_only: bool = False,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
+        """``name``'s logged live predictions, newest first: features, answer, version, path,
+        (with ``with_feedback``) labels; ``since="1h"``, ``where="amount > 1000"``, ``limit=N``."""
+        from .predlog.query import PredictionLog  # here: Arrow loads only when asked
+
+        return (
+            PredictionLog(self.artifacts, self.config)
+            .select(
+                name, since=since, until=until, version=version, where=where,
+                with_feedback=with_feedback, fallback_only=fallback_only, limit=limit,
+            )  # fmt: skip
+            .frame
         )
 
     def evaluate(self, ref: str, *, data: str | None = None) -> Evaluation:
