@@ -3,15 +3,16 @@
 Three modules, one concern each: :mod:`.schema` (the kinds of log, the segment
 key layout, the columns and their Arrow types), :mod:`.writer` (buffered chunks
 flushed to Parquet segments, spooled to local disk while the store is down) and
-:mod:`.reader` (the rows of a model over a time span or its newest N rows). It
-sits below serving and monitoring and uses only storage.
+:mod:`.reader` (the rows of a model over a time span or its newest N rows); and
+:mod:`.query` with :mod:`.where` (the log as a query people read: ``shipyard
+predictions``). It sits below serving and monitoring and uses only storage and config.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .reader import passthrough_fields, read_rows
+from .reader import count_rows, passthrough_fields, read_rows
 from .schema import (
     COLUMNS,
     FEEDBACK,
@@ -62,6 +63,7 @@ __all__ = [
     "Inputs",
     "SegmentKey",
     "SegmentLog",
+    "count_rows",
     "list_segments",
     "parse_key",
     "passthrough_fields",

@@ -170,7 +170,7 @@ def parse(text: str) -> Node:
 def _problem(text: str, pos: int, what: str) -> QueryError:
     """A mistake of grammar: where, what was expected, what was found there."""
     near = text[pos : pos + 20] if pos < len(text) else ""
-    found = f"'{near}'" if near else "the end of the filter"
+    found = repr(near) if near else "the end of the filter"
     return QueryError(
         f"cannot read the filter {text!r} at position {pos + 1}: {what}, found {found}",
         hint="write conditions like 'amount > 1000 and country in (\"DE\", \"FR\")'; "
