@@ -187,14 +187,11 @@ class Project:
         (with ``with_feedback``) labels; ``since="1h"``, ``where="amount > 1000"``, ``limit=N``."""
         from .predlog.query import PredictionLog  # here: Arrow loads only when asked
 
-        return (
-            PredictionLog(self.artifacts, self.config)
-            .select(
-                name, since=since, until=until, version=version, where=where,
-                with_feedback=with_feedback, fallback_only=fallback_only, limit=limit,
-            )  # fmt: skip
-            .frame
-        )
+        query = PredictionLog(self.artifacts, self.config).select
+        return query(
+            name, since=since, until=until, version=version, where=where,
+            with_feedback=with_feedback, fallback_only=fallback_only, limit=limit,
+        ).frame  # fmt: skip
 
     def evaluate(self, ref: str, *, data: str | None = None) -> Evaluation:
         """Run ``ref``'s evaluation spec (``data="loans@3"`` for another dataset version)."""

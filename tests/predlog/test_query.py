@@ -103,7 +103,11 @@ def test_fallback_only_keeps_the_answers_a_fallback_gave(project: Project, serve
     assert frame["degraded"].to_list() == [True, True]
     assert set(frame["path"]) <= {"rules", "default", "cache"} and frame["reason"].null_count() == 0
     rules = frame.filter(pl.col("amount") > 500_000).to_dicts()[0]
-    assert (rules["path"], rules["prediction"], rules["probabilities"]) == ("rules", True, [0.1, 0.9])
+    assert (rules["path"], rules["prediction"], rules["probabilities"]) == (
+        "rules",
+        True,
+        [0.1, 0.9],
+    )
 
 
 def test_the_span_reads_only_its_time(project: Project) -> None:

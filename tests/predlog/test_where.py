@@ -168,7 +168,7 @@ def truth(node: tuple[Any, ...], row: dict[str, Any]) -> bool | None:
     return COMPARE[node[1]](a, b)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames(), filters, st.booleans(), st.sampled_from(["'", '"']))
 def test_a_generated_filter_keeps_the_rows_python_keeps(
     frame: pl.DataFrame, node: tuple[Any, ...], upper: bool, quote: str
@@ -186,8 +186,10 @@ TOKENS = [
 ]  # fmt: skip
 
 
-@settings(max_examples=400, deadline=None)
-@given(st.one_of(st.text(max_size=30), st.lists(st.sampled_from(TOKENS), max_size=12).map(" ".join)))
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(st.text(max_size=30), st.lists(st.sampled_from(TOKENS), max_size=12).map(" ".join))
+)
 def test_any_text_compiles_or_is_refused_clearly(text: str) -> None:
     frame = pl.DataFrame(
         {"n": [1, None], "x": [0.5, 2.0], "s": ["a", None], "b": [True, None], "my col": [1, 2]}
@@ -204,7 +206,10 @@ def test_any_text_compiles_or_is_refused_clearly(text: str) -> None:
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("amount >", "at position 9: expected a column, a number, a 'text', true or false, found the end"),
+        (
+            "amount >",
+            "at position 9: expected a column, a number, a 'text', true or false, found the end",
+        ),
         ("n > 1 n", "at position 7: expected 'and', 'or' or the end of the filter, found 'n'"),
         ("(n > 1", "at position 7: expected ')' to close the '(' at position 1"),
         ("s in 'a'", "at position 6: expected '(' and a list of values after 'in'"),

@@ -25,11 +25,17 @@ TABLE_ROWS = 20  # the table and --json show the newest 20 unless --limit says
 
 @cli.command()
 @click.argument("name")
-@click.option("--since", help="From this long ago (30m, 1h, 7d) or this time (ISO, UTC unless it says).")
+@click.option(
+    "--since", help="From this long ago (30m, 1h, 7d) or this time (ISO, UTC unless it says)."
+)
 @click.option("--until", help="Up to this long ago or this time (default: now).")
-@click.option("--version", "version", type=click.IntRange(1), help="Only the answers of this version.")
+@click.option(
+    "--version", "version", type=click.IntRange(1), help="Only the answers of this version."
+)
 @click.option("--where", help="""A filter, e.g. "amount > 1000 and country in ('DE', 'FR')".""")
-@click.option("--with-feedback", is_flag=True, help="Join each answer's label (null until one came).")
+@click.option(
+    "--with-feedback", is_flag=True, help="Join each answer's label (null until one came)."
+)
 @click.option("--fallback-only", is_flag=True, help="Only the answers a fallback gave.")
 @click.option(
     "--limit",
@@ -135,9 +141,9 @@ def _print_table(rows: PredictionRows, where: str | None) -> None:
         for row in frame.iter_rows():
             table.add_row(*(literal(_cell(value)) for value in row))
         if wide:  # a console as wide as the table: rich caps a print at its console's width
-            Console(file=sys.stdout, width=1_000_000, highlight=False, markup=False, emoji=False).print(
-                table, crop=False
-            )
+            Console(
+                file=sys.stdout, width=1_000_000, highlight=False, markup=False, emoji=False
+            ).print(table, crop=False)
         else:
             console.print(table)
     console.print(_footer(rows, where), soft_wrap=True)

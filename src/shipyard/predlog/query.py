@@ -32,9 +32,8 @@ from shipyard.storage import ArtifactStore
 
 from .reader import count_rows, passthrough_fields, read_rows
 from .schema import FEEDBACK, INPUTS, PASSTHROUGH, PREDICTIONS, TIME, parse_key
-from .where import ANY, BOOL, LIST, NUMBER, TEXT
+from .where import ANY, BOOL, LIST, NUMBER, TEXT, QueryError, compile_where, parse, referenced
 from .where import TIME as TIME_KIND
-from .where import QueryError, compile_where, parse, referenced
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +123,9 @@ class PredictionLog:
             isinstance(version, bool) or not isinstance(version, int) or version < 1
         ):
             raise QueryError(f"version must be a version number like 3, got {version!r}")
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
+        ):
             raise QueryError(f"limit must be a number of rows of 1 or more, got {limit!r}")
         schema = columns_of(model, self._dataset(model), with_feedback=with_feedback)
         test = compile_where(where, schema) if where is not None else None

@@ -38,9 +38,17 @@ from shipyard.errors import ShipyardError
 NUMBER, TEXT, BOOL, TIME, LIST, ANY = "number", "text", "yes/no", "time", "list", "any"
 """The kinds of column a filter can name (``ANY``: decided by the values logged)."""
 
-COMPARISONS = {"=": "==", "==": "==", "!=": "!=", "<>": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+COMPARISONS = {
+    "=": "==",
+    "==": "==",
+    "!=": "!=",
+    "<>": "!=",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+}
 KEYWORDS = frozenset({"and", "or", "not", "in", "is", "null", "true", "false"})
-
 
 
 class QueryError(ShipyardError, ValueError):
@@ -143,11 +151,7 @@ def referenced(node: Node) -> set[str]:
         return referenced(node.left) | referenced(node.right)
     if isinstance(node, Not):
         return referenced(node.inner)
-    operands: list[Operand]
-    if isinstance(node, Compare):
-        operands = [node.left, node.right]
-    else:
-        operands = [node.operand]
+    operands = [node.left, node.right] if isinstance(node, Compare) else [node.operand]
     return {o.name for o in operands if isinstance(o, Column)}
 
 
@@ -158,7 +162,8 @@ def parse(text: str) -> Node:
     parser = _Parser(text, _tokens(text))
     if parser.peek().kind == "end":
         raise QueryError(
-            "the filter is empty", hint="write a condition like 'amount > 1000 and country = \"DE\"'"
+            "the filter is empty",
+            hint="write a condition like 'amount > 1000 and country = \"DE\"'",
         )
     node = parser.disjunction()
     end = parser.peek()
@@ -173,7 +178,7 @@ def _problem(text: str, pos: int, what: str) -> QueryError:
     found = repr(near) if near else "the end of the filter"
     return QueryError(
         f"cannot read the filter {text!r} at position {pos + 1}: {what}, found {found}",
-        hint="write conditions like 'amount > 1000 and country in (\"DE\", \"FR\")'; "
+        hint='write conditions like \'amount > 1000 and country in ("DE", "FR")\'; '
         "quote text with '…' and column names with spaces with `…`",
     )
 
@@ -370,7 +375,8 @@ class _Compiler:
             left, right = self.value(node.left, kind), self.value(node.right, kind)
             if kind == BOOL and node.op not in ("==", "!="):
                 raise _mismatch(self.text, node.pos, "expected '=' or '!=' between yes/no values")
-            return _OPS[node.op](left, right)
+            compared: pl.Expr = _OPS[node.op](left, right)
+            return compared
         if isinstance(node, In):
             kind = self.kind(node.operand)
             for value in node.values:
