@@ -6,12 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from test_log_layout import _stored_as_before
 from test_passthrough_log import carrying_chunk
 
 from shipyard.config import parse_config
 from shipyard.predlog import PREDICTIONS, segment_bytes, segment_prefix
 from shipyard.predlog.query import PredictionLog
+from shipyard.predlog.where import QueryError
 
 PROJECT = """\
 project: old-and-new
@@ -55,3 +57,5 @@ def test_old_segments_and_passthrough_fields_read_as_one_log(tmp_path: Path) -> 
         ("b-1", "default", "timeout")
     ]
     assert log.select("risk", now=now, limit=1, where="not degraded").matched == 4
+    with pytest.raises(QueryError, match=r"the filter 'request_id > 3' cannot be applied to the"):
+        log.select("risk", now=now, where="request_id > 3")  # text logged, not a number

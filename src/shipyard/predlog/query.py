@@ -119,21 +119,17 @@ class PredictionLog:
                 f"the span is empty: since {start.isoformat()} is not before until {end.isoformat()}",
                 hint="give --since an earlier time than --until",
             )
-        if version is not None and (
-            isinstance(version, bool) or not isinstance(version, int) or version < 1
-        ):
-            raise QueryError(f"version must be a version number like 3, got {version!r}")
-        if limit is not None and (
-            isinstance(limit, bool) or not isinstance(limit, int) or limit < 1
-        ):
-            raise QueryError(f"limit must be a number of rows of 1 or more, got {limit!r}")
+        _check_count(version, "version must be a version number like 3")
+        _check_count(limit, "limit must be a number of rows of 1 or more")
         schema = columns_of(model, self._dataset(model), with_feedback=with_feedback)
         test = compile_where(where, schema) if where is not None else None
         named = referenced(parse(where)) if where is not None else set()
-        days = self._days(name)
-        if not days:
-            return PredictionRows(name, _empty(schema), 0, start, end, logged=False)
-        first = start or datetime.combine(days[0], datetime.min.time(), UTC)
+        first = start
+        if first is None:  # from the first day logged (listing every segment once)
+            days = self._days(name)
+            if not days:
+                return PredictionRows(name, _empty(schema), 0, start, end, logged=False)
+            first = datetime.combine(days[0], datetime.min.time(), UTC)
         labels = self._labels(name, first, max(end, now + _FUTURE)) if with_feedback else None
         keep = _keeper(schema, model.passthrough, test, fallback_only, labels)
         versions = [version] if version is not None else None
@@ -144,7 +140,7 @@ class PredictionLog:
             )  # fmt: skip
             matched = frame.height
             if limit is not None and frame.height >= limit:
-                wanted = _stored_columns(named | {"degraded"}, model)
+                wanted = _stored_columns(named | {"degraded"}, model, with_feedback)
                 matched = count_rows(
                     self.artifacts, PREDICTIONS, name, first, end,
                     versions=versions, keep=keep, columns=wanted,
@@ -155,8 +151,10 @@ class PredictionLog:
                 f"{str(exc).splitlines()[0]}",
                 hint="compare each column with a value of its kind (numbers, 'text', true/false)",
             ) from None
-        frame = _typed(frame, schema) if frame.height else _empty(schema)
-        frame = frame.sort(TIME, descending=True, maintain_order=True)
+        if not frame.height:
+            logged = start is None or bool(self._days(name))
+            return PredictionRows(name, _empty(schema), 0, start, end, logged=logged)
+        frame = _typed(frame, schema).sort(TIME, descending=True, maintain_order=True)
         logger.info("%d of %d matching predictions of %s read", frame.height, matched, name)
         return PredictionRows(name, frame, matched, start, end, logged=True)
 
@@ -250,6 +248,12 @@ def as_time(value: Any, now: datetime, what: str) -> datetime | None:
     )
 
 
+def _check_count(value: Any, rule: str) -> None:
+    """QueryError unless ``value`` is None or a whole number of 1 or more."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise QueryError(f"{rule}, got {value!r}")
+
+
 def _keeper(
     schema: dict[str, str],
     passthrough: list[str],
@@ -277,9 +281,9 @@ def _keeper(
     return keep
 
 
-def _stored_columns(named: set[str], model: ModelConfig) -> list[str]:
+def _stored_columns(named: set[str], model: ModelConfig, with_feedback: bool) -> list[str]:
     """The stored columns a count needs to apply a filter naming ``named``."""
-    stored = {TIME, ID}
+    stored = {TIME, ID} if with_feedback else {TIME}
     for name in named:
         if name in LOGGED:
             stored.add(name)
