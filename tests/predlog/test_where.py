@@ -168,7 +168,7 @@ def truth(node: tuple[Any, ...], row: dict[str, Any]) -> bool | None:
     return COMPARE[node[1]](a, b)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(frames(), filters, st.booleans(), st.sampled_from(["'", '"']))
 def test_a_generated_filter_keeps_the_rows_python_keeps(
     frame: pl.DataFrame, node: tuple[Any, ...], upper: bool, quote: str
@@ -186,7 +186,7 @@ TOKENS = [
 ]  # fmt: skip
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     st.one_of(st.text(max_size=30), st.lists(st.sampled_from(TOKENS), max_size=12).map(" ".join))
 )

@@ -1,9 +1,13 @@
 """Reading the logs back from the artifact store.
 
 Rows by time read the day folders from ``start`` to ``end`` (only the columns
-asked for) and keep the rows whose ``time`` falls in ``[start, end)``. The
-newest N rows read days backwards from ``end`` until they have enough. The
-prediction log's ``inputs`` struct comes back as one column per feature.
+asked for) and keep the rows whose ``time`` falls in ``[start, end)``: the span (and
+the versions asked for) is pushed down into each segment's Parquet read, so a row
+group outside it is skipped by its statistics. The newest N rows read days backwards
+from ``end`` until they have enough. The prediction log's ``inputs`` struct comes
+back as one column per feature. A ``keep`` function sees each segment's rows in
+turn and returns those to hold (a query's filter, a join): a large log is never held
+whole, and :func:`count_rows` counts what it keeps one segment at a time.
 
 The prediction log holds live rows (the answers clients got) and shadow rows (the
 other version's answers to copies of the same requests, see :mod:`.schema`). Readers
