@@ -27,6 +27,7 @@ differs from the parent's; ``(exit n)`` one that differs from 2, the default::
     ├── AliasError(ValueError)             models: an alias name is not allowed (HTTP 422)
     ├── EnvironmentMismatchError           models: trained with other package versions; strict refuses it (HTTP 503)
     ├── GateError                          evaluation: the gates refuse a promotion (HTTP 409)
+    ├── QueryError(ValueError)             predlog: a query of the prediction log is malformed (HTTP 400)
     ├── RequestError(ValueError)           serving: a request not passed to the model (HTTP 422)
     │   ├── MalformedRequestError          the body is not JSON of the protocol's shape (HTTP 400)
     │   ├── TooLargeError                  the body or its rows are over the limit (HTTP 413)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,8 @@ from .storage import (
 from .storage.safe_files import write_atomic
 
 if TYPE_CHECKING:  # each stage is imported when first used: a server loads no data layer
+    import polars as pl
+
     from .data import Datasets, IngestResult
     from .data.api import Progress
     from .evaluation import Evaluation, Evaluations
@@ -183,6 +185,28 @@ class Project:
         return self.monitoring.run(
             name, window=window, rows=rows, now=now, reference=reference, notify=notify
         )
+
+    def predictions(
+        self,
+        name: str,
+        *,
+        since: str | datetime | timedelta | None = None,
+        until: str | datetime | timedelta | None = None,
+        version: int | None = None,
+        where: str | None = None,
+        with_feedback: bool = False,
+        fallback_only: bool = False,
+        limit: int | None = None,
+    ) -> pl.DataFrame:
+        """``name``'s logged live predictions, newest first: features, answer, version, path,
+        (with ``with_feedback``) labels; ``since="1h"``, ``where="amount > 1000"``, ``limit=N``."""
+        from .predlog.query import PredictionLog  # here: Arrow loads only when asked
+
+        query = PredictionLog(self.artifacts, self.config).select
+        return query(
+            name, since=since, until=until, version=version, where=where,
+            with_feedback=with_feedback, fallback_only=fallback_only, limit=limit,
+        ).frame  # fmt: skip
 
     def evaluate(self, ref: str, *, data: str | None = None) -> Evaluation:
         """Run ``ref``'s evaluation spec (``data="loans@3"`` for another dataset version)."""

@@ -95,6 +95,7 @@ SPECIAL: dict[tuple[str, str], list[str]] = {
     ("data export", "file"): ["{dir}", "{dir}/no/such/folder/out.csv"],  # it writes FILE
     ("data ingest", "name"): ["nosuch", "tumour"],
     ("data log", "name"): ["nosuch", "tumour"],
+    ("predictions", "name"): ["nosuch", "cancer"],  # 'idle' has an empty log: exit 0, said so
     ("models import", "path"): [  # a model's folder, as `models export` writes it
         "{dir}/missing-model",
         "{dir}/garbage.pkl",

@@ -3,8 +3,9 @@
 Three modules, one concern each: :mod:`.schema` (the kinds of log, the segment
 key layout, the columns and their Arrow types), :mod:`.writer` (buffered chunks
 flushed to Parquet segments, spooled to local disk while the store is down) and
-:mod:`.reader` (the rows of a model over a time span or its newest N rows). It
-sits below serving and monitoring and uses only storage.
+:mod:`.reader` (the rows of a model over a time span or its newest N rows); and
+:mod:`.query` with :mod:`.where` (the log as a query people read: ``shipyard
+predictions``). It sits below serving and monitoring and uses only storage and config.
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from .schema import (
 
 if TYPE_CHECKING:  # at run time the writer (and Arrow with it) loads when serving asks for
     # it, and the reader (polars) when monitoring does: a serving worker never reads the log
-    from .reader import passthrough_fields, read_rows
+    from .reader import count_rows, passthrough_fields, read_rows
     from .writer import BUFFER_ROWS, SPOOL_BYTES, Chunk, Inputs, SegmentLog, segment_bytes
 
 _WRITER = {"BUFFER_ROWS", "SPOOL_BYTES", "Chunk", "Inputs", "SegmentLog", "segment_bytes"}
-_READER = {"passthrough_fields", "read_rows"}
+_READER = {"count_rows", "passthrough_fields", "read_rows"}
 
 
 def __getattr__(name: str) -> Any:
@@ -68,6 +69,7 @@ __all__ = [
     "Inputs",
     "SegmentKey",
     "SegmentLog",
+    "count_rows",
     "list_segments",
     "parse_key",
     "passthrough_fields",

@@ -1,9 +1,13 @@
 """Reading the logs back from the artifact store.
 
 Rows by time read the day folders from ``start`` to ``end`` (only the columns
-asked for) and keep the rows whose ``time`` falls in ``[start, end)``. The
-newest N rows read days backwards from ``end`` until they have enough. The
-prediction log's ``inputs`` struct comes back as one column per feature.
+asked for) and keep the rows whose ``time`` falls in ``[start, end)``: the span (and
+the versions asked for) is pushed down into each segment's Parquet read, so a row
+group outside it is skipped by its statistics. The newest N rows read days backwards
+from ``end`` until they have enough. The prediction log's ``inputs`` struct comes
+back as one column per feature. A ``keep`` function sees each segment's rows in
+turn and returns those to hold (a query's filter, a join): a large log is never held
+whole, and :func:`count_rows` counts what it keeps one segment at a time.
 
 The prediction log holds live rows (the answers clients got) and shadow rows (the
 other version's answers to copies of the same requests, see :mod:`.schema`). Readers
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -38,10 +43,15 @@ from .schema import (
     list_segments,
 )
 
+VERSION = "version"
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
 logger = logging.getLogger(__name__)
+
+Keep = Callable[[pl.DataFrame], pl.DataFrame]
+"""What :func:`read_rows` keeps of each segment's rows (a filter, a join)."""
 
 
 def read_rows(
@@ -54,17 +64,84 @@ def read_rows(
     newest: int | None = None,
     columns: list[str] | None = None,
     variants: tuple[str, ...] = (LIVE,),
+    versions: Sequence[int] | None = None,
+    keep: Keep | None = None,
 ) -> pl.DataFrame:
     """Rows of one log of ``model`` timed in ``[start, end)``, oldest first; only the
     ``newest`` of them when given. An empty frame when there are none.
 
     Of the prediction log, only the rows of ``variants`` (``live`` by default; add
     ``shadow`` for the copies), with their ``variant`` column unless ``columns`` leaves
-    it out.
-    """
-    import pyarrow as pa  # here: importing monitoring must not load Arrow
-    import pyarrow.compute as pc
+    it out; only the rows of ``versions`` when given.
 
+    The time span and ``versions`` are pushed down into the Parquet read (a row group
+    whose statistics fall outside them is skipped undecoded). ``keep`` takes each
+    segment's rows (``inputs`` already one column per feature) and returns those to keep
+    (a filter, a join): only those are held in memory, and ``newest`` counts them.
+    """
+    tables: list[pa.Table] = []
+    frames: list[pl.DataFrame] = []
+    have = 0
+    for day in _spans(artifacts, kind, model, start, end, newest, columns, variants, versions):
+        for table in day:
+            if keep is None:
+                tables.append(table)
+                have += table.num_rows
+                continue
+            kept = keep(_as_frame(table))
+            if kept.height:
+                frames.append(kept)
+                have += kept.height
+        if newest is not None and have >= newest:
+            break
+    if keep is not None:
+        if not frames:
+            return pl.DataFrame()
+        frame = pl.concat(frames, how="diagonal_relaxed")
+    else:
+        if not tables:
+            return pl.DataFrame()
+        frame = _as_frame(_concat(tables))
+    frame = frame.sort(TIME)
+    if newest is not None:
+        frame = frame.tail(newest)
+    return frame
+
+
+def count_rows(
+    artifacts: ArtifactStore,
+    kind: str,
+    model: str,
+    start: datetime,
+    end: datetime,
+    *,
+    columns: list[str] | None = None,
+    variants: tuple[str, ...] = (LIVE,),
+    versions: Sequence[int] | None = None,
+    keep: Keep | None = None,
+) -> int:
+    """How many rows :func:`read_rows` would return without ``newest``, one segment in
+    memory at a time (``columns``: only those ``keep`` needs)."""
+    counted = 0
+    for day in _spans(artifacts, kind, model, start, end, None, columns, variants, versions):
+        for table in day:
+            counted += table.num_rows if keep is None else keep(_as_frame(table)).height
+    return counted
+
+
+def _spans(
+    artifacts: ArtifactStore,
+    kind: str,
+    model: str,
+    start: datetime,
+    end: datetime,
+    newest: int | None,
+    columns: list[str] | None,
+    variants: tuple[str, ...],
+    versions: Sequence[int] | None,
+) -> Iterator[Iterator[pa.Table]]:
+    """Per day folder (newest first when ``newest`` is asked for), its segments' rows in
+    ``[start, end)`` of ``variants`` (and ``versions``), each an Arrow table."""
     unknown = [v for v in variants if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variant(s) {unknown}; expected some of {list(VARIANTS)}")
@@ -72,11 +149,13 @@ def read_rows(
     keep_variant = columns is None or VARIANT in columns
     if by_variant and columns is not None and VARIANT not in columns:
         columns = [*columns, VARIANT]
-    tables: list[pa.Table] = []
-    have = 0
-    for day in _days(start, end, newest_first=newest is not None):
+
+    def segments(day: datetime) -> Iterator[pa.Table]:
+        import pyarrow as pa  # here: importing monitoring must not load Arrow
+        import pyarrow.compute as pc
+
         for key in list_segments(artifacts, kind, model, day):
-            table = _segment(artifacts, key, columns)
+            table = _segment(artifacts, key, columns, start, end, versions)
             if table is None:
                 continue
             times = table.column(TIME)
@@ -86,19 +165,24 @@ def read_rows(
             if by_variant:
                 table = _of_variants(table, variants, keep=keep_variant)
             if table.num_rows:
-                tables.append(table)
-                have += table.num_rows
-        if newest is not None and have >= newest:
-            break
-    if not tables:
-        return pl.DataFrame()
-    frame = pl.from_arrow(pa.concat_tables(tables, promote_options="permissive"))
+                yield table
+
+    for day in _days(start, end, newest_first=newest is not None):
+        yield segments(day)
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.concat_tables(tables, promote_options="permissive")
+
+
+def _as_frame(table: pa.Table) -> pl.DataFrame:
+    """``table`` as a polars frame, its ``inputs`` one column per feature."""
+    frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     if INPUTS in frame.columns:
         frame = frame.unnest(INPUTS)
-    frame = frame.sort(TIME)
-    if newest is not None:
-        frame = frame.tail(newest)
     return frame
 
 
@@ -154,7 +238,17 @@ def _days(start: datetime, end: datetime, *, newest_first: bool = False) -> list
     return spanned[::-1] if newest_first else spanned
 
 
-def _segment(artifacts: ArtifactStore, key: str, columns: list[str] | None) -> pa.Table | None:
+def _segment(
+    artifacts: ArtifactStore,
+    key: str,
+    columns: list[str] | None,
+    start: datetime,
+    end: datetime,
+    versions: Sequence[int] | None,
+) -> pa.Table | None:
+    """One segment's rows in ``[start, end)`` (and of ``versions``): the span is pushed
+    down into the Parquet read, so row groups outside it are skipped by their statistics."""
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     try:
@@ -163,7 +257,12 @@ def _segment(artifacts: ArtifactStore, key: str, columns: list[str] | None) -> p
         wanted = (
             None if columns is None else [c for c in dict.fromkeys([*columns, TIME]) if c in names]
         )
-        return pq.read_table(source, columns=wanted)
+        span = (pc.field(TIME) >= pc.scalar(start)) & (pc.field(TIME) < pc.scalar(end))
+        if versions is not None:
+            if VERSION not in names:
+                return None
+            span = span & pc.field(VERSION).isin(list(versions))
+        return pq.read_table(source, columns=wanted, filters=span)
     except Exception as exc:  # a broken segment must not stop monitoring: say which
         logger.warning("skipping unreadable log segment %s: %s", key, exc)
         return None
