@@ -33,6 +33,7 @@ from .evaluation import Evaluation, Evaluations
 from .maintenance import Maintenance, MaintenanceError, RetrainRun
 from .models import Models, ModelVersion
 from .monitoring import Monitoring, MonitorRun
+from .reports import Reports
 from .storage import (
     ArtifactStore,
     AuditEvent,
@@ -68,6 +69,7 @@ class Project:
         self._evaluations: Evaluations | None = None
         self._monitoring: Monitoring | None = None
         self._maintenance: Maintenance | None = None
+        self._reports: Reports | None = None
 
     @property
     def name(self) -> str:
@@ -140,6 +142,13 @@ class Project:
                 self.monitoring,
             )
         return self._maintenance
+
+    @property
+    def reports(self) -> Reports:
+        """The evaluation and monitoring reports written so far: list them, find one by id."""
+        if self._reports is None:
+            self._reports = Reports(self.models, self.evaluations, self.monitoring)
+        return self._reports
 
     def retrain(
         self, name: str, *, trigger: str = "manual", reason: str | None = None

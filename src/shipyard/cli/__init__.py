@@ -10,6 +10,7 @@ from . import (  # noqa: F401 - registers the commands
     maintenance_cmds,
     models_cmds,
     monitoring_cmds,
+    reports_cmds,
     serving_cmds,
 )
 from .app import cli, main

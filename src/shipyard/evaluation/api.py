@@ -249,6 +249,20 @@ class Evaluations:
         version = self._models.resolve(ref)
         return self.store.latest(version.model, version.version)
 
+    def history(self, name: str | None = None, *, limit: int = 100) -> list[EvaluationSummary]:
+        """The newest ``limit`` evaluations (of model ``name``), newest first."""
+        if name is not None:
+            self._models.known(name)
+        return self.store.history(name, limit=limit)
+
+    def get(self, evaluation_id: int) -> EvaluationSummary | None:
+        """The evaluation with this id, if there is one."""
+        return self.store.get(evaluation_id)
+
+    def link(self, key: str) -> str:
+        """Where a person opens a stored report (a file path, or the store's URL)."""
+        return self._artifacts.link(key)
+
     def promote(
         self, ref: str, *, to: str = "champion", force: bool = False, reason: str | None = None
     ) -> tuple[int | None, int]:

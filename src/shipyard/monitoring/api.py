@@ -329,6 +329,14 @@ class Monitoring:
         """The newest ``limit`` runs of ``name``, newest first."""
         return self.store.runs(name, limit=limit)
 
+    def run_summary(self, run_id: int) -> RunSummary | None:
+        """The stored run with this id, if there is one."""
+        return self.store.run(run_id)
+
+    def recent_runs(self, *, limit: int = 50) -> list[RunSummary]:
+        """The newest ``limit`` runs of every model, newest first."""
+        return self.store.runs(None, limit=limit)
+
     def history(
         self, name: str, *, kind: str | None = None, feature: str | None = None, limit: int = 1000
     ) -> list[StoredFigure]:
