@@ -29,7 +29,7 @@ from .config import (
 from .data import Datasets, IngestResult
 from .data.api import Progress
 from .errors import ConfigError, StorageError
-from .evaluation import Evaluation, Evaluations
+from .evaluation import Evaluation, Evaluations, VersionComparison
 from .maintenance import Maintenance, MaintenanceError, RetrainRun
 from .models import Models, ModelVersion
 from .monitoring import Monitoring, MonitorRun
@@ -180,6 +180,13 @@ class Project:
     def evaluate(self, ref: str, *, data: str | None = None) -> Evaluation:
         """Run ``ref``'s evaluation spec (``data="loans@3"`` for another dataset version)."""
         return self.evaluations.evaluate(ref, data=data)
+
+    def compare(
+        self, name: str, versions: list[str | int] | None = None, *, latest: int = 3
+    ) -> VersionComparison:
+        """Versions of ``name`` side by side (default: champion, challenger, ``latest`` newest):
+        params, metrics, dataset version, evaluation verdict; differing rows marked."""
+        return self.evaluations.compare(name, versions, latest=latest)
 
     def promote(
         self, ref: str, *, to: str = "champion", force: bool = False, reason: str | None = None

@@ -67,7 +67,10 @@ class Reports:
     def list(self, name: str | None = None, *, limit: int = 100) -> list[ReportEntry]:
         """The newest ``limit`` reports (of model ``name``), newest first."""
         if name is not None:
-            self._models.known(name)  # "no such model", with the close one
+            try:
+                self._models.known(name)
+            except NotFoundError as exc:  # said in one line, with where to look
+                raise NotFoundError(f"{exc.message}; {exc.hint or _LIST}") from None
         evaluations = self._evaluations.history(name, limit=limit)
         runs = (
             self._monitoring.runs(name, limit=limit)

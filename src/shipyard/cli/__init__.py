@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (  # noqa: F401 - registers the commands
     commands,
+    compare_cmds,
     data_cmds,
     deploy_cmds,
     evaluation_cmds,

@@ -100,4 +100,5 @@ def _summary(row: Any) -> EvaluationSummary:
         failed=list(row["summary"].get("failed", [])),
         created_at=as_utc(row["created_at"]),
         created_by=row["created_by"],
+        metrics={str(k): v for k, v in (row["summary"].get("metrics") or {}).items()},
     )
