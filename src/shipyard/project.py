@@ -32,7 +32,7 @@ from .errors import ConfigError, StorageError
 from .evaluation import Evaluation, Evaluations, VersionComparison
 from .maintenance import Maintenance, MaintenanceError, RetrainRun
 from .models import Models, ModelVersion
-from .monitoring import Monitoring, MonitorRun
+from .monitoring import DatasetProfile, Monitoring, MonitorRun
 from .reports import Reports
 from .storage import (
     ArtifactStore,
@@ -176,6 +176,11 @@ class Project:
         return self.monitoring.run(
             name, window=window, rows=rows, now=now, reference=reference, notify=notify
         )
+
+    def profile(self, ref: str) -> DatasetProfile:
+        """The profile of dataset version ``ref`` (``"loans@3"``): per column its type, nulls,
+        distinct values, range, quantiles, histogram or top categories."""
+        return self.monitoring.profile_dataset(ref)
 
     def evaluate(self, ref: str, *, data: str | None = None) -> Evaluation:
         """Run ``ref``'s evaluation spec (``data="loans@3"`` for another dataset version)."""

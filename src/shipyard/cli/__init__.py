@@ -11,6 +11,7 @@ from . import (  # noqa: F401 - registers the commands
     maintenance_cmds,
     models_cmds,
     monitoring_cmds,
+    profile_cmds,
     reports_cmds,
     serving_cmds,
 )

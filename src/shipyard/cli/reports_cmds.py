@@ -47,20 +47,19 @@ def list_(ctx: click.Context, name: str | None, limit: int, as_json: bool) -> No
             f"no reports for {what} yet: 'shipyard evaluate' and 'shipyard monitor' write them"
         )
         return
-    rows = [
-        (e.id, e.kind, e.subject, f"{e.created_at:%Y-%m-%d %H:%M:%S}", e.verdict, e.passed, e.path)
-        for e in entries
+    cells = [
+        (e.id, e.kind, e.subject, f"{e.created_at:%Y-%m-%d %H:%M:%S}", e.verdict) for e in entries
     ]
     header = ("id", "kind", "model", "created (UTC)", "verdict")
-    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(len(header))]
+    widths = [max(len(header[i]), *(len(c[i]) for c in cells)) for i in range(len(header))]
     console.print(
         Text("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + "  path", "bold"),
         soft_wrap=True,
     )
-    for row in rows:
+    for entry, row in zip(entries, cells, strict=True):
         line = Text("  ".join(c.ljust(w) for c, w in zip(row[:4], widths, strict=False)) + "  ")
-        line.append(row[4].ljust(widths[4]), _VERDICT_STYLE[row[5]])
-        line.append("  " + row[6])
+        line.append(row[4].ljust(widths[4]), _VERDICT_STYLE[entry.passed])
+        line.append("  " + entry.path)
         console.print(line, soft_wrap=True)  # the path whole, however narrow the terminal
 
 

@@ -3,6 +3,7 @@ service SLOs, and alerts with an owner."""
 
 from .alerting import Alert, Alerts
 from .api import Monitoring, MonitorRun
+from .data_profile import ColumnSummary, DatasetProfile
 from .drift import DriftResult, FeatureDrift
 from .notifiers import NOT_CONFIGURED, undeliverable
 from .profile import Profile, build_profile
@@ -13,6 +14,8 @@ __all__ = [
     "NOT_CONFIGURED",
     "Alert",
     "Alerts",
+    "ColumnSummary",
+    "DatasetProfile",
     "DriftResult",
     "FeatureDrift",
     "MonitorReport",
