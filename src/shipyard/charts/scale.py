@@ -40,12 +40,13 @@ def nice(lo: float, hi: float, count: int = 5) -> tuple[float, float, list[float
         lo, hi = 0.0, 1.0
     if hi < lo:
         lo, hi = hi, lo
-    if hi == lo:
+    if hi - lo <= 1e-9 * max(1.0, abs(lo), abs(hi)):  # one value (or too close to tell apart)
         pad = abs(lo) * 0.1 or 1.0
         lo, hi = lo - pad, hi + pad
     step = _round_step((hi - lo) / max(count - 1, 1))
     start, stop = math.floor(lo / step) * step, math.ceil(hi / step) * step
-    ticks = [round(start + i * step, 12) for i in range(round((stop - start) / step) + 1)]
+    digits = max(0, 3 - math.floor(math.log10(step)))
+    ticks = [round(start + i * step, digits) for i in range(round((stop - start) / step) + 1)]
     return start, stop, ticks
 
 
