@@ -67,7 +67,11 @@ def _loans(n: int, seed: int) -> pl.DataFrame:
 
 def _fit(frame: pl.DataFrame, c: float, *, shuffle: bool = False) -> object:
     rows = frame.to_pandas()
-    target = rows["defaulted"].sample(frac=1.0, random_state=0).to_numpy() if shuffle else rows["defaulted"]
+    target = (
+        rows["defaulted"].sample(frac=1.0, random_state=0).to_numpy()
+        if shuffle
+        else rows["defaulted"]
+    )
     encode = make_column_transformer((OneHotEncoder(), ["country"]), remainder="passthrough")
     return make_pipeline(encode, LogisticRegression(C=c, max_iter=1000)).fit(rows[FEATURES], target)
 
@@ -187,7 +191,16 @@ def test_reports_open_starts_a_browser_only_on_a_terminal(project: Project, tmp_
     browser.write_text(f'#!/bin/sh\nprintf "%s" "$1" > {opened}\n')
     browser.chmod(0o755)
     env = {**os.environ, "BROWSER": str(browser), "PYTHONPATH": os.pathsep.join(sys.path)}
-    command = [sys.executable, "-m", "shipyard", "-C", str(project.root), "reports", "open", "eval-1"]
+    command = [
+        sys.executable,
+        "-m",
+        "shipyard",
+        "-C",
+        str(project.root),
+        "reports",
+        "open",
+        "eval-1",
+    ]
     piped = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert piped.returncode == 0 and piped.stdout == project.reports.get("eval-1").path + "\n"
     assert not opened.exists()  # stdout is a pipe: the path only

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -185,7 +187,9 @@ def test_an_all_null_column_has_counts_and_no_figures(project: Project) -> None:
     assert (note.rows, note.nulls, note.distinct, note.top, note.other) == (6, 6, 0, {}, 0)
     assert note.null_rate == 1.0
     text = " ".join(run(project, "data", "profile", "loans@1").stdout.split())
-    assert "note categorical (string) nulls 6 (100.0%) distinct 0 no values: every row is null" in text
+    assert (
+        "note categorical (string) nulls 6 (100.0%) distinct 0 no values: every row is null" in text
+    )
     assert "amount numeric (float) nulls 1 (16.7%) distinct 5 min 50 p1" in text
     assert (
         "country categorical (category) nulls 1 (16.7%) distinct 3 DE 3 (60%), FR 1 (20%)" in text
@@ -217,3 +221,46 @@ def test_unknown_datasets_and_versions(project: Project, ref: str, message: str)
     result = run(project, "data", "profile", ref)
     assert result.exit_code == 2 and message in result.stderr and result.stdout == ""
     assert "Traceback" not in result.stderr
+
+
+def test_the_html_page_draws_each_column(project: Project, tmp_path: Path) -> None:
+    page = tmp_path / "loans.html"
+    result = run(project, "data", "profile", "loans@1", "--html", str(page), "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout)["ref"] == "loans@1"
+    document = page.read_text()
+    profile = project.profile("loans@1")
+    svgs = re.findall(r"<svg.*?</svg>", document, flags=re.S)
+    assert len(svgs) == 5  # amount, age, applied: histograms; country, defaulted: bars
+    bars = {
+        name: [float(v) for v in re.findall(r"class='bar'[^>]*?data-value='([^']+)'", svg)]
+        for name, svg in zip(
+            ["amount", "age", "country", "applied", "defaulted"], svgs, strict=True
+        )
+    }
+    for name in ("amount", "age", "applied"):
+        histogram = profile.column(name).histogram
+        assert histogram is not None and bars[name] == [float(c) for c in histogram[1]]
+    assert bars["country"] == [3.0, 1.0, 1.0] and bars["defaulted"] == [4.0, 2.0]
+    assert "no values: every row is null" in document and "<script" not in document
+    assert "amount: histogram" in document and "country: most frequent values" in document
+    empty = tmp_path / "empty.html"
+    assert run(project, "data", "profile", "loans@2", "--html", str(empty)).exit_code == 0
+    assert "<svg" not in empty.read_text() and empty.read_text().count("no rows") == 6
+
+
+def test_html_values_are_escaped_and_a_missing_folder_writes_nothing(tmp_path: Path) -> None:
+    from shipyard.monitoring import render_profile
+
+    evil = "<img src=x onerror=alert(1)>"
+    document = render_profile(profile_frame(pl.DataFrame({evil: [evil, "b"]}), "x@1"))
+    assert evil not in document and "&lt;img src=x onerror=alert(1)&gt;" in document
+    result = CliRunner().invoke(
+        cli,
+        ["-C", str(tmp_path), "data", "profile", "x@1", "--html", str(tmp_path / "no" / "p.html")],
+    )
+    assert (
+        result.exit_code == 2
+        and "the folder" in result.stderr
+        and "does not exist" in result.stderr
+    )
+    assert not (tmp_path / "no").exists()

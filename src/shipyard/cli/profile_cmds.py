@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import click
 from rich.text import Text
 
+from shipyard.errors import ConfigError
+
 from .app import open_from
 from .data_cmds import data
 from .output import console, json_option, print_json
@@ -36,12 +38,18 @@ _BLOCKS = " ▁▂▃▄▅▆▇█"
 def profile(ctx: click.Context, ref: str, html_file: Path | None, as_json: bool) -> None:
     """Profile dataset version NAME@V: per column its type, nulls, distinct values,
     min/max and quantiles with a histogram, or its top categories."""
+    if html_file is not None and not html_file.parent.is_dir():
+        raise ConfigError(
+            f"cannot write {html_file}: the folder {html_file.parent} does not exist",
+            hint="create it first, or name a file in an existing folder",
+        )
     with open_from(ctx) as project:
         result = project.profile(ref)
     if html_file is not None:
-        from .profile_page import write_page
+        from shipyard.monitoring import render_profile
+        from shipyard.storage.safe_files import write_atomic
 
-        write_page(result, html_file)
+        write_atomic(html_file, render_profile(result).encode())  # whole or not at all
     if as_json:
         print_json(result.as_dict())
         return

@@ -7,6 +7,7 @@ from .data_profile import ColumnSummary, DatasetProfile
 from .drift import DriftResult, FeatureDrift
 from .notifiers import NOT_CONFIGURED, undeliverable
 from .profile import Profile, build_profile
+from .profile_html import render_profile
 from .prometheus import exported_figures
 from .report import MonitorReport
 
@@ -24,5 +25,6 @@ __all__ = [
     "Profile",
     "build_profile",
     "exported_figures",
+    "render_profile",
     "undeliverable",
 ]
