@@ -9,16 +9,18 @@ line unless ``--all``.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
 from rich.text import Text
 
-from shipyard.evaluation import ComparisonRow, VersionComparison
-
+from .app import open_from
 from .models_cmds import models
 from .output import console, json_option, print_json
+
+if TYPE_CHECKING:  # the evaluation stage loads numpy: only when the command runs
+    from shipyard.evaluation import ComparisonRow, VersionComparison
 
 MARK = "*"
 _FOLDABLE = ("param", "metric", "evaluated")  # the rows --all unfolds
@@ -53,8 +55,6 @@ def compare(
 
     VERSIONS are numbers or aliases: 'shipyard models compare risk 3 5 champion'.
     """
-    from .app import open_from
-
     with open_from(ctx) as project:
         result = project.compare(name, list(versions) or None, latest=latest)
     if as_json:
