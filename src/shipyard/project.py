@@ -43,10 +43,11 @@ if TYPE_CHECKING:  # each stage is imported when first used: a server loads no d
 
     from .data import Datasets, IngestResult
     from .data.api import Progress
-    from .evaluation import Evaluation, Evaluations
+    from .evaluation import Evaluation, Evaluations, VersionComparison
     from .maintenance import Maintenance, RetrainRun
     from .models import Models, ModelVersion
-    from .monitoring import Monitoring, MonitorRun
+    from .monitoring import DatasetProfile, Monitoring, MonitorRun
+    from .reports import Reports
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,7 @@ class Project:
         self._evaluations: Evaluations | None = None
         self._monitoring: Monitoring | None = None
         self._maintenance: Maintenance | None = None
+        self._reports: Reports | None = None
 
     @property
     def name(self) -> str:
@@ -159,6 +161,15 @@ class Project:
             )
         return self._maintenance
 
+    @property
+    def reports(self) -> Reports:
+        """The evaluation and monitoring reports written so far: list them, find one by id."""
+        if self._reports is None:
+            from .reports import Reports
+
+            self._reports = Reports(self.models, self.evaluations, self.monitoring)
+        return self._reports
+
     def retrain(
         self, name: str, *, trigger: str = "manual", reason: str | None = None
     ) -> RetrainRun:
@@ -208,9 +219,21 @@ class Project:
             with_feedback=with_feedback, fallback_only=fallback_only, limit=limit,
         ).frame  # fmt: skip
 
+    def profile(self, ref: str) -> DatasetProfile:
+        """The profile of dataset version ``ref`` (``"loans@3"``): per column its type, nulls,
+        distinct values, range, quantiles, histogram or top categories."""
+        return self.monitoring.profile_dataset(ref)
+
     def evaluate(self, ref: str, *, data: str | None = None) -> Evaluation:
         """Run ``ref``'s evaluation spec (``data="loans@3"`` for another dataset version)."""
         return self.evaluations.evaluate(ref, data=data)
+
+    def compare(
+        self, name: str, versions: list[str | int] | None = None, *, latest: int = 3
+    ) -> VersionComparison:
+        """Versions of ``name`` side by side (default: champion, challenger, ``latest`` newest):
+        params, metrics, dataset version, evaluation verdict; differing rows marked."""
+        return self.evaluations.compare(name, versions, latest=latest)
 
     def promote(
         self, ref: str, *, to: str = "champion", force: bool = False, reason: str | None = None

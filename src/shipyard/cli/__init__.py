@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import (  # noqa: F401 - registers the commands
     commands,
+    compare_cmds,
     data_cmds,
     deploy_cmds,
     evaluation_cmds,
@@ -11,6 +12,8 @@ from . import (  # noqa: F401 - registers the commands
     models_cmds,
     monitoring_cmds,
     predictions_cmds,
+    profile_cmds,
+    reports_cmds,
     serving_cmds,
 )
 from .app import cli, main

@@ -122,6 +122,7 @@ def _print_card(card: ModelCard) -> None:
         console.print(
             "  metrics     " + ", ".join(f"{k} {val:.4f}" for k, val in v.metrics.items())
         )
+    _print_metric_history(card)
     if v.params:
         console.print("  params      " + ", ".join(f"{k}={val}" for k, val in v.params.items()))
     if v.training:
@@ -155,6 +156,22 @@ def _print_card(card: ModelCard) -> None:
             event.reason or "",
         )
     console.print(table)
+
+
+def _print_metric_history(card: ModelCard) -> None:
+    """One line per metric: its value in each version, this version's in bold."""
+    if not any(len(points) > 1 for points in card.metric_history.values()):
+        return
+    console.print("  history")
+    width = max(len(name) for name in card.metric_history)
+    for name, points in card.metric_history.items():
+        line = Text(f"    {name:{width}s}  ")
+        for i, (number, value) in enumerate(points):
+            line.append(" → " if i else "")
+            shown = f"{value:.4f}" if isinstance(value, int | float) else str(value)
+            text = f"v{number} {shown}"
+            line.append(text, "bold" if number == card.version.version else "")
+        console.print(line, soft_wrap=True)
 
 
 def _print_environment(card: ModelCard) -> None:

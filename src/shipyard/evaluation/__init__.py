@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from . import behaviour
     from .api import Evaluations, GateError
     from .behaviour import scores
+    from .comparison import ComparisonRow, VersionComparison
     from .records import Evaluation, EvaluationSummary
     from .report import CheckOutcome, EvaluationReport
     from .run import evaluate
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
 _NAMES = {
     "behaviour": ".behaviour",
     "CheckOutcome": ".report",
+    "ComparisonRow": ".comparison",
+    "VersionComparison": ".comparison",
     "evaluate": ".run",
     "Evaluation": ".records",
     "EvaluationReport": ".report",
@@ -30,11 +33,13 @@ _NAMES = {
 }
 __all__ = [
     "CheckOutcome",
+    "ComparisonRow",
     "Evaluation",
     "EvaluationReport",
     "EvaluationSummary",
     "Evaluations",
     "GateError",
+    "VersionComparison",
     "behaviour",
     "evaluate",
     "scores",

@@ -10,11 +10,12 @@ import numpy as np
 
 from shipyard.config import ProjectConfig
 from shipyard.data import Datasets
-from shipyard.errors import ConfigError, DataError, ShipyardError
+from shipyard.errors import ConfigError, DataError, NotFoundError, ShipyardError
 from shipyard.models import Models, ModelVersion
 from shipyard.storage import ArtifactStore, MetadataStore
 from shipyard.training.run import split
 
+from .comparison import VersionComparison, compare_versions
 from .holdout import (
     NO_HOLDOUT,
     RECORDED,
@@ -249,6 +250,49 @@ class Evaluations:
         version = self._models.resolve(ref)
         return self.store.latest(version.model, version.version)
 
+    def history(self, name: str | None = None, *, limit: int = 100) -> list[EvaluationSummary]:
+        """The newest ``limit`` evaluations (of model ``name``), newest first."""
+        if name is not None:
+            self._models.known(name)
+        return self.store.history(name, limit=limit)
+
+    def compare(
+        self, name: str, versions: list[str | int] | None = None, *, latest: int = 3
+    ) -> VersionComparison:
+        """Versions of model ``name`` side by side: params, metrics, dataset version and the
+        newest evaluation's verdict of each, every differing row marked.
+
+        ``versions``: numbers or aliases (``[3, "champion"]``); by default the champion,
+        the challenger and the ``latest`` newest versions.
+        """
+        _one_line(self._models.known, name)
+        registry = self._models.registry
+        aliases = registry.aliases(name)
+        if versions:
+            chosen = [
+                _one_line(self._models.resolve, f"{name}@{str(v).lstrip('@')}") for v in versions
+            ]
+        else:
+            every = registry.versions(name)
+            if not every:
+                raise NotFoundError(
+                    f"model '{name}' has no versions yet; train or register one first"
+                )
+            picked = {v.version for v in every[:latest]}
+            picked |= {aliases[a] for a in ("champion", "challenger") if a in aliases}
+            chosen = [v for v in every if v.version in picked]
+        unique = list({v.version: v for v in chosen}.values())
+        found = {v.version: self.store.latest(name, v.version) for v in unique}
+        return compare_versions(unique, aliases, found)
+
+    def get(self, evaluation_id: int) -> EvaluationSummary | None:
+        """The evaluation with this id, if there is one."""
+        return self.store.get(evaluation_id)
+
+    def link(self, key: str) -> str:
+        """Where a person opens a stored report (a file path, or the store's URL)."""
+        return self._artifacts.link(key)
+
     def promote(
         self, ref: str, *, to: str = "champion", force: bool = False, reason: str | None = None
     ) -> tuple[int | None, int]:
@@ -292,6 +336,16 @@ class Evaluations:
             },
             reason=reason,
         )
+
+
+def _one_line(call: Any, ref: str) -> Any:
+    """``call(ref)``, its "not found" said in one line: the message, then what to run."""
+    try:
+        return call(ref)
+    except NotFoundError as exc:
+        if exc.hint is None:
+            raise
+        raise NotFoundError(f"{exc.message}; {exc.hint}") from None
 
 
 def _named(ref: str, kind: str) -> str:

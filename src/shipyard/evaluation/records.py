@@ -6,7 +6,7 @@ The report itself is :class:`~shipyard.evaluation.report.EvaluationReport`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -47,3 +47,4 @@ class EvaluationSummary:
     failed: list[str]
     created_at: datetime
     created_by: str
+    metrics: dict[str, float] = field(default_factory=dict)  # the figures it measured

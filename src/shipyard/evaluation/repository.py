@@ -72,6 +72,21 @@ class EvaluationStore:
             row = conn.execute(query).mappings().first()
         return None if row is None else _summary(row)
 
+    def history(self, model: str | None = None, *, limit: int = 100) -> list[EvaluationSummary]:
+        """The newest ``limit`` evaluations (of ``model``), newest first."""
+        query = sa.select(evaluations).order_by(evaluations.c.id.desc()).limit(limit)
+        if model is not None:
+            query = query.where(evaluations.c.model == model)
+        with self._store.read() as conn:
+            return [_summary(row) for row in conn.execute(query).mappings()]
+
+    def get(self, evaluation_id: int) -> EvaluationSummary | None:
+        """The evaluation with this id, if there is one."""
+        query = sa.select(evaluations).where(evaluations.c.id == evaluation_id)
+        with self._store.read() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _summary(row)
+
 
 def _summary(row: Any) -> EvaluationSummary:
     return EvaluationSummary(
@@ -85,4 +100,5 @@ def _summary(row: Any) -> EvaluationSummary:
         failed=list(row["summary"].get("failed", [])),
         created_at=as_utc(row["created_at"]),
         created_by=row["created_by"],
+        metrics={str(k): v for k, v in (row["summary"].get("metrics") or {}).items()},
     )

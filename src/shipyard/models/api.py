@@ -40,6 +40,8 @@ class ModelCard:
     lineage: list[dict[str, Any]] = field(default_factory=list)
     history: list[AuditEvent] = field(default_factory=list)
     environment: EnvironmentCheck | None = None  # its recorded environment against this one
+    # each metric's value in every version that has it, oldest first: [(version, value)]
+    metric_history: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,10 @@ class ModelCard:
             "versions": self.versions,
             "lineage": self.lineage,
             "history": [e.as_dict() for e in self.history],
+            "metric_history": {
+                name: [{"version": v, "value": value} for v, value in points]
+                for name, points in self.metric_history.items()
+            },
         }
 
 
@@ -398,14 +404,16 @@ class Models:
         for channel in ("webhook", "slack"):  # their URLs carry secrets: never shown whole
             if channel in owner:
                 owner[channel] = redact(str(owner[channel]))
+        versions = self.registry.versions(version.model)
         return ModelCard(
             version=version,
             owner=owner,
             aliases=self.registry.aliases(version.model),
-            versions=[v.version for v in self.registry.versions(version.model)],
+            versions=[v.version for v in versions],
             lineage=self._lineage(version.dataset),
             history=self.registry.history(version.model),
             environment=check_environment(version),
+            metric_history=metric_history(versions),
         )
 
     def summaries(self) -> list[ModelSummary]:
@@ -453,6 +461,15 @@ class Models:
             )
             todo += [f"{version.dataset}@{p}" for p in version.parents]
         return chain
+
+
+def metric_history(versions: list[ModelVersion]) -> dict[str, list[tuple[int, float]]]:
+    """Each metric's value in every version that recorded it, oldest version first."""
+    history: dict[str, list[tuple[int, float]]] = {}
+    for version in sorted(versions, key=lambda v: v.version):
+        for name, value in version.metrics.items():
+            history.setdefault(name, []).append((version.version, value))
+    return history
 
 
 def _estimator_params(model: Any) -> dict[str, Any]:

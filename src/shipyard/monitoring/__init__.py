@@ -13,9 +13,11 @@ from shipyard.lazy import exports
 if TYPE_CHECKING:
     from .alerting import Alert, Alerts
     from .api import Monitoring
+    from .data_profile import ColumnSummary, DatasetProfile
     from .drift import DriftResult, FeatureDrift
     from .notifiers import NOT_CONFIGURED, undeliverable
     from .profile import Profile, build_profile
+    from .profile_html import render_profile
     from .prometheus import exported_figures
     from .records import MonitorRun
     from .report import MonitorReport
@@ -24,6 +26,9 @@ _NAMES = {
     "Alert": ".alerting",
     "Alerts": ".alerting",
     "build_profile": ".profile",
+    "ColumnSummary": ".data_profile",
+    "DatasetProfile": ".data_profile",
+    "render_profile": ".profile_html",
     "DriftResult": ".drift",
     "exported_figures": ".prometheus",
     "FeatureDrift": ".drift",
@@ -38,6 +43,8 @@ __all__ = [
     "NOT_CONFIGURED",
     "Alert",
     "Alerts",
+    "ColumnSummary",
+    "DatasetProfile",
     "DriftResult",
     "FeatureDrift",
     "MonitorReport",
@@ -46,6 +53,7 @@ __all__ = [
     "Profile",
     "build_profile",
     "exported_figures",
+    "render_profile",
     "undeliverable",
 ]
 __getattr__, __dir__ = exports(__name__, _NAMES)

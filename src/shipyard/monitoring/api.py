@@ -29,6 +29,7 @@ from shipyard.predlog import FEEDBACK, PREDICTIONS, REJECTIONS
 from shipyard.storage import ArtifactStore, MetadataStore
 
 from .alerting import OWNER, Alerts
+from .data_profile import DatasetProfile, profile_frame
 from .drift import DriftResult, compare
 from .html import render
 from .notifiers import Delivery
@@ -328,6 +329,23 @@ class Monitoring:
     def runs(self, name: str, *, limit: int = 50) -> list[RunSummary]:
         """The newest ``limit`` runs of ``name``, newest first."""
         return self.store.runs(name, limit=limit)
+
+    def profile_dataset(self, ref: str) -> DatasetProfile:
+        """The profile of dataset version ``ref`` (``loans@3``, ``loans@latest``): each
+        column's type, nulls, distinct values, range, quantiles, histogram or top values."""
+        version = self._data.show(ref)
+        frame = self._data.load(version.ref)
+        dataset = self._config.datasets.get(version.dataset)  # gone from the file: no types
+        declared = {n: c.type for n, c in dataset.columns.items()} if dataset else {}
+        return profile_frame(frame, version.ref, declared=declared)
+
+    def run_summary(self, run_id: int) -> RunSummary | None:
+        """The stored run with this id, if there is one."""
+        return self.store.run(run_id)
+
+    def recent_runs(self, *, limit: int = 50) -> list[RunSummary]:
+        """The newest ``limit`` runs of every model, newest first."""
+        return self.store.runs(None, limit=limit)
 
     def history(
         self, name: str, *, kind: str | None = None, feature: str | None = None, limit: int = 1000

@@ -55,6 +55,7 @@ class RunSummary:
     report_key: str
     html_key: str
     summary: dict[str, Any]
+    created_at: datetime | None = None  # when the run was kept (its window may end earlier)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +69,7 @@ class RunSummary:
             "report_key": self.report_key,
             "html_key": self.html_key,
             "summary": self.summary,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
         }
 
 

@@ -89,30 +89,20 @@ class MonitorStore:
                 conn.execute(monitor_figures.insert(), figures)
         return int(run_id)
 
-    def runs(self, model: str, *, limit: int = 50) -> list[RunSummary]:
-        """The newest ``limit`` runs of ``model``, newest first."""
+    def runs(self, model: str | None, *, limit: int = 50) -> list[RunSummary]:
+        """The newest ``limit`` runs of ``model`` (of every model: None), newest first."""
+        query = sa.select(monitor_runs).order_by(monitor_runs.c.id.desc()).limit(limit)
+        if model is not None:
+            query = query.where(monitor_runs.c.model == model)
         with self._store.read() as conn:
-            rows = conn.execute(
-                sa.select(monitor_runs)
-                .where(monitor_runs.c.model == model)
-                .order_by(monitor_runs.c.id.desc())
-                .limit(limit)
-            ).all()
-        return [
-            RunSummary(
-                id=r.id,
-                model=r.model,
-                version=r.version,
-                window_start=as_utc(r.window_start),
-                window_end=as_utc(r.window_end),
-                rows=r.rows,
-                drifted=r.drifted,
-                report_key=r.report_key,
-                html_key=r.html_key,
-                summary=r.summary,
-            )
-            for r in rows
-        ]
+            rows = conn.execute(query).all()
+        return [_run(r) for r in rows]
+
+    def run(self, run_id: int) -> RunSummary | None:
+        """The run with this id, if there is one."""
+        with self._store.read() as conn:
+            row = conn.execute(sa.select(monitor_runs).where(monitor_runs.c.id == run_id)).first()
+        return None if row is None else _run(row)
 
     def figures(
         self, model: str, *, kind: str | None = None, name: str | None = None, limit: int = 1000
@@ -128,6 +118,22 @@ class MonitorStore:
         with self._store.read() as conn:
             rows = conn.execute(query).all()
         return [_figure(r) for r in reversed(rows)]
+
+
+def _run(r: Any) -> RunSummary:
+    return RunSummary(
+        id=r.id,
+        model=r.model,
+        version=r.version,
+        window_start=as_utc(r.window_start),
+        window_end=as_utc(r.window_end),
+        rows=r.rows,
+        drifted=r.drifted,
+        report_key=r.report_key,
+        html_key=r.html_key,
+        summary=r.summary,
+        created_at=as_utc(r.created_at),
+    )
 
 
 def _figure(row: Any) -> StoredFigure:
