@@ -143,13 +143,13 @@ def import_skops_io() -> types.ModuleType:
         vars(ready).update(names)
         sys.modules[TRUSTED_MODULE] = ready
         try:
-            import skops.io
+            import skops.io  # now takes the lists from ``ready``
 
-            return skops.io
+            return sys.modules["skops.io"]
         except ImportError as exc:  # this skops wants something the file lacks: scan
             logger.debug("skops did not take its trusted types from %s (%s)", path, exc)
             _forget_skops()
-    import skops.io
+    import skops.io  # noqa: F401  # scans, as skops always does
 
     write_cache(path, key, trusted_names(sys.modules[TRUSTED_MODULE]))
-    return skops.io
+    return sys.modules["skops.io"]

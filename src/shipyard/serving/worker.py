@@ -190,7 +190,7 @@ class Background:
 
     async def _monitor(self, every: float) -> None:
         """Run monitoring for every served model each ``every`` seconds; export its figures."""
-        from shipyard.monitoring.prometheus import exported_figures  # not before it runs
+        from shipyard.monitoring import exported_figures  # loaded when monitoring first runs
 
         while True:
             await asyncio.sleep(every)
