@@ -68,6 +68,12 @@ def test_build_writes_a_context_pinned_to_the_champions_environment(shop: Path) 
     ]
     [command] = [json.loads(s["value"]) for s in steps if s["instruction"] == "CMD"]
     assert command == ["serve", "risk", "--host", "0.0.0.0", "--port", "8000"]  # NAME given
+    warm = [  # skops's trusted types kept in the image, written as root: read-only to the server
+        i
+        for i, s in enumerate(steps)
+        if s["instruction"] == "RUN" and "import_skops_io" in s["value"]
+    ]
+    assert len(warm) == 1 and warm[0] < kinds.index("USER")
     copied = " ".join(s["value"] for s in steps if s["instruction"] == "COPY")
     assert "app/" in copied and ".shipyard" not in copied
     assert ".shipyard" in (out / ".dockerignore").read_text()

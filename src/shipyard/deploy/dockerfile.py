@@ -77,6 +77,11 @@ RUN groupadd --system --gid {USER_ID} shipyard \\
 RUN --mount=type=bind,from=build,source=/build,target=/build \\
     pip install --no-cache-dir --no-index --find-links=/build/wheels \\
         --requirement /build/requirements.lock shipyard=={plan.shipyard_version}
+# skops's default trusted types, computed once here (root-owned, read-only to the server):
+# without them every pod's first start imports all of scikit-learn to rebuild them
+ENV XDG_CACHE_HOME=/var/cache/shipyard-image
+RUN python -c "from shipyard.models.skops_io import import_skops_io; import_skops_io()" \
+    && test -n "$(ls /var/cache/shipyard-image/shipyard/)"
 WORKDIR {APP}
 COPY app/ ./
 RUN mkdir -p {APP}/.shipyard && chown {USER_ID}:{USER_ID} {APP} {APP}/.shipyard
