@@ -22,13 +22,25 @@ if TYPE_CHECKING:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("--name", help="Project name (default: the folder's name).")
 @click.option("--force", is_flag=True, help="Overwrite an existing shipyard.yaml.")
-def init(directory: Path, name: str | None, force: bool) -> None:
+@click.option(
+    "--example",
+    type=click.Choice(["credit"]),
+    help="Also write the example's sample data (data/loans.csv), for the README's tour.",
+)
+def init(directory: Path, name: str | None, force: bool, example: str | None) -> None:
     """Write a commented example shipyard.yaml into DIRECTORY."""
     from shipyard.project import init_project
 
-    file = init_project(directory, name=name, force=force)
+    file = init_project(directory, name=name, force=force, example=example)
     console.print(markup("wrote [bold]{}[/]", file))
-    console.print(f"next: edit it, then run 'shipyard -C {directory} doctor'")
+    if example is not None:
+        console.print(markup("wrote [bold]{}[/] (sample loan applications)", file.parent / "data"))
+        console.print(
+            f"next: cd {directory} && shipyard data ingest loans data/loans.csv",
+            soft_wrap=True,
+        )
+    else:
+        console.print(f"next: edit it, then run 'shipyard -C {directory} doctor'", soft_wrap=True)
 
 
 @cli.command()

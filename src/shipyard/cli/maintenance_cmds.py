@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import threading
@@ -17,6 +16,7 @@ from shipyard.errors import ShipyardError
 
 from .app import cli, open_from
 from .output import console, err_console, json_option, markup, print_json
+from .progress import progress
 
 if TYPE_CHECKING:
     from shipyard.maintenance import Check, RetrainRun
@@ -38,7 +38,7 @@ def retrain(ctx: click.Context, name: str, reason: str | None, as_json: bool) ->
 
     Exit 1 when the candidate was rejected or a step failed (the run says why).
     """
-    status = contextlib.nullcontext() if as_json else console.status(markup("retraining {}", name))
+    status = progress(f"retraining {name}", quiet=as_json)
     with open_from(ctx) as project:
         project.models.config(name)  # an unknown model fails before any work
         with status:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ from shipyard.errors import ConfigError
 
 from .app import cli, open_from
 from .output import console, json_option, markup, print_json
+from .progress import progress
 
 if TYPE_CHECKING:
     from shipyard.models import ModelCard
@@ -42,8 +42,8 @@ def train(
     with open_from(ctx) as project:
         declared = project.models.config(model)
         overrides = parse_params(list(params), declared.params)
-        with contextlib.nullcontext() if as_json else console.status(markup("training {}", model)):
-            version = project.train(model, data=data_ref, params=overrides)
+        with progress(f"training {model}", steps=4, quiet=as_json) as step:
+            version = project.train(model, data=data_ref, params=overrides, progress=step)
     if as_json:
         print_json(version.as_dict())
         return

@@ -17,6 +17,7 @@ from shipyard.errors import ConfigError, ShipyardError, StorageError
 
 from .app import cli, open_from
 from .output import console, err_console, json_option, markup, print_json
+from .progress import progress
 
 if TYPE_CHECKING:
     from shipyard.config.schema import ModelConfig
@@ -89,15 +90,16 @@ def monitor(
             runs = []
             for name in names:
                 try:
-                    runs.append(
-                        project.monitor(
+                    with progress(f"monitoring {name}", steps=4, quiet=as_json) as step:
+                        run = project.monitor(
                             name,
                             window=window,
                             rows=rows,
                             reference=reference,
                             notify=not no_notify,
+                            progress=step,
                         )
-                    )
+                    runs.append(run)
                 except ShipyardError as exc:
                     if every is None:
                         raise

@@ -12,6 +12,7 @@ import polars as pl
 from shipyard.config import ModelConfig, ProjectConfig
 from shipyard.config.checks import did_you_mean
 from shipyard.data import Datasets
+from shipyard.data.api import Progress
 from shipyard.data.ingest import schema_hash
 from shipyard.data.versions import DatasetVersion
 from shipyard.entrypoints import user_code_on_path
@@ -146,13 +147,16 @@ class Models:
         data: str | None = None,
         params: dict[str, Any] | None = None,
         selection: dict[str, Any] | None = None,
+        progress: Progress | None = None,
     ) -> ModelVersion:
         """Train ``name`` on a dataset version (its dataset's latest by default) and register it.
 
         With ``selection`` (a ``Selection.as_dict()`` from ``project.data.select``), it trains
         on exactly those rows and records the selection in ``training["selection"]``, so the
-        version's holdout is drawn from the same rows by the same split rule.
+        version's holdout is drawn from the same rows by the same split rule. ``progress``
+        is called with each step's name (loading, fitting, registering).
         """
+        step = progress or _silent
         model = self.config(name)
         check_param_names(name, model, params)
         ref = data or (selection["dataset"] if selection else f"{model.dataset}@latest")
@@ -167,6 +171,7 @@ class Models:
                 hint="give one of them, or both naming the same version",
             )
         dataset = self._data.config(model.dataset)
+        step(f"loading {version.ref}")
         rows = self._data.load(version.ref) if selection is None else self._data.rows(selection)
         expected = self.expected(name, list(model.features), version, rows=rows)
 
@@ -179,8 +184,10 @@ class Models:
             )
             check_fit(estimator, expected, classes=plain)
 
+        step(f"fitting {name} on {len(rows):,} rows, measuring its holdout")
         run = train(name, model, dataset, rows, root=self._root, params=params, check=check)
         training = run.training if selection is None else {**run.training, "selection": selection}
+        step("registering the new version")
         return self.register(
             run.estimator,
             name,
@@ -456,3 +463,7 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
         else:
             plain[key] = type(value).__name__
     return plain
+
+
+def _silent(_message: str) -> None:
+    """The progress callback when nobody listens."""
