@@ -49,6 +49,7 @@ def test_the_tour_names_every_stage() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # nine real commands, each a fresh interpreter, on a busy machine
 def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
     if shutil.which("curl") is None:
         missing_backend("curl is not installed; the README's tour calls the server with it")
