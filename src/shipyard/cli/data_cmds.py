@@ -14,6 +14,7 @@ from rich.table import Table
 from shipyard.errors import BatchQuarantinedError, BatchRejectedError, DataError
 
 from .app import cli, open_from
+from .complete import complete_datasets
 from .output import console, err_console, json_option, literal, markup, print_json
 from .progress import progress
 
@@ -81,7 +82,7 @@ def infer(
 
 
 @data.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_datasets)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--sql", "query", help="A SQL query to ingest (with --url).")
 @click.option("--url", help="The SQLAlchemy URL the --sql query runs on (${VAR} is expanded).")
@@ -252,7 +253,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 
 
 @data.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_datasets)
 @json_option
 @click.pass_context
 def show(ctx: click.Context, ref: str, as_json: bool) -> None:
@@ -293,7 +294,7 @@ def _print_version(version: DatasetVersion) -> None:
 
 
 @data.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_datasets)
 @json_option
 @click.pass_context
 def log(ctx: click.Context, name: str, as_json: bool) -> None:
@@ -324,8 +325,8 @@ def log(ctx: click.Context, name: str, as_json: bool) -> None:
 
 
 @data.command()
-@click.argument("a")
-@click.argument("b")
+@click.argument("a", shell_complete=complete_datasets)
+@click.argument("b", shell_complete=complete_datasets)
 @json_option
 @click.pass_context
 def diff(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
@@ -369,7 +370,7 @@ def _short(value: Any) -> str:
 
 
 @data.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_datasets)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--raw",
@@ -400,7 +401,7 @@ def _escaped_note(count: int, then: str) -> str:
 
 
 @data.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_datasets)
 @click.option(
     "--limit", type=click.IntRange(1), default=50, show_default=True, help="Rows to show."
 )

@@ -8,6 +8,7 @@ import click
 from rich.table import Column, Table
 
 from .app import cli, open_from
+from .complete import complete_models
 from .maintenance_cmds import candidate_run, print_evidence
 from .output import console, json_option, markup, print_json
 from .progress import progress
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_models)
 @click.option(
     "--data",
     "data_ref",
@@ -66,7 +67,7 @@ def _print(result: Evaluation) -> None:
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_models)
 @click.option("--to", "alias", default="champion", show_default=True, help="The alias to move.")
 @click.option(
     "--force",

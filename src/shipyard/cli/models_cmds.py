@@ -12,6 +12,7 @@ from rich.text import Text
 from shipyard.errors import ConfigError
 
 from .app import cli, open_from
+from .complete import complete_models
 from .output import console, json_option, markup, print_json
 from .progress import progress
 
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("model")
+@click.argument("model", shell_complete=complete_models)
 @click.option(
     "--data", "data_ref", help="Dataset version to train on, e.g. loans@3 (default: the latest)."
 )
@@ -83,7 +84,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 
 
 @models.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_models)
 @json_option
 @click.pass_context
 def show(ctx: click.Context, ref: str, as_json: bool) -> None:
@@ -186,7 +187,7 @@ def _details(detail: dict[str, object]) -> str:
 
 
 @models.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_models)
 @click.argument("alias")
 @click.option(
     "--delete", is_flag=True, help="Remove ALIAS instead (REF is then just the model name)."
@@ -277,7 +278,7 @@ def import_(
 
 
 @models.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_models)
 @click.option("--reason", help="Why: kept in the audit log.")
 @json_option
 @click.pass_context
