@@ -111,6 +111,8 @@ def test_a_command_in_a_pipe_prints_no_bar(tmp_path: Path) -> None:
 
     folder = _deep_project(tmp_path)
     write_loans_batch(folder / "b.csv", rows=100, seed=1)
-    result = CliRunner().invoke(cli, ["-C", str(folder), "data", "ingest", "loans", str(folder / "b.csv")])
+    result = CliRunner().invoke(
+        cli, ["-C", str(folder), "data", "ingest", "loans", str(folder / "b.csv")]
+    )
     assert result.exit_code in (0, 1), result.output
     assert "ingesting" not in result.stderr and "loans@1" in result.stdout
