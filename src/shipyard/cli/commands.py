@@ -12,6 +12,7 @@ from shipyard.errors import ShipyardError
 
 from .app import cli, open_from
 from .output import console, json_option, markup, print_json
+from .progress import progress
 
 if TYPE_CHECKING:
     from shipyard.demo import DemoSummary
@@ -146,11 +147,11 @@ def demo(ctx: click.Context, folder: Path | None, no_serve: bool, port: int, as_
             ctx.exit(1)
         return
     console.rule(markup("[bold]shipyard demo"))
-    with console.status("starting") as status:
+    with progress("demo") as bar:  # on stderr, on a terminal only
 
         def step(message: str) -> None:
             console.print(markup("[cyan]→[/] {}", message))
-            status.update(markup("{}", message))
+            bar(message)
 
         summary = run_demo(target, on_step=step)
     _print_demo(summary)

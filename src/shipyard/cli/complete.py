@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from click.shell_completion import CompletionItem
 
 PROJECT_FILE = "shipyard.yaml"  # shipyard.config.PROJECT_FILE, said here so nothing heavy loads
 
@@ -36,6 +35,8 @@ def _names(ctx: click.Context, section: str, incomplete: str) -> list[Any]:
         declared = _declared(ctx, section)
     except Exception:  # completion never breaks the shell: no project, bad YAML, no access
         return []
+    from click.shell_completion import CompletionItem  # here: only completion needs it
+
     return [CompletionItem(name) for name in declared if name.startswith(incomplete)]
 
 
