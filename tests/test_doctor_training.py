@@ -45,10 +45,10 @@ def test_a_missing_module_or_function_is_named(project_dir: Path) -> None:
     code, checks = _doctor(project_dir)
     assert code == 1
     assert "module 'credit_model' has no 'fit'" in str(checks["training function default-risk"])
-    (project_dir / "credit_model.py").unlink()
+    file.write_text(file.read_text().replace("credit_model:fit", "risk_model_gone:train"))
     code, checks = _doctor(project_dir)
     assert code == 1
-    assert "cannot import 'credit_model'" in str(checks["training function default-risk"])
+    assert "cannot import 'risk_model_gone'" in str(checks["training function default-risk"])
 
 
 def test_a_module_that_hangs_or_exits_cannot_stall_or_stop_doctor(tmp_path: Path) -> None:

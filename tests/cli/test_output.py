@@ -28,7 +28,10 @@ def _deep_project(tmp_path: Path) -> Path:
     return folder
 
 
-def test_piped_output_keeps_long_paths_and_table_rows_whole(tmp_path: Path) -> None:
+def test_piped_output_keeps_long_paths_and_table_rows_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)  # pytest-xdist's workers set 80
     folder = _deep_project(tmp_path)
     reason = "moved because the holdout of the week before said so, " * 3
     with open_project(folder) as project:
@@ -50,7 +53,8 @@ def test_columns_still_sets_a_width(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def _doctor_in_a_pipe(folder: Path, **env: str) -> str:
-    clean = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    unset = ("NO_COLOR", "FORCE_COLOR", "COLUMNS")  # pytest-xdist's workers set COLUMNS=80
+    clean = {k: v for k, v in os.environ.items() if k not in unset}
     result = subprocess.run(
         [sys.executable, "-m", "shipyard", "-C", str(folder), "doctor"],
         capture_output=True,

@@ -61,6 +61,11 @@ class _LiteralConsole(Console):
     """A console that shows control characters in every string it renders, and does
     not wrap what goes to a pipe or a file."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if kwargs.get("width") is None:
+            self._width = None  # rich fixed it from COLUMNS at import: read COLUMNS when printing
+
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(literal(text), **kwargs)
 
