@@ -93,7 +93,10 @@ def check_entry_points(
 
     def check(group: dict[str, str]) -> None:
         for where, spec in group.items():
-            found[where] = _import_problem(spec, root, where)
+            try:
+                found[where] = _import_problem(spec, root, where)
+            except Exception as exc:  # never an unhandled error in a thread: said as the problem
+                found[where] = f"{where}: checking '{spec}' failed: {type(exc).__name__}: {exc}"
 
     threads = [
         threading.Thread(target=check, args=(group,), name=f"shipyard-import-{top}", daemon=True)
@@ -137,6 +140,6 @@ def _import_problem(spec: str, root: Path, where: str) -> str | None:
         return f"{where}: importing '{spec}' raised {type(exc).__name__}: {exc}"
     finally:
         sys.path.remove(str(root))
-        for name in [name for name in sys.modules if ours(name)]:
-            del sys.modules[name]
+        for name in [name for name in list(sys.modules) if ours(name)]:  # a snapshot: other
+            sys.modules.pop(name, None)  # threads may be importing while this one cleans up
         sys.modules.update(saved)
