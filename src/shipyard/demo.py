@@ -19,9 +19,7 @@ Library code: it reports each step through ``on_step`` and prints nothing.
 
 from __future__ import annotations
 
-import csv
 import json
-import random
 import secrets
 import tempfile
 import time
@@ -29,10 +27,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .config.example_data import write_loans_batch
 from .data import DatasetDiff, IngestResult
 from .demo_maintenance import maintenance_demo, prepare_policy
 from .demo_monitoring import WebhookReceiver, monitoring_demo, point_owner_at, send_drifting_traffic
@@ -47,8 +45,6 @@ from .serving.server import pin_threads
 from .storage import redact
 
 Step = Callable[[str], None]
-
-COUNTRIES = ["DE", "FR", "PL", "US"]
 
 
 @dataclass(frozen=True)
@@ -387,37 +383,3 @@ def _notebook_model(project: Project, ref: str) -> ModelVersion:
         metrics={"roc_auc": float(auc)},
         holdout=holdout,  # the rows it never saw: shipyard scores it on them
     )
-
-
-def write_loans_batch(path: Path, *, rows: int, seed: int, first_id: int = 1) -> int:
-    """Write ``rows`` loan applications to a CSV, about 3% of them broken; return how many."""
-    rng = random.Random(seed)
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    broken = 0
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(["loan_id", "amount", "age", "country", "applied_at", "defaulted"])
-        for loan_id in range(first_id, first_id + rows):
-            amount = round(rng.lognormvariate(9, 0.8), 2)
-            age = rng.randint(18, 90)
-            country = rng.choice(COUNTRIES)
-            applied = (start + timedelta(minutes=7 * loan_id)).isoformat()
-            risk = 0.05 + 0.45 * (amount > 20000) + 0.3 * (age < 25) + 0.1 * (country == "PL")
-            defaulted = rng.random() < risk
-            row: list[Any] = [loan_id, amount, age, country, applied, str(defaulted).lower()]
-            if rng.random() < 0.03:
-                broken += 1
-                flaw = rng.randrange(5)
-                if flaw == 0:
-                    row[1] = -amount  # negative amount: below min 0
-                elif flaw == 1:
-                    row[1] = f"{amount:.2f}".replace(".", ",")  # decimal comma: not a number
-                elif flaw == 2:
-                    row[2] = rng.choice([7, 150])  # age outside 18..120
-                elif flaw == 3:
-                    row[3] = rng.choice(["XX", "de", ""])  # unknown or missing country
-                else:
-                    row[4] = "yesterday"  # not a datetime
-            writer.writerow(row)
-    return broken

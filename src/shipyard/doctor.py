@@ -7,7 +7,10 @@ an owner or route that names a destination nothing could carry (an e-mail
 without ``alerting.smtp``). The environment check compares each declared model's
 champion with the packages installed here (:mod:`shipyard.models.environment`): a
 major or minor version that differs is a warning, and a failure when
-``server.strict_environment`` is on (the server would refuse to load it).
+``server.strict_environment`` is on (the server would refuse to load it). The
+training check imports each model's ``train`` entry point in a process of its own,
+with a time limit, so a module that raises or hangs at import is named, with why,
+and cannot break or stall doctor itself.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from importlib import metadata as importlib_metadata
 from typing import Any
 
 from . import __version__
+from .entrypoints import check_entry_points
 from .errors import ShipyardError
 from .models import check_environment
 from .monitoring import undeliverable
@@ -69,6 +73,7 @@ def run_doctor(project: Project) -> DoctorReport:
         _artifact_check(project),
         _alert_check(project),
         *_environment_checks(project),
+        *_training_checks(project),
     ]
     return DoctorReport(
         project=project.name,
@@ -184,6 +189,26 @@ def _environment_checks(project: Project) -> list[Check]:
     if not checks:
         checks.append(Check("environment", True, "no model has a champion to compare yet"))
     return checks
+
+
+def _training_checks(project: Project) -> list[Check]:
+    """Each model's training function imports, as ``shipyard train`` would import it."""
+    specs = {
+        f"models.{name}.train": model.train
+        for name, model in project.config.models.items()
+        if model.train is not None
+    }
+    if not specs:
+        return []
+    problems = check_entry_points(specs, root=project.root)
+    return [
+        Check(
+            f"training function {where.split('.')[1]}",
+            problem is None,
+            f"{specs[where]} imports" if problem is None else problem,
+        )
+        for where, problem in problems.items()
+    ]
 
 
 def _safe(get: Any, fallback: str) -> str:

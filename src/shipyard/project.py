@@ -191,10 +191,17 @@ class Project:
         now: datetime | None = None,
         reference: str | None = None,
         notify: bool = True,
+        progress: Progress | None = None,
     ) -> MonitorRun:
         """Monitor ``name`` over a window of its prediction log (``window=3600`` s or ``rows=N``)."""
         return self.monitoring.run(
-            name, window=window, rows=rows, now=now, reference=reference, notify=notify
+            name,
+            window=window,
+            rows=rows,
+            now=now,
+            reference=reference,
+            notify=notify,
+            progress=progress,
         )
 
     def predictions(
@@ -224,9 +231,11 @@ class Project:
         distinct values, range, quantiles, histogram or top categories."""
         return self.monitoring.profile_dataset(ref)
 
-    def evaluate(self, ref: str, *, data: str | None = None) -> Evaluation:
+    def evaluate(
+        self, ref: str, *, data: str | None = None, progress: Progress | None = None
+    ) -> Evaluation:
         """Run ``ref``'s evaluation spec (``data="loans@3"`` for another dataset version)."""
-        return self.evaluations.evaluate(ref, data=data)
+        return self.evaluations.evaluate(ref, data=data, progress=progress)
 
     def compare(
         self, name: str, versions: list[str | int] | None = None, *, latest: int = 3
@@ -267,10 +276,18 @@ class Project:
             )
 
     def train(
-        self, name: str, *, data: str | None = None, params: dict[str, Any] | None = None
+        self,
+        name: str,
+        *,
+        data: str | None = None,
+        params: dict[str, Any] | None = None,
+        progress: Progress | None = None,
     ) -> ModelVersion:
         """Train model ``name`` (``data="loans@3"``, ``params={...}``) and register the result."""
-        return self._profiled(self.models.train(name, data=data, params=params))
+        version = self.models.train(name, data=data, params=params, progress=progress)
+        if progress is not None:
+            progress("profiling its training data for monitoring")
+        return self._profiled(version)
 
     def register(
         self,
@@ -416,10 +433,26 @@ def open_project(
     return Project(file.parent, config, environ=environ, lazy_stores=lazy_stores)
 
 
+EXAMPLES = ("credit",)  # what `shipyard init --example` can write
+
+
 def init_project(
-    directory: str | os.PathLike[str] = ".", *, name: str | None = None, force: bool = False
+    directory: str | os.PathLike[str] = ".",
+    *,
+    name: str | None = None,
+    force: bool = False,
+    example: str | None = None,
 ) -> Path:
-    """Write the commented example ``shipyard.yaml`` into ``directory``; return its path."""
+    """Write the commented example ``shipyard.yaml`` into ``directory``; return its path.
+
+    ``example="credit"``: also its sample data (``data/loans.csv``, made the same way
+    every time), so the README's tour runs as written.
+    """
+    if example is not None and example not in EXAMPLES:
+        raise ConfigError(
+            f"no example named '{example}'",
+            hint=f"the examples are: {', '.join(EXAMPLES)}",
+        )
     folder = Path(directory).resolve()
     file = folder / PROJECT_FILE
     if file.exists() and not force:
@@ -439,6 +472,8 @@ def init_project(
         gitignore = folder / ".gitignore"
         if not os.path.lexists(gitignore):
             write_atomic(gitignore, b"# shipyard's local state (database, artifacts)\n.shipyard/\n")
+        if example is not None:
+            _write_sample_data(folder)
     except StorageError:  # a full or read-only disk, a planted link: said already
         raise
     except OSError as exc:
@@ -447,17 +482,64 @@ def init_project(
     return file
 
 
+def _write_sample_data(folder: Path) -> None:
+    """The example's loan applications, beside the project file (kept if already there)."""
+    import io
+
+    from .config.example_data import SAMPLE_FILE, SAMPLE_ROWS, SAMPLE_SEED, write_loans
+
+    target = folder / SAMPLE_FILE
+    if os.path.lexists(target):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = io.StringIO()
+    write_loans(text, rows=SAMPLE_ROWS, seed=SAMPLE_SEED)
+    write_atomic(target, text.getvalue().encode())
+
+
 def _project_name(folder: Path) -> str:
     cleaned = "".join(c if c.isalnum() or c in "_.-" else "-" for c in folder.name).strip("-._")
     return cleaned[:64] or "project"
 
 
 def register(
-    model: Any, name: str, *, project: str | os.PathLike[str] = ".", **lineage: Any
+    model: Any,
+    name: str,
+    *,
+    project: str | os.PathLike[str] = ".",
+    dataset: str | None = None,
+    metrics: dict[str, float] | None = None,
+    params: dict[str, Any] | None = None,
+    format: str | None = None,
+    features: list[str] | None = None,
+    classes: list[Any] | None = None,
+    source: str = "register",
+    training: dict[str, Any] | None = None,
+    code: dict[str, Any] | None = None,
+    environment: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    reason: str | None = None,
+    holdout: Any = None,
 ) -> ModelVersion:
     """``shipyard.register(model, name="fraud", dataset="tx@4", holdout="tx@5")`` from a notebook.
 
-    Takes the keywords of :meth:`Project.register`, ``holdout=`` among them.
+    :meth:`Project.register` for the project in ``project`` (or a folder above it).
     """
     with open_project(project) as opened:
-        return opened.register(model, name, **lineage)
+        return opened.register(
+            model,
+            name,
+            dataset=dataset,
+            metrics=metrics,
+            params=params,
+            format=format,
+            features=features,
+            classes=classes,
+            source=source,
+            training=training,
+            code=code,
+            environment=environment,
+            extra=extra,
+            reason=reason,
+            holdout=holdout,
+        )

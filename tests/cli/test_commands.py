@@ -71,6 +71,7 @@ def test_doctor_json(run: Run, project_dir: Path) -> None:
         "artifact store",
         "alert delivery",
         "environment",  # no champion yet to compare with this environment
+        "training function default-risk",  # credit_model:train imports
     }
     assert report["versions"]["shipyard"] == __version__
     assert report["database"].startswith(f"sqlite:///{project_dir}")

@@ -12,6 +12,7 @@ from shipyard.errors import ShipyardError
 
 from .app import cli, open_from
 from .output import console, json_option, markup, print_json
+from .progress import progress
 
 if TYPE_CHECKING:
     from shipyard.demo import DemoSummary
@@ -22,13 +23,25 @@ if TYPE_CHECKING:
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path), default=".")
 @click.option("--name", help="Project name (default: the folder's name).")
 @click.option("--force", is_flag=True, help="Overwrite an existing shipyard.yaml.")
-def init(directory: Path, name: str | None, force: bool) -> None:
+@click.option(
+    "--example",
+    type=click.Choice(["credit"]),
+    help="Also write the example's sample data (data/loans.csv), for the README's tour.",
+)
+def init(directory: Path, name: str | None, force: bool, example: str | None) -> None:
     """Write a commented example shipyard.yaml into DIRECTORY."""
     from shipyard.project import init_project
 
-    file = init_project(directory, name=name, force=force)
+    file = init_project(directory, name=name, force=force, example=example)
     console.print(markup("wrote [bold]{}[/]", file))
-    console.print(f"next: edit it, then run 'shipyard -C {directory} doctor'")
+    if example is not None:
+        console.print(markup("wrote [bold]{}[/] (sample loan applications)", file.parent / "data"))
+        console.print(
+            f"next: cd {directory} && shipyard data ingest loans data/loans.csv",
+            soft_wrap=True,
+        )
+    else:
+        console.print(f"next: edit it, then run 'shipyard -C {directory} doctor'", soft_wrap=True)
 
 
 @cli.command()
@@ -134,11 +147,11 @@ def demo(ctx: click.Context, folder: Path | None, no_serve: bool, port: int, as_
             ctx.exit(1)
         return
     console.rule(markup("[bold]shipyard demo"))
-    with console.status("starting") as status:
+    with progress("demo") as bar:  # on stderr, on a terminal only
 
         def step(message: str) -> None:
             console.print(markup("[cyan]→[/] {}", message))
-            status.update(markup("{}", message))
+            bar(message)
 
         summary = run_demo(target, on_step=step)
     _print_demo(summary)

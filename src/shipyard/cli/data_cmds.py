@@ -5,33 +5,24 @@ from __future__ import annotations
 import io
 import sys
 import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 
 from shipyard.errors import BatchQuarantinedError, BatchRejectedError, DataError
 
 from .app import cli, open_from
+from .complete import complete_datasets
 from .output import console, err_console, json_option, literal, markup, print_json
+from .progress import progress
 
 if TYPE_CHECKING:
     from shipyard.data import DatasetVersion, IngestResult
     from shipyard.data.watch import WatchEvent
     from shipyard.project import Project
 
-PROGRESS_AFTER_S = 1.0
 RANGE_MARGIN = "10%"  # shipyard.data.infer.MARGIN, said here so --help need not import polars
 
 
@@ -91,7 +82,7 @@ def infer(
 
 
 @data.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_datasets)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--sql", "query", help="A SQL query to ingest (with --url).")
 @click.option("--url", help="The SQLAlchemy URL the --sql query runs on (${VAR} is expanded).")
@@ -147,13 +138,11 @@ def ingest(
         )
     with open_from(ctx) as project:
         try:
-            result = _with_progress(
-                lambda step: project.ingest(
+            # a step to read each source, then validate, merge, store, commit
+            with progress(f"ingesting into {name}", steps=len(sources) + 4, quiet=as_json) as step:
+                result = project.ingest(
                     name, *sources, mode=mode, delimiter=delimiter, progress=step
-                ),
-                steps=len(sources) + 4,  # read each, validate, merge, store, commit
-                quiet=as_json,
-            )
+                )
         except BatchRejectedError as exc:
             if as_json:
                 print_json(exc.report)
@@ -174,37 +163,6 @@ def ingest(
                 f"schema in shipyard.yaml, or raise datasets.{name}.checks.max_quarantined "
                 "(up to 1.0) if such batches are expected",
             )
-
-
-def _with_progress(
-    work: Callable[[Callable[[str], None] | None], IngestResult], *, steps: int, quiet: bool
-) -> IngestResult:
-    """Run an ingest; past one second, show a bar over its steps on a terminal."""
-    if quiet or not console.is_terminal:
-        return work(None)
-    columns = (
-        SpinnerColumn(),
-        TextColumn("{task.description}", markup=False),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    started = time.monotonic()
-    progress = Progress(*columns, console=console, transient=True)
-    task = progress.add_task("ingesting", total=steps)
-    shown = False
-
-    def step(message: str) -> None:
-        nonlocal shown
-        if not shown and time.monotonic() - started > PROGRESS_AFTER_S:
-            progress.start()
-            shown = True
-        progress.update(task, description=literal(message), advance=1)
-
-    try:
-        return work(step)
-    finally:
-        progress.stop()
 
 
 def _print_ingest(result: IngestResult, project: Project) -> None:
@@ -295,7 +253,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 
 
 @data.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_datasets)
 @json_option
 @click.pass_context
 def show(ctx: click.Context, ref: str, as_json: bool) -> None:
@@ -336,7 +294,7 @@ def _print_version(version: DatasetVersion) -> None:
 
 
 @data.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_datasets)
 @json_option
 @click.pass_context
 def log(ctx: click.Context, name: str, as_json: bool) -> None:
@@ -367,8 +325,8 @@ def log(ctx: click.Context, name: str, as_json: bool) -> None:
 
 
 @data.command()
-@click.argument("a")
-@click.argument("b")
+@click.argument("a", shell_complete=complete_datasets)
+@click.argument("b", shell_complete=complete_datasets)
 @json_option
 @click.pass_context
 def diff(ctx: click.Context, a: str, b: str, as_json: bool) -> None:
@@ -412,7 +370,7 @@ def _short(value: Any) -> str:
 
 
 @data.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_datasets)
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--raw",
@@ -443,7 +401,7 @@ def _escaped_note(count: int, then: str) -> str:
 
 
 @data.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_datasets)
 @click.option(
     "--limit", type=click.IntRange(1), default=50, show_default=True, help="Rows to show."
 )

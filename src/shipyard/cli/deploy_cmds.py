@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from .app import cli, open_from
+from .complete import complete_models
 from .output import console, json_option, print_json
 
 if TYPE_CHECKING:
@@ -26,7 +27,7 @@ def _out(project: Project, out: Path | None, default: str) -> Path:
 
 
 @cli.command()
-@click.argument("names", metavar="[NAME]...", nargs=-1)
+@click.argument("names", metavar="[NAME]...", nargs=-1, shell_complete=complete_models)
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -74,7 +75,7 @@ def deploy() -> None:
 
 
 @deploy.command("k8s")
-@click.argument("names", metavar="[NAME]...", nargs=-1)
+@click.argument("names", metavar="[NAME]...", nargs=-1, shell_complete=complete_models)
 @click.option(
     "--replicas",
     default=2,

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Column, Table
 
 from .app import cli, open_from
+from .complete import complete_models
 from .maintenance_cmds import candidate_run, print_evidence
 from .output import console, json_option, markup, print_json
+from .progress import progress
 
 if TYPE_CHECKING:
     from shipyard.evaluation import Evaluation
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_models)
 @click.option(
     "--data",
     "data_ref",
@@ -29,9 +30,9 @@ def evaluate(ctx: click.Context, ref: str, data_ref: str | None, as_json: bool) 
     """Run MODEL[@V]'s evaluation spec; keep the report (JSON and HTML). Exit 1 when a check fails."""
     if "@" not in ref:
         ref = f"{ref}@latest"
-    busy = contextlib.nullcontext() if as_json else console.status(markup("evaluating {}", ref))
-    with open_from(ctx) as project, busy:
-        result = project.evaluate(ref, data=data_ref)
+    busy = progress(f"evaluating {ref}", steps=4, quiet=as_json)
+    with open_from(ctx) as project, busy as step:
+        result = project.evaluate(ref, data=data_ref, progress=step)
     if as_json:
         print_json(result.as_dict())
     else:
@@ -66,7 +67,7 @@ def _print(result: Evaluation) -> None:
 
 
 @cli.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_models)
 @click.option("--to", "alias", default="champion", show_default=True, help="The alias to move.")
 @click.option(
     "--force",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import signal
 import threading
@@ -16,7 +15,9 @@ from rich.table import Table
 from shipyard.errors import ShipyardError
 
 from .app import cli, open_from
+from .complete import complete_models
 from .output import console, err_console, json_option, markup, print_json
+from .progress import progress
 
 if TYPE_CHECKING:
     from shipyard.maintenance import Check, RetrainRun
@@ -29,7 +30,7 @@ RUNS_SEARCHED = 50  # a model's newest runs searched for the one that made a can
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option("--reason", help="Why: kept in the run and the audit log.")
 @json_option
 @click.pass_context
@@ -38,7 +39,7 @@ def retrain(ctx: click.Context, name: str, reason: str | None, as_json: bool) ->
 
     Exit 1 when the candidate was rejected or a step failed (the run says why).
     """
-    status = contextlib.nullcontext() if as_json else console.status(markup("retraining {}", name))
+    status = progress(f"retraining {name}", quiet=as_json)
     with open_from(ctx) as project:
         project.models.config(name)  # an unknown model fails before any work
         with status:
@@ -57,7 +58,7 @@ def runs() -> None:
 
 
 @runs.command("list")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_models)
 @click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
 @json_option
 @click.pass_context
@@ -124,7 +125,7 @@ def runs_reject(ctx: click.Context, run_id: int, reason: str, as_json: bool) -> 
 
 
 @cli.command()
-@click.argument("name")
+@click.argument("name", shell_complete=complete_models)
 @click.option(
     "--to",
     "to",

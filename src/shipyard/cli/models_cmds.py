@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,14 +12,16 @@ from rich.text import Text
 from shipyard.errors import ConfigError
 
 from .app import cli, open_from
+from .complete import complete_models
 from .output import console, json_option, markup, print_json
+from .progress import progress
 
 if TYPE_CHECKING:
     from shipyard.models import ModelCard
 
 
 @cli.command()
-@click.argument("model")
+@click.argument("model", shell_complete=complete_models)
 @click.option(
     "--data", "data_ref", help="Dataset version to train on, e.g. loans@3 (default: the latest)."
 )
@@ -42,8 +43,8 @@ def train(
     with open_from(ctx) as project:
         declared = project.models.config(model)
         overrides = parse_params(list(params), declared.params)
-        with contextlib.nullcontext() if as_json else console.status(markup("training {}", model)):
-            version = project.train(model, data=data_ref, params=overrides)
+        with progress(f"training {model}", steps=4, quiet=as_json) as step:
+            version = project.train(model, data=data_ref, params=overrides, progress=step)
     if as_json:
         print_json(version.as_dict())
         return
@@ -83,7 +84,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
 
 
 @models.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_models)
 @json_option
 @click.pass_context
 def show(ctx: click.Context, ref: str, as_json: bool) -> None:
@@ -203,7 +204,7 @@ def _details(detail: dict[str, object]) -> str:
 
 
 @models.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_models)
 @click.argument("alias")
 @click.option(
     "--delete", is_flag=True, help="Remove ALIAS instead (REF is then just the model name)."
@@ -294,7 +295,7 @@ def import_(
 
 
 @models.command()
-@click.argument("ref")
+@click.argument("ref", shell_complete=complete_models)
 @click.option("--reason", help="Why: kept in the audit log.")
 @json_option
 @click.pass_context

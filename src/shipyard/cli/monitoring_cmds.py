@@ -16,7 +16,9 @@ from rich.table import Table
 from shipyard.errors import ConfigError, ShipyardError, StorageError
 
 from .app import cli, open_from
+from .complete import complete_models
 from .output import console, err_console, json_option, markup, print_json
+from .progress import progress
 
 if TYPE_CHECKING:
     from shipyard.config.schema import ModelConfig
@@ -39,7 +41,7 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 
 @cli.command()
-@click.argument("models", nargs=-1)
+@click.argument("models", nargs=-1, shell_complete=complete_models)
 @click.option(
     "--window",
     callback=_duration,
@@ -89,15 +91,16 @@ def monitor(
             runs = []
             for name in names:
                 try:
-                    runs.append(
-                        project.monitor(
+                    with progress(f"monitoring {name}", steps=4, quiet=as_json) as step:
+                        run = project.monitor(
                             name,
                             window=window,
                             rows=rows,
                             reference=reference,
                             notify=not no_notify,
+                            progress=step,
                         )
-                    )
+                    runs.append(run)
                 except ShipyardError as exc:
                     if every is None:
                         raise
@@ -241,7 +244,7 @@ def alerts() -> None:
 
 
 @alerts.command("list")
-@click.option("--model", help="Only this model's alerts.")
+@click.option("--model", help="Only this model's alerts.", shell_complete=complete_models)
 @click.option("--all", "every", is_flag=True, help="Resolved and cancelled alerts too.")
 @json_option
 @click.pass_context
@@ -352,7 +355,13 @@ def alerts_ack(ctx: click.Context, alert_id: int, reason: str | None, as_json: b
     "--format", "fmt", type=click.Choice(["prometheus"]), default="prometheus", show_default=True,
     help="What to write.",
 )  # fmt: skip
-@click.option("--model", "models", multiple=True, help="Only these models (repeatable).")
+@click.option(
+    "--model",
+    "models",
+    multiple=True,
+    help="Only these models (repeatable).",
+    shell_complete=complete_models,
+)
 @click.option(
     "-o",
     "--output",

@@ -8,18 +8,25 @@ template is ours and whose fields are escaped. Everything printed also has its
 terminal control characters (ESC sequences, carriage returns, bidi overrides)
 shown as visible escapes such as ``\\x1b``, so data cannot move the cursor,
 clear the screen or hide text.
+
+Output fits where it goes. On a terminal, rich wraps to its width and styles it;
+piped or redirected (``shipyard data list | grep``, ``> file``), nothing wraps —
+tables keep their columns and paths stay whole — unless ``COLUMNS`` says a width.
+Colour follows rich: only on a terminal, never with ``NO_COLOR``, always with
+``FORCE_COLOR`` (which does not make a pipe wrap).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import string
 import sys
 from typing import Any
 
 import click
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.markup import escape
 from rich.text import Text
 
@@ -37,11 +44,52 @@ def _visible(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
+UNWRAPPED = 100_000  # the width of a pipe: wide enough that no line of ours wraps
+RULE_WIDTH = 80  # a rule drawn into a pipe: a line, not 100,000 dashes
+
+
+def on_terminal(stream: Any) -> bool:
+    """Whether ``stream`` really is a terminal (``FORCE_COLOR`` does not make it one)."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty is not None and isatty())
+    except ValueError:  # closed
+        return False
+
+
 class _LiteralConsole(Console):
-    """A console that shows control characters in every string it renders."""
+    """A console that shows control characters in every string it renders, and does
+    not wrap what goes to a pipe or a file."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if kwargs.get("width") is None:
+            self._width = None  # rich fixed it from COLUMNS at import: read COLUMNS when printing
 
     def render_str(self, text: str, **kwargs: Any) -> Text:
         return super().render_str(literal(text), **kwargs)
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self._width is None and not self._terminal_width():
+            return ConsoleDimensions(UNWRAPPED, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+    def _terminal_width(self) -> bool:
+        """Whether lines wrap: on a real terminal, or when ``COLUMNS`` names a width."""
+        return on_terminal(self.file) or os.environ.get("COLUMNS", "").isdigit()
+
+    def rule(self, *args: Any, **kwargs: Any) -> None:
+        """A horizontal line with a title; into a pipe, 80 columns wide."""
+        from rich.rule import Rule
+
+        width = None if self._width is not None or self._terminal_width() else RULE_WIDTH
+        self.print(Rule(*args, **kwargs), width=width)
 
 
 class _EscapingFormatter(string.Formatter):

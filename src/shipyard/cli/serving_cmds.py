@@ -10,6 +10,7 @@ import click
 from shipyard.errors import UnreachableError
 
 from .app import cli, open_from
+from .complete import complete_models
 from .output import err_console
 
 if TYPE_CHECKING:
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 
 @cli.command()
-@click.argument("models", nargs=-1)
+@click.argument("models", nargs=-1, shell_complete=complete_models)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option(
     "--port",

@@ -10,6 +10,7 @@ import numpy as np
 
 from shipyard.config import ProjectConfig
 from shipyard.data import Datasets
+from shipyard.data.api import Progress
 from shipyard.errors import ConfigError, DataError, NotFoundError, ShipyardError
 from shipyard.models import Models, ModelVersion
 from shipyard.storage import ArtifactStore, MetadataStore
@@ -59,25 +60,32 @@ class Evaluations:
         self._data = data
         self._models = models
 
-    def evaluate(self, ref: str, *, data: str | None = None) -> Evaluation:
+    def evaluate(
+        self, ref: str, *, data: str | None = None, progress: Progress | None = None
+    ) -> Evaluation:
         """Run the model's evaluation spec on ``ref``; store the report; return it.
 
         The rows are the version's recorded holdout (its training split, or what it was
         registered with), or ``data`` (a dataset version named now); without either, its
         dataset version, and the report says these rows may be ones it trained on.
+        ``progress`` is called with each step's name.
         """
+        step = progress or _silent
         version = self._models.resolve(ref)
         model = self._models.config(version.model)
         dataset = self._data.config(model.dataset)
         target = dataset.target
         assert target is not None
+        step(f"loading {version.ref}")
         predictor = self._models.load(version.ref)
+        step("reading the rows to evaluate on")
         frame, holdout = self._rows(version, data, target, predictor.classes)
         _probe(predictor, frame[model.features], version.ref, holdout.rows_from)
         champion = self._champion(version)
         golden = None
         if model.evaluation.golden is not None:
             golden = self._data.load(model.evaluation.golden.dataset).to_pandas()
+        step(f"scoring {len(frame):,} rows: metrics, gates, slices, behaviour, latency")
         report = evaluate(
             predictor,
             frame,
@@ -90,6 +98,7 @@ class Evaluations:
             holdout=holdout,
             is_champion=self._is_champion(version),
         )
+        step("writing the report")
         return self._keep(report)
 
     def _frame(self, version: ModelVersion, data: str | None, target: str) -> tuple[Any, str]:
@@ -373,3 +382,7 @@ def _json(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
+
+
+def _silent(_message: str) -> None:
+    """The progress callback when nobody listens."""

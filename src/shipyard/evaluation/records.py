@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from .report import EvaluationReport
+from .report import CheckOutcome, EvaluationReport
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,31 @@ class Evaluation:
     report_key: str
     html_key: str
     html_url: str
+
+    @property
+    def ref(self) -> str:
+        """The version evaluated, ``NAME@V``."""
+        return self.report.ref
+
+    @property
+    def passed(self) -> bool:
+        """Whether every check passed (what ``promote`` requires)."""
+        return self.report.passed
+
+    @property
+    def checks(self) -> list[CheckOutcome]:
+        """Every check: gates, holdout, champion, slices, behaviour, latency."""
+        return self.report.checks
+
+    @property
+    def failed_checks(self) -> list[CheckOutcome]:
+        """The checks that failed, each with its value, what it needs and why."""
+        return self.report.failed
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The metrics measured on the rows evaluated."""
+        return self.report.metrics
 
     def as_dict(self) -> dict[str, Any]:
         return {

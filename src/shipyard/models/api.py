@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # training and registering need the data layer; loading a ver
     import polars as pl
 
     from shipyard.data import Datasets
+    from shipyard.data.api import Progress
     from shipyard.data.versions import DatasetVersion
 
     from .fit_check import Expected
@@ -151,17 +152,20 @@ class Models:
         data: str | None = None,
         params: dict[str, Any] | None = None,
         selection: dict[str, Any] | None = None,
+        progress: Progress | None = None,
     ) -> ModelVersion:
         """Train ``name`` on a dataset version (its dataset's latest by default) and register it.
 
         With ``selection`` (a ``Selection.as_dict()`` from ``project.data.select``), it trains
         on exactly those rows and records the selection in ``training["selection"]``, so the
-        version's holdout is drawn from the same rows by the same split rule.
+        version's holdout is drawn from the same rows by the same split rule. ``progress``
+        is called with each step's name (loading, fitting, registering).
         """
         from shipyard.training import check_param_names, train
 
         from .fit_check import check_fit
 
+        step = progress or _silent
         model = self.config(name)
         check_param_names(name, model, params)
         ref = data or (selection["dataset"] if selection else f"{model.dataset}@latest")
@@ -176,6 +180,7 @@ class Models:
                 hint="give one of them, or both naming the same version",
             )
         dataset = self._data.config(model.dataset)
+        step(f"loading {version.ref}")
         rows = self._data.load(version.ref) if selection is None else self._data.rows(selection)
         expected = self.expected(name, list(model.features), version, rows=rows)
 
@@ -188,8 +193,10 @@ class Models:
             )
             check_fit(estimator, expected, classes=plain)
 
+        step(f"fitting {name} on {len(rows):,} rows, measuring its holdout")
         run = train(name, model, dataset, rows, root=self._root, params=params, check=check)
         training = run.training if selection is None else {**run.training, "selection": selection}
+        step("registering the new version")
         return self.register(
             run.estimator,
             name,
@@ -492,3 +499,7 @@ def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
         else:
             plain[key] = type(value).__name__
     return plain
+
+
+def _silent(_message: str) -> None:
+    """The progress callback when nobody listens."""

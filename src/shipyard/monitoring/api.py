@@ -22,6 +22,7 @@ import polars as pl
 
 from shipyard.config.schema import ModelConfig, ProjectConfig
 from shipyard.data import Datasets
+from shipyard.data.api import Progress
 from shipyard.errors import DataError, NotFoundError
 from shipyard.metrics import default_metrics
 from shipyard.models import Models, ModelVersion
@@ -138,8 +139,11 @@ class Monitoring:
         now: datetime | None = None,
         reference: str | None = None,
         notify: bool = True,
+        progress: Progress | None = None,
     ) -> MonitorRun:
-        """Monitor ``name`` over the last ``window`` seconds (or its newest ``rows``)."""
+        """Monitor ``name`` over the last ``window`` seconds (or its newest ``rows``);
+        ``progress`` is called with each step's name."""
+        step = progress or _silent
         config = self._models.config(name)
         now = now or datetime.now(UTC)
         if rows is not None and rows < 1:
@@ -150,11 +154,16 @@ class Monitoring:
             else Window.last(window or config.monitoring.window, now=now)
         )
         chosen = reference or config.monitoring.reference
+        step(f"reading {name}'s prediction log and judging it against {chosen}")
         report = self.report(name, config, span, chosen)
+        step("writing the report")
         run_id, report_key, html_key = self._keep(report)
         others: dict[float, MonitorReport] = {}
+        step("judging the alert rules")
         conditions = self._judge(name, config, report, chosen, now, others, own=window or rows)
         changed = self.alerts.advance(name, conditions, now, report=html_key)
+        if notify:
+            step("notifying owners")
         deliveries = self.alerts.deliver(self._config.models, now) if notify else []
         return MonitorRun(run_id, report, report_key, html_key, changed, deliveries, others)
 
@@ -382,3 +391,7 @@ def _prediction_columns(labels: Any, proba: Any, task: str) -> list[pl.Series]:
     if task == "binary_classification" and proba is not None:
         columns.append(pl.Series(SCORE, np.asarray(proba)[:, -1].astype(np.float64)))
     return columns
+
+
+def _silent(_message: str) -> None:
+    """The progress callback when nobody listens."""

@@ -30,6 +30,11 @@ class MonitorRun:
     # the reports of the other windows its rules name (seconds -> report), read to judge them
     windows: dict[float, MonitorReport] = field(default_factory=dict)
 
+    @property
+    def drifted(self) -> list[str]:
+        """The features whose drift crossed its threshold in this run's window."""
+        return self.report.drifted
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
