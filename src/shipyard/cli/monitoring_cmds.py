@@ -176,6 +176,8 @@ def _print(run: MonitorRun, link: str) -> None:
             report.model, report.rows, w["start"][:19], w["end"][:19], report.reference,
         )
     )  # fmt: skip
+    if report.outage:
+        console.print(markup("  [bold red]{}[/]", report.outage), soft_wrap=True)
     for note in report.notes:
         console.print(markup("  [yellow]{}[/]", note))
     table = Table("feature", "kind", "decided by", "flags when", "verdict", box=None)
@@ -204,7 +206,9 @@ def _print(run: MonitorRun, link: str) -> None:
     if p.note:
         console.print(markup("  [dim]feedback: {}[/]", p.note))
     s = report.service
-    if s.total:
+    if not s.total:
+        console.print("  service: no prediction requests in the window")
+    else:
         causes = ", ".join(f"{c} {v:.1%}" for c, v in s.degraded_by_cause.items())
         latency = (
             f"p50/p95/p99 {s.latency_p50}/{s.latency_p95}/{s.latency_p99} ms (budget {s.budget_ms:g})"

@@ -191,12 +191,18 @@ class Monitoring:
         """Read the window and judge it (no storing, no alerts)."""
         features = list(config.features)
         current = read_log(self._artifacts, PREDICTIONS, name, window)
-        if window.rows is not None:  # labels and refusals: from the oldest row read on
-            start = current.get_column("time").min() if current.height else window.end
+        if window.rows is not None and current.height:  # labels, refusals: from the oldest row on
+            start = current.get_column("time").min()
             window = Window(start, window.end)  # type: ignore[arg-type]
-        refused = read_log(self._artifacts, REJECTIONS, name, window)
+            refused = read_log(self._artifacts, REJECTIONS, name, window)
+        elif window.rows is not None:  # nothing answered: the newest refusals say why
+            refused = read_log(self._artifacts, REJECTIONS, name, window)
+            start = refused.get_column("time").min() if refused.height else window.end
+            window = Window(start, window.end)  # type: ignore[arg-type]
+        else:
+            refused = read_log(self._artifacts, REJECTIONS, name, window)
         notes: list[str] = []
-        if current.height == 0:
+        if current.height == 0 and refused.height == 0:
             notes.append(f"no predictions of {name} in the window; nothing to compare")
         else:
             current = current.with_columns(_score(current, config.task))

@@ -52,9 +52,15 @@ class MonitorReport:
             return None
         return int(max(self.versions.items(), key=lambda kv: kv[1])[0])
 
+    @property
+    def outage(self) -> str | None:
+        """``no prediction succeeded: N requests failed (503 ×N)``, or ``None``."""
+        return self.service.outage
+
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["created_at"] = self.created_at.isoformat()
+        data["outage"] = self.outage
         data["drifted"] = self.drifted
         data["prediction_drifted"] = [f.feature for f in self.prediction_drift if f.drifted]
         return data
@@ -63,6 +69,7 @@ class MonitorReport:
         """A few lines' worth: for listings and the run's row in the metadata store."""
         return {
             "rows": self.rows,
+            "outage": self.outage,
             "drifted": self.drifted,
             "prediction_drifted": [f.feature for f in self.prediction_drift if f.drifted],
             "metrics": self.performance.metrics,
