@@ -13,8 +13,8 @@ from click.testing import CliRunner
 from monitor_support import Receiver, make_project
 
 import shipyard
-from shipyard.config.schema import AlertRule
 from shipyard.cli import cli
+from shipyard.config.schema import AlertRule
 from shipyard.monitoring.report import MonitorReport
 from shipyard.monitoring.rules import evaluate
 from shipyard.monitoring.service import Service
@@ -74,7 +74,7 @@ def _said(folder: Path, cut: list[str], *, fires: bool) -> None:
     assert report["rows"] == 0
     service = report["service"]
     assert (service["requests"], service["errors"], service["error_rate"]) == (0, 6, 1.0)
-    assert report["outage"] == "no prediction succeeded: 6 requests failed (503 ×6)"
+    assert report["outage"] == "no prediction succeeded: 6 requests failed (HTTP 503: 6)"
     states = {a["rule"]: a["state"] for a in run["alerts"]}
     assert states.get("outage") == ("firing" if fires else None), states
     assert "refusals" not in states, states
@@ -82,7 +82,7 @@ def _said(folder: Path, cut: list[str], *, fires: bool) -> None:
     result = CliRunner().invoke(cli, base, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())  # the console wraps long lines
-    assert "no prediction succeeded: 6 requests failed (503 ×6)" in said, said
+    assert "no prediction succeeded: 6 requests failed (HTTP 503: 6)" in said, said
     assert "errors 100.0%" in said, said
 
 
@@ -101,6 +101,6 @@ def test_refusals_alone_fire_the_rejected_rate_rule() -> None:
     failed = Service(
         0, 0, None, None, None, 50.0, 0.0, 0.0, 1.0, 0.0, 3, 0, {}, 0.0, 0, {"503": 2, "500": 1}
     )
-    assert failed.outage == "no prediction succeeded: 3 requests failed (503 ×2, 500 ×1)"
+    assert failed.outage == "no prediction succeeded: 3 requests failed (HTTP 503: 2, 500: 1)"
     answered = Service(1, 1, 1.0, 1.0, 1.0, 50.0, 0.0, 0.0, 0.5, 0.0, 1, 0)
     assert answered.outage is None

@@ -21,6 +21,7 @@ from .output import console, err_console, json_option, markup, print_json
 if TYPE_CHECKING:
     from shipyard.config.schema import ModelConfig
     from shipyard.monitoring import MonitorRun
+    from shipyard.monitoring.report import MonitorReport
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -205,6 +206,7 @@ def _print(run: MonitorRun, link: str) -> None:
         console.print(f"  performance on {p.labelled} labelled rows: {metrics}")
     if p.note:
         console.print(markup("  [dim]feedback: {}[/]", p.note))
+    _print_estimates(report)
     s = report.service
     if not s.total:
         console.print("  service: no prediction requests in the window")
@@ -237,6 +239,27 @@ def _print(run: MonitorRun, link: str) -> None:
             mark = markup("[red]FAILED after {} attempt(s)[/]: {}", d.attempts, d.error)
         console.print(markup("  alert #{} to {}: ", d.alert, d.channel.label) + mark)
     console.print(f"  report: {link}")
+
+
+def _print_estimates(report: MonitorReport) -> None:
+    """``monitoring.estimate: cbpe``: each estimate, its interval, the realized figure beside."""
+    found = report.estimated
+    if found is None:
+        return
+    if found.estimates:
+        shown = ", ".join(
+            f"{e.metric} {e.value:.4f} [{e.low:.4f}, {e.high:.4f}]"
+            + ("" if e.realized is None else f" (realized {e.realized:.4f})")
+            for e in found.estimates
+        )
+        console.print(
+            f"  estimated without labels (cbpe, {found.level:.0%} interval) on "
+            f"{found.rows:,} answers: {shown}",
+            soft_wrap=True,
+        )
+        console.print(markup("  [dim]calibration: {}[/]", found.calibration), soft_wrap=True)
+    if found.note:
+        console.print(markup("  [dim]estimate: {}[/]", found.note), soft_wrap=True)
 
 
 @cli.group()

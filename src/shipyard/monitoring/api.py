@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -22,17 +22,18 @@ import polars as pl
 
 from shipyard.config.schema import ModelConfig, ProjectConfig
 from shipyard.data import Datasets
-from shipyard.errors import DataError, NotFoundError
+from shipyard.errors import DataError, NotFoundError, ShipyardError
 from shipyard.metrics import default_metrics
 from shipyard.models import Models, ModelVersion
 from shipyard.predlog import FEEDBACK, PREDICTIONS, REJECTIONS
 from shipyard.storage import ArtifactStore, MetadataStore
 
 from .alerting import OWNER, Alerts
+from .cbpe import Calibration, Estimation, calibrate, estimate
 from .drift import DriftResult, compare
 from .html import render
 from .notifiers import Delivery
-from .performance import performance
+from .performance import Performance, performance
 from .profile import Profile, build_profile
 from .quality import data_quality
 from .records import MonitorRun, RunSummary, StoredFigure
@@ -50,6 +51,9 @@ SCORE, PREDICTION = "score", "prediction"
 LABEL_LOOKBACK_S = 30 * 86400.0  # labels are joined to predictions up to 30 days older
 PREDICTION_SAMPLE = 200_000  # rows of the training data the version predicts for its profile
 
+Holdout = Callable[[ModelVersion], tuple[Any, Any, str]]
+"""A version's labelled holdout: its features, its labels, and what the rows are in words."""
+
 
 class Monitoring:
     """Monitoring of one project's models."""
@@ -64,8 +68,10 @@ class Monitoring:
         *,
         environ: Mapping[str, str] | None = None,
         root: Path | None = None,
+        holdout: Holdout | None = None,
     ) -> None:
         self._config = config
+        self._holdout = holdout
         self.store = MonitorStore(metadata)
         self._artifacts = artifacts
         self._data = data
@@ -126,6 +132,73 @@ class Monitoring:
         if key is not None:
             return Profile.from_dict(json.loads(self._artifacts.get(key)))
         return self.profile_version(version)
+
+    # -- calibration (monitoring.estimate: cbpe) ----------------------------------------
+    def calibrate_version(self, version: ModelVersion) -> Calibration:
+        """Fit and keep ``version``'s calibration on its holdout (what CBPE estimates with)."""
+        if self._holdout is None:
+            raise DataError(f"no holdout to calibrate {version.ref} on")
+        features, labels, said = self._holdout(version)
+        predictor = self._models.load(version.ref)
+        _, proba = predictor.answer(features)
+        classes = list(version.classes or predictor.classes or [])
+        if proba is None or not classes:
+            raise DataError(
+                f"{version.ref} gives no class probabilities: cbpe has nothing to estimate from",
+                hint=f"set models.{version.model}.monitoring.estimate: none",
+            )
+        found = calibrate(proba, _labels(labels, classes), classes, source=said)
+        self._artifacts.put(
+            json.dumps(found.as_dict(), default=str).encode(),
+            prefix=f"calibrations/{version.model}/{version.version}",
+            suffix=".json",
+        )
+        logger.info(
+            "calibrated %s on %s: %s, ECE %.4f -> %.4f",
+            version.ref, said, found.method, found.ece_before, found.ece_after,
+        )  # fmt: skip
+        return found
+
+    def calibration(self, version: ModelVersion) -> Calibration:
+        """``version``'s calibration: the one kept at registration, else fitted now and kept."""
+        kept = self._artifacts.list(f"calibrations/{version.model}/{version.version}/")
+        if kept:
+            return Calibration.from_dict(json.loads(self._artifacts.get(sorted(kept)[-1])))
+        return self.calibrate_version(version)
+
+    def _estimation(
+        self, config: ModelConfig, version: ModelVersion | None, current: pl.DataFrame
+    ) -> Estimation | None:
+        """The window's performance estimated without labels (``monitoring.estimate: cbpe``)."""
+        if config.monitoring.estimate != "cbpe" or config.task == "regression":
+            return None
+        if version is None:
+            return Estimation("cbpe", 0, "none", note="no version to estimate with")
+        try:
+            calibration = self.calibration(version)
+        except ShipyardError as exc:
+            return Estimation("cbpe", 0, "none", note=f"no calibration: {exc.message}")
+        except Exception as exc:  # the rest of the report is still worth having
+            logger.warning("could not calibrate %s: %s", version.ref, exc)
+            return Estimation("cbpe", 0, "none", note=f"no calibration: {exc}")
+        answered = current
+        if "degraded" in answered.columns:  # the fallback's answers are not the model's
+            answered = answered.filter(~pl.col("degraded").cast(pl.Boolean).fill_null(False))
+        if "probabilities" in answered.columns:
+            answered = answered.filter(
+                pl.col("probabilities").list.len() == len(calibration.classes)
+            )
+        if answered.height == 0 or "probabilities" not in answered.columns:
+            return estimate(np.empty((0, 2)), [], calibration, [])
+        proba = np.asarray(answered.get_column("probabilities").to_list(), dtype=np.float64)
+        metrics = config.metrics or default_metrics(config.task)
+        return estimate(
+            proba,
+            answered.get_column("prediction").to_list(),
+            calibration,
+            metrics,
+            min_rows=config.monitoring.min_labels,
+        )
 
     # -- runs -----------------------------------------------------------------------------
     def run(
@@ -226,6 +299,14 @@ class Monitoring:
                 columns=["prediction_id", "prediction", "probabilities", "time"],
             )  # fmt: skip
         version = self._served(name, versions)
+        realized = performance(
+            joined,
+            labels,
+            task=config.task,
+            metrics=config.metrics or default_metrics(config.task),
+            classes=version.classes if version else None,
+            min_labels=config.monitoring.min_labels,
+        )
         return MonitorReport(
             model=name,
             versions=versions,
@@ -235,16 +316,10 @@ class Monitoring:
             drift=drift.features,
             prediction_drift=predicted.features,
             quality=data_quality(current, features, profile, drift, refused),
-            performance=performance(
-                joined,
-                labels,
-                task=config.task,
-                metrics=config.metrics or default_metrics(config.task),
-                classes=version.classes if version else None,
-                min_labels=config.monitoring.min_labels,
-            ),
+            performance=realized,
             service=service(current, refused, config.latency_budget_ms),
             notes=notes,
+            estimated=_beside(self._estimation(config, version, current), realized),
         )
 
     def _reference_for(
@@ -363,6 +438,25 @@ def _score(frame: pl.DataFrame, task: str) -> list[pl.Series]:
     if task != "binary_classification" or "probabilities" not in frame.columns:
         return []
     return [frame.get_column("probabilities").list.last().alias(SCORE)]
+
+
+def _beside(found: Estimation | None, realized: Performance) -> Estimation | None:
+    """The estimates with the realized figures beside them, once labels arrived."""
+    if found is None or not realized.labelled:
+        return found
+    estimates = [
+        dataclasses.replace(e, realized=realized.metrics.get(e.metric)) for e in found.estimates
+    ]
+    return dataclasses.replace(found, estimates=estimates)
+
+
+def _labels(labels: Any, classes: list[Any]) -> np.ndarray:
+    """Holdout labels spelled as the model's classes (a bool column may load as 0/1)."""
+    values = [v.item() if hasattr(v, "item") else v for v in np.asarray(labels).tolist()]
+    if all(v in classes for v in values):
+        return np.asarray(values, dtype=object)
+    by_text = {str(c): c for c in classes}
+    return np.asarray([by_text.get(str(v), v) for v in values], dtype=object)
 
 
 def _prediction_columns(labels: Any, proba: Any, task: str) -> list[pl.Series]:

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from .cbpe import Estimation
 from .drift import FeatureDrift
 from .performance import Performance
 from .quality import FeatureQuality
@@ -16,7 +17,9 @@ from .service import Service
 class Figure:
     """One number of a run, as kept in the metadata store for history and the dashboard."""
 
-    kind: str  # drift, prediction_drift, quality, performance, service
+    kind: (
+        str  # drift, prediction_drift, multivariate_drift, quality, performance, estimated, service
+    )
     name: str  # a feature, a metric, a service figure
     statistic: str
     value: float | None
@@ -40,6 +43,7 @@ class MonitorReport:
     service: Service
     notes: list[str] = field(default_factory=list)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    estimated: Estimation | None = None  # monitoring.estimate: cbpe — metrics before labels
 
     @property
     def drifted(self) -> list[str]:
@@ -54,7 +58,7 @@ class MonitorReport:
 
     @property
     def outage(self) -> str | None:
-        """``no prediction succeeded: N requests failed (503 ×N)``, or ``None``."""
+        """``no prediction succeeded: N requests failed (HTTP 503: N)``, or ``None``."""
         return self.service.outage
 
     def as_dict(self) -> dict[str, Any]:
@@ -74,6 +78,9 @@ class MonitorReport:
             "prediction_drifted": [f.feature for f in self.prediction_drift if f.drifted],
             "metrics": self.performance.metrics,
             "labelled": self.performance.labelled,
+            "estimated": {e.metric: e.value for e in self.estimated.estimates}
+            if self.estimated
+            else {},
             "latency_p95": self.service.latency_p95,
             "degraded_rate": self.service.degraded_rate,
             "degraded_by_cause": self.service.degraded_by_cause,
@@ -95,6 +102,10 @@ class MonitorReport:
         for metric, value in self.performance.metrics.items():
             out.append(Figure("performance", metric, "value", value))
         out.append(Figure("performance", "labelled", "rows", float(self.performance.labelled)))
+        for e in self.estimated.estimates if self.estimated else []:
+            out.append(Figure("estimated", e.metric, "value", e.value))
+            out += [Figure("estimated", e.metric, "low", e.low)]
+            out += [Figure("estimated", e.metric, "high", e.high)]
         for name in ("latency_p50", "latency_p95", "latency_p99", "over_budget_rate",
                      "degraded_rate", "error_rate", "rejected_rate", "shed_rate"):  # fmt: skip
             value = getattr(self.service, name)

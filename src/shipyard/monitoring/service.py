@@ -8,7 +8,7 @@ because it was busy (code ``overloaded``, a 429 or a 503 while draining) is neit
 it counts only in ``shed_rate``.
 
 A window where no request was answered but some failed is an outage, said in words by
-:attr:`Service.outage` (``no prediction succeeded: 6 requests failed (503 ×6)``), never
+:attr:`Service.outage` (``no prediction succeeded: 6 requests failed (HTTP 503: 6)``), never
 a quiet window.
 
 An answered row that came from the fallback says why in the log's ``reason``
@@ -60,14 +60,14 @@ class Service:
 
     @property
     def outage(self) -> str | None:
-        """``no prediction succeeded: N requests failed (503 ×N)`` when nothing was answered
+        """``no prediction succeeded: N requests failed (HTTP 503: N)`` when nothing was answered
         but requests came and failed (errors, refusals, shed); ``None`` otherwise."""
         failed = self.errors + self.rejected + self.shed
         if self.requests or not failed:
             return None
-        statuses = ", ".join(f"{code} ×{n}" for code, n in self.failed_by_status.items())
+        statuses = ", ".join(f"{code}: {n}" for code, n in self.failed_by_status.items())
         return f"no prediction succeeded: {failed} request{'s' if failed != 1 else ''} failed" + (
-            f" ({statuses})" if statuses else ""
+            f" (HTTP {statuses})" if statuses else ""
         )
 
     @property
