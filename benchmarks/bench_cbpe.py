@@ -150,7 +150,7 @@ def main() -> None:
         cells = []
         for m in METRICS:
             errors = np.abs([e[m] - t[m] for e, t in zip(estimates, truths, strict=True)])
-            cells.append(f"{np.mean(errors <= TOLERANCE):.0%} ({np.mean(errors):.4f})")
+            cells.append(f"{np.mean(errors <= TOLERANCE):.0%} ({np.mean(errors):.5f})")
         print(f"| {tool} | " + " | ".join(cells) + f" | {seconds:.1f} |")
     low = {m: min(t[m] for t in truths) for m in METRICS}
     high = {m: max(t[m] for t in truths) for m in METRICS}

@@ -190,6 +190,21 @@ def _print(run: MonitorRun, link: str) -> None:
         table.add_row(f.feature, f.kind, f"{f.method} {f.decisive:.4g}", f.flags_when, verdict)
     if report.drift:
         console.print(table)
+    m = report.multivariate
+    if m is not None:
+        if m.drifted is None:
+            console.print(markup("  [dim]all features together: {}[/]", m.reason), soft_wrap=True)
+        else:
+            verdict = "[red]DRIFTED[/]" if m.drifted else "[green]ok[/]"
+            console.print(
+                markup(
+                    "  all {} features together ({}, {} component(s)): mean error {:.4g} on "
+                    "{:,} rows, reference {:.4g}, flags when {}: " + verdict,
+                    len(m.features), m.method, m.components, m.value, m.rows, m.reference,
+                    m.flags_when,
+                ),
+                soft_wrap=True,
+            )  # fmt: skip
     worst = [
         q
         for q in report.quality

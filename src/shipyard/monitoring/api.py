@@ -32,6 +32,7 @@ from .alerting import OWNER, Alerts
 from .cbpe import Calibration, Estimation, calibrate, estimate
 from .drift import DriftResult, compare
 from .html import render
+from .multivariate import Reconstruction, fit, judge
 from .notifiers import Delivery
 from .performance import Performance, performance
 from .profile import Profile, build_profile
@@ -50,6 +51,8 @@ __all__ = ["MonitorRun", "Monitoring", "RunSummary", "StoredFigure"]
 SCORE, PREDICTION = "score", "prediction"
 LABEL_LOOKBACK_S = 30 * 86400.0  # labels are joined to predictions up to 30 days older
 PREDICTION_SAMPLE = 200_000  # rows of the training data the version predicts for its profile
+
+RECONSTRUCTIONS = "reconstructions"  # artifact prefix: one per model version
 
 Holdout = Callable[[ModelVersion], tuple[Any, Any, str]]
 """A version's labelled holdout: its features, its labels, and what the rows are in words."""
@@ -110,6 +113,7 @@ class Monitoring:
             )
         except Exception as exc:  # the features are still worth profiling
             logger.warning("no prediction profile for %s: %s", version.ref, exc)
+        self._keep_reconstruction(version, columns)
         stored = self._artifacts.put(
             json.dumps(profile.as_dict()).encode(),
             prefix=f"profiles/{version.model}",
@@ -132,6 +136,32 @@ class Monitoring:
         if key is not None:
             return Profile.from_dict(json.loads(self._artifacts.get(key)))
         return self.profile_version(version)
+
+    # -- multivariate drift: the reference's reconstruction ---------------------------
+    def _keep_reconstruction(
+        self, version: ModelVersion, columns: pl.DataFrame
+    ) -> Reconstruction | None:
+        found = fit(columns, list(version.features))
+        if found is not None:
+            self._artifacts.put(
+                json.dumps(found.as_dict()).encode(),
+                prefix=f"{RECONSTRUCTIONS}/{version.model}/{version.version}",
+                suffix=".json",
+            )
+        return found
+
+    def reconstruction(self, version: ModelVersion) -> Reconstruction | None:
+        """``version``'s reconstruction of its training data (kept with its profile), computed
+        now for a version profiled before multivariate drift existed."""
+        kept = self._artifacts.list(f"{RECONSTRUCTIONS}/{version.model}/{version.version}/")
+        if kept:
+            return Reconstruction.from_dict(json.loads(self._artifacts.get(sorted(kept)[-1])))
+        if not version.dataset:
+            return None
+        frame = self._data.load(version.dataset)
+        return self._keep_reconstruction(
+            version, frame.select([f for f in version.features if f in frame.columns])
+        )
 
     # -- calibration (monitoring.estimate: cbpe) ----------------------------------------
     def calibrate_version(self, version: ModelVersion) -> Calibration:
@@ -280,7 +310,9 @@ class Monitoring:
         else:
             current = current.with_columns(_score(current, config.task))
         versions = _versions(current)
-        profile, source = self._reference_for(name, config, window, reference, versions, notes)
+        profile, source, rebuild = self._reference_for(
+            name, config, window, reference, versions, notes
+        )
         columns = [PREDICTION] + ([SCORE] if SCORE in current.columns else [])
         settings = config.monitoring.drift
         if profile is not None and current.height:
@@ -319,6 +351,9 @@ class Monitoring:
             performance=realized,
             service=service(current, refused, config.latency_budget_ms),
             notes=notes,
+            multivariate=judge(rebuild, current, min_rows=settings.min_rows)
+            if profile is not None and current.height
+            else None,
             estimated=_beside(self._estimation(config, version, current), realized),
         )
 
@@ -330,15 +365,18 @@ class Monitoring:
         reference: str,
         versions: dict[str, int],
         notes: list[str],
-    ) -> tuple[Profile | None, str]:
+    ) -> tuple[Profile | None, str, Reconstruction | None]:
+        """The profile to compare with, what it is in words, and the reconstruction that
+        judges the features together (multivariate drift)."""
         if reference == "previous":
             before = read_log(self._artifacts, PREDICTIONS, name, window.before())
             if before.height == 0:
                 notes.append("the previous window is empty: no drift verdicts")
-                return None, "previous window (empty)"
+                return None, "previous window (empty)", None
             before = before.with_columns(_score(before, config.task))
             columns = [c for c in [*config.features, PREDICTION, SCORE] if c in before.columns]
-            return build_profile(before, columns, source="previous window"), "previous window"
+            previous = build_profile(before, columns, source="previous window")
+            return previous, "previous window", fit(before, list(config.features))
         if reference != "training":
             raise DataError(f"unknown reference '{reference}'", hint="use 'training' or 'previous'")
         version = self._served(name, versions)
@@ -346,15 +384,16 @@ class Monitoring:
             notes.append(
                 f"{name} has no champion and the window names no version: no drift verdicts"
             )
-            return None, "none"
+            return None, "none", None
         profile = self.reference(version)
         if profile is None:
             notes.append(
                 f"{version.ref} has no training dataset to profile; "
                 "use --reference previous to compare with the window before"
             )
-            return None, f"{version.ref} (no training data)"
-        return profile, f"{version.ref} trained on {profile.source}"
+            return None, f"{version.ref} (no training data)", None
+        said = f"{version.ref} trained on {profile.source}"
+        return profile, said, self.reconstruction(version)
 
     def _served(self, name: str, versions: dict[str, int]) -> ModelVersion | None:
         """The version that answered most of the window, else the champion, else none."""

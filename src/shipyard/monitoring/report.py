@@ -8,6 +8,7 @@ from typing import Any
 
 from .cbpe import Estimation
 from .drift import FeatureDrift
+from .multivariate import MultivariateDrift
 from .performance import Performance
 from .quality import FeatureQuality
 from .service import Service
@@ -44,6 +45,7 @@ class MonitorReport:
     notes: list[str] = field(default_factory=list)
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     estimated: Estimation | None = None  # monitoring.estimate: cbpe — metrics before labels
+    multivariate: MultivariateDrift | None = None  # every feature together (PCA reconstruction)
 
     @property
     def drifted(self) -> list[str]:
@@ -67,6 +69,8 @@ class MonitorReport:
         data["outage"] = self.outage
         data["drifted"] = self.drifted
         data["prediction_drifted"] = [f.feature for f in self.prediction_drift if f.drifted]
+        if self.multivariate is not None:
+            data["multivariate"]["flags_when"] = self.multivariate.flags_when
         return data
 
     def summary(self) -> dict[str, Any]:
@@ -76,6 +80,7 @@ class MonitorReport:
             "outage": self.outage,
             "drifted": self.drifted,
             "prediction_drifted": [f.feature for f in self.prediction_drift if f.drifted],
+            "multivariate_drifted": self.multivariate.drifted if self.multivariate else None,
             "metrics": self.performance.metrics,
             "labelled": self.performance.labelled,
             "estimated": {e.metric: e.value for e in self.estimated.estimates}
@@ -96,6 +101,13 @@ class MonitorReport:
                     continue
                 out.append(Figure(kind, f.feature, f.method, f.value, f.threshold, f.drifted))
                 out += [Figure(kind, f.feature, k, v) for k, v in f.statistics.items()]
+        m = self.multivariate
+        if m is not None and m.drifted is not None:
+            out.append(
+                Figure(
+                    "multivariate_drift", "all features", m.method, m.value, m.threshold, m.drifted
+                )
+            )
         for q in self.quality:
             for name in ("null_rate", "out_of_range", "unseen_categories"):
                 out.append(Figure("quality", q.feature, name, q.figure(name)))
