@@ -36,6 +36,7 @@ models:
     task: binary_classification
     dataset: pairs
     features: [a, b, c, kind]
+    latency_budget_ms: 5000  # a busy test machine must not time requests out
     monitoring: {window: 1h}
 """
 

@@ -59,12 +59,12 @@ def test_an_outage_is_said_however_the_window_is_cut(tmp_path: Path) -> None:
         folder = tmp_path / "proj"
         _outage(folder, receiver.url, failed=6)
         for first, cut in enumerate((["--rows", "100"], ["--window", "1h"], [])):
-            _said(folder, cut, fires=first == 0)
+            _said(folder, cut, fires=first == 0, text=first == 2)
     finally:
         receiver.close()
 
 
-def _said(folder: Path, cut: list[str], *, fires: bool) -> None:
+def _said(folder: Path, cut: list[str], *, fires: bool, text: bool) -> None:
     """One run over ``cut``: the outage said; the rule fires (or, fired before, stays so)."""
     base = ["-C", str(folder), "monitor", "risk", "--no-notify", *cut]
     result = CliRunner().invoke(cli, [*base, "--json"], catch_exceptions=False)
@@ -78,7 +78,8 @@ def _said(folder: Path, cut: list[str], *, fires: bool) -> None:
     states = {a["rule"]: a["state"] for a in run["alerts"]}
     assert states.get("outage") == ("firing" if fires else None), states
     assert "refusals" not in states, states
-
+    if not text:
+        return
     result = CliRunner().invoke(cli, base, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())  # the console wraps long lines

@@ -11,9 +11,10 @@ near the reference's; rows that break it (a flipped correlation) land off the ke
 components and the mean error rises.
 
 The threshold follows the window's size: the reference's mean error plus ``SIGMAS``
-standard errors of a mean over the window's rows (NannyML flags beyond three standard
-deviations of reference chunks of one fixed size). The reference's error is measured
-on rows the PCA was not fitted on, so its figure is not flattered.
+standard errors of the difference between the window's mean and the reference's
+(NannyML flags beyond three standard deviations of reference chunks of one fixed
+size). The reference's error is cross-fitted (each half of the rows measured with the
+components of the other), so its figure is not flattered by the rows PCA was fitted on.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import polars as pl
 METHOD = "pca_reconstruction"
 VARIANCE = 0.65  # share of the variance the kept components explain (NannyML's default)
 SIGMAS = 3.0  # standard errors above the reference's mean error that flag a window
-MAX_ROWS = 100_000  # reference rows fitted on, and as many measured on
+MAX_ROWS = 100_000  # half the reference rows used (a sample of 200,000 at most)
 NULL = "\x00null"  # a missing category counts as a category of its own
 
 
@@ -60,10 +61,7 @@ class Reconstruction:
     def errors(self, frame: pl.DataFrame) -> np.ndarray:
         """Each row's reconstruction error."""
         z = (_encode(frame, self.numeric, self.categorical) - self.center) / self.scale
-        basis = np.asarray(self.components, dtype=np.float64)
-        rebuilt = (z @ basis.T) @ basis
-        errors: np.ndarray = np.sqrt(((z - rebuilt) ** 2).sum(axis=1))
-        return errors
+        return _residual(z, np.asarray(self.components, dtype=np.float64))
 
 
 @dataclass(frozen=True)
@@ -103,25 +101,36 @@ def fit(frame: pl.DataFrame, features: list[str], *, seed: int = 0) -> Reconstru
     if len(numeric) + len(categorical) < 2 or frame.height < 20:
         return None
     rng = np.random.default_rng(seed)
-    order = rng.permutation(frame.height)
-    half = min(frame.height // 2, MAX_ROWS)
-    fitted, measured = frame[order[:half].tolist()], frame[order[half : 2 * half].tolist()]
-    x = _encode(fitted, numeric, categorical)
+    order = rng.permutation(frame.height)[: 2 * MAX_ROWS]
+    x = _encode(frame[order.tolist()], numeric, categorical)
     center = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale == 0] = 1.0
     z = (x - center) / scale
-    _, s, vt = np.linalg.svd(z, full_matrices=False)
-    share = np.cumsum(s**2) / max(float((s**2).sum()), 1e-300)
-    kept = int(np.searchsorted(share, VARIANCE) + 1)
-    partial = Reconstruction(
-        numeric, categorical, center.tolist(), scale.tolist(), vt[:kept].tolist(), 0.0, 0.0, 0
+    half = z.shape[0] // 2
+    # each half's error measured with the components of the other (not flattered by
+    # fitting on the rows it measures); the kept components from every row
+    errors = np.concatenate(
+        [_residual(z[half:], _components(z[:half])), _residual(z[:half], _components(z[half:]))]
     )
-    errors = partial.errors(measured)
     return Reconstruction(
-        numeric, categorical, center.tolist(), scale.tolist(), vt[:kept].tolist(),
+        numeric, categorical, center.tolist(), scale.tolist(), _components(z).tolist(),
         float(errors.mean()), float(errors.std(ddof=1)), int(errors.size),
     )  # fmt: skip
+
+
+def _components(z: np.ndarray) -> np.ndarray:
+    """The principal axes of ``z`` that explain ``VARIANCE`` of its variance."""
+    _, s, vt = np.linalg.svd(z - z.mean(axis=0), full_matrices=False)
+    share = np.cumsum(s**2) / max(float((s**2).sum()), 1e-300)
+    components: np.ndarray = vt[: int(np.searchsorted(share, VARIANCE) + 1)]
+    return components
+
+
+def _residual(z: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Each row's distance from its projection on ``basis``."""
+    errors: np.ndarray = np.sqrt(((z - (z @ basis.T) @ basis) ** 2).sum(axis=1))
+    return errors
 
 
 def judge(
@@ -139,7 +148,9 @@ def judge(
             *said, None, None, None, None, f"{current.height} rows; judged from {min_rows}"
         )
     value = float(reference.errors(current).mean())
-    threshold = reference.error_mean + SIGMAS * reference.error_sd / math.sqrt(current.height)
+    # the standard error of the difference of two means: the window's and the reference's
+    spread = reference.error_sd * math.sqrt(1 / current.height + 1 / max(reference.rows, 1))
+    threshold = reference.error_mean + SIGMAS * spread
     return MultivariateDrift(
         *said, round(value, 6), round(reference.error_mean, 6), round(threshold, 6),
         value > threshold,
