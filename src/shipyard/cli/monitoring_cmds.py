@@ -195,11 +195,11 @@ def _print(run: MonitorRun, link: str) -> None:
         if m.drifted is None:
             console.print(markup("  [dim]all features together: {}[/]", m.reason), soft_wrap=True)
         else:
-            verdict = "[red]DRIFTED[/]" if m.drifted else "[green]ok[/]"
+            said = "[red]DRIFTED[/]" if m.drifted else "[green]ok[/]"
             console.print(
                 markup(
                     "  all {} features together ({}, {} component(s)): mean error {:.4g} on "
-                    "{:,} rows, reference {:.4g}, flags when {}: " + verdict,
+                    "{:,} rows, reference {:.4g}, flags when {}: " + said,
                     len(m.features), m.method, m.components, m.value, m.rows, m.reference,
                     m.flags_when,
                 ),
