@@ -11,9 +11,10 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 BENCH_VENV := .bench-venv
 SERVE_VENV := .bench-serve-venv
 DRIFT_VENV := .bench-drift-venv
+CBPE_VENV := .bench-cbpe-venv
 BENCH_ARGS ?=
 
-.PHONY: demo test lint bench bench-serve bench-shadow bench-loop bench-overload bench-drift bench-scale scale-demo format clean
+.PHONY: demo test lint bench bench-serve bench-shadow bench-loop bench-overload bench-drift bench-cbpe bench-scale scale-demo format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -103,9 +104,19 @@ $(DRIFT_VENV)/.installed: pyproject.toml benchmarks/requirements-drift.txt
 bench-drift: $(DRIFT_VENV)/.installed
 	$(DRIFT_VENV)/bin/python benchmarks/bench_drift.py $(BENCH_ARGS)
 
+## bench-cbpe: a venv with NannyML, then performance estimated without labels beside NannyML's CBPE (about 2 minutes)
+$(CBPE_VENV)/.installed: pyproject.toml benchmarks/requirements-cbpe.txt
+	$(PYTHON) -m venv $(CBPE_VENV)
+	$(CBPE_VENV)/bin/python -m pip --disable-pip-version-check --quiet install --upgrade pip
+	$(CBPE_VENV)/bin/python -m pip --disable-pip-version-check --quiet install -e . -r benchmarks/requirements-cbpe.txt
+	@touch $@
+
+bench-cbpe: $(CBPE_VENV)/.installed
+	$(CBPE_VENV)/bin/python benchmarks/bench_cbpe.py $(BENCH_ARGS)
+
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) $(SERVE_VENV) $(DRIFT_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis benchmarks/.cache
+	rm -rf $(VENV) $(BENCH_VENV) $(SERVE_VENV) $(DRIFT_VENV) $(CBPE_VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis benchmarks/.cache

@@ -141,8 +141,15 @@ class Project:
                 self.models,
                 environ=self._environ,
                 root=self.root,
+                holdout=self._holdout,
             )
         return self._monitoring
+
+    def _holdout(self, version: ModelVersion) -> tuple[Any, Any, str]:
+        """``version``'s labelled holdout for monitoring to calibrate on (evaluation's rows)."""
+        features, labels, holdout = self.evaluations.holdout(version)
+        said = holdout.rows_from + (f" — {holdout.note}" if holdout.note else "")
+        return features, labels, said
 
     @property
     def maintenance(self) -> Maintenance:
@@ -351,6 +358,14 @@ class Project:
             self.monitoring.profile_version(version)
         except Exception as exc:  # the version is registered; monitoring computes it later
             log.warning("could not profile %s now (%s); monitoring will retry", version.ref, exc)
+        config = self.config.models.get(version.model)
+        if config is not None and config.monitoring.estimate == "cbpe":
+            try:  # the calibration CBPE estimates with, on the version's holdout
+                self.monitoring.calibrate_version(version)
+            except Exception as exc:  # the first monitoring run calibrates it then
+                log.warning(
+                    "could not calibrate %s now (%s); monitoring will retry", version.ref, exc
+                )
         return version
 
     def ingest(

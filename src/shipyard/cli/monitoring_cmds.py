@@ -23,6 +23,7 @@ from .progress import progress
 if TYPE_CHECKING:
     from shipyard.config.schema import ModelConfig
     from shipyard.monitoring import MonitorRun
+    from shipyard.monitoring.report import MonitorReport
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
@@ -179,6 +180,8 @@ def _print(run: MonitorRun, link: str) -> None:
             report.model, report.rows, w["start"][:19], w["end"][:19], report.reference,
         )
     )  # fmt: skip
+    if report.outage:
+        console.print(markup("  [bold red]{}[/]", report.outage), soft_wrap=True)
     for note in report.notes:
         console.print(markup("  [yellow]{}[/]", note))
     table = Table("feature", "kind", "decided by", "flags when", "verdict", box=None)
@@ -190,6 +193,21 @@ def _print(run: MonitorRun, link: str) -> None:
         table.add_row(f.feature, f.kind, f"{f.method} {f.decisive:.4g}", f.flags_when, verdict)
     if report.drift:
         console.print(table)
+    m = report.multivariate
+    if m is not None:
+        if m.drifted is None:
+            console.print(markup("  [dim]all features together: {}[/]", m.reason), soft_wrap=True)
+        else:
+            said = "[red]DRIFTED[/]" if m.drifted else "[green]ok[/]"
+            console.print(
+                markup(
+                    "  all {} features together ({}, {} component(s)): mean error {:.4g} on "
+                    "{:,} rows, reference {:.4g}, flags when {}: " + said,
+                    len(m.features), m.method, m.components, m.value, m.rows, m.reference,
+                    m.flags_when,
+                ),
+                soft_wrap=True,
+            )  # fmt: skip
     worst = [
         q
         for q in report.quality
@@ -206,8 +224,11 @@ def _print(run: MonitorRun, link: str) -> None:
         console.print(f"  performance on {p.labelled} labelled rows: {metrics}")
     if p.note:
         console.print(markup("  [dim]feedback: {}[/]", p.note))
+    _print_estimates(report)
     s = report.service
-    if s.total:
+    if not s.total:
+        console.print("  service: no prediction requests in the window")
+    else:
         causes = ", ".join(f"{c} {v:.1%}" for c, v in s.degraded_by_cause.items())
         latency = (
             f"p50/p95/p99 {s.latency_p50}/{s.latency_p95}/{s.latency_p99} ms (budget {s.budget_ms:g})"
@@ -236,6 +257,27 @@ def _print(run: MonitorRun, link: str) -> None:
             mark = markup("[red]FAILED after {} attempt(s)[/]: {}", d.attempts, d.error)
         console.print(markup("  alert #{} to {}: ", d.alert, d.channel.label) + mark)
     console.print(f"  report: {link}")
+
+
+def _print_estimates(report: MonitorReport) -> None:
+    """``monitoring.estimate: cbpe``: each estimate, its interval, the realized figure beside."""
+    found = report.estimated
+    if found is None:
+        return
+    if found.estimates:
+        shown = ", ".join(
+            f"{e.metric} {e.value:.4f} [{e.low:.4f}, {e.high:.4f}]"
+            + ("" if e.realized is None else f" (realized {e.realized:.4f})")
+            for e in found.estimates
+        )
+        console.print(
+            f"  estimated without labels (cbpe, {found.level:.0%} interval) on "
+            f"{found.rows:,} answers: {shown}",
+            soft_wrap=True,
+        )
+        console.print(markup("  [dim]calibration: {}[/]", found.calibration), soft_wrap=True)
+    if found.note:
+        console.print(markup("  [dim]estimate: {}[/]", found.note), soft_wrap=True)
 
 
 @cli.group()

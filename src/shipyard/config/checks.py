@@ -12,6 +12,7 @@ from typing import Any
 
 from .schema import (
     DRIFT_FIGURES,
+    ESTIMATED,
     METRICS,
     QUALITY_FIGURES,
     SERVICE_FIGURES,
@@ -435,7 +436,16 @@ def _check_monitoring(
                     f"{did_you_mean(column, model.features)}; features: {', '.join(model.features)}",
                 )
             )
-    figures = [*DRIFT_FIGURES, *QUALITY_FIGURES, *SERVICE_FIGURES, *known]
+    estimated = [f"estimated_{m}" for m in ESTIMATED.get(model.task, [])]
+    figures = [*DRIFT_FIGURES, *QUALITY_FIGURES, *SERVICE_FIGURES, *known, *estimated]
+    if model.monitoring.estimate == "cbpe" and not estimated:
+        problems.append(
+            Problem(
+                (*path, "monitoring", "estimate"),
+                f"cbpe estimates a classifier's metrics from its probabilities; a {model.task} "
+                "model has none: remove 'estimate' or set it to 'none'",
+            )
+        )
     names: set[str] = set()
     for index, rule in enumerate(model.alerts):
         at = (*path, "alerts", index)
@@ -453,13 +463,22 @@ def _check_monitoring(
                 )
             )
             continue
+        if rule.when in estimated and model.monitoring.estimate != "cbpe":
+            problems.append(
+                Problem(
+                    (*at, "when"),
+                    f"'{rule.when}' is an estimate, and this model estimates nothing: set "
+                    "monitoring.estimate: cbpe (or watch the realized "
+                    f"'{rule.when.removeprefix('estimated_')}')",
+                )
+            )
         bounds = [b for b in (rule.above, rule.below) if b is not None]
         if rule.when not in DRIFT_FIGURES and len(bounds) != 1:
             problems.append(
                 Problem(
                     at,
                     f"an alert on '{rule.when}' needs exactly one of 'above' or 'below' "
-                    f"(e.g. {{when: {rule.when}, {'below' if rule.when in known else 'above'}: ...}})",
+                    f"(e.g. {{when: {rule.when}, {'below' if rule.when in [*known, *estimated] else 'above'}: ...}})",
                 )
             )
         if rule.when in DRIFT_FIGURES and rule.below is not None:

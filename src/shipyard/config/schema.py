@@ -417,7 +417,17 @@ class MonitoringConfig(_Section):
     reference: Literal["training", "previous"] = "training"
     drift: DriftConfig = Field(default_factory=DriftConfig)
     min_labels: Annotated[int, Field(ge=1)] = 30
+    estimate: Literal["none", "cbpe"] = "none"  # performance estimated before labels arrive
 
+
+# what ``monitoring.estimate: cbpe`` estimates per task (shipyard.monitoring.cbpe.ESTIMATED;
+# a test pins the two); alert rules read them as ``estimated_`` + the metric
+ESTIMATED = {
+    "binary_classification": [
+        "accuracy", "balanced_accuracy", "precision", "recall", "f1", "roc_auc",
+    ],
+    "multiclass_classification": ["accuracy", "balanced_accuracy", "f1_macro"],
+}  # fmt: skip
 
 Severity = Literal["info", "warning", "critical"]
 

@@ -101,6 +101,16 @@ class Evaluations:
         step("writing the report")
         return self._keep(report)
 
+    def holdout(self, version: ModelVersion) -> tuple[Any, Any, Holdout]:
+        """The labelled rows ``version`` is scored on (pandas features, labels) and what they
+        are: what monitoring calibrates the model's probabilities on."""
+        model = self._models.config(version.model)
+        target = self._data.config(model.dataset).target
+        if target is None:
+            raise ConfigError(f"dataset '{model.dataset}' declares no target: no labelled rows")
+        frame, holdout = self._rows(version, None, target, version.classes)
+        return frame[model.features], frame[target].to_numpy(), holdout
+
     def _frame(self, version: ModelVersion, data: str | None, target: str) -> tuple[Any, str]:
         """The rows to evaluate on (pandas), and what they are in words."""
         frame, holdout = self._rows(version, data, target, version.classes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,18 +23,20 @@ import polars as pl
 from shipyard.config.schema import ModelConfig, ProjectConfig
 from shipyard.data import Datasets
 from shipyard.data.api import Progress
-from shipyard.errors import DataError, NotFoundError
+from shipyard.errors import DataError, NotFoundError, ShipyardError
 from shipyard.metrics import default_metrics
 from shipyard.models import Models, ModelVersion
 from shipyard.predlog import FEEDBACK, PREDICTIONS, REJECTIONS
 from shipyard.storage import ArtifactStore, MetadataStore
 
 from .alerting import OWNER, Alerts
+from .cbpe import Calibration, Estimation, calibrate, estimate
 from .data_profile import DatasetProfile, profile_frame
 from .drift import DriftResult, compare
 from .html import render
+from .multivariate import Reconstruction, fit, judge
 from .notifiers import Delivery
-from .performance import performance
+from .performance import Performance, performance
 from .profile import Profile, build_profile
 from .quality import data_quality
 from .records import MonitorRun, RunSummary, StoredFigure
@@ -52,6 +54,11 @@ SCORE, PREDICTION = "score", "prediction"
 LABEL_LOOKBACK_S = 30 * 86400.0  # labels are joined to predictions up to 30 days older
 PREDICTION_SAMPLE = 200_000  # rows of the training data the version predicts for its profile
 
+RECONSTRUCTIONS = "reconstructions"  # artifact prefix: one per model version
+
+Holdout = Callable[[ModelVersion], tuple[Any, Any, str]]
+"""A version's labelled holdout: its features, its labels, and what the rows are in words."""
+
 
 class Monitoring:
     """Monitoring of one project's models."""
@@ -66,8 +73,10 @@ class Monitoring:
         *,
         environ: Mapping[str, str] | None = None,
         root: Path | None = None,
+        holdout: Holdout | None = None,
     ) -> None:
         self._config = config
+        self._holdout = holdout
         self.store = MonitorStore(metadata)
         self._artifacts = artifacts
         self._data = data
@@ -106,6 +115,7 @@ class Monitoring:
             )
         except Exception as exc:  # the features are still worth profiling
             logger.warning("no prediction profile for %s: %s", version.ref, exc)
+        self._keep_reconstruction(version, columns)
         stored = self._artifacts.put(
             json.dumps(profile.as_dict()).encode(),
             prefix=f"profiles/{version.model}",
@@ -128,6 +138,99 @@ class Monitoring:
         if key is not None:
             return Profile.from_dict(json.loads(self._artifacts.get(key)))
         return self.profile_version(version)
+
+    # -- multivariate drift: the reference's reconstruction ---------------------------
+    def _keep_reconstruction(
+        self, version: ModelVersion, columns: pl.DataFrame
+    ) -> Reconstruction | None:
+        found = fit(columns, list(version.features))
+        if found is not None:
+            self._artifacts.put(
+                json.dumps(found.as_dict()).encode(),
+                prefix=f"{RECONSTRUCTIONS}/{version.model}/{version.version}",
+                suffix=".json",
+            )
+        return found
+
+    def reconstruction(self, version: ModelVersion) -> Reconstruction | None:
+        """``version``'s reconstruction of its training data (kept with its profile), computed
+        now for a version profiled before multivariate drift existed."""
+        kept = self._artifacts.list(f"{RECONSTRUCTIONS}/{version.model}/{version.version}/")
+        if kept:
+            return Reconstruction.from_dict(json.loads(self._artifacts.get(sorted(kept)[-1])))
+        if not version.dataset:
+            return None
+        frame = self._data.load(version.dataset)
+        return self._keep_reconstruction(
+            version, frame.select([f for f in version.features if f in frame.columns])
+        )
+
+    # -- calibration (monitoring.estimate: cbpe) ----------------------------------------
+    def calibrate_version(self, version: ModelVersion) -> Calibration:
+        """Fit and keep ``version``'s calibration on its holdout (what CBPE estimates with)."""
+        if self._holdout is None:
+            raise DataError(f"no holdout to calibrate {version.ref} on")
+        features, labels, said = self._holdout(version)
+        predictor = self._models.load(version.ref)
+        _, proba = predictor.answer(features)
+        classes = list(version.classes or predictor.classes or [])
+        if proba is None or not classes:
+            raise DataError(
+                f"{version.ref} gives no class probabilities: cbpe has nothing to estimate from",
+                hint=f"set models.{version.model}.monitoring.estimate: none",
+            )
+        found = calibrate(proba, _labels(labels, classes), classes, source=said)
+        self._artifacts.put(
+            json.dumps(found.as_dict(), default=str).encode(),
+            prefix=f"calibrations/{version.model}/{version.version}",
+            suffix=".json",
+        )
+        logger.info(
+            "calibrated %s on %s: %s, ECE %.4f -> %.4f",
+            version.ref, said, found.method, found.ece_before, found.ece_after,
+        )  # fmt: skip
+        return found
+
+    def calibration(self, version: ModelVersion) -> Calibration:
+        """``version``'s calibration: the one kept at registration, else fitted now and kept."""
+        kept = self._artifacts.list(f"calibrations/{version.model}/{version.version}/")
+        if kept:
+            return Calibration.from_dict(json.loads(self._artifacts.get(sorted(kept)[-1])))
+        return self.calibrate_version(version)
+
+    def _estimation(
+        self, config: ModelConfig, version: ModelVersion | None, current: pl.DataFrame
+    ) -> Estimation | None:
+        """The window's performance estimated without labels (``monitoring.estimate: cbpe``)."""
+        if config.monitoring.estimate != "cbpe" or config.task == "regression":
+            return None
+        if version is None:
+            return Estimation("cbpe", 0, "none", note="no version to estimate with")
+        try:
+            calibration = self.calibration(version)
+        except ShipyardError as exc:
+            return Estimation("cbpe", 0, "none", note=f"no calibration: {exc.message}")
+        except Exception as exc:  # the rest of the report is still worth having
+            logger.warning("could not calibrate %s: %s", version.ref, exc)
+            return Estimation("cbpe", 0, "none", note=f"no calibration: {exc}")
+        answered = current
+        if "degraded" in answered.columns:  # the fallback's answers are not the model's
+            answered = answered.filter(~pl.col("degraded").cast(pl.Boolean).fill_null(False))
+        if "probabilities" in answered.columns:
+            answered = answered.filter(
+                pl.col("probabilities").list.len() == len(calibration.classes)
+            )
+        if answered.height == 0 or "probabilities" not in answered.columns:
+            return estimate(np.empty((0, 2)), [], calibration, [])
+        proba = np.asarray(answered.get_column("probabilities").to_list(), dtype=np.float64)
+        metrics = config.metrics or default_metrics(config.task)
+        return estimate(
+            proba,
+            answered.get_column("prediction").to_list(),
+            calibration,
+            metrics,
+            min_rows=config.monitoring.min_labels,
+        )
 
     # -- runs -----------------------------------------------------------------------------
     def run(
@@ -201,17 +304,25 @@ class Monitoring:
         """Read the window and judge it (no storing, no alerts)."""
         features = list(config.features)
         current = read_log(self._artifacts, PREDICTIONS, name, window)
-        if window.rows is not None:  # labels and refusals: from the oldest row read on
-            start = current.get_column("time").min() if current.height else window.end
+        if window.rows is not None and current.height:  # labels, refusals: from the oldest row on
+            start = current.get_column("time").min()
             window = Window(start, window.end)  # type: ignore[arg-type]
-        refused = read_log(self._artifacts, REJECTIONS, name, window)
+            refused = read_log(self._artifacts, REJECTIONS, name, window)
+        elif window.rows is not None:  # nothing answered: the newest refusals say why
+            refused = read_log(self._artifacts, REJECTIONS, name, window)
+            start = refused.get_column("time").min() if refused.height else window.end
+            window = Window(start, window.end)  # type: ignore[arg-type]
+        else:
+            refused = read_log(self._artifacts, REJECTIONS, name, window)
         notes: list[str] = []
-        if current.height == 0:
+        if current.height == 0 and refused.height == 0:
             notes.append(f"no predictions of {name} in the window; nothing to compare")
         else:
             current = current.with_columns(_score(current, config.task))
         versions = _versions(current)
-        profile, source = self._reference_for(name, config, window, reference, versions, notes)
+        profile, source, rebuild = self._reference_for(
+            name, config, window, reference, versions, notes
+        )
         columns = [PREDICTION] + ([SCORE] if SCORE in current.columns else [])
         settings = config.monitoring.drift
         if profile is not None and current.height:
@@ -230,6 +341,14 @@ class Monitoring:
                 columns=["prediction_id", "prediction", "probabilities", "time"],
             )  # fmt: skip
         version = self._served(name, versions)
+        realized = performance(
+            joined,
+            labels,
+            task=config.task,
+            metrics=config.metrics or default_metrics(config.task),
+            classes=version.classes if version else None,
+            min_labels=config.monitoring.min_labels,
+        )
         return MonitorReport(
             model=name,
             versions=versions,
@@ -239,16 +358,13 @@ class Monitoring:
             drift=drift.features,
             prediction_drift=predicted.features,
             quality=data_quality(current, features, profile, drift, refused),
-            performance=performance(
-                joined,
-                labels,
-                task=config.task,
-                metrics=config.metrics or default_metrics(config.task),
-                classes=version.classes if version else None,
-                min_labels=config.monitoring.min_labels,
-            ),
+            performance=realized,
             service=service(current, refused, config.latency_budget_ms),
             notes=notes,
+            multivariate=judge(rebuild, current, min_rows=settings.min_rows)
+            if profile is not None and current.height
+            else None,
+            estimated=_beside(self._estimation(config, version, current), realized),
         )
 
     def _reference_for(
@@ -259,15 +375,18 @@ class Monitoring:
         reference: str,
         versions: dict[str, int],
         notes: list[str],
-    ) -> tuple[Profile | None, str]:
+    ) -> tuple[Profile | None, str, Reconstruction | None]:
+        """The profile to compare with, what it is in words, and the reconstruction that
+        judges the features together (multivariate drift)."""
         if reference == "previous":
             before = read_log(self._artifacts, PREDICTIONS, name, window.before())
             if before.height == 0:
                 notes.append("the previous window is empty: no drift verdicts")
-                return None, "previous window (empty)"
+                return None, "previous window (empty)", None
             before = before.with_columns(_score(before, config.task))
             columns = [c for c in [*config.features, PREDICTION, SCORE] if c in before.columns]
-            return build_profile(before, columns, source="previous window"), "previous window"
+            previous = build_profile(before, columns, source="previous window")
+            return previous, "previous window", fit(before, list(config.features))
         if reference != "training":
             raise DataError(f"unknown reference '{reference}'", hint="use 'training' or 'previous'")
         version = self._served(name, versions)
@@ -275,15 +394,16 @@ class Monitoring:
             notes.append(
                 f"{name} has no champion and the window names no version: no drift verdicts"
             )
-            return None, "none"
+            return None, "none", None
         profile = self.reference(version)
         if profile is None:
             notes.append(
                 f"{version.ref} has no training dataset to profile; "
                 "use --reference previous to compare with the window before"
             )
-            return None, f"{version.ref} (no training data)"
-        return profile, f"{version.ref} trained on {profile.source}"
+            return None, f"{version.ref} (no training data)", None
+        said = f"{version.ref} trained on {profile.source}"
+        return profile, said, self.reconstruction(version)
 
     def _served(self, name: str, versions: dict[str, int]) -> ModelVersion | None:
         """The version that answered most of the window, else the champion, else none."""
@@ -384,6 +504,25 @@ def _score(frame: pl.DataFrame, task: str) -> list[pl.Series]:
     if task != "binary_classification" or "probabilities" not in frame.columns:
         return []
     return [frame.get_column("probabilities").list.last().alias(SCORE)]
+
+
+def _beside(found: Estimation | None, realized: Performance) -> Estimation | None:
+    """The estimates with the realized figures beside them, once labels arrived."""
+    if found is None or not realized.labelled:
+        return found
+    estimates = [
+        dataclasses.replace(e, realized=realized.metrics.get(e.metric)) for e in found.estimates
+    ]
+    return dataclasses.replace(found, estimates=estimates)
+
+
+def _labels(labels: Any, classes: list[Any]) -> np.ndarray:
+    """Holdout labels spelled as the model's classes (a bool column may load as 0/1)."""
+    values = [v.item() if hasattr(v, "item") else v for v in np.asarray(labels).tolist()]
+    if all(v in classes for v in values):
+        return np.asarray(values, dtype=object)
+    by_text = {str(c): c for c in classes}
+    return np.asarray([by_text.get(str(v), v) for v in values], dtype=object)
 
 
 def _prediction_columns(labels: Any, proba: Any, task: str) -> list[pl.Series]:

@@ -43,6 +43,7 @@ from shipyard.config.schema import (
 )
 from shipyard.errors import ConfigError, first_line
 
+from .cbpe import PREFIX
 from .report import MonitorReport
 from .window import Window
 
@@ -269,6 +270,9 @@ def gauges(report: MonitorReport, window: str) -> list[Series]:
     if report.performance.enough:
         for metric, value in report.performance.metrics.items():
             out.append(("shipyard_model_metric", (model, metric, window), value))
+    if report.estimated is not None and report.estimated.enough:  # metric="estimated_roc_auc"
+        for e in report.estimated.estimates:
+            out.append(("shipyard_model_metric", (model, f"{PREFIX}{e.metric}", window), e.value))
     if report.service.requests:
         share = report.service.over_budget_rate
         out.append(("shipyard_service_figure", (model, "over_budget_rate", window), share))

@@ -11,6 +11,7 @@ from typing import Any
 
 from shipyard.config.schema import DRIFT_FIGURES, QUALITY_FIGURES, SERVICE_FIGURES, AlertRule
 
+from .cbpe import PREFIX
 from .drift import FeatureDrift
 from .report import MonitorReport
 
@@ -34,6 +35,8 @@ def evaluate(rule: AlertRule, report: MonitorReport) -> Condition:
         return _quality(rule, report)
     if rule.when in SERVICE_FIGURES:
         return _service(rule, report)
+    if rule.when.startswith(PREFIX):
+        return _estimated(rule, report)
     return _metric(rule, report)
 
 
@@ -157,4 +160,26 @@ def _metric(rule: AlertRule, report: MonitorReport) -> Condition:
         f"{report.model}: {rule.when} is {value:.4g} on {performance.labelled} labelled rows "
         f"({'' if active else 'not '}{sign} {threshold:g})",
         {"labelled": performance.labelled},
+    )
+
+
+def _estimated(rule: AlertRule, report: MonitorReport) -> Condition:
+    """A metric estimated without labels (``estimated_roc_auc``): its value, interval beside."""
+    metric = rule.when.removeprefix(PREFIX)
+    found = report.estimated
+    reading = found.get(metric) if found else None
+    if found is None or reading is None or not found.enough:
+        reason = (found.note if found else "") or f"{metric} could not be estimated"
+        return Condition(rule, None, None, None, f"no {rule.when} reading: {reason}")
+    active, threshold, sign = _crossed(rule, reading.value)
+    realized = "" if reading.realized is None else f", realized {reading.realized:.4g}"
+    return Condition(
+        rule,
+        active,
+        reading.value,
+        threshold,
+        f"{report.model}: estimated {metric} is {reading.value:.4g} "
+        f"({found.level:.0%} interval {reading.low:.4g} to {reading.high:.4g}{realized}) on "
+        f"{found.rows} answers without labels ({'' if active else 'not '}{sign} {threshold:g})",
+        {"low": reading.low, "high": reading.high, "rows": found.rows},
     )

@@ -7,6 +7,10 @@ latency percentiles are taken over requests, not rows. Errors (5xx) and refusals
 because it was busy (code ``overloaded``, a 429 or a 503 while draining) is neither:
 it counts only in ``shed_rate``.
 
+A window where no request was answered but some failed is an outage, said in words by
+:attr:`Service.outage` (``no prediction succeeded: 6 requests failed (HTTP 503: 6)``), never
+a quiet window.
+
 An answered row that came from the fallback says why in the log's ``reason``
 column (``error``, ``timeout``, ``circuit_open``, ``unloaded``); rows written before
 the column existed count as cause ``unknown``.
@@ -52,6 +56,19 @@ class Service:
     degraded_by_cause: dict[str, float] = field(default_factory=dict)
     shed_rate: float = 0.0
     shed: int = 0
+    failed_by_status: dict[str, int] = field(default_factory=dict)  # HTTP status → unanswered
+
+    @property
+    def outage(self) -> str | None:
+        """``no prediction succeeded: N requests failed (HTTP 503: N)`` when nothing was answered
+        but requests came and failed (errors, refusals, shed); ``None`` otherwise."""
+        failed = self.errors + self.rejected + self.shed
+        if self.requests or not failed:
+            return None
+        statuses = ", ".join(f"{code}: {n}" for code, n in self.failed_by_status.items())
+        return f"no prediction succeeded: {failed} request{'s' if failed != 1 else ''} failed" + (
+            f" (HTTP {statuses})" if statuses else ""
+        )
 
     @property
     def total(self) -> int:
@@ -67,12 +84,13 @@ class Service:
 
 def service(predictions: pl.DataFrame, rejections: pl.DataFrame, budget_ms: float) -> Service:
     errors, rejected, shed = _refusals(rejections)
+    statuses = _statuses(rejections)
     total = errors + rejected + shed
     if predictions.height == 0:
         return Service(
             0, 0, None, None, None, budget_ms, 0.0, 0.0,
             _share(errors, total), _share(rejected, total), errors, rejected,
-            {}, _share(shed, total), shed,
+            {}, _share(shed, total), shed, statuses,
         )  # fmt: skip
     requests = predictions.group_by("time").agg(pl.col("latency_ms").first())
     latency = requests.get_column("latency_ms").to_numpy().astype(np.float64)
@@ -95,7 +113,17 @@ def service(predictions: pl.DataFrame, rejections: pl.DataFrame, budget_ms: floa
         degraded_by_cause=by_cause,
         shed_rate=_share(shed, total),
         shed=shed,
+        failed_by_status=statuses,
     )
+
+
+def _statuses(rejections: pl.DataFrame) -> dict[str, int]:
+    """Unanswered requests per HTTP status, the most frequent first."""
+    if rejections.height == 0 or "status" not in rejections.columns:
+        return {}
+    counts = rejections.get_column("status").drop_nulls().value_counts()
+    ranked = sorted(counts.iter_rows(), key=lambda row: (-row[1], row[0]))
+    return {str(code): int(n) for code, n in ranked}
 
 
 def _refusals(rejections: pl.DataFrame) -> tuple[int, int, int]:
