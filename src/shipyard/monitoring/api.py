@@ -97,7 +97,8 @@ class Monitoring:
         try:  # the prediction distribution, from up to PREDICTION_SAMPLE rows
             labels, proba = self._models.load(version.ref).answer(sample)
             predicted = build_profile(
-                pl.DataFrame(_prediction_columns(labels, proba, version.task))
+                pl.DataFrame(_prediction_columns(labels, proba, version.task)),
+                categorical=_categorical_outputs(version.task),
             )
             profile = Profile(
                 profile.rows, {**profile.columns, **predicted.columns}, profile.source
@@ -257,7 +258,11 @@ class Monitoring:
                 return None, "previous window (empty)"
             before = before.with_columns(_score(before, config.task))
             columns = [c for c in [*config.features, PREDICTION, SCORE] if c in before.columns]
-            return build_profile(before, columns, source="previous window"), "previous window"
+            profile = build_profile(
+                before, columns, source="previous window",
+                categorical=_categorical_outputs(config.task),
+            )  # fmt: skip
+            return profile, "previous window"
         if reference != "training":
             raise DataError(f"unknown reference '{reference}'", hint="use 'training' or 'previous'")
         version = self._served(name, versions)
@@ -357,6 +362,11 @@ def _score(frame: pl.DataFrame, task: str) -> list[pl.Series]:
     if task != "binary_classification" or "probabilities" not in frame.columns:
         return []
     return [frame.get_column("probabilities").list.last().alias(SCORE)]
+
+
+def _categorical_outputs(task: str) -> frozenset[str]:
+    """A classifier's predicted label is a category, whatever type its classes have."""
+    return frozenset({PREDICTION}) if task.endswith("classification") else frozenset()
 
 
 def _prediction_columns(labels: Any, proba: Any, task: str) -> list[pl.Series]:
