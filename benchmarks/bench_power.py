@@ -49,7 +49,9 @@ FEATURES = NUMERIC + CATEGORICAL
 SHIFTED = {"numeric": "normal", "categorical": "half"}
 SHIFTS = [0.025, 0.05, 0.1, 0.15, 0.2, 0.3]
 LEVELS = np.array([f"v{i:02d}" for i in range(40)])
-TAIL = np.concatenate([[0.5, 0.2, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01, 0.006, 0.004], np.full(30, 0.001)])
+TAIL = np.concatenate(
+    [[0.5, 0.2, 0.1, 0.07, 0.05, 0.03, 0.02, 0.01, 0.006, 0.004], np.full(30, 0.001)]
+)
 TAIL = TAIL / TAIL.sum()
 # (windows of no drift, windows per shift) by window size: fewer where every tool is slow
 WINDOWS = {1000: (200, 50), 10_000: (100, 30), 100_000: (20, 10)}
@@ -109,7 +111,10 @@ class Shipyard:
         from shipyard.monitoring.drift import compare
 
         # every feature is judged together, so the any-feature level is shared by all ten
-        return [set(compare(self.profile, w, FEATURES, self.settings).drifted) & set(columns) for w in batch]
+        return [
+            set(compare(self.profile, w, FEATURES, self.settings).drifted) & set(columns)
+            for w in batch
+        ]
 
 
 class Evidently:
@@ -226,9 +231,13 @@ def main() -> None:
             print(f"{engine} FAILED: {proc.stderr.strip().splitlines()[-3:]}")
             continue
         found[engine] = json.loads(proc.stdout.strip().splitlines()[-1])
-    header = "| rows | tool | false alarms (any of 10) | " + " | ".join(f"{s:g}" for s in SHIFTS) + " |"
+    header = (
+        "| rows | tool | false alarms (any of 10) | " + " | ".join(f"{s:g}" for s in SHIFTS) + " |"
+    )
     for kind in ("numeric", "categorical"):
-        print(f"\ndetection rate of a {kind} change of d sd ({'mean shift' if kind == 'numeric' else 'Cohen w'}):")
+        print(
+            f"\ndetection rate of a {kind} change of d sd ({'mean shift' if kind == 'numeric' else 'Cohen w'}):"
+        )
         print(header)
         print("|" + " --- |" * (3 + len(SHIFTS)))
         for rows in sizes:

@@ -50,7 +50,9 @@ def _margin(windows: int, rate: float = 0.05) -> int:
     return int(stats.binom.ppf(0.999, windows, rate))
 
 
-@pytest.mark.parametrize(("rows", "windows"), [(500, 200), (1000, 200), (10_000, 60), (100_000, 20)])
+@pytest.mark.parametrize(
+    ("rows", "windows"), [(500, 200), (1000, 200), (10_000, 60), (100_000, 20)]
+)
 def test_no_drift_windows_raise_any_flag_at_most_5_percent_at_every_size(
     reference: tuple[object, list[str]], rows: int, windows: int
 ) -> None:
@@ -65,7 +67,12 @@ def test_no_drift_windows_raise_any_flag_at_most_5_percent_at_every_size(
 
 def test_rare_categories_are_pooled_before_chi_square(reference: tuple[object, list[str]]) -> None:
     profile, _ = reference
-    verdict = judge("country", profile.columns["country"], _frame(500, np.random.default_rng(1))["country"], DriftConfig())  # type: ignore[attr-defined]
+    verdict = judge(
+        "country",
+        profile.columns["country"],
+        _frame(500, np.random.default_rng(1))["country"],
+        DriftConfig(),
+    )  # type: ignore[attr-defined]
     assert verdict.pooled and set(verdict.pooled) <= set(LEVELS[5:])  # expected < 5 of 500
     assert "c000" not in verdict.pooled and verdict.test == "chi2"
 
@@ -80,7 +87,9 @@ def _detection(kind: str, effect: float, rows: int, windows: int, seed: int) -> 
     else:
         ref = profile_column(pl.Series(rng.random(400_000) < 0.5))
         series = [pl.Series(rng.random(rows) < 0.5 + effect / 2) for _ in range(windows)]
-    return float(np.mean([judge("x", ref, s, DriftConfig(), tested=FEATURES).drifted for s in series]))
+    return float(
+        np.mean([judge("x", ref, s, DriftConfig(), tested=FEATURES).drifted for s in series])
+    )
 
 
 def test_a_numeric_shift_and_a_categorical_change_of_the_same_size_flag_alike() -> None:
@@ -91,7 +100,9 @@ def test_a_numeric_shift_and_a_categorical_change_of_the_same_size_flag_alike() 
     assert _detection("categorical", 0.25, 10_000, 40, seed=13) == 1.0  # 62/38 flags, always
 
 
-@pytest.mark.parametrize(("kind", "rows"), [("numeric", 1000), ("numeric", 10_000), ("categorical", 1000)])
+@pytest.mark.parametrize(
+    ("kind", "rows"), [("numeric", 1000), ("numeric", 10_000), ("categorical", 1000)]
+)
 def test_a_change_the_size_of_the_reported_mde_is_caught_about_80_percent_of_the_time(
     kind: str, rows: int
 ) -> None:
@@ -132,3 +143,14 @@ def test_pooled_categories_keep_chi_square_honest_and_unseen_ones_still_count() 
     tail = {level for level in result.levels if level in set(LEVELS[10:])}
     assert tail and set(result.pooled) >= {*tail, "(unseen)"} and "c000" not in result.pooled
     assert 5 <= result.df <= 8  # c000..c004 (c005..c007 by their counts) and one pool
+
+
+def test_a_classifiers_predicted_labels_are_judged_as_categories() -> None:
+    from shipyard.monitoring.api import PREDICTION, _categorical_outputs
+
+    labels = pl.DataFrame({PREDICTION: np.random.default_rng(4).integers(0, 3, 5000)})
+    for task, kind in (("multiclass_classification", "categorical"), ("regression", "numeric")):
+        profile = build_profile(labels, categorical=_categorical_outputs(task))
+        assert profile.columns[PREDICTION].kind == kind
+        verdict = judge(PREDICTION, profile.columns[PREDICTION], labels[PREDICTION], DriftConfig())
+        assert verdict.kind == kind and verdict.drifted is False

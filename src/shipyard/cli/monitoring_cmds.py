@@ -183,7 +183,9 @@ def _print(run: MonitorRun, link: str) -> None:
     )
     for f in report.drift + report.prediction_drift:
         if f.drifted is None:
-            table.add_row(f.feature, f.kind, "-", "-", f"{f.rows:,}", "-", markup("[dim]{}[/]", f.reason))
+            table.add_row(
+                f.feature, f.kind, "-", "-", f"{f.rows:,}", "-", markup("[dim]{}[/]", f.reason)
+            )
             continue
         verdict = markup("[red]DRIFTED[/]" if f.drifted else "[green]ok[/]")
         test = "" if f.test_p_value is None else f", {f.test} p {f.test_p_value:.2g}"

@@ -258,11 +258,11 @@ class Monitoring:
                 return None, "previous window (empty)"
             before = before.with_columns(_score(before, config.task))
             columns = [c for c in [*config.features, PREDICTION, SCORE] if c in before.columns]
-            profile = build_profile(
+            previous = build_profile(
                 before, columns, source="previous window",
                 categorical=_categorical_outputs(config.task),
             )  # fmt: skip
-            return profile, "previous window"
+            return previous, "previous window"
         if reference != "training":
             raise DataError(f"unknown reference '{reference}'", hint="use 'training' or 'previous'")
         version = self._served(name, versions)

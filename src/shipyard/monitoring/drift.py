@@ -35,6 +35,7 @@ import polars as pl
 
 from shipyard.config.schema import DriftConfig
 
+from .calibration import categorical_mde, numeric_mde
 from .profile import (
     CategoricalProfile,
     ColumnProfile,
@@ -44,7 +45,6 @@ from .profile import (
     is_numeric,
     numeric_values,
 )
-from .calibration import categorical_mde, numeric_mde
 from .stats import (
     DRIFT_METHODS,
     CategoricalComparison,

@@ -205,7 +205,7 @@ def pool(ref_counts: np.ndarray, cur_counts: np.ndarray) -> np.ndarray:
     total = ref_counts + cur_counts
     side = min(ref_counts.sum(), cur_counts.sum())
     expected = side * total / max(total.sum(), 1.0)
-    rare = expected < MIN_EXPECTED
+    rare: np.ndarray = expected < MIN_EXPECTED
     if rare.any() and expected[rare].sum() < MIN_EXPECTED and (~rare).sum() > 1:
         rest = np.flatnonzero(~rare)
         rare[rest[np.argmin(expected[rest])]] = True
