@@ -54,7 +54,7 @@ TAIL = np.concatenate(
 )
 TAIL = TAIL / TAIL.sum()
 # (windows of no drift, windows per shift) by window size: fewer where every tool is slow
-WINDOWS = {1000: (200, 50), 10_000: (100, 30), 100_000: (20, 10)}
+WINDOWS = {1000: (200, 40), 10_000: (100, 25), 100_000: (20, 8)}
 ENGINES = ["shipyard", "shipyard-tests", "evidently", "nannyml"]
 PYTHONS = {
     "evidently": ROOT / ".bench-drift-venv/bin/python",
@@ -218,19 +218,23 @@ def main() -> None:
     print(f"drift power: 10 features (6 numeric, 4 categorical); machine: {os.cpu_count()} cores")
     print("shifts: 'normal' mean +d sd; 'half' 50/50 -> (50+50d)/(50-50d), Cohen's w = d\n")
     found: dict[str, Any] = {}
-    for engine in args.engines.split(","):
+    running = {}
+    for engine in args.engines.split(","):  # one process per tool, side by side
         python = PYTHONS.get(engine, Path(sys.executable))
         if not python.exists():
             print(f"{engine}: skipped, {python} is missing (make bench-power builds it)")
             continue
-        proc = subprocess.run(
+        running[engine] = subprocess.Popen(
             [str(python), __file__, "--engine", engine, "--sizes", args.sizes],
-            capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "src")},
         )  # fmt: skip
+    for engine, proc in running.items():
+        out, err = proc.communicate()
         if proc.returncode != 0:
-            print(f"{engine} FAILED: {proc.stderr.strip().splitlines()[-3:]}")
+            print(f"{engine} FAILED: {err.strip().splitlines()[-3:]}")
             continue
-        found[engine] = json.loads(proc.stdout.strip().splitlines()[-1])
+        found[engine] = json.loads(out.strip().splitlines()[-1])
     header = (
         "| rows | tool | false alarms (any of 10) | " + " | ".join(f"{s:g}" for s in SHIFTS) + " |"
     )
