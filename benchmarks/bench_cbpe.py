@@ -11,7 +11,7 @@ computed from its drawn labels; a tool's estimate is counted right when it is wi
 and the same reference.
 
     make bench-cbpe                    # a venv with NannyML 0.13.1, then this
-    .bench-cbpe-venv/bin/python benchmarks/bench_cbpe.py --windows 20
+    .bench-nannyml-venv/bin/python benchmarks/bench_cbpe.py --windows 20
 """
 
 from __future__ import annotations

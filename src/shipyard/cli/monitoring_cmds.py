@@ -184,13 +184,21 @@ def _print(run: MonitorRun, link: str) -> None:
         console.print(markup("  [bold red]{}[/]", report.outage), soft_wrap=True)
     for note in report.notes:
         console.print(markup("  [yellow]{}[/]", note))
-    table = Table("feature", "kind", "decided by", "flags when", "verdict", box=None)
+    table = Table(
+        "feature", "kind", "decided by", "flags when", "rows", "detects", "verdict", box=None
+    )
     for f in report.drift + report.prediction_drift:
         if f.drifted is None:
-            table.add_row(f.feature, f.kind, "-", "-", markup("[dim]{}[/]", f.reason))
+            table.add_row(
+                f.feature, f.kind, "-", "-", f"{f.rows:,}", "-", markup("[dim]{}[/]", f.reason)
+            )
             continue
         verdict = markup("[red]DRIFTED[/]" if f.drifted else "[green]ok[/]")
-        table.add_row(f.feature, f.kind, f"{f.method} {f.decisive:.4g}", f.flags_when, verdict)
+        test = "" if f.test_p_value is None else f", {f.test} p {f.test_p_value:.2g}"
+        table.add_row(
+            f.feature, f.kind, f"{f.method} {f.decisive:.4g}{test}", f.flags_when,
+            f"{f.rows:,}", f.detects, verdict,
+        )  # fmt: skip
     if report.drift:
         console.print(table)
     m = report.multivariate

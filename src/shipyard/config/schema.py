@@ -385,7 +385,7 @@ class EvaluationConfig(_Section):
 
 # the names of shipyard.monitoring.stats.DRIFT_METHODS, and each one's threshold key in
 # DriftConfig below: tests/monitoring/test_drift_table.py pins both to the table
-DriftMethod = Literal["auto", "ks", "psi", "wasserstein", "chi2", "js"]
+DriftMethod = Literal["auto", "ks", "psi", "wasserstein", "chi2", "js", "cohen_w"]
 
 
 class DriftColumnConfig(_Section):
@@ -396,10 +396,11 @@ class DriftColumnConfig(_Section):
 
 
 class DriftConfig(_Section):
-    """How drift is judged; ``auto`` picks by column type and sample size (see README)."""
+    """How drift is judged; ``auto`` picks by column type (see README)."""
 
     numeric: DriftMethod = "auto"
     categorical: DriftMethod = "auto"
+    # no longer read: every method is calibrated at every window size (kept so files load)
     small_sample: Annotated[int, Field(ge=1)] = 1000
     min_rows: Annotated[int, Field(ge=1)] = 30
     p_value: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.05
@@ -407,6 +408,7 @@ class DriftConfig(_Section):
     psi: PositiveNumber = 0.1
     wasserstein: PositiveNumber = 0.1
     js: PositiveNumber = 0.1
+    cohen_w: PositiveNumber = 0.1
     columns: dict[str, DriftColumnConfig] = Field(default_factory=dict)
 
 

@@ -108,7 +108,8 @@ class Monitoring:
         try:  # the prediction distribution, from up to PREDICTION_SAMPLE rows
             labels, proba = self._models.load(version.ref).answer(sample)
             predicted = build_profile(
-                pl.DataFrame(_prediction_columns(labels, proba, version.task))
+                pl.DataFrame(_prediction_columns(labels, proba, version.task)),
+                categorical=_categorical_outputs(version.task),
             )
             profile = Profile(
                 profile.rows, {**profile.columns, **predicted.columns}, profile.source
@@ -385,7 +386,10 @@ class Monitoring:
                 return None, "previous window (empty)", None
             before = before.with_columns(_score(before, config.task))
             columns = [c for c in [*config.features, PREDICTION, SCORE] if c in before.columns]
-            previous = build_profile(before, columns, source="previous window")
+            previous = build_profile(
+                before, columns, source="previous window",
+                categorical=_categorical_outputs(config.task),
+            )  # fmt: skip
             return previous, "previous window", fit(before, list(config.features))
         if reference != "training":
             raise DataError(f"unknown reference '{reference}'", hint="use 'training' or 'previous'")
@@ -523,6 +527,11 @@ def _labels(labels: Any, classes: list[Any]) -> np.ndarray:
         return np.asarray(values, dtype=object)
     by_text = {str(c): c for c in classes}
     return np.asarray([by_text.get(str(v), v) for v in values], dtype=object)
+
+
+def _categorical_outputs(task: str) -> frozenset[str]:
+    """A classifier's predicted label is a category, whatever type its classes have."""
+    return frozenset({PREDICTION}) if task.endswith("classification") else frozenset()
 
 
 def _prediction_columns(labels: Any, proba: Any, task: str) -> list[pl.Series]:

@@ -1,20 +1,22 @@
 """Per-feature drift verdicts: which statistic decides, against what threshold, and why.
 
 Every statistic of :mod:`.stats` is computed and reported for every column; one
-of them decides. With ``auto`` (the default) the choice depends on the size of
-the current window:
+of them decides, and it is calibrated at every window size. With ``auto`` (the
+default):
 
-- up to ``small_sample`` rows (1,000): a test — KS for numbers, chi-square for
-  categories — flags a column when its p-value is under ``p_value`` (0.05)
-  divided by the number of columns tested together (Bonferroni), so a window of
-  25 unchanged features raises a false alarm in at most 5% of runs, not 72%;
-- above that, a distance with a fixed threshold — Wasserstein normalised by the
-  reference's standard deviation for numbers, Jensen-Shannon for categories —
-  flags it when the distance is over 0.1.
+- numbers: the Wasserstein distance normalised by the reference's standard
+  deviation must be over 0.1 *and* the rank Wasserstein test (:mod:`.calibration`)
+  must reject at ``p_value`` (0.05) divided by the number of columns tested together
+  (Bonferroni);
+- categories: Cohen's w (``sqrt(chi2 / n)`` on the table with rare categories
+  pooled) must be over 0.1 *and* that chi-square must reject at the same level.
 
-Why: with a million rows a side a p-value flags differences far too small to
-matter (a 0.01 sd shift has p < 1e-10), so a large window is judged by how far
-the distribution moved, in units that do not depend on the sample size. Under
+So on windows drawn from the reference, at most 5% raise any flag however small the
+window (the tests' share), and on large windows only changes of at least 0.1 sd
+(or w 0.1, the categorical change of the same size: 50/50 to 55/45) flag (the
+distances' share), because at a million rows a test flags a 0.01 sd shift. Each
+verdict says what its window could have detected: the smallest change flagged in
+80% of such windows (``mde``, in sd for numbers and in w for categories). Under
 ``min_rows`` (30) non-null rows there is no verdict at all, only the reason.
 
 Each method — what it reads off a comparison, p-value or distance, the column
@@ -33,6 +35,7 @@ import polars as pl
 
 from shipyard.config.schema import DriftConfig
 
+from .calibration import categorical_mde, numeric_mde
 from .profile import (
     CategoricalProfile,
     ColumnProfile,
@@ -42,7 +45,15 @@ from .profile import (
     is_numeric,
     numeric_values,
 )
-from .stats import DRIFT_METHODS, compare_categorical, compare_numeric, statistics_of
+from .stats import (
+    DRIFT_METHODS,
+    CategoricalComparison,
+    NumericComparison,
+    compare_categorical,
+    compare_numeric,
+    statistics_of,
+    test_p_value,
+)
 
 P_VALUE_METHODS = tuple(name for name, spec in DRIFT_METHODS.items() if spec.kind == "p_value")
 PLOT_BINS = 30
@@ -65,6 +76,13 @@ class FeatureDrift:
     plot: dict[str, Any] = field(default_factory=dict)
     unseen: dict[str, int] = field(default_factory=dict)
     outside: float = 0.0  # share of current values outside the reference's range (numeric)
+    # a distance flags only when the calibration test also rejects at ``alpha``
+    alpha: float | None = None
+    test: str = ""  # that test: "rank" (numbers) or "chi2" (categories, rare ones pooled)
+    test_p_value: float | None = None
+    mde: float | None = None  # the smallest change flagged in 80% of windows of this size
+    mde_unit: str = ""  # "sd" (a shift of a number) or "w" (Cohen's w of categories)
+    pooled: list[str] = field(default_factory=list)  # rare categories pooled for chi-square
 
     @property
     def decisive(self) -> float | None:
@@ -73,8 +91,28 @@ class FeatureDrift:
 
     @property
     def flags_when(self) -> str:
-        """``p < 0.0167`` for a test, ``> 0.1`` for a distance."""
-        return f"p < {self.threshold:g}" if self.p_value is not None else f"> {self.threshold:g}"
+        """``p < 0.0167`` for a test, ``> 0.1 and rank p < 0.0025`` for a distance."""
+        if self.p_value is not None:
+            return f"p < {self.threshold:g}"
+        if self.alpha is not None:
+            return f"> {self.threshold:g} and {self.test} p < {self.alpha:.2g}"
+        return f"> {self.threshold:g}"
+
+    @property
+    def detects(self) -> str:
+        """What the window could have detected: ``0.12 sd`` (``-`` when not known)."""
+        return "-" if self.mde is None else f"{self.mde:.3g} {self.mde_unit}"
+
+    @property
+    def decision(self) -> str:
+        """The deciding statistic, its threshold and the window size in one line."""
+        if self.drifted is None:
+            return self.reason
+        test = "" if self.test_p_value is None else f", {self.test} p {self.test_p_value:.3g}"
+        return (
+            f"{self.method} {self.decisive:.4g}{test} (flags when {self.flags_when}) "
+            f"at {self.rows:,} rows; detects {self.detects} in 80% of such windows"
+        )
 
 
 @dataclass(frozen=True)
@@ -100,19 +138,24 @@ def choose(
     if method == "auto":
         method = settings.numeric if kind == "numeric" else settings.categorical
     if method == "auto":
-        size = "small" if rows <= settings.small_sample else "large"
-        method = next(
-            s.name for s in DRIFT_METHODS.values() if kind in s.columns and s.auto == size
-        )
+        method = next(s.name for s in DRIFT_METHODS.values() if kind in s.columns and s.auto)
     spec = DRIFT_METHODS[method]
     if kind not in spec.columns and spec.counterpart is not None:
         spec = DRIFT_METHODS[spec.counterpart]  # ks asked of categories is chi2, and so on
     if own and own.threshold is not None:
         return spec.name, own.threshold
-    if spec.kind == "p_value" and settings.correction == "bonferroni":
-        return spec.name, settings.p_value / max(tested, 1)
+    if spec.kind == "p_value":
+        return spec.name, alpha_of(settings, tested)
     threshold: float = getattr(settings, spec.threshold)
     return spec.name, threshold
+
+
+def alpha_of(settings: DriftConfig, tested: int) -> float:
+    """The false-alarm level of one column's test: ``p_value`` over the columns tested
+    together (Bonferroni), so that any of them flags a no-drift window at most that often."""
+    if settings.correction == "bonferroni":
+        return settings.p_value / max(tested, 1)
+    return settings.p_value
 
 
 def compare(
@@ -168,14 +211,33 @@ def _numeric(
     name: str, ref: NumericProfile, values: np.ndarray, settings: DriftConfig, tested: int
 ) -> FeatureDrift:
     result = compare_numeric(ref, values)
+    return numeric_verdict(name, ref, result, int(values.size), settings, tested)
+
+
+def numeric_verdict(
+    name: str,
+    ref: NumericProfile,
+    result: NumericComparison,
+    rows: int,
+    settings: DriftConfig,
+    tested: int,
+) -> FeatureDrift:
+    """A numeric column's verdict from its comparison with the reference."""
+    chosen = choose("numeric", rows, settings, name, tested)
+    alpha = alpha_of(settings, tested)
+    floor = chosen[1] if chosen[0] == "wasserstein" else None
+    mde = numeric_mde(ref, result.n_eff, alpha, floor) if chosen[0] != "psi" else None
     return _verdict(
         name,
         "numeric",
-        choose("numeric", values.size, settings, name, tested),
-        int(values.size),
+        chosen,
+        rows,
         statistics_of(result, "numeric"),
+        test=("rank", test_p_value(result), alpha),
         plot=_numeric_plot(ref, result.cur_cdf, result.below, result.above),
         outside=round(result.below + result.above, 6),
+        mde=None if mde is None else round(mde, 6),
+        mde_unit="sd",
     )
 
 
@@ -188,12 +250,32 @@ def _categorical(
     tested: int,
 ) -> FeatureDrift:
     result = compare_categorical(ref, counts)
+    return categorical_verdict(name, result, rows, settings, tested)
+
+
+def categorical_verdict(
+    name: str,
+    result: CategoricalComparison,
+    rows: int,
+    settings: DriftConfig,
+    tested: int,
+) -> FeatureDrift:
+    """A categorical column's verdict from its comparison with the reference."""
+    chosen = choose("categorical", rows, settings, name, tested)
+    spec = DRIFT_METHODS[chosen[0]]
+    alpha = alpha_of(settings, tested) if spec.kind == "distance" else chosen[1]
+    floor = spec.in_w(chosen[1]) if spec.in_w is not None and spec.kind == "distance" else None
+    mde = categorical_mde(result.df, result.n_eff, alpha, floor)
     return _verdict(
         name,
         "categorical",
-        choose("categorical", rows, settings, name, tested),
+        chosen,
         rows,
         statistics_of(result, "categorical"),
+        test=("chi2", test_p_value(result), alpha_of(settings, tested)),
+        mde=None if mde is None else round(mde, 6),
+        mde_unit="w",
+        pooled=list(result.pooled[:40]),
         plot={
             "levels": result.levels[:40],
             "reference": [round(float(x), 6) for x in result.ref_share[:40]],
@@ -209,14 +291,21 @@ def _verdict(
     chosen: tuple[str, float],
     rows: int,
     statistics: dict[str, float],
+    *,
+    test: tuple[str, float, float],
     **extra: Any,
 ) -> FeatureDrift:
-    """A test's p-value must stay above its threshold, a distance below it."""
+    """A test's p-value must stay above its threshold; a distance below its threshold,
+    or its calibration ``test`` (name, p-value, level) above its level."""
     method, threshold = chosen
     spec = DRIFT_METHODS[method]
     p_value = statistics.get(f"{method}_p_value") if spec.kind == "p_value" else None
     decisive = p_value if p_value is not None else statistics[method]
-    drifted = decisive < threshold if p_value is not None else decisive > threshold
+    if p_value is not None:
+        drifted = decisive < threshold
+    else:
+        drifted = decisive > threshold and test[1] < test[2]
+        extra.update(test=test[0], test_p_value=round(test[1], 8), alpha=test[2])
     return FeatureDrift(
         feature=name,
         kind=kind,

@@ -2,6 +2,8 @@
 
 A numeric column keeps its exact empirical CDF at ~216 of its own quantiles
 (every 0.5%, finer in the tails) (the count of values at or below each edge), its moments and range;
+a *discrete* numeric column (at most ``MAX_SUPPORT`` distinct values: counts, ratings,
+flags) keeps its whole support instead, so distances are exact on it;
 a categorical column keeps the count of each of its most frequent ``MAX_LEVELS``
 categories and of the rest. That is enough to compute KS, PSI, Wasserstein,
 chi-square and Jensen-Shannon against a current window without the reference rows,
@@ -26,6 +28,7 @@ QUANTILES = 200
 _TAILS = np.array([1e-6, 1e-5, 1e-4, 3e-4, 1e-3, 2e-3, 3e-3, 4e-3])
 LEVELS = np.unique(np.concatenate([np.linspace(0, 1, QUANTILES + 1), _TAILS, 1 - _TAILS]))
 MAX_LEVELS = 1000
+MAX_SUPPORT = 256  # a numeric column with at most this many distinct values is discrete
 OTHER = "__other__"
 
 
@@ -42,6 +45,7 @@ class NumericProfile:
     min: float
     max: float
     kind: str = "numeric"
+    discrete: bool = False  # ``edges`` is the whole support: the CDF is a step function
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +58,7 @@ class NumericProfile:
             "sd": self.sd,
             "min": self.min,
             "max": self.max,
+            "discrete": self.discrete,
         }
 
 
@@ -111,6 +116,7 @@ class Profile:
                     sd=float(column["sd"]),
                     min=float(column["min"]),
                     max=float(column["max"]),
+                    discrete=bool(column.get("discrete", False)),
                 )
             else:
                 columns[name] = CategoricalProfile(
@@ -153,8 +159,9 @@ def category_counts(series: pl.Series) -> dict[str, int]:
     return dict(zip(values.to_list(), counts.to_list(), strict=True))
 
 
-def profile_column(series: pl.Series) -> ColumnProfile:
-    if is_numeric(series):
+def profile_column(series: pl.Series, *, categorical: bool = False) -> ColumnProfile:
+    """A column's profile; ``categorical`` profiles numbers as categories (a classifier's labels)."""
+    if is_numeric(series) and not categorical:
         values = np.sort(numeric_values(series))
         return numeric_profile(values, nulls=series.len() - values.size)
     counts = category_counts(series)
@@ -172,8 +179,12 @@ def numeric_profile(ordered: np.ndarray, *, nulls: int) -> NumericProfile:
     n = int(ordered.size)
     if n == 0:
         return NumericProfile(0, nulls, (), (), 0.0, 0.0, 0.0, 0.0)
-    positions = np.unique((LEVELS * (n - 1)).round().astype(np.int64))
-    edges = np.unique(ordered[positions])
+    discrete = int(np.count_nonzero(np.diff(ordered))) + 1 <= MAX_SUPPORT  # sorted: one pass
+    if discrete:
+        edges = np.unique(ordered)
+    else:
+        positions = np.unique((LEVELS * (n - 1)).round().astype(np.int64))
+        edges = np.unique(ordered[positions])
     cdf = np.searchsorted(ordered, edges, side="right")
     scale = float(max(abs(ordered[0]), abs(ordered[-1]))) or 1.0  # no overflow near 1e308
     scaled = ordered / scale
@@ -186,16 +197,24 @@ def numeric_profile(ordered: np.ndarray, *, nulls: int) -> NumericProfile:
         sd=float(scaled.std() * scale),
         min=float(ordered[0]),
         max=float(ordered[-1]),
+        discrete=bool(discrete),
     )
 
 
 def build_profile(
-    frame: pl.DataFrame, columns: list[str] | None = None, *, source: str = ""
+    frame: pl.DataFrame,
+    columns: list[str] | None = None,
+    *,
+    source: str = "",
+    categorical: frozenset[str] | set[str] = frozenset(),
 ) -> Profile:
-    """Profile ``columns`` (default: all) of ``frame``."""
+    """Profile ``columns`` (default: all) of ``frame``; those in ``categorical`` as categories."""
     names = columns if columns is not None else frame.columns
     return Profile(
         rows=frame.height,
-        columns={name: profile_column(frame.get_column(name)) for name in names},
+        columns={
+            name: profile_column(frame.get_column(name), categorical=name in categorical)
+            for name in names
+        },
         source=source,
     )
