@@ -245,7 +245,6 @@ def test_a_regression_model_is_evaluated_too() -> None:
     assert curves["rows"] == len(frame) and len(curves["sample"]) == min(1000, len(frame))
     assert sum(curves["residuals"]["counts"]) == len(frame)
     assert sum(r["rows"] for r in curves["error_by_range"]) == len(frame)
-    residual = frame["y"] - 2 * frame["x"]
     assert sum(r["mae"] * r["rows"] for r in curves["error_by_range"]) / len(
         frame
     ) == pytest.approx(report.metrics["mae"], abs=1e-5)
