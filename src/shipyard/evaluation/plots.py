@@ -131,7 +131,7 @@ def _regression(curves: dict[str, Any]) -> list[str]:
             y_label="residual (actual - predicted)", description=shown or "every row",
         ),
         histogram_chart(
-            "Residuals", residuals["edges"], [("", residuals["counts"])],
+            "Residual histogram", residuals["edges"], [("", residuals["counts"])],
             x_label="residual (actual - predicted)", y_label="rows",
         ),
     ]  # fmt: skip
