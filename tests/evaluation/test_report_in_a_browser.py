@@ -62,11 +62,14 @@ def check_binary(plots: dict[str, Any], report: EvaluationReport) -> None:
         x, y = value_at(calibration, *centre(box))
         assert (x, y) == pytest.approx((expected["predicted"], expected["observed"]), abs=0.01)
     scores = chart(plots, "Score by actual class")
-    counts = [c for series in curves["scores"]["classes"].values() for c in series]
-    assert len(scores["bars"]) == len(counts) == 2 * (len(curves["scores"]["edges"]) - 1)
+    shares = [  # each class's rows per bin of the score, as shares of the class
+        c / sum(series) for series in curves["scores"]["classes"].values() for c in series
+    ]
+    assert len(scores["bars"]) == len(shares) == 2 * (len(curves["scores"]["edges"]) - 1)
     drawn = sorted(bar_height(scores, bar) for bar in scores["bars"])
-    assert drawn == pytest.approx(sorted(counts), abs=max(counts) / 200)  # 0.5% of the axis
-    assert sum(bar["value"] for bar in scores["bars"]) == report.rows
+    assert drawn == pytest.approx(sorted(shares), abs=scores["y_domain"][1] / 200)
+    assert sum(bar["value"] for bar in scores["bars"]) == pytest.approx(2.0)  # both classes whole
+    assert sum(map(sum, curves["scores"]["classes"].values())) == report.rows
     [line] = scores["thresholds"]
     assert line["axis"] == "x" and line["value"] == curves["threshold"]
     assert value_at(scores, line["box"][0], 0)[0] == pytest.approx(curves["threshold"], abs=0.01)

@@ -73,16 +73,25 @@ def _binary(curves: dict[str, Any], metrics: dict[str, float]) -> list[str]:
     if "scores" in curves:
         scores = curves["scores"]
         positive = curves.get("positive", "")
-        series = [(f"actual {label}", counts) for label, counts in scores["classes"].items()]
+        series = [
+            (f"actual {label}", [c / (sum(counts) or 1) for c in counts])
+            for label, counts in scores["classes"].items()
+        ]  # shares of each class's rows, so a rare class shows as clearly as a common one
         series.sort(key=lambda s: s[0] == f"actual {positive}")  # the positive class drawn last
-        plots.append(histogram_chart(
-            "Score by actual class", scores["edges"], series,
-            x_label=f"predicted probability of {positive}", y_label="rows",
-            colours=[REFERENCE], thresholds=cut,
-        ))  # fmt: skip
+        plots.append(
+            histogram_chart(
+                "Score by actual class", scores["edges"], series,
+                x_label=f"predicted probability of {positive}", y_label="share of the class's rows",
+                colours=[REFERENCE], thresholds=cut, y_format=_share,
+            )
+        )  # fmt: skip
     at = f" at threshold {num(threshold)}" if threshold is not None else ""
     plots.append(_confusion(curves, f"Confusion matrix{at}"))
     return plots
+
+
+def _share(value: float) -> str:
+    return f"{value:.0%}"
 
 
 def _confusion(curves: dict[str, Any], title: str = "Confusion matrix") -> str:
