@@ -112,6 +112,9 @@ def test_good_overall_bad_on_one_slice() -> None:
     assert not check.passed
     assert [f["slice"] for f in check.failures] == ["b"]
     assert {s["slice"]: s["passed"] for s in report.slices} == {"a": True, "b": False, "c": True}
+    for found in report.slices:  # ROC AUC is not a share: its interval is bootstrapped
+        assert found["interval"].startswith("95% bootstrap")
+        assert found["low"] <= found["value"] <= found["high"]
     assert run(Scored(), extra).passed
 
 
@@ -119,6 +122,27 @@ def test_small_slices_are_not_judged_and_bins_work() -> None:
     extra = "    evaluation:\n      slices: [{column: x, bins: [-100, -5, 0, 100], metric: accuracy, min: 0.5, min_size: 200}]\n"
     check = by_name(run(Scored(), extra), "slices accuracy by x")
     assert check.passed and "under 200 rows not judged" in check.detail
+
+
+def test_bins_keep_whole_labels_in_their_order_with_rows_and_intervals() -> None:
+    extra = "    evaluation:\n      slices: [{column: x, bins: [-2.5, 0, 1.25, 12.75], metric: accuracy, min: 0.5, min_size: 1}]\n"
+    report = run(Scored(), extra)
+    x = data()["x"]
+    assert [s["slice"] for s in report.slices] == ["[-2.5, 0]", "(0, 1.25]", "(1.25, 12.75]"]
+    sizes = [
+        ((x >= -2.5) & (x <= 0)).sum(),
+        ((x > 0) & (x <= 1.25)).sum(),
+        ((x > 1.25) & (x <= 12.75)).sum(),
+    ]
+    assert [s["size"] for s in report.slices] == sizes
+    for found in report.slices:  # accuracy is a share of rows: a Wilson interval around it
+        assert found["interval"] == "95% Wilson score"
+        assert found["low"] < found["value"] < found["high"]
+    outside = int(((x < -2.5) | (x > 12.75)).sum())
+    assert (
+        f"{outside} rows outside the bins -2.5 to 12.75"
+        in by_name(report, "slices accuracy by x").detail
+    )
 
 
 def test_a_planted_directional_violation() -> None:
@@ -217,4 +241,10 @@ def test_a_regression_model_is_evaluated_too() -> None:
     report = evaluate(Linear(), frame, config, "y", ref=("m", 1), dataset=None)
     assert report.passed, report.failed
     assert set(report.metrics) == {"rmse", "mae", "mape", "r2"}
-    assert report.curves == {}
+    curves = report.curves  # what the report plots, sampled and binned from every row
+    assert curves["rows"] == len(frame) and len(curves["sample"]) == min(1000, len(frame))
+    assert sum(curves["residuals"]["counts"]) == len(frame)
+    assert sum(r["rows"] for r in curves["error_by_range"]) == len(frame)
+    assert sum(r["mae"] * r["rows"] for r in curves["error_by_range"]) / len(
+        frame
+    ) == pytest.approx(report.metrics["mae"], abs=1e-5)

@@ -71,6 +71,7 @@ class Frame:
     ) -> Frame:
         """A frame over the domains, each widened to round ticks unless it is ``exact`` or
         its ticks are given; room is made for the labels, the legend and threshold labels."""
+        width = max(width, text_width(title, 13) + 16)  # the title whole
         (x_lo, x_hi), x_ticks = _axis(x_domain, x_ticks, x_format, x_exact)
         (y_lo, y_hi), y_ticks = _axis(y_domain, y_ticks, y_format, y_exact)
         widest_y = max((text_width(t, 10) for _, t in y_ticks), default=0)

@@ -33,13 +33,15 @@ def line_chart(
     thresholds: Sequence[Threshold] = (),
     diagonal: bool = False,
     x_format: Callable[[float], str] = num,
+    x_ticks: Sequence[float] | None = None,
     width: float = 360,
     height: float = 260,
     description: str = "",
 ) -> str:
     """One ``<path class="series">`` per series (``data-series`` is its name), dots as
     ``<circle class="point" data-x data-y>``; ``diagonal`` draws y = x (a chance ROC
-    curve, perfect calibration). Ranges default to the data's (and the thresholds')."""
+    curve, perfect calibration). Ranges default to the data's (and the thresholds');
+    ``x_ticks`` puts the x ticks at these values (the runs of a series over time)."""
     xs = [x for s in series for x, _ in s.points]
     ys = [y for s in series for _, y in s.points]
     ys += [t.value for t in thresholds if t.axis == "y"]
@@ -54,6 +56,7 @@ def line_chart(
         width=width,
         height=height,
         x_format=x_format,
+        x_ticks=[(v, x_format(v)) for v in x_ticks] if x_ticks is not None else None,
         x_exact=x_range is not None,
         y_exact=y_range is not None,
         thresholds=thresholds,

@@ -41,12 +41,14 @@ def draw(threshold: Threshold, x: Scale, y: Scale) -> str:
     else:
         at = x(threshold.value)
         line = {"x1": px(at), "x2": px(at), "y1": px(y.start), "y2": px(y.end)}
+        right = at > (x.start + x.end) / 2  # the label on the side with room for it
         label = element(
             "text",
             esc(threshold.text),
             class_="threshold-label",
-            x=px(at + 3),
+            x=px(at - 3 if right else at + 3),
             y=px(y.end - 3),
+            text_anchor="end" if right else "start",
             font_size=10,
             fill=FAIL,
         )

@@ -63,7 +63,7 @@ def interval(rows: Rows, metric: str) -> Interval:
     shares = _shares(rows, metric)
     if shares is not None:
         found = wilson(*shares)
-        return Interval(*(found or (None, None)), WILSON)
+        return Interval(found[0], found[1], WILSON) if found else Interval(None, None, WILSON)
     n = len(rows.truth)
     rng = np.random.default_rng(0)
     weighted = WEIGHTED.get(metric)
@@ -193,11 +193,13 @@ def _brier(rows: Rows, w: np.ndarray) -> np.ndarray:
 
 
 def _errors(rows: Rows) -> np.ndarray:
-    return rows.truth.astype(float) - rows.predicted.astype(float)
+    errors: np.ndarray = rows.truth.astype(float) - rows.predicted.astype(float)
+    return errors
 
 
 def _rmse(rows: Rows, w: np.ndarray) -> np.ndarray:
-    return np.sqrt(_mean(_errors(rows) ** 2, w))
+    root: np.ndarray = np.sqrt(_mean(_errors(rows) ** 2, w))
+    return root
 
 
 def _mae(rows: Rows, w: np.ndarray) -> np.ndarray:

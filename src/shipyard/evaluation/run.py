@@ -16,14 +16,16 @@ import numpy as np
 
 from shipyard.config import ModelConfig
 from shipyard.config.schema import LOWER_IS_BETTER, METRICS
-from shipyard.metrics import compute_metrics, positive_label, positive_score
+from shipyard.metrics import compute_metrics
 from shipyard.models import Predictor
 
 from . import behaviour
 from .behaviour import plain as _plain
 from .behaviour import scores
+from .curves import curves
 from .holdout import Holdout
 from .report import CheckOutcome, EvaluationReport
+from .slices import measure as measure_slices
 
 SHOWN = 5  # failing cases kept per check
 
@@ -70,7 +72,9 @@ def evaluate(
             else "no champion yet: nothing to compare with"
         )
         checks.append(CheckOutcome("vs champion", "champion", True, detail=alone))
-    slices, slice_checks = _slices(predictor, frame, model, target)
+    slices, slice_checks = measure_slices(
+        frame, model, target, predictor.task, outputs, predictor.classes
+    )
     checks += slice_checks
     if golden is not None:
         checks.append(_golden(predictor, golden, model, target))
@@ -89,7 +93,7 @@ def evaluate(
         champion=champion_info,
         holdout=holdout.as_dict() if holdout is not None else {},
         slices=slices,
-        curves=_curves(predictor, truth, *outputs),
+        curves=curves(predictor.task, predictor.classes, truth, *outputs),
         latency=latency,
     )
 
@@ -162,74 +166,6 @@ def _versus(
             )
         )  # fmt: skip
     return checks
-
-
-def _slices(
-    predictor: Predictor, frame: Any, model: ModelConfig, target: str
-) -> tuple[list[dict[str, Any]], list[CheckOutcome]]:
-    import pandas as pd
-
-    found, checks = [], []
-    for rule in model.evaluation.slices:
-        if rule.column not in frame.columns:
-            checks.append(
-                CheckOutcome(
-                    f"slices by {rule.column}",
-                    "slice",
-                    False,
-                    detail=f"no column '{rule.column}' in the evaluation data",
-                )
-            )
-            continue
-        column = frame[rule.column]
-        keys = (
-            pd.cut(column, rule.bins, include_lowest=True).astype(str)
-            if rule.bins
-            else column.astype(str)
-        )
-        failures, skipped = [], []
-        for key, part in frame.groupby(keys, observed=True, sort=True):
-            if len(part) < rule.min_size:
-                skipped.append(str(key))
-                continue
-            value = _metrics(
-                predictor, part[model.features], part[target].to_numpy(), [rule.metric]
-            ).get(rule.metric)
-            bad = (
-                value is None
-                or (rule.min is not None and value < rule.min)
-                or (rule.max is not None and value > rule.max)
-            )
-            found.append(
-                {
-                    "column": rule.column,
-                    "slice": str(key),
-                    "size": len(part),
-                    "metric": rule.metric,
-                    "value": value,
-                    "passed": not bad,
-                }
-            )
-            if bad:
-                failures.append({"slice": str(key), "size": len(part), rule.metric: value})
-        bound = " and ".join(
-            f"{s} {v:g}" for s, v in ((">=", rule.min), ("<=", rule.max)) if v is not None
-        )
-        detail = f"{len(failures)} of {len(failures) + sum(1 for s in found if s['column'] == rule.column and s['passed'])} slices fail"
-        if skipped:
-            detail += f"; {len(skipped)} slices under {rule.min_size} rows not judged ({', '.join(skipped[:5])})"
-        checks.append(
-            CheckOutcome(
-                f"slices {rule.metric} by {rule.column}",
-                "slice",
-                not failures,
-                None,
-                bound,
-                detail,
-                failures[:SHOWN],
-            )
-        )
-    return found, checks
 
 
 def _golden(predictor: Predictor, golden: Any, model: ModelConfig, target: str) -> CheckOutcome:
@@ -427,48 +363,6 @@ class _RunQueue:
             return 0
         # "time on the CPU, time waiting on a run queue, time slices", in nanoseconds
         return int(os.pread(self._fd, 100, 0).split()[1])
-
-
-def _curves(
-    predictor: Predictor, truth: np.ndarray, predicted: np.ndarray, proba: np.ndarray | None
-) -> dict[str, Any]:
-    """ROC and PR curves, calibration bins and the confusion matrix (classification)."""
-    from sklearn import metrics as m
-
-    if predictor.task == "regression":
-        return {}
-    classes = list(predictor.classes or sorted(set(truth.tolist())))
-    curves: dict[str, Any] = {
-        "labels": [str(c) for c in classes],
-        "confusion": m.confusion_matrix(truth, predicted, labels=classes).tolist(),
-    }
-    if predictor.task != "binary_classification" or proba is None:
-        return curves
-    positive = positive_label(classes, truth)
-    score = positive_score(proba, classes, positive)
-    actual = truth == positive
-    if actual.all() or not actual.any():
-        return curves
-    fpr, tpr, _ = m.roc_curve(actual, score)
-    precision, recall, _ = m.precision_recall_curve(actual, score)
-    edges = np.linspace(0, 1, 11)
-    which = np.clip(np.digitize(score, edges[1:-1]), 0, 9)
-    calibration = [
-        {
-            "predicted": float(score[which == b].mean()),
-            "observed": float(actual[which == b].mean()),
-            "count": int((which == b).sum()),
-        }
-        for b in range(10)
-        if (which == b).any()
-    ]
-    curves.update(roc=_thin(fpr, tpr), pr=_thin(recall, precision), calibration=calibration)
-    return curves
-
-
-def _thin(x: np.ndarray, y: np.ndarray, points: int = 200) -> list[list[float]]:
-    index = np.unique(np.linspace(0, len(x) - 1, min(points, len(x))).astype(int))
-    return [[round(float(x[i]), 5), round(float(y[i]), 5)] for i in index]
 
 
 def _row(rows: Any, i: int) -> dict[str, Any]:
