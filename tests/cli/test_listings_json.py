@@ -20,6 +20,7 @@ NOT_LISTINGS = {
     "data export": "its output is the file it writes (.parquet, .csv, .jsonl)",
     "data infer": "its output is YAML for shipyard.yaml",
     "alerts export": "its output is Prometheus rules (YAML)",
+    "reports open": "prints one report's path (and opens it)",
 }
 
 COMMANDS = all_commands(cli)

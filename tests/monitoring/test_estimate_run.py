@@ -15,6 +15,7 @@ from monitor_support import PROJECT, _pipeline, loans, traffic
 import shipyard
 from shipyard.cli import cli
 from shipyard.errors import ConfigError
+from shipyard.monitoring.html import render
 from shipyard.monitoring.prometheus import gauges
 
 ESTIMATE = PROJECT.replace(
@@ -56,6 +57,10 @@ def test_estimates_beside_the_realized_figures(tmp_path: Path) -> None:
         assert auc is not None and auc.low <= auc.value <= auc.high
         realized = run.report.performance.metrics["roc_auc"]
         assert auc.realized == realized and abs(auc.value - realized) < 0.1
+        page = render(run.report)
+        assert "<h2>Estimated without labels (CBPE)</h2>" in page
+        assert f"<td>roc_auc</td><td>{auc.value:.4g}</td>" in page
+        assert f"<td>[{auc.low:.4g}, {auc.high:.4g}]</td><td>{realized:.4g}</td>" in page
         assert {a.rule: a.state for a in run.alerts}["est_auc"] == "firing"
         exported = {
             labels[1]: v

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 import shipyard
 from shipyard.cli import cli
+from shipyard.monitoring.html import render
 from shipyard.monitoring.multivariate import Reconstruction, fit, judge
 from shipyard.serving.app import ServingApp
 from shipyard.serving.embedded import EmbeddedServer
@@ -124,6 +125,9 @@ def test_monitor_reports_it_with_its_threshold(tmp_path: Path) -> None:
         assert report.drifted == []  # every marginal is the same
         m = report.multivariate
         assert m is not None and m.drifted is True and m.rows == 1500
+        page = render(report)
+        assert "<h2>All features together</h2>" in page
+        assert f"<td>{m.value:.4g}</td><td>{m.reference:.4g}</td>" in page
         result = CliRunner().invoke(
             cli, ["-C", str(tmp_path), "monitor", "pair", "--json"], catch_exceptions=False
         )

@@ -15,6 +15,7 @@ from monitor_support import Receiver, make_project
 import shipyard
 from shipyard.cli import cli
 from shipyard.config.schema import AlertRule
+from shipyard.monitoring.html import render
 from shipyard.monitoring.report import MonitorReport
 from shipyard.monitoring.rules import evaluate
 from shipyard.monitoring.service import Service
@@ -103,5 +104,8 @@ def test_refusals_alone_fire_the_rejected_rate_rule() -> None:
         0, 0, None, None, None, 50.0, 0.0, 0.0, 1.0, 0.0, 3, 0, {}, 0.0, 0, {"503": 2, "500": 1}
     )
     assert failed.outage == "no prediction succeeded: 3 requests failed (HTTP 503: 2, 500: 1)"
+    page = render(_report(failed))
+    assert "<p class='bad headline'>no prediction succeeded: 3 requests failed" in page
+    assert "<td>unanswered with HTTP 503</td><td>2</td>" in page
     answered = Service(1, 1, 1.0, 1.0, 1.0, 50.0, 0.0, 0.0, 0.5, 0.0, 1, 0)
     assert answered.outage is None

@@ -38,11 +38,13 @@ def render(report: MonitorReport, history: list[StoredFigure] | None = None) -> 
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>monitoring of {_e(report.model)}</title><style>{STYLE}</style></head><body>",
         f"<h1>{_e(report.model)} — {_headline(report)}</h1>",
+        _outage(report),
         _most(report),
         f"<div class='muted'>{_e(_provenance(report))}</div>",
         *[f"<p class='muted'>{_e(note)}</p>" for note in report.notes],
         "<h2>Drift per feature</h2>",
         _drift_table(ordered + [f for f in verdicts if f.drifted is None]),
+        _multivariate(report),
         "<h2>Reference and current distributions</h2><div class='plots'>",
         *[_figure(f) for f in ordered if f.plot],
         "</div>",
@@ -82,6 +84,7 @@ def render(report: MonitorReport, history: list[StoredFigure] | None = None) -> 
         ),
         "<h2>Performance from feedback</h2>",
         _performance(report),
+        _estimated(report),
         "<h2>Service</h2>",
         _service(report),
         "</body></html>",
@@ -139,20 +142,67 @@ def _drift_table(verdicts: list[FeatureDrift]) -> str:
     for f in verdicts:
         if f.drifted is None:
             reason = f"<span class='muted'>{_e(f.reason)}</span>"
-            rows.append([_e(f.feature), _e(f.kind), "-", "-", "-", "-", reason])
+            rows.append([_e(f.feature), _e(f.kind), "-", "-", "-", "-", "-", "-", reason])
             continue
         stats = ", ".join(
             f"{k.replace('_p_value', ' p-value')} {v:.4g}" for k, v in f.statistics.items()
         )
+        if f.pooled:
+            stats += f"; pooled for chi-square (expected < 5): {', '.join(f.pooled[:10])}"
+        test = "" if f.test_p_value is None else f", {f.test} p {f.test_p_value:.3g}"
         mark = "<span class='bad'>drifted</span>" if f.drifted else "<span class='ok'>ok</span>"
         rows.append(
-            [_e(f.feature), f.kind, f"{f.method} {f.decisive:.4g}", f.flags_when, mark,
-             f"{effect(f):.3g}", _e(stats)]
+            [_e(f.feature), f.kind, _e(f"{f.method} {f.decisive:.4g}{test}"), _e(f.flags_when),
+             mark, f"{f.rows:,}", _e(f.detects), f"{effect(f):.3g}", _e(stats)]
         )  # fmt: skip
     return _table(
-        ["feature", "kind", "decided by", "flags when", "verdict", "PSI", "all statistics"],
+        ["feature", "kind", "decided by", "flags when", "verdict", "rows",
+         "could detect (80% of windows)", "PSI", "all statistics"],
         rows, raw=True,
     )  # fmt: skip
+
+
+def _outage(report: MonitorReport) -> str:
+    """A window where nothing was answered but requests failed says so first."""
+    return f"<p class='bad headline'>{_e(report.outage)}</p>" if report.outage else ""
+
+
+def _multivariate(report: MonitorReport) -> str:
+    """Every feature together (PCA reconstruction error): catches a change in correlations."""
+    m = report.multivariate
+    if m is None:
+        return ""
+    if m.drifted is None:
+        verdict = f"<span class='muted'>{_e(m.reason)}</span>"
+    else:
+        verdict = "<span class='bad'>drifted</span>" if m.drifted else "<span class='ok'>ok</span>"
+    value = "-" if m.value is None else f"{m.value:.4g}"
+    reference = "-" if m.reference is None else f"{m.reference:.4g}"
+    row = [_e(m.method), m.components, f"{m.rows:,}", value, reference, _e(m.flags_when), verdict]
+    return "<h2>All features together</h2>" + _table(
+        ["method", "components", "rows", "mean error", "reference error", "flags when",
+         "verdict"],
+        [row], raw=True,
+    )  # fmt: skip
+
+
+def _estimated(report: MonitorReport) -> str:
+    """Metrics estimated from the model's calibrated probabilities (CBPE), beside the realized."""
+    found = report.estimated
+    if found is None:
+        return ""
+    rows = [
+        [e.metric, f"{e.value:.4g}", f"[{e.low:.4g}, {e.high:.4g}]",
+         "labels pending" if e.realized is None else f"{e.realized:.4g}"]
+        for e in found.estimates
+    ]  # fmt: skip
+    notes = [f"{found.rows:,} answers of the model; calibration: {found.calibration}"]
+    notes += [found.note] if found.note else []
+    return (
+        "<h2>Estimated without labels (CBPE)</h2>"
+        + _table(["metric", "estimate", f"{found.level:.0%} interval", "realized"], rows)
+        + "".join(f"<p class='muted'>{_e(n)}</p>" for n in notes)
+    )
 
 
 def _performance(report: MonitorReport) -> str:
@@ -192,6 +242,7 @@ def _service(report: MonitorReport) -> str:
         ["errors (5xx)", f"{s.errors} ({_pct(s.error_rate)})"],
         ["refused (4xx)", f"{s.rejected} ({_pct(s.rejected_rate)})"],
         ["shed, server busy (429/503)", f"{s.shed} ({_pct(s.shed_rate)})"],
+        *[[f"unanswered with HTTP {code}", f"{n:,}"] for code, n in s.failed_by_status.items()],
     ]
     return _table(["figure", "value"], rows)
 

@@ -100,7 +100,9 @@ class MonitorReport:
                 if f.drifted is None:
                     continue
                 out.append(Figure(kind, f.feature, f.method, f.value, f.threshold, f.drifted))
-                out += [Figure(kind, f.feature, k, v) for k, v in f.statistics.items()]
+                out += [  # the deciding statistic once, with its threshold and verdict
+                    Figure(kind, f.feature, k, v) for k, v in f.statistics.items() if k != f.method
+                ]
         m = self.multivariate
         if m is not None and m.drifted is not None:
             out.append(
