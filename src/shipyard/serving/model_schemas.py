@@ -432,7 +432,7 @@ def _feedback(deployment: Deployment, max_rows: int) -> dict[str, Any]:
     if deployment.config.task == "regression":
         label = {"type": "number"}
     elif classes:
-        label = {"enum": _equal_values(classes), "description": f"one of the classes {classes}"}
+        label = {"enum": list(classes), "description": f"one of the classes {classes}"}
     else:
         label = {"description": "one of the model's classes"}
     item = {
@@ -455,19 +455,3 @@ def _feedback(deployment: Deployment, max_rows: int) -> dict[str, Any]:
             },
         ]
     }
-
-
-def _equal_values(classes: list[Any]) -> list[Any]:
-    """The classes, with the values the server takes as equal to them (1 for true: Python's ==)."""
-    values: list[Any] = []
-    for value in classes:
-        values.append(value)
-        if isinstance(value, bool):
-            values.append(int(value))
-        elif isinstance(value, int | float) and value in (0, 1):
-            values.append(bool(value))
-    unique: list[Any] = []
-    for value in values:
-        if not any(type(value) is type(seen) and value == seen for seen in unique):
-            unique.append(value)
-    return unique
