@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +13,7 @@ from shipyard.errors import BatchQuarantinedError, BatchRejectedError, DataError
 
 from .app import cli, open_from
 from .complete import complete_datasets
-from .output import console, err_console, json_option, literal, markup, print_json
+from .output import console, csv_to_stdout, err_console, json_option, markup, print_json
 from .progress import progress
 
 if TYPE_CHECKING:
@@ -417,8 +415,6 @@ def quarantine(
     ctx: click.Context, ref: str, limit: int, csv_file: Path | None, as_json: bool
 ) -> None:
     """The rows REF's ingest quarantined, as they arrived, with every reason."""
-    from shipyard.data.csv_safe import write_csv
-
     with open_from(ctx) as project:
         version = project.data.show(ref)
         if csv_file is not None and str(csv_file) != "-":
@@ -433,15 +429,7 @@ def quarantine(
             return
         rows = project.data.quarantine(ref)
     if csv_file is not None:  # '-': the CSV itself on stdout, escaped the same way
-        sys.stdout.flush()
-        if sys.stdout.isatty():  # on a terminal, unvetted values must not be control codes
-            buffer = io.BytesIO()
-            write_csv(rows, buffer)
-            sys.stdout.write(literal(buffer.getvalue().decode("utf-8", "replace")))
-            sys.stdout.flush()
-            return
-        write_csv(rows, sys.stdout.buffer)
-        sys.stdout.buffer.flush()
+        csv_to_stdout(rows)
         return
     if as_json:
         print_json(rows.head(limit).to_dicts())

@@ -117,3 +117,21 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON f
 def print_json(data: Any) -> None:
     """Write ``data`` as JSON on stdout, exactly (no colours, no wrapping)."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def csv_to_stdout(frame: Any) -> None:
+    """``frame`` as spreadsheet-safe CSV on stdout; on a terminal, escaped like every other
+    value we print (unvetted values must not be control codes)."""
+    import io
+
+    from shipyard.data.csv_safe import write_csv
+
+    sys.stdout.flush()
+    if sys.stdout.isatty():
+        buffer = io.BytesIO()
+        write_csv(frame, buffer)
+        sys.stdout.write(literal(buffer.getvalue().decode("utf-8", "replace")))
+        sys.stdout.flush()
+        return
+    write_csv(frame, sys.stdout.buffer)
+    sys.stdout.buffer.flush()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .app import cli, open_from
-from .output import console, err_console, literal, print_json
+from .output import console, csv_to_stdout, err_console, literal, print_json
 
 if TYPE_CHECKING:
     import polars as pl
@@ -93,7 +92,7 @@ def predictions(
     if as_json:
         print_json(_records(rows.frame))
     elif as_csv:
-        _write_csv(rows.frame)
+        csv_to_stdout(rows.frame)
     elif parquet_file is not None:
         _write_parquet(rows, parquet_file)
     elif rows.logged:
@@ -105,20 +104,6 @@ def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
         {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
         for row in frame.iter_rows(named=True)
     ]
-
-
-def _write_csv(frame: pl.DataFrame) -> None:
-    from shipyard.data.csv_safe import write_csv
-
-    sys.stdout.flush()
-    if sys.stdout.isatty():  # on a terminal, logged values must not be control codes
-        buffer = io.BytesIO()
-        write_csv(frame, buffer)
-        sys.stdout.write(literal(buffer.getvalue().decode("utf-8", "replace")))
-        sys.stdout.flush()
-        return
-    write_csv(frame, sys.stdout.buffer)
-    sys.stdout.buffer.flush()
 
 
 def _write_parquet(rows: PredictionRows, path: Path) -> None:
