@@ -45,6 +45,10 @@ def nice(lo: float, hi: float, count: int = 5) -> tuple[float, float, list[float
         lo, hi = lo - pad, hi + pad
     step = _round_step((hi - lo) / max(count - 1, 1))
     start, stop = math.floor(lo / step) * step, math.ceil(hi / step) * step
+    if stop < hi:  # hi / step underflowed to 0 (a subnormal hi): one step more
+        stop += step
+    if start > lo:
+        start -= step
     digits = max(0, 3 - math.floor(math.log10(step)))
     ticks = [round(start + i * step, digits) for i in range(round((stop - start) / step) + 1)]
     return start, stop, ticks
