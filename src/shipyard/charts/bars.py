@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .frame import Frame, Legend, bands
 from .scale import extent
-from .svg import FAIL, INK, PALETTE, PASS, element, esc, num, px
+from .svg import FAIL, INK, PALETTE, PASS, element, esc, num, px, series_colours
 from .threshold import Threshold
 
 
@@ -126,9 +126,7 @@ def bar_chart(
     """Columns per category, one per named series side by side (``series`` is
     ``[(name, one value per category), …]``): ``<rect class="bar" data-series data-label
     data-value>``. Category labels are whole, rotated when they do not fit."""
-    colour = [
-        colours[i] if i < len(colours) else PALETTE[i % len(PALETTE)] for i in range(len(series))
-    ]
+    colour = series_colours(colours, len(series))
     domain, ticks = bands(categories)
     values = [v for _, vs in series for v in vs] + [t.value for t in thresholds if t.axis == "y"]
     frame = Frame.build(

@@ -150,6 +150,21 @@ class Frame:
             fill=INK,
         )
 
+    def diagonal(self) -> str:
+        """The dashed y = x line across the plot area (where both axes share values)."""
+        x, y = self.x, self.y
+        lo, hi = max(x.lo, y.lo), min(x.hi, y.hi)
+        return element(
+            "line",
+            class_="diagonal",
+            x1=px(x(lo)),
+            y1=px(y(lo)),
+            x2=px(x(hi)),
+            y2=px(y(hi)),
+            stroke=MUTED,
+            stroke_dasharray="3 3",
+        )
+
     def _grid(self) -> str:
         x, y = self.x, self.y
         return "".join(

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 
 from .frame import Frame, Legend
 from .scale import extent
-from .svg import PALETTE, element, esc, num, px
+from .svg import element, esc, num, px, series_colours
 from .threshold import Threshold
 
 
@@ -27,9 +27,7 @@ def histogram_chart(
     """Bins ``edges[i]``..``edges[i + 1]`` with one value per bin for each named series,
     drawn half transparent over each other: ``<rect class="bar" data-series data-lo
     data-hi data-value>``. Bins of equal or unequal width alike (heights are the values)."""
-    colour = [
-        colours[i] if i < len(colours) else PALETTE[i % len(PALETTE)] for i in range(len(series))
-    ]
+    colour = series_colours(colours, len(series))
     values = [v for _, vs in series for v in vs] + [t.value for t in thresholds if t.axis == "y"]
     xs = [*edges, *(t.value for t in thresholds if t.axis == "x")]
     frame = Frame.build(

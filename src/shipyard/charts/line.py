@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .frame import Frame, Legend
 from .scale import extent
-from .svg import MUTED, PALETTE, element, esc, num, px
+from .svg import PALETTE, element, esc, num, px
 from .threshold import Threshold
 
 
@@ -67,19 +67,7 @@ def line_chart(
     x, y = frame.x, frame.y
     body = []
     if diagonal:
-        lo, hi = max(x.lo, y.lo), min(x.hi, y.hi)
-        body.append(
-            element(
-                "line",
-                class_="diagonal",
-                x1=px(x(lo)),
-                y1=px(y(lo)),
-                x2=px(x(hi)),
-                y2=px(y(hi)),
-                stroke=MUTED,
-                stroke_dasharray="3 3",
-            )
-        )
+        body.append(frame.diagonal())
     for s, colour in zip(series, colours, strict=True):
         if s.points:
             path = " ".join(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from .frame import Frame
 from .scale import extent
-from .svg import MUTED, PALETTE, element, px
+from .svg import PALETTE, element, px
 from .threshold import Threshold
 
 
@@ -50,19 +50,7 @@ def scatter_chart(
     x, y = frame.x, frame.y
     body = []
     if diagonal:
-        lo, hi = max(x.lo, y.lo), min(x.hi, y.hi)
-        body.append(
-            element(
-                "line",
-                class_="diagonal",
-                x1=px(x(lo)),
-                y1=px(y(lo)),
-                x2=px(x(hi)),
-                y2=px(y(hi)),
-                stroke=MUTED,
-                stroke_dasharray="3 3",
-            )
-        )
+        body.append(frame.diagonal())
     body += [
         element(
             "circle",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Sequence
 
 # colour-blind-safe series colours (blue, orange, green, purple, pink, teal, ochre, grey)
 PALETTE = ("#2f6feb", "#e36209", "#18794e", "#8250df", "#bf3989", "#0a7ea4", "#9a6700", "#6b7385")
@@ -56,3 +57,8 @@ def element(name: str, text: str = "", /, **attributes: object) -> str:
 def text_width(text: str, size: float = 11) -> float:
     """About how wide ``text`` draws at ``size`` px (for margins that fit their labels)."""
     return 0.58 * size * len(text)
+
+
+def series_colours(declared: Sequence[str], n: int) -> list[str]:
+    """A colour for each of ``n`` series: the declared ones first, then the palette's."""
+    return [declared[i] if i < len(declared) else PALETTE[i % len(PALETTE)] for i in range(n)]
