@@ -92,6 +92,11 @@ def bind(host: str, port: int, *, listen: bool = True) -> socket.socket:
     return sock
 
 
+_pinned: int | None = None
+"""The thread count this process pinned its pools to by :func:`preload` (a forked worker
+inherits the pools and this with them)."""
+
+
 def pin_threads(threads: int) -> None:
     """Limit native thread pools (before NumPy loads; threadpoolctl for anything already loaded)."""
     for name in THREAD_VARIABLES:
@@ -125,7 +130,8 @@ def run_worker(
     command opened, stores and all); else ``config``, the project file already parsed (a
     forked worker's, from its supervisor); else the project file in ``project_dir`` is read.
     """
-    pin_threads(threads)
+    if _pinned != threads:  # preload() pinned them, and loaded every library a worker needs
+        pin_threads(threads)
     # The event loop and the model's thread share the GIL: with the default 5 ms switch
     # interval a busy loop keeps the model waiting up to 5 ms at each of its GIL
     # hand-overs, and a 50 ms budget melts; 0.5 ms keeps the model's calls short.
@@ -158,7 +164,7 @@ def run_worker(
     # time limits per connection state and a cap that leaves the worker its own files
     limits = limits_for(app.settings, descriptor_limit())
     guard = ConnectionGuard(limits, app.metrics)
-    config = uvicorn.Config(
+    uvicorn_config = uvicorn.Config(
         app,
         loop="uvloop" if _has("uvloop") else "asyncio",
         http=protocol_class(guard, "httptools" if _has("httptools") else "h11"),
@@ -171,11 +177,12 @@ def run_worker(
         backlog=limits.backlog,
         server_header=False,
     )
-    server = _Server(config, app)
+    server = _Server(uvicorn_config, app)
     try:
-        asyncio.run(server.serve(sockets=[sock])) if config.loop == "asyncio" else _run_uvloop(
-            server, sock
-        )
+        if uvicorn_config.loop == "asyncio":
+            asyncio.run(server.serve(sockets=[sock]))
+        else:
+            _run_uvloop(server, sock)
     finally:
         project.close()
 
@@ -394,6 +401,7 @@ def preload(
     """Import in this process what every worker imports, after pinning the thread pools;
     the modules imported (a format whose package is missing is left to the worker,
     which says what to install). ``config``: the project file, if it has been read."""
+    global _pinned
     pin_threads(threads)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     if config is None:
@@ -417,6 +425,7 @@ def preload(
         except ImportError:
             continue
         imported.append(module)
+    _pinned = threads  # the libraries imported now are pinned by the variables set above
     return imported
 
 
