@@ -13,9 +13,14 @@ the serving modules) once, freezes those objects out of the garbage collector
 forks. The workers share those pages copy-on-write instead of each importing them
 again: a worker starts in the time it takes to load its models, and costs the
 memory it writes to. What must not cross a fork is kept out of the supervisor: it
-runs no thread, opens no database connection (the project file is read, the stores
-are not), and a forked worker puts the default signal handlers back before
+runs no thread, holds no database connection (``shipyard serve``'s check of the
+targets closes its own before the fork), and a forked worker puts the default signal handlers back before
 anything else.
+
+A server of one worker serves in this process, and starts the same way without the
+fork: the collector off while it reads the project and imports what a worker imports,
+then what that made frozen and the collector on again. It serves with the project ``shipyard serve`` opened (the
+project file read and the database's schema checked once, not once per step).
 
 This module imports only the standard library at the top: thread limits are set
 before NumPy is imported.
@@ -336,7 +341,7 @@ def collector_paused() -> Iterator[None]:
     A start imports some 2,000 modules and loads its models: hundreds of thousands of
     objects, nearly all of which live as long as the process. With the collector on,
     every few hundred of them start a collection, and the oldest generation is scanned
-    again each time it grows by a quarter; a start spent about a fifth of its time so.
+    again each time it grows by a quarter: a start spent about a sixth of its CPU time so.
     Whoever goes on to serve in this process freezes what was made (:func:`gc.freeze`,
     out of every later pass) and turns the collector on before it serves.
     """
