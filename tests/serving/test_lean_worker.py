@@ -6,6 +6,10 @@ evaluation, maintenance and monitoring stages, the prediction-log reader): those
 when something uses them (background monitoring, after the worker is ready). skops's
 trusted types come from the cache, so scikit-learn is not scanned module by module.
 The supervisor of a pool (which imports for its forked workers) is held to the same.
+
+The same start shows that ``shipyard serve`` reads its project file and checks the
+database's schema once (the CLI hands its opened project to the server), and that the
+garbage collector, off while the server imports and loads, is on again once it serves.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 import pytest
 import skops.io  # noqa: F401  # the trusted-types module, for the cache the server reads
+from serving_support import make_project
 
 from shipyard.models.skops_io import (
     TRUSTED_MODULE,
@@ -27,7 +32,6 @@ from shipyard.models.skops_io import (
     trusted_names,
     write_cache,
 )
-from shipyard.project import Project
 
 pytestmark = pytest.mark.slow
 
@@ -45,8 +49,18 @@ NOT_IN_A_WORKER = (
 # ``shipyard serve`` itself (the CLI, one worker) in this interpreter; a thread posts a
 # prediction until one is answered, then prints what the process has imported
 SERVE = """
-import json, os, sys, threading, time, urllib.request
+import gc, json, os, sys, threading, time, urllib.request
+import shipyard.config.loader as loader
 import shipyard.serving.server as server
+import shipyard.storage.metadata as metadata
+calls = {"parse": 0, "schema": 0}
+def counted(name, function):
+    def call(*args, **kwargs):
+        calls[name] += 1
+        return function(*args, **kwargs)
+    return call
+loader.parse_config = counted("parse", loader.parse_config)
+metadata._current_revision = counted("schema", metadata._current_revision)
 ports, real_bind = [], server.bind
 def bind(*args, **kwargs):
     sock = real_bind(*args, **kwargs)
@@ -69,23 +83,27 @@ def probe():
         except OSError:
             continue
     served = sorted(sys.modules)
+    collector = {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count(),
+                 "passes": [s["collections"] - b for s, b in zip(gc.get_stats(), before)]}
+    counts = dict(calls)
     # what the supervisor of a pool imports for its forked workers, on top
     from pathlib import Path
     imported = server.preload(Path(sys.argv[1]), {"risk": "champion"}, 1)
     print(json.dumps({"answer": answer, "modules": served, "preloaded": sorted(sys.modules),
-                      "imported": imported,
+                      "imported": imported, "calls": counts, "collector": collector,
                       "trusted_from": getattr(sys.modules.get(sys.argv[2]), "__file__", None)}))
     sys.stdout.flush()
     os._exit(0)
 threading.Thread(target=probe, daemon=True).start()
 from shipyard.cli import cli
+before = [s["collections"] for s in gc.get_stats()]
 cli.main(["-C", sys.argv[1], "serve", "risk", "--port", "0"], prog_name="shipyard")
 """
 
 
-def run(script: str, project: Project, cache: Path) -> dict[str, Any]:
+def run(script: str, root: Path, cache: Path) -> dict[str, Any]:
     result = subprocess.run(
-        [sys.executable, "-c", script, str(project.root), TRUSTED_MODULE],
+        [sys.executable, "-c", script, str(root), TRUSTED_MODULE],
         capture_output=True,
         text=True,
         timeout=300,
@@ -102,11 +120,11 @@ def heavy(modules: list[str]) -> list[str]:
     )
 
 
-@pytest.fixture
-def cache(tmp_path: Path) -> Path:
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A cache folder holding skops's trusted types for this environment, as a first start
     would have left it (this process has imported skops.io; the servers run the same Python)."""
-    folder = tmp_path / "cache"
+    folder = tmp_path_factory.mktemp("cache")
     key = environment_key()
     path = cache_file(key, folder / "shipyard")
     write_cache(path, key, trusted_names(sys.modules[TRUSTED_MODULE]))
@@ -114,14 +132,38 @@ def cache(tmp_path: Path) -> Path:
     return folder
 
 
-def test_shipyard_serve_and_its_supervisor_import_no_data_layer(
-    serving_project: Project, cache: Path
-) -> None:
-    serving_project.close()
-    found = run(SERVE, serving_project, cache)
+@pytest.fixture(scope="module")
+def found(tmp_path_factory: pytest.TempPathFactory, cache: Path) -> dict[str, Any]:
+    """One ``shipyard serve`` (one worker) run to its first answer, as the script reports it."""
+    project = make_project(tmp_path_factory.mktemp("lean") / "proj")
+    project.close()
+    found = run(SERVE, project.root, cache)
     assert found["answer"] is not None and found["answer"]["path"] == "model", found["answer"]
+    return found
+
+
+def test_shipyard_serve_and_its_supervisor_import_no_data_layer(
+    found: dict[str, Any], cache: Path
+) -> None:
     assert heavy(found["modules"]) == []
     assert found["trusted_from"].startswith(str(cache))  # read, not scanned
     # the supervisor of forked workers imports the same, and no more of it
     assert "shipyard.models.skops_io" in found["imported"]
     assert heavy(found["preloaded"]) == []
+
+
+def test_shipyard_serve_reads_its_project_file_and_checks_the_schema_once(
+    found: dict[str, Any],
+) -> None:
+    # the CLI opens the project (and reaches the database to check the targets); the
+    # server takes it over instead of reading the file and checking the schema again
+    assert found["calls"] == {"parse": 1, "schema": 1}
+
+
+def test_the_collector_is_on_again_once_the_server_answers(found: dict[str, Any]) -> None:
+    # off while the server imported and loaded; what that made is frozen out of its passes
+    assert found["collector"]["enabled"] is True
+    assert found["collector"]["frozen"] > 100_000
+    # collections from the command's start to the first answer, by generation: about
+    # [10, 0, 0] (after the collector is on again); [323, 29, 2] with it on throughout
+    assert sum(found["collector"]["passes"]) < 50, found["collector"]

@@ -69,13 +69,33 @@ def serve(
     or the object store does not answer yet, the server starts live but not ready,
     and loads the models once they answer.
     """
+    from shipyard.serving.server import collector_paused
+
+    with collector_paused():  # a start makes objects that live as long as the server
+        _serve(ctx, list(models), host, port, workers, threads, public)
+
+
+def _serve(
+    ctx: click.Context,
+    models: list[str],
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    public: bool,
+) -> None:
     from shipyard.serving import serve as run_server
     from shipyard.serving.exposure import is_loopback
 
-    with open_from(ctx, lazy_stores=True) as project:
-        targets = _targets(project, list(models))
-        root = project.root
-        open_to_all = not is_loopback(host) and not project.config.server.require_token
+    # the project file is read and the stores reached once: the server takes the project over
+    project = open_from(ctx, lazy_stores=True)
+    try:
+        targets = _targets(project, models)
+    except BaseException:
+        project.close()
+        raise
+    root = project.root
+    open_to_all = not is_loopback(host) and not project.config.server.require_token
     level = logging.getLogger().level
 
     def listening(url: str) -> None:
@@ -114,6 +134,7 @@ def serve(
         log_level=level,
         on_listen=listening,
         public=public,
+        project=project,
     )
 
 

@@ -14,7 +14,7 @@ from .format_spec import FormatSpec, LoadContext, ModelFormatError
 from .predictor import sklearn_predictor
 from .skops_io import import_skops_io
 from .trees import check_trees
-from .trusted import refused_types
+from .trusted import accepted_types, refused_types
 
 
 def _dump(model: Any) -> bytes:
@@ -28,6 +28,16 @@ def _load(data: bytes, context: LoadContext) -> Any:
     sio = import_skops_io()  # skops.io, with its trusted types from the cache
 
     trusted_types = list(context.trusted_types)
+    # one pass over the file: skops rebuilds it only if every type it does not trust by
+    # default is accepted (the model's own list and shipyard's reviewed one), the same
+    # rule as refused_types(); only a refusal reads the file again, to name the types
+    try:
+        model = sio.loads(data, trusted=sorted(accepted_types(trusted_types)))
+    except sio.exceptions.UntrustedTypesFoundException:
+        pass
+    else:
+        check_trees(model, context.where)
+        return model
     untrusted = sio.get_untrusted_types(data=data)
     refused = refused_types(untrusted, trusted_types)
     if refused:

@@ -71,5 +71,11 @@ def refused_types(untrusted: Iterable[str], trusted_types: Iterable[str]) -> lis
 
     Names are compared exactly: a trusted ``numpy.dtype`` trusts nothing else under ``numpy``.
     """
-    accepted = set(trusted_types) | set(SHIPYARD_TRUSTED_TYPES)
+    accepted = accepted_types(trusted_types)
     return sorted({name for name in untrusted if name not in accepted})
+
+
+def accepted_types(trusted_types: Iterable[str]) -> set[str]:
+    """What a skops file may hold on top of skops's defaults: the model's ``trusted_types``
+    and :data:`SHIPYARD_TRUSTED_TYPES`, by exact name."""
+    return set(trusted_types) | set(SHIPYARD_TRUSTED_TYPES)

@@ -13,9 +13,14 @@ the serving modules) once, freezes those objects out of the garbage collector
 forks. The workers share those pages copy-on-write instead of each importing them
 again: a worker starts in the time it takes to load its models, and costs the
 memory it writes to. What must not cross a fork is kept out of the supervisor: it
-runs no thread, opens no database connection (the project file is read, the stores
-are not), and a forked worker puts the default signal handlers back before
+runs no thread, holds no database connection (``shipyard serve``'s check of the
+targets closes its own before the fork), and a forked worker puts the default signal handlers back before
 anything else.
+
+A server of one worker serves in this process, and starts the same way without the
+fork: the collector off while it reads the project and imports what a worker imports,
+then what that made frozen and the collector on again. It serves with the project ``shipyard serve`` opened (the
+project file read and the database's schema checked once, not once per step).
 
 This module imports only the standard library at the top: thread limits are set
 before NumPy is imported.
@@ -23,6 +28,7 @@ before NumPy is imported.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import importlib
@@ -34,11 +40,14 @@ import socket
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from shipyard.config import ProjectConfig, ServerConfig
+    from shipyard.project import Project
+
     from .worker import Role
 
 logger = logging.getLogger(__name__)
@@ -88,6 +97,11 @@ def bind(host: str, port: int, *, listen: bool = True) -> socket.socket:
     return sock
 
 
+_pinned: int | None = None
+"""The thread count this process pinned its pools to by :func:`preload` (a forked worker
+inherits the pools and this with them)."""
+
+
 def pin_threads(threads: int) -> None:
     """Limit native thread pools (before NumPy loads; threadpoolctl for anything already loaded)."""
     for name in THREAD_VARIABLES:
@@ -110,13 +124,19 @@ def run_worker(
     metrics_dir: str | None,
     worker: str | None = None,
     role: Role = "lone",
+    project: Project | None = None,
+    config: ProjectConfig | None = None,
 ) -> None:
     """Serve on ``sock`` until SIGTERM/SIGINT (the body of every worker).
 
     ``role``: ``lone`` for a server of one worker, else ``primary`` for the first worker
     of the pool (it runs background monitoring) and ``secondary`` for the others.
+    ``project``: the project to serve, already open (a lone worker serves the one its
+    command opened, stores and all); else ``config``, the project file already parsed (a
+    forked worker's, from its supervisor); else the project file in ``project_dir`` is read.
     """
-    pin_threads(threads)
+    if _pinned != threads:  # preload() pinned them, and loaded every library a worker needs
+        pin_threads(threads)
     # The event loop and the model's thread share the GIL: with the default 5 ms switch
     # interval a busy loop keeps the model waiting up to 5 ms at each of its GIL
     # hand-overs, and a 50 ms budget melts; 0.5 ms keeps the model's calls short.
@@ -129,7 +149,7 @@ def run_worker(
 
     import uvicorn
 
-    from shipyard.project import open_project
+    from shipyard.project import Project, open_project
 
     from .app import ServingApp
     from .exposure import is_loopback
@@ -137,7 +157,10 @@ def run_worker(
 
     worker = worker or os.urandom(6).hex()
     # lazy: the database is first queried by the worker's start, which waits for it
-    project = open_project(Path(project_dir), lazy_stores=True)
+    if project is None and config is not None:
+        project = Project(Path(project_dir), config, lazy_stores=True)
+    elif project is None:
+        project = open_project(Path(project_dir), lazy_stores=True)
     shared = SharedMetrics(Path(metrics_dir) if metrics_dir else None, worker)
     app = ServingApp(project, targets, worker=worker, role=role, shared=shared)
     app.cross_site.local = is_loopback(str(sock.getsockname()[0]))
@@ -146,7 +169,7 @@ def run_worker(
     # time limits per connection state and a cap that leaves the worker its own files
     limits = limits_for(app.settings, descriptor_limit())
     guard = ConnectionGuard(limits, app.metrics)
-    config = uvicorn.Config(
+    uvicorn_config = uvicorn.Config(
         app,
         loop="uvloop" if _has("uvloop") else "asyncio",
         http=protocol_class(guard, "httptools" if _has("httptools") else "h11"),
@@ -159,11 +182,12 @@ def run_worker(
         backlog=limits.backlog,
         server_header=False,
     )
-    server = _Server(config, app)
+    server = _Server(uvicorn_config, app)
     try:
-        asyncio.run(server.serve(sockets=[sock])) if config.loop == "asyncio" else _run_uvloop(
-            server, sock
-        )
+        if uvicorn_config.loop == "asyncio":
+            asyncio.run(server.serve(sockets=[sock]))
+        else:
+            _run_uvloop(server, sock)
     finally:
         project.close()
 
@@ -243,14 +267,42 @@ def serve(
     log_level: int = logging.WARNING,
     on_listen: Callable[[str], None] | None = None,
     public: bool = False,
+    project: Project | None = None,
 ) -> None:
     """Serve ``targets`` ({model: alias or version, or several}) until stopped; ``on_listen``
     gets the URL.
 
     A ``host`` other than a loopback address needs ``server.require_token`` or, as a
     deliberate decision, ``public`` (or ``server.public``): see :mod:`.exposure`.
+    ``project``: the project in ``project_dir`` already opened by the caller (``shipyard
+    serve`` has read its file and reached its stores to check the targets): the server
+    takes it over (and closes it) instead of reading the file and checking the database
+    again — a lone worker serves with it; a pool's supervisor closes its stores before
+    forking and hands its workers the parsed file.
     """
-    exposed(project_dir, host, public=public)
+    with collector_paused():
+        if project is None:
+            from shipyard.project import open_project
+
+            project = open_project(project_dir, lazy_stores=True)
+        try:
+            _serve(project, targets, host, port, workers, threads, log_level, on_listen, public)
+        finally:
+            project.close()
+
+
+def _serve(
+    project: Project,
+    targets: TargetMap,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    log_level: int,
+    on_listen: Callable[[str], None] | None,
+    public: bool,
+) -> None:
+    exposed(project.root, host, public=public, settings=project.config.server)
     from .connections import raise_descriptor_limit
 
     raise_descriptor_limit()  # before the workers start: they inherit it
@@ -261,29 +313,60 @@ def serve(
         on_listen(url)
     try:
         if workers == 1:
+            # what a pool's supervisor does before it forks, here in the process that serves:
+            # import with the collector off, then keep what was imported out of its passes
+            preload(project.root, targets, threads, config=project.config)
+            gc.freeze()
+            gc.enable()
             run_worker(
-                str(project_dir),
+                str(project.root),
                 targets,
                 sock,
                 threads=threads,
                 log_level=log_level,
                 metrics_dir=None,
+                project=project,
             )
         else:
-            _supervise(project_dir, targets, sock, workers, threads, log_level)
+            project.close()  # no database connection may cross the fork
+            _supervise(project.root, targets, sock, workers, threads, log_level, project.config)
     finally:
         sock.close()
 
 
-def exposed(project_dir: Path, host: str, *, public: bool) -> str | None:
-    """Refuse an accidental open server (or a required token that is not set); the notice
-    of what is open when it is on purpose."""
-    from shipyard.config import find_project_file, load_config
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The garbage collector off while a server starts, as it was again after.
 
+    A start imports some 2,000 modules and loads its models: hundreds of thousands of
+    objects, nearly all of which live as long as the process. With the collector on,
+    every few hundred of them start a collection, and the oldest generation is scanned
+    again each time it grows by a quarter: a start spent about a sixth of its CPU time so.
+    Whoever goes on to serve in this process freezes what was made (:func:`gc.freeze`,
+    out of every later pass) and turns the collector on before it serves.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def exposed(
+    project_dir: Path, host: str, *, public: bool, settings: ServerConfig | None = None
+) -> str | None:
+    """Refuse an accidental open server (or a required token that is not set); the notice
+    of what is open when it is on purpose. ``settings``: the project file's ``server``
+    section, if it has been read already."""
     from .auth import Tokens
     from .exposure import check_exposure, is_loopback
 
-    settings = load_config(find_project_file(Path(project_dir))).server
+    if settings is None:
+        from shipyard.config import find_project_file, load_config
+
+        settings = load_config(find_project_file(Path(project_dir))).server
     Tokens.from_environment(os.environ, required=settings.require_token)  # before "serving …"
     if is_loopback(host):
         return None
@@ -317,15 +400,20 @@ FORMAT_MODULES = {
 ``module:function`` that imports it."""
 
 
-def preload(project_dir: Path, targets: TargetMap, threads: int) -> list[str]:
+def preload(
+    project_dir: Path, targets: TargetMap, threads: int, *, config: ProjectConfig | None = None
+) -> list[str]:
     """Import in this process what every worker imports, after pinning the thread pools;
     the modules imported (a format whose package is missing is left to the worker,
-    which says what to install)."""
+    which says what to install). ``config``: the project file, if it has been read."""
+    global _pinned
     pin_threads(threads)
     sys.setswitchinterval(SWITCH_INTERVAL_S)
-    from shipyard.config import find_project_file, load_config
+    if config is None:
+        from shipyard.config import find_project_file, load_config
 
-    models = load_config(find_project_file(Path(project_dir))).models
+        config = load_config(find_project_file(Path(project_dir)))
+    models = config.models
     wanted = list(WORKER_MODULES)
     for name in targets:
         declared = models.get(name)
@@ -342,6 +430,7 @@ def preload(project_dir: Path, targets: TargetMap, threads: int) -> list[str]:
         except ImportError:
             continue
         imported.append(module)
+    _pinned = threads  # the libraries imported now are pinned by the variables set above
     return imported
 
 
@@ -379,17 +468,20 @@ def _supervise(
     workers: int,
     threads: int,
     log_level: int,
+    config: ProjectConfig,
 ) -> None:
     gc.disable()  # no collection until the fork: freed holes would scatter over shared pages
-    imported = preload(project_dir, targets, threads)
+    imported = preload(project_dir, targets, threads, config=config)
     logger.info("imported %s once for %d forked workers", ", ".join(imported), workers)
     threads_now = foreign_threads()
     if threads_now:  # a lock one of them holds at the fork stays held in the worker
         logger.warning(
             "the supervisor runs threads before forking its workers: %s", ", ".join(threads_now)
         )
-    gc.collect()
-    gc.freeze()  # what the workers inherit is left out of their collections: pages stay shared
+    # what the workers inherit is left out of their collections: pages stay shared. No
+    # collection first: it took a tenth of a second to free a few thousand objects, whose
+    # holes the workers' allocations would then fill, copying shared pages
+    gc.freeze()
     context = multiprocessing.get_context("fork")
     with tempfile.TemporaryDirectory(prefix="shipyard-metrics-") as metrics_dir:
 
@@ -403,6 +495,7 @@ def _supervise(
                     "metrics_dir": metrics_dir,
                     "worker": f"w{index}-{os.urandom(4).hex()}",
                     "role": "primary" if index == 0 else "secondary",
+                    "config": config,
                 },
                 name=f"shipyard-worker-{index}",
                 daemon=False,
