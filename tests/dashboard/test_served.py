@@ -87,15 +87,17 @@ def test_server_dashboard_false_turns_the_pages_off(project: Project) -> None:
 
 def test_ui_through_a_real_shipyard_serve_beside_predictions(project: Project) -> None:
     folder = Path(project.root)
-    with serve_process(folder, "risk") as (_process, url, _lines):
-        with httpx.Client(base_url=url, timeout=60) as client:
-            page = client.get("/ui")
-            assert page.status_code == 200, page.text
-            assert page.headers["content-security-policy"] == CSP
-            assert row_of(page.text, "data-model", "risk")["owner"] == "risk-team"
-            css = client.get("/ui/static/dashboard.css")
-            assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
-            answer = client.post("/v1/models/risk/predict", json={"amount": 1200.0, "age": 30})
-            assert answer.status_code == 200, answer.text
-            assert client.get("/ui/nowhere").status_code == 404
-            assert client.head("/ui").status_code == 200
+    with (
+        serve_process(folder, "risk") as (_process, url, _lines),
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        page = client.get("/ui")
+        assert page.status_code == 200, page.text
+        assert page.headers["content-security-policy"] == CSP
+        assert row_of(page.text, "data-model", "risk")["owner"] == "risk-team"
+        css = client.get("/ui/static/dashboard.css")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+        answer = client.post("/v1/models/risk/predict", json={"amount": 1200.0, "age": 30})
+        assert answer.status_code == 200, answer.text
+        assert client.get("/ui/nowhere").status_code == 404
+        assert client.head("/ui").status_code == 200
