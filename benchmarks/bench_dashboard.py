@@ -128,7 +128,7 @@ def seed(folder: Path, models: int, versions: int) -> Any:
                         started_at=now,
                         fired_at=now,
                         updated_at=now,
-                    )  # fmt: skip
+                    )
                 )
         print(f"  seeded {name} ({time.perf_counter() - started:.0f} s)", flush=True)
     return project
