@@ -6,7 +6,9 @@ prediction log per model (the last 15 minutes are what the overview reads), two
 monitoring runs per model over it, and an alert firing on every fifth model (put in
 the alerts table as monitoring leaves one). Then asks the dashboard app for ``/ui``
 ``--repeats`` times in-process (no socket: request in, bytes out) and prints the
-median and the spread; the first answer (imports, a cold cache) is reported apart.
+median and the spread, as a page sees it within 5 s of the last (the log folders'
+listings reused) and with every log folder listed again; the first answer (imports,
+every log segment read) is reported apart.
 
     make bench-dashboard
     .venv/bin/python benchmarks/bench_dashboard.py --repeats 21 --dir /tmp/dash-bench
@@ -175,7 +177,12 @@ def main() -> None:
     app = DashboardApp(project, threads=1)
     first, status, size = render(app, "/ui")
     assert status == 200, status
-    times = [render(app, "/ui")[0] for _ in range(args.repeats)]
+    from shipyard.dashboard import live
+
+    times = [render(app, "/ui")[0] for _ in range(args.repeats)]  # listings reused for 5 s
+    kept, live.LIST_TTL_S = live.LIST_TTL_S, 0.0
+    fresh = [render(app, "/ui")[0] for _ in range(args.repeats)]  # every log folder listed
+    live.LIST_TTL_S = kept
     health = []
     for _ in range(min(args.repeats, 7)):
         started = time.perf_counter()
@@ -192,6 +199,10 @@ def main() -> None:
         f"/ui over {args.repeats} renders: median {median:.0f} ms, "
         f"min {min(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms "
         f"(target < {TARGET_MS:.0f} ms: {'met' if median < TARGET_MS else 'NOT met'})"
+    )
+    print(
+        f"/ui listing every log folder again: median {statistics.median(fresh) * 1000:.0f} ms, "
+        f"min {min(fresh) * 1000:.0f} ms, max {max(fresh) * 1000:.0f} ms"
     )
     print(f"of which the health read model: median {statistics.median(health) * 1000:.0f} ms")
     project.close()
