@@ -152,8 +152,6 @@ SERVER_ROUTES = (
         match="head",
         openapi=_READY,
     ),
-    # the web dashboard's pages: tokens checked by the handler (a browser sends Basic)
-    Route("/ui", ui.dashboard, ("GET", "POST"), auth="none", match="head"),
     Route("/metrics", handlers.metrics, ("GET",), openapi=_METRICS),
     Route("/openapi.json", handlers.openapi, ("GET",), openapi=simple("this document", _DOCUMENT)),
     Route("/version", handlers.version, ("GET",), openapi=simple("the shipyard version", _VERSION)),
@@ -219,9 +217,16 @@ ROUTES: tuple[Route, ...] = (
     *(route for protocol in PROTOCOLS.values() for route in protocol.routes),
     *SERVER_ROUTES,
 )
-"""Every route the server answers (the protocols' first: a prediction is found first)."""
+"""Every API route the server answers (the protocols' first: a prediction is found first)."""
 
-ROUTER = Router(ROUTES)
+MOUNTS: tuple[Route, ...] = (
+    # the web dashboard's pages, an app of their own (see .ui): not in /openapi.json; the
+    # handler checks the tokens itself, so that a browser may send one as a Basic password
+    Route("/ui", ui.dashboard, ("GET", "POST"), auth="none", match="head"),
+)
+"""Paths handed whole to another app: ``/ui`` and everything under it."""
+
+ROUTER = Router((*ROUTES, *MOUNTS))
 
 NOT_FOUND: dict[str, NotFound] = {
     protocol.not_found[0]: protocol.not_found[1]
