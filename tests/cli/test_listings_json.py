@@ -16,6 +16,7 @@ from shipyard.cli import cli
 NOT_LISTINGS = {
     "init": "writes files and names them",
     "serve": "runs a server until stopped; its access log is JSON lines already",
+    "ui": "runs the dashboard's web server until stopped; its pages are the output",
     "worker": "runs until stopped; it logs",
     "data export": "its output is the file it writes (.parquet, .csv, .jsonl)",
     "data infer": "its output is YAML for shipyard.yaml",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import admin, handlers
+from . import admin, handlers, ui
 from .openapi import answer, error, json_content, schema_ref, simple
 from .protocols import ALIVE, PROTOCOLS, NotFound
 from .routing import Route, Router
@@ -217,9 +217,16 @@ ROUTES: tuple[Route, ...] = (
     *(route for protocol in PROTOCOLS.values() for route in protocol.routes),
     *SERVER_ROUTES,
 )
-"""Every route the server answers (the protocols' first: a prediction is found first)."""
+"""Every API route the server answers (the protocols' first: a prediction is found first)."""
 
-ROUTER = Router(ROUTES)
+MOUNTS: tuple[Route, ...] = (
+    # the web dashboard's pages, an app of their own (see .ui): not in /openapi.json; the
+    # handler checks the tokens itself, so that a browser may send one as a Basic password
+    Route("/ui", ui.dashboard, ("GET", "POST"), auth="none", match="head"),
+)
+"""Paths handed whole to another app: ``/ui`` and everything under it."""
+
+ROUTER = Router((*ROUTES, *MOUNTS))
 
 NOT_FOUND: dict[str, NotFound] = {
     protocol.not_found[0]: protocol.not_found[1]
