@@ -20,6 +20,7 @@ rows of 20 float features stored as Parquet.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -105,10 +106,8 @@ models:
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
+        with contextlib.suppress(OSError):
             found += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
     return found
 
 
@@ -240,7 +239,9 @@ def main() -> None:
     for n in (int(r) for r in args.rows.split(",")):
         rows = rows_file(n)
         base = floor(model, rows)
-        print(f"\n{n:,} rows: floor (predict_proba, 2 processes, in memory) {base['seconds']:.1f} s")
+        print(
+            f"\n{n:,} rows: floor (predict_proba, 2 processes, in memory) {base['seconds']:.1f} s"
+        )
         for pool in args.pools.split(","):
             got = shipyard_score(folder, rows, pool)
             ratio = base["seconds"] / got["seconds"]
