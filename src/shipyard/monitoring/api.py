@@ -38,8 +38,8 @@ from .drift import DriftResult, compare
 from .html import render, render_periods
 from .multivariate import Reconstruction, fit, judge
 from .notifiers import Delivery
-from .periods import Every
 from .performance import Performance, performance
+from .periods import Every
 from .profile import Profile, build_profile
 from .quality import data_quality
 from .records import MonitorRun, RunSummary, StoredFigure
@@ -268,7 +268,9 @@ class Monitoring:
         others: dict[float, MonitorReport] = {}
         if data is not None or by is not None:
             chosen = batch_reference(reference)
-            step(f"reading {data or name + chr(39) + 's prediction log'}, judging it against {chosen}")
+            step(
+                f"reading {data or name + chr(39) + 's prediction log'}, judging it against {chosen}"
+            )
             found = self._batch.read(name, config, data=data, scorer=scorer, by=by, now=now)
             since = now - timedelta(seconds=window or config.monitoring.window) if by else None
             report = once(self, name, config, found, chosen, since=None if data else since)
@@ -318,7 +320,12 @@ class Monitoring:
         chosen = batch_reference(reference)
         step(f"reading {data or name + chr(39) + 's prediction log'}")
         found = self._batch.read(
-            name, config, data=data, scorer=scorer, by=by or EVENT_TIME, now=now or datetime.now(UTC)
+            name,
+            config,
+            data=data,
+            scorer=scorer,
+            by=by or EVENT_TIME,
+            now=now or datetime.now(UTC),
         )
         step(f"judging each {period} against {chosen} and writing the reports")
         return backfill(self, name, config, found, period, chosen)

@@ -176,9 +176,7 @@ def backfill(
             scope=scope,
         )  # fmt: skip
         run_id, _, html_key = monitoring.keep(report)
-        fired = [
-            c.rule.key for c in (evaluate(rule, report) for rule in config.alerts) if c.active
-        ]
+        fired = [c.rule.key for c in (evaluate(rule, report) for rule in config.alerts) if c.active]
         if frame.height < min_rows:
             verdict, note = TOO_FEW, f"{frame.height} rows; drift is judged from {min_rows}"
         else:

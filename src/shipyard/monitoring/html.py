@@ -129,10 +129,19 @@ def render_periods(result: Backfill) -> str:
         *[f"<p class='muted'>{_e(note)}</p>" for note in result.notes],
         "<h2>Per period</h2>",
         _table(
-            ["period", "rows", "drifted features", "top drift", "performance", "verdict",
-             "rules it would fire", "note"],
-            rows, raw=True,
-        ),  # fmt: skip
+            [
+                "period",
+                "rows",
+                "drifted features",
+                "top drift",
+                "performance",
+                "verdict",
+                "rules it would fire",
+                "note",
+            ],
+            rows,
+            raw=True,
+        ),
         "<h2>Drift over time</h2>",
     ]
     if charts:

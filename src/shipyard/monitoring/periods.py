@@ -91,9 +91,12 @@ class Every:
             frame = pl.DataFrame({"i": index})
             return frame.select(
                 pl.datetime(
-                    1970 + pl.col("i") // 12, pl.col("i") % 12 + 1, 1,
-                    time_unit="us", time_zone="UTC",
-                )  # fmt: skip
+                    1970 + pl.col("i") // 12,
+                    pl.col("i") % 12 + 1,
+                    1,
+                    time_unit="us",
+                    time_zone="UTC",
+                )
             ).to_series()
         anchor_us = (self._anchor() - _EPOCH) // timedelta(microseconds=1)
         micros = utc.dt.epoch("us") - anchor_us
