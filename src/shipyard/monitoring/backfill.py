@@ -158,7 +158,11 @@ def backfill(
         )
     min_rows = config.monitoring.drift.min_rows
     done: list[PeriodRun] = []
-    for period, frame, labels in split(rows, every):
+    try:
+        cuts = split(rows, every)
+    except ValueError as exc:  # too many periods: said before any is judged
+        raise DataError(f"{rows.said}: {exc}") from None
+    for period, frame, labels in cuts:
         if frame.height == 0:
             done.append(PeriodRun(period, 0, NO_ROWS, note="no rows in this period"))
             continue

@@ -23,6 +23,7 @@ _EVERY = re.compile(r"^\s*(\d+)\s*(mo|w|d|h)\s*$")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MONDAY = datetime(1970, 1, 5, tzinfo=UTC)  # weeks start on Mondays (ISO 8601)
 _US = {"w": 7 * 86_400_000_000, "d": 86_400_000_000, "h": 3_600_000_000}
+MAX_PERIODS = 1000  # periods one back-fill may cut: each becomes a stored run
 HINT = "periods are written like 1mo, 3mo, 1w, 7d, 1d or 6h (months, weeks, days, hours)"
 
 
@@ -68,6 +69,13 @@ class Every:
             index = (start.year - 1970) * 12 + start.month - 1 + self.count
             return datetime(1970 + index // 12, index % 12 + 1, 1, tzinfo=UTC)
         return start + timedelta(microseconds=self._step_us())
+
+    def count_between(self, first: datetime, last: datetime) -> int:
+        """How many periods run from the one starting at ``first`` to the one at ``last``."""
+        if self.unit == "mo":
+            months = (last.year - first.year) * 12 + last.month - first.month
+            return months // self.count + 1
+        return (last - first) // timedelta(microseconds=self._step_us()) + 1
 
     def label(self, start: datetime) -> str:
         """``2024-03`` (one month), ``2024-01..2024-03`` (a quarter), ``2024-03-04`` (from a
@@ -118,6 +126,13 @@ def cut(first: datetime, last: datetime, every: Every) -> list[Period]:
     included, oldest first."""
     start, periods = every.floor(first), []
     stop = every.floor(last)
+    count = every.count_between(start, stop)
+    if count > MAX_PERIODS:
+        raise ValueError(
+            f"cutting {first:%Y-%m-%d %H:%M} to {last:%Y-%m-%d %H:%M} UTC by {every} makes "
+            f"{count:,} periods; at most {MAX_PERIODS:,} (each is kept as a run): "
+            "use a longer period"
+        )
     while start <= stop:
         end = every.after(start)
         periods.append(Period(start, end, every.label(start)))
