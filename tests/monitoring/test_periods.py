@@ -82,8 +82,12 @@ def test_months_are_calendar_months_in_utc(
 
 
 def test_weeks_start_on_monday_and_quarters_on_the_first_month() -> None:
-    assert Every.parse("7d").floor(datetime(2024, 3, 6, tzinfo=UTC)) == datetime(2024, 3, 4, tzinfo=UTC)
-    assert Every.parse("1w").floor(datetime(2024, 3, 4, tzinfo=UTC)) == datetime(2024, 3, 4, tzinfo=UTC)
+    assert Every.parse("7d").floor(datetime(2024, 3, 6, tzinfo=UTC)) == datetime(
+        2024, 3, 4, tzinfo=UTC
+    )
+    assert Every.parse("1w").floor(datetime(2024, 3, 4, tzinfo=UTC)) == datetime(
+        2024, 3, 4, tzinfo=UTC
+    )
     q = Every.parse("3mo")
     assert q.floor(datetime(2024, 6, 30, tzinfo=UTC)) == datetime(2024, 4, 1, tzinfo=UTC)
     assert q.label(datetime(2024, 4, 1, tzinfo=UTC)) == "2024-04..2024-06"

@@ -37,6 +37,13 @@ LOG_DAYS_BACK = 400  # how far back the log is read when it is cut by event time
 EVENT_TIME, ARRIVAL = "event_time", "arrival"
 
 
+class MisfitError(DataError):
+    """A dataset version lacks (or types otherwise) a feature the model takes. Exit 1: the
+    data was read and judged unfit, the command was not misused (as ingest's quarantine)."""
+
+    exit_code = 1
+
+
 @dataclass(frozen=True)
 class Rows:
     """Rows to judge, their labels, and what they are in words."""
@@ -192,7 +199,7 @@ class BatchRows:
                 said.append(f"lacks {name}'s feature column(s) {', '.join(missing)}")
             if mistyped:
                 said.append("; ".join(mistyped))
-            raise DataError(
+            raise MisfitError(
                 f"dataset {ref} does not fit {name}: {'; '.join(said)}",
                 hint=f"{name} takes {', '.join(config.features)}; monitor it on a version of "
                 f"'{config.dataset}' or of a dataset with those columns",

@@ -113,13 +113,17 @@ def render_periods(result: Backfill) -> str:
         ]
         for p in result.periods
     ]  # fmt: skip
+    # the charts follow the newest period with drift verdicts; the others are its history
+    verdicts = [p for p in judged if any(f.drifted is not None for f in p.report.drift)]  # type: ignore[union-attr]  # judged: each has a report
+    newest = verdicts[-1] if verdicts else None
     history = [
         StoredFigure(p.period.end, f.kind, f.name, f.statistic, f.value, f.threshold, f.flagged)
-        for p in judged[:-1]
+        for p in judged
+        if p is not newest
         for f in p.report.figures()  # type: ignore[union-attr]  # judged: each has a report
         if f.kind == "drift"
     ]
-    charts = over_time(judged[-1].report, history) if judged else []  # type: ignore[arg-type]
+    charts = over_time(newest.report, history) if newest and newest.report else []
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>back-fill of {_e(result.model)}</title><style>{STYLE}</style></head><body>",

@@ -1,0 +1,177 @@
+"""``shipyard monitor --data DATASET@V [--every 1mo]``: a dataset version scored and judged,
+one window or one verdict per calendar month, kept as runs; a back-fill pages nobody."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from backfill_support import DRIFTED, MONTHS, make_backfill_project
+from click.testing import CliRunner
+
+from shipyard.cli import cli
+from shipyard.project import Project
+
+
+def _run(project: Project, *args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["-C", str(project.root), *args])
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def backfilled(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Project, dict[str, Any]]]:
+    """The project, and the back-fill of ``loans@2`` by month as ``--json`` printed it."""
+    project = make_backfill_project(tmp_path_factory.mktemp("backfill") / "proj")
+    try:
+        code, out = _run(
+            project, "monitor", "risk", "--data", "loans@2", "--every", "1mo", "--json"
+        )
+        assert code == 0, out
+        yield project, json.loads(out)
+    finally:
+        project.close()
+
+
+def test_exactly_the_drifted_months_are_flagged_and_every_row_is_counted_once(
+    backfilled: tuple[Project, dict[str, Any]],
+) -> None:
+    project, found = backfilled
+    periods = {p["period"]: p for p in found["periods"]}
+    assert list(periods) == [f"2024-0{m}" for m in range(1, 9)]
+    flagged = [label for label, p in periods.items() if p["verdict"] == "drifted"]
+    assert flagged == DRIFTED
+    assert periods["2024-06"]["verdict"] == "no rows" and periods["2024-06"]["rows"] == 0
+    assert periods["2024-08"]["verdict"] == "too few rows"
+    assert "12 rows; drift is judged from 30" in periods["2024-08"]["note"]
+    for label in ("2024-01", "2024-02", "2024-03"):
+        assert periods[label]["verdict"] == "ok" and periods[label]["drifted"] == []
+    for label in DRIFTED:  # the numeric features moved, the country mix did not
+        assert set(periods[label]["drifted"]) == {"amount", "age"}
+        assert periods[label]["would_fire"] == ["drift"]
+    rows = {m: n for m, (n, _) in MONTHS.items()}
+    assert sum(p["rows"] for p in found["periods"]) == found["rows"] == sum(rows.values())
+    assert found["rows"] == project.data.show("loans@2").rows
+    for m, n in rows.items():
+        assert periods[f"2024-0{m}"]["rows"] == n
+    # real performance: the dataset's target column is each row's label
+    assert (
+        periods["2024-01"]["labelled"] == 300 and periods["2024-01"]["performance"]["roc_auc"] > 0.7
+    )
+    assert found["window"]["dataset"] == "loans@2" and found["window"]["scored_by"] == "risk@1"
+
+
+def test_each_period_is_kept_as_a_run_spanning_its_month(
+    backfilled: tuple[Project, dict[str, Any]],
+) -> None:
+    project, found = backfilled
+    kept = {r.id: r for r in project.monitoring.runs("risk")}
+    for period in found["periods"]:
+        if period["rows"] == 0:
+            assert period["run_id"] is None  # an empty month is reported, not stored
+            continue
+        run = kept[period["run_id"]]
+        assert run.window_start == datetime.fromisoformat(period["start"])
+        assert run.window_end == datetime.fromisoformat(period["end"])
+        assert run.rows == period["rows"]
+        assert run.summary["scope"]["period"] == period["period"]
+    drift = project.monitoring.history("risk", kind="drift", feature="amount")
+    assert {f.at.strftime("%Y-%m") for f in drift} >= {"2024-02", "2024-05", "2024-08"}
+    code, out = _run(project, "reports", "list", "--json")
+    assert code == 0, out
+    assert len([r for r in json.loads(out) if r.get("kind", "monitoring") == "monitoring"]) >= 7
+
+
+def test_the_reports_say_what_the_window_was_and_draw_drift_over_the_months(
+    backfilled: tuple[Project, dict[str, Any]],
+) -> None:
+    project, found = backfilled
+    page = project.artifacts.get(found["html_key"]).decode()
+    assert "risk by 1mo" in page and "3 of 8 periods drifted" in page
+    assert "2024-06" in page and "no rows" in page and "alert state is not moved" in page
+    assert page.count("<svg") >= 2  # amount and age over the months
+    april = next(p for p in found["periods"] if p["period"] == "2024-04")
+    report = project.artifacts.get(april["html_key"]).decode()
+    assert (
+        "window: dataset loans@2, 1,812 rows, scored by risk@1; period 2024-04 (300 rows)" in report
+    )
+
+
+def test_a_backfill_pages_nobody_and_one_window_alerts_as_a_live_run(
+    backfilled: tuple[Project, dict[str, Any]],
+) -> None:
+    project, _ = backfilled
+    owner_file = project.root / "owner-alerts.jsonl"
+    assert project.monitoring.alerts.list(model="risk", every=True) == []
+    assert not owner_file.exists()
+    run = project.monitor("risk", data="loans@2")  # the whole version, as one window
+    assert run.report.said == "dataset loans@2, 1,812 rows, scored by risk@1"
+    assert set(run.drifted) == {"amount", "age"}
+    [alert] = project.monitoring.alerts.list(model="risk")
+    assert alert.rule == "drift" and alert.state == "firing"
+    assert len(owner_file.read_text().splitlines()) == 1
+
+
+def test_the_terminal_table_has_one_line_per_period(
+    backfilled: tuple[Project, dict[str, Any]],
+) -> None:
+    project, _ = backfilled
+    code, out = _run(project, "monitor", "risk@1", "--data", "loans@2", "--every", "3mo")
+    assert code == 0, out
+    flat = " ".join(out.split())
+    assert "risk by 3mo: dataset loans@2, 1,812 rows, scored by risk@1" in flat
+    assert "2024-01..2024-03 900 - - accuracy" in flat
+    assert "2024-04..2024-06 600 amount, age" in flat and "drifted; would fire drift" in flat
+    assert "a back-fill moves no alert state" in flat
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--data", "other@1"], 1, "dataset other@1 does not fit risk: lacks risk's feature column(s) age"),
+        (["--data", "flat@1", "--every", "1mo"], 2, "the rows have no timestamp to cut into periods"),
+        (["--data", "loans@9"], 2, "dataset 'loans' has no version '9'"),
+        (["--data", "loans@2", "--by", "arrival"], 2, "a dataset's rows have no arrival time"),
+        (["--every", "1mo"], 2, "to cut history into calendar months add --by event_time"),
+        (["--data", "loans@2", "--every", "1mo", "--window", "1h"], 2, "--window with --every periods"),
+        (["--data", "loans@2", "--rows", "5"], 2, "--rows picks the live log's newest rows"),
+        (["--data", "loans@2", "--reference", "previous"], 2, "are compared with the training data"),
+        (["--data", "loans@2", "--every", "1y"], 2, "expected a period like '1mo', '7d' or '1d'"),
+        (["--data", "loans@2", "--every", "1h"], 2, "periods; at most 1,000"),
+    ],
+)  # fmt: skip
+def test_bad_input_is_one_line_and_writes_nothing(
+    backfilled: tuple[Project, dict[str, Any]], args: list[str], code: int, message: str
+) -> None:
+    project, _ = backfilled
+    before = len(project.monitoring.runs("risk", limit=1000))
+    exit_code, out = _run(project, "monitor", "risk", *args)
+    assert exit_code == code, out
+    assert message in " ".join(out.split())
+    assert "Traceback" not in out
+    assert len(project.monitoring.runs("risk", limit=1000)) == before
+
+
+def test_two_models_and_one_dataset_is_a_usage_error(
+    backfilled: tuple[Project, dict[str, Any]],
+) -> None:
+    project, _ = backfilled
+    code, out = _run(project, "monitor", "risk", "risk", "--data", "loans@2")
+    assert code == 2 and "judge one model" in out
+
+
+def test_the_help_says_both_meanings_of_every() -> None:
+    out = " ".join(CliRunner().invoke(cli, ["monitor", "--help"]).output.split())
+    assert "keep monitoring live, once per this interval" in out
+    assert "cut the rows into calendar periods (1mo, 7d, 1d; UTC)" in out
+
+
+def test_a_period_run_is_found_by_its_path(backfilled: tuple[Project, dict[str, Any]]) -> None:
+    project, found = backfilled
+    key = found["periods"][0]["html_key"]
+    assert Path(project.monitoring.link(key)).name.endswith(".html")
