@@ -9,9 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from monitor_support import _pipeline, loans
 
 import shipyard
-from monitor_support import _pipeline, loans
 from shipyard.project import Project
 
 PROJECT = """\

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -54,7 +55,7 @@ def test_every_row_lands_in_exactly_one_period(
         assert start == period.floor(at)
         assert start in by_start, (at, start)
         assert by_start[start].start <= at < by_start[start].end
-    for a, b in zip(periods, periods[1:], strict=False):
+    for a, b in itertools.pairwise(periods):
         assert a.end == b.start
     counts = pl.Series(starts).value_counts()
     assert counts.get_column("count").sum() == len(instants)
