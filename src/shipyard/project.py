@@ -145,6 +145,7 @@ class Project:
                 environ=self._environ,
                 root=self.root,
                 holdout=self._holdout,
+                batch_run=lambda run_id: self.batch.run(run_id),
             )
         return self._monitoring
 
@@ -249,6 +250,7 @@ class Project:
         data: str | None = None,
         scorer: str | None = None,
         by: str | None = None,
+        run: str | None = None,
         every: None = None,
     ) -> MonitorRun: ...
 
@@ -266,6 +268,7 @@ class Project:
         data: str | None = None,
         scorer: str | None = None,
         by: str | None = None,
+        run: str | None = None,
         every: str,
     ) -> Backfill: ...
 
@@ -282,6 +285,7 @@ class Project:
         data: str | None = None,
         scorer: str | None = None,
         by: str | None = None,
+        run: str | None = None,
         every: str | None = None,
     ) -> MonitorRun | Backfill:
         """Monitor ``name`` over a window of its prediction log (``window=3600`` s or ``rows=N``),
@@ -296,7 +300,7 @@ class Project:
                     "periods (every=) cut the rows themselves: leave out window= and rows="
                 )
             return self.monitoring.backfill(
-                name, every, data=data, scorer=scorer, by=by, reference=reference, now=now,
+                name, every, data=data, scorer=scorer, by=by, batch=run, reference=reference, now=now,
                 progress=progress,
             )  # fmt: skip
         return self.monitoring.run(
@@ -310,6 +314,7 @@ class Project:
             data=data,
             scorer=scorer,
             by=by,
+            batch=run,
         )
 
     def predictions(

@@ -33,7 +33,11 @@ def backfilled(
             project, "monitor", "risk", "--data", "loans@2", "--every", "1mo", "--json"
         )
         assert code == 0, out
-        yield project, json.loads(out)
+        found = json.loads(out)
+        # what the back-fill did to alert state, before any other test moves it
+        found["alerts after"] = project.monitoring.alerts.list(model="risk", every=True)
+        found["owner paged"] = (project.root / "owner-alerts.jsonl").exists()
+        yield project, found
     finally:
         project.close()
 
@@ -105,16 +109,14 @@ def test_the_reports_say_what_the_window_was_and_draw_drift_over_the_months(
 def test_a_backfill_pages_nobody_and_one_window_alerts_as_a_live_run(
     backfilled: tuple[Project, dict[str, Any]],
 ) -> None:
-    project, _ = backfilled
-    owner_file = project.root / "owner-alerts.jsonl"
-    assert project.monitoring.alerts.list(model="risk", every=True) == []
-    assert not owner_file.exists()
+    project, found = backfilled
+    assert found["alerts after"] == [] and not found["owner paged"]
     run = project.monitor("risk", data="loans@2")  # the whole version, as one window
     assert run.report.said == "dataset loans@2, 1,812 rows, scored by risk@1"
     assert set(run.drifted) == {"amount", "age"}
     [alert] = project.monitoring.alerts.list(model="risk")
     assert alert.rule == "drift" and alert.state == "firing"
-    assert len(owner_file.read_text().splitlines()) == 1
+    assert "risk: 2 of 3 features drifted" in (project.root / "owner-alerts.jsonl").read_text()
 
 
 def test_the_terminal_table_has_one_line_per_period(
@@ -175,3 +177,66 @@ def test_a_period_run_is_found_by_its_path(backfilled: tuple[Project, dict[str, 
     project, found = backfilled
     key = found["periods"][0]["html_key"]
     assert Path(project.monitoring.link(key)).name.endswith(".html")
+
+
+@pytest.fixture(scope="module")
+def scored(backfilled: tuple[Project, dict[str, Any]]) -> str:
+    """The id of a real ``shipyard score`` run of ``loans@2`` (every row logged)."""
+    project, _ = backfilled
+    code, out = _run(project, "score", "risk", "--data", "loans@2", "--json")
+    assert code == 0, out
+    return str(json.loads(out)["run_id"])
+
+
+def test_a_batch_run_back_fills_like_its_dataset(
+    backfilled: tuple[Project, dict[str, Any]], scored: str
+) -> None:
+    """The run's logged answers, timed by the scored version's timestamp column: the same
+    months, the same rows, the same verdicts as scoring the version in memory."""
+    project, by_data = backfilled
+    code, out = _run(project, "monitor", "risk", "--run", scored, "--every", "1mo", "--json")
+    assert code == 0, out
+    by_run = json.loads(out)
+    assert by_run["window"]["run"] == scored and by_run["window"]["timed_by"] == "applied_at"
+    assert [(p["period"], p["rows"], p["verdict"]) for p in by_run["periods"]] == [
+        (p["period"], p["rows"], p["verdict"]) for p in by_data["periods"]
+    ]
+    assert by_run["rows"] == project.batch.run(scored).rows_scored
+
+
+def test_one_batch_run_as_one_window(
+    backfilled: tuple[Project, dict[str, Any]], scored: str
+) -> None:
+    project, _ = backfilled
+    code, out = _run(project, "monitor", "risk", "--run", scored, "--json", "--no-notify")
+    assert code == 0, out
+    report = json.loads(out)["report"]
+    assert report["scope"]["said"] == f"batch run {scored} of loans@2, 1,812 rows, scored by risk@1"
+    assert report["rows"] == 1812 and set(report["drifted"]) == {"amount", "age"}
+    assert report["versions"] == {"1": 1812}
+    assert report["performance"]["labelled"] == 0  # no feedback yet: none made up
+
+
+def test_a_run_that_did_not_succeed_is_refused_with_why(
+    backfilled: tuple[Project, dict[str, Any]], tmp_path: Path
+) -> None:
+    project, _ = backfilled
+    ragged = tmp_path / "ragged.csv"
+    lines = ["amount,age,country", *[f"{1000 + i},{30 + i % 40},DE" for i in range(30)]]
+    ragged.write_text("\n".join([*lines, "1,2,3,4,5", *lines[1:]]) + "\n")
+    code, out = _run(project, "score", "risk", str(ragged), "--chunk-rows", "10")
+    assert code != 0, out
+    failed = next(r for r in project.batch.list("risk") if r.status == "failed")
+    before = len(project.monitoring.runs("risk", limit=1000))
+    code, out = _run(project, "monitor", "risk", "--run", failed.run_id)
+    flat = " ".join(out.split())
+    assert code == 2 and f"batch run {failed.run_id} of risk@1 failed: " in flat, out
+    assert "only a run that succeeded is in the prediction log" in flat
+    assert "Traceback" not in out
+    code, out = _run(project, "monitor", "risk", "--run", "20260101T000000-nope")
+    assert code == 2 and "no batch run '20260101T000000-nope'" in out
+    code, out = _run(project, "monitor", "risk@1", "--run", failed.run_id)
+    assert code == 2 and "name the model without a version" in out
+    code, out = _run(project, "monitor", "risk", "--run", failed.run_id, "--data", "loans@2")
+    assert code == 2 and "one source of rows, not both" in out
+    assert len(project.monitoring.runs("risk", limit=1000)) == before

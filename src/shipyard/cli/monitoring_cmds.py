@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,6 +74,13 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     "(or MODEL@V), instead of the prediction log.",
 )
 @click.option(
+    "--run",
+    "batch_run",
+    metavar="ID",
+    help="Judge the rows batch run ID logged (shipyard score; it must have succeeded): "
+    "drift, prediction drift and performance from the feedback joined to them.",
+)
+@click.option(
     "--by",
     type=click.Choice(["event_time", "arrival"]),
     help="Time rows by when they happened (the dataset's timestamp column; in the log, the "
@@ -90,6 +98,7 @@ def monitor(
     reference: str | None,
     every: str | None,
     data: str | None,
+    batch_run: str | None,
     by: str | None,
     no_notify: bool,
     as_json: bool,
@@ -100,13 +109,14 @@ def monitor(
     Runs once (for cron) unless --every is given. Each run keeps a JSON and an HTML
     report and its figures in the metadata store.
 
-    --data DATASET@V judges a dataset version instead (a batch, or history to back-fill);
-    with --every 1mo its rows are cut into calendar months by their event time, one
-    verdict and one stored run per month. A back-fill moves no alert state and pages
-    nobody; one window (--data without --every) alerts as a live run does.
+    --data DATASET@V judges a dataset version instead (history to back-fill), --run ID
+    the rows a batch run logged; with --every 1mo the rows are cut into calendar months
+    by their event time, one verdict and one stored run per month. A back-fill moves no
+    alert state and pages nobody; one window (no --every) alerts as a live run does.
     """
-    if data is not None or by is not None:
-        _batch(ctx, models, window, rows, reference, every, data, by, no_notify, as_json)
+    if data is not None or batch_run is not None or by is not None:
+        source = _Source(data, batch_run, by)
+        _batch(ctx, models, window, rows, reference, every, source, no_notify, as_json)
         return
     interval = _interval(ctx, every)
     with open_from(ctx) as project, _unreached_owners_said_here():
@@ -176,6 +186,15 @@ def _interval(ctx: click.Context, every: str | None) -> float | None:
     return _duration(ctx, param, every)
 
 
+@dataclass(frozen=True)
+class _Source:
+    """Which rows ``monitor`` judges when they are not the live log's newest window."""
+
+    data: str | None
+    run: str | None
+    by: str | None
+
+
 def _batch(
     ctx: click.Context,
     models: tuple[str, ...],
@@ -183,27 +202,30 @@ def _batch(
     rows: int | None,
     reference: str | None,
     every: str | None,
-    data: str | None,
-    by: str | None,
+    source: _Source,
     no_notify: bool,
     as_json: bool,
 ) -> None:
-    """``--data``/``--by``: one window of a dataset version or of the log by event time, or
-    (``--every``) a back-fill, one verdict per calendar period."""
+    """``--data``/``--run``/``--by``: one window of a dataset version, of a batch run or of
+    the log by event time, or (``--every``) a back-fill, one verdict per calendar period."""
     from shipyard.monitoring.periods import Every
 
+    if source.data is not None and source.run is not None:
+        raise click.UsageError("--data or --run: one source of rows, not both", ctx)
     if len(models) != 1:
         raise click.UsageError(
-            "--data and --by judge one model: name it (shipyard monitor MODEL)", ctx
+            "--data, --run and --by judge one model: name it (shipyard monitor MODEL)", ctx
         )
     if rows is not None:
         raise click.UsageError(
-            "--rows picks the live log's newest rows: leave it out with --data or --by", ctx
+            "--rows picks the live log's newest rows: leave it out with --data, --run or --by",
+            ctx,
         )
     if reference == "previous":
         raise click.UsageError(
-            "--reference previous compares a live window with the one before; a dataset version "
-            "and periods are compared with the training data: leave out --reference",
+            "--reference previous compares a live window with the one before; a dataset "
+            "version, a batch run and periods are compared with the training data: leave out "
+            "--reference",
             ctx,
         )
     if every is not None:
@@ -217,8 +239,16 @@ def _batch(
             Every.parse(every)
         except ValueError as exc:
             raise click.BadParameter(str(exc), ctx, param_hint="'--every'") from None
-    if data is not None and window is not None:
-        raise click.UsageError("--window picks the live log's rows: leave it out with --data", ctx)
+    if (source.data is not None or source.run is not None) and window is not None:
+        raise click.UsageError(
+            "--window picks the live log's rows: leave it out with --data or --run", ctx
+        )
+    if source.run is not None and "@" in models[0]:
+        raise click.UsageError(
+            f"--run {source.run} judges the answers the run logged: name the model without a "
+            "version (the run says which version scored)",
+            ctx,
+        )
     name, _, version = models[0].partition("@")
     with open_from(ctx) as project, _unreached_owners_said_here():
         project.models.config(name)  # an unknown model fails before any work
@@ -226,12 +256,13 @@ def _batch(
         with progress(f"monitoring {name}", steps=4, quiet=as_json) as step:
             if every is not None:
                 found = project.monitor(
-                    name, data=data, scorer=scorer, by=by, every=every, progress=step
-                )
+                    name, data=source.data, scorer=scorer, by=source.by, run=source.run,
+                    every=every, progress=step,
+                )  # fmt: skip
             else:
                 run = project.monitor(
-                    name, data=data, scorer=scorer, by=by, window=window,
-                    notify=not no_notify, progress=step,
+                    name, data=source.data, scorer=scorer, by=source.by, run=source.run,
+                    window=window, notify=not no_notify, progress=step,
                 )  # fmt: skip
         if every is not None:
             if as_json:

@@ -31,7 +31,7 @@ from shipyard.storage import ArtifactStore, MetadataStore
 
 from .alerting import OWNER, Alerts
 from .backfill import Backfill, backfill, batch_reference, once
-from .batch import EVENT_TIME, BatchRows
+from .batch import EVENT_TIME, BatchRows, BatchRun
 from .cbpe import Calibration, Estimation, calibrate, estimate
 from .data_profile import DatasetProfile, profile_frame
 from .drift import DriftResult, compare
@@ -77,6 +77,7 @@ class Monitoring:
         environ: Mapping[str, str] | None = None,
         root: Path | None = None,
         holdout: Holdout | None = None,
+        batch_run: BatchRun | None = None,
     ) -> None:
         self._config = config
         self._holdout = holdout
@@ -84,7 +85,7 @@ class Monitoring:
         self._artifacts = artifacts
         self._data = data
         self._models = models
-        self._batch = BatchRows(config, artifacts, data, models)
+        self._batch = BatchRows(config, artifacts, data, models, batch_run)
         self.alerts = Alerts(
             metadata,
             config.alerting,
@@ -251,6 +252,7 @@ class Monitoring:
         data: str | None = None,
         scorer: str | None = None,
         by: str | None = None,
+        batch: str | None = None,
     ) -> MonitorRun:
         """Monitor ``name`` over the last ``window`` seconds (or its newest ``rows``);
         ``progress`` is called with each step's name.
@@ -266,14 +268,17 @@ class Monitoring:
             raise DataError(f"--rows must be 1 or more, got {rows}")
         chosen = reference or config.monitoring.reference
         others: dict[float, MonitorReport] = {}
-        if data is not None or by is not None:
+        if data is not None or by is not None or batch is not None:
             chosen = batch_reference(reference)
             step(
                 f"reading {data or name + chr(39) + 's prediction log'}, judging it against {chosen}"
             )
-            found = self._batch.read(name, config, data=data, scorer=scorer, by=by, now=now)
-            since = now - timedelta(seconds=window or config.monitoring.window) if by else None
-            report = once(self, name, config, found, chosen, since=None if data else since)
+            found = self._batch.read(
+                name, config, data=data, scorer=scorer, by=by, now=now, run=batch
+            )
+            log = data is None and batch is None  # the live log by event time: a window of it
+            since = now - timedelta(seconds=window or config.monitoring.window) if log else None
+            report = once(self, name, config, found, chosen, since=since)
             step("writing the report")
             run_id, report_key, html_key = self.keep(report)
             step("judging the alert rules")
@@ -304,11 +309,13 @@ class Monitoring:
         data: str | None = None,
         scorer: str | None = None,
         by: str | None = None,
+        batch: str | None = None,
         reference: str | None = None,
         now: datetime | None = None,
         progress: Progress | None = None,
     ) -> Backfill:
-        """``name``'s rows (dataset version ``data`` scored by ``scorer``, else its log) cut
+        """``name``'s rows (dataset version ``data`` scored by ``scorer``, batch run ``batch``,
+        else its log) cut
         into calendar periods ``every`` (``1mo``, ``7d``, ``1d``) by event time (``by``),
         one stored run and verdict per period; moves no alert state, notifies nobody."""
         step = progress or _silent
@@ -318,7 +325,7 @@ class Monitoring:
         except ValueError as exc:
             raise DataError(str(exc)) from None
         chosen = batch_reference(reference)
-        step(f"reading {data or name + chr(39) + 's prediction log'}")
+        step(f"reading {_source(name, data, batch)}")
         found = self._batch.read(
             name,
             config,
@@ -326,6 +333,7 @@ class Monitoring:
             scorer=scorer,
             by=by or EVENT_TIME,
             now=now or datetime.now(UTC),
+            run=batch,
         )
         step(f"judging each {period} against {chosen} and writing the reports")
         return backfill(self, name, config, found, period, chosen)
@@ -584,6 +592,12 @@ class Monitoring:
     def link(self, key: str) -> str:
         """Where to open a stored report."""
         return self._artifacts.link(key)
+
+
+def _source(name: str, data: str | None, batch: str | None) -> str:
+    if data is not None:
+        return f"dataset {data}"
+    return f"batch run {batch}" if batch is not None else f"{name}'s prediction log"
 
 
 def _main(name: str, versions: dict[str, int]) -> str:

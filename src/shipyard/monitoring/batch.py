@@ -3,6 +3,9 @@
 - :meth:`BatchRows.dataset`: a dataset version's (validated) rows, scored in memory by
   the version an alias serves (or ``NAME@V``), so prediction drift is judged too; where
   the rows carry the target column, it is their label and performance is real.
+- :meth:`BatchRows.run`: the rows a batch run (``shipyard score``) logged, with the
+  labels that arrived for them since; a run of a dataset version times its rows by that
+  version's timestamp column (matched by row number), other runs by the run's start.
 - :meth:`BatchRows.log`: the prediction log over a long span, timed by the event time the
   requests carried (the model's passthrough field named like its dataset's timestamp
   column) or, without one, by when they were logged.
@@ -15,21 +18,35 @@ rows (``prediction_id``, ``label``, ``time``) to join.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
 from shipyard.config.schema import ModelConfig, ProjectConfig
 from shipyard.data import Datasets
-from shipyard.errors import DataError
+from shipyard.errors import DataError, NotFoundError
 from shipyard.models import Models
-from shipyard.predlog import FEEDBACK, PREDICTIONS, passthrough_fields, read_rows
+from shipyard.predlog import (
+    FEEDBACK,
+    PASSTHROUGH,
+    PREDICTIONS,
+    RUN_ID,
+    passthrough_fields,
+    read_rows,
+)
 from shipyard.storage import ArtifactStore
 
 from .periods import as_utc
+
+if TYPE_CHECKING:
+    from shipyard.batch.records import RunRecord
+
+BatchRun = Callable[[str], "RunRecord"]
+"""The batch run with this id (``shipyard score``), or :class:`NotFoundError`."""
 
 AT = "_at"
 """The column that times a row for periods: its event time, else when it was logged."""
@@ -64,8 +81,14 @@ class BatchRows:
     """Reads the rows of a dataset version or of the log by event time, for one project."""
 
     def __init__(
-        self, config: ProjectConfig, artifacts: ArtifactStore, data: Datasets, models: Models
+        self,
+        config: ProjectConfig,
+        artifacts: ArtifactStore,
+        data: Datasets,
+        models: Models,
+        batch_run: BatchRun | None = None,
     ) -> None:
+        self._batch_run = batch_run
         self._config = config
         self._artifacts = artifacts
         self._data = data
@@ -80,10 +103,16 @@ class BatchRows:
         scorer: str | None,
         by: str | None,
         now: datetime,
+        run: str | None = None,
     ) -> Rows:
-        """The rows of dataset version ``data`` (scored by ``scorer``), else of the log."""
+        """The rows of dataset version ``data`` (scored by ``scorer``), of batch run ``run``,
+        else of the log."""
         if by not in (None, EVENT_TIME, ARRIVAL):
             raise DataError(f"unknown --by {by!r}", hint=f"use {EVENT_TIME} or {ARRIVAL}")
+        if run is not None:
+            if data is not None:
+                raise DataError("--data or --run: one source of rows, not both")
+            return self.run(name, config, run, by=by or EVENT_TIME, now=now)
         if data is not None:
             if by == ARRIVAL:
                 raise DataError(
@@ -143,6 +172,96 @@ class BatchRows:
             "said": said,
         }
         return Rows(rows, truth, scope, stamp, notes=notes)
+
+    def run(self, name: str, config: ModelConfig, run_id: str, *, by: str, now: datetime) -> Rows:
+        """The rows batch run ``run_id`` logged for ``name``, and their labels so far."""
+        if self._batch_run is None:
+            raise DataError("this project has no batch runs to read")
+        record = self._batch_run(run_id)
+        if record.model != name:
+            raise DataError(
+                f"batch run {run_id} scored {record.model}, not {name}",
+                hint=f"shipyard monitor {record.model} --run {run_id}",
+            )
+        status = record.shown_status
+        if status != "succeeded":
+            why = f": {record.error.splitlines()[0]}" if record.error else ""
+            raise DataError(
+                f"batch run {run_id} of {record.model}@{record.version} {status}{why}; only a "
+                "run that succeeded is in the prediction log, whole",
+                hint="score again (shipyard score) and monitor the new run; "
+                "'shipyard score --json' prints its id",
+            )
+        started = record.started_at
+        frame = read_rows(
+            self._artifacts, PREDICTIONS, name,
+            started - timedelta(seconds=1), started + timedelta(seconds=1),
+            keep=lambda rows: rows.filter(pl.col(RUN_ID) == run_id)
+            if RUN_ID in rows.columns else rows.clear(),
+        )  # fmt: skip
+        notes = []
+        if frame.height != record.rows_scored:
+            notes.append(
+                f"the log holds {frame.height:,} of the run's {record.rows_scored:,} scored rows"
+            )
+        stamp = None
+        if by == EVENT_TIME and frame.height:
+            frame, stamp = self._run_event_time(config, record, frame, notes)
+        if stamp is None and frame.height:
+            frame = frame.with_columns(as_utc(frame.get_column("time")).alias(AT))
+        labels = read_rows(self._artifacts, FEEDBACK, name, started, max(now, started))
+        if labels.height and frame.height:
+            labels = labels.filter(pl.col("prediction_id").is_in(frame["prediction_id"].implode()))
+        source = ", ".join(record.source)
+        said = (
+            f"batch run {run_id} of {source}, {frame.height:,} rows, scored by "
+            f"{record.model}@{record.version}"
+        )
+        scope = {
+            "source": "run",
+            "run": run_id,
+            "of": list(record.source),
+            "scored_by": f"{record.model}@{record.version}",
+            "rows": frame.height,
+            "timed_by": stamp or "time",
+            "said": said,
+        }
+        return Rows(frame, labels, scope, stamp or "time", notes=notes)
+
+    def _run_event_time(
+        self, config: ModelConfig, record: RunRecord, frame: pl.DataFrame, notes: list[str]
+    ) -> tuple[pl.DataFrame, str | None]:
+        """A run's rows timed by the event time of the dataset version it scored (its
+        timestamp column, by row number: prediction ids are ``{run}-{row}``), else by a
+        passthrough field named like it; ``(frame, None)`` when neither is there."""
+        declared = self._config.datasets.get(config.dataset)
+        stamp = declared.timestamp if declared else None
+        if len(record.source) == 1:
+            try:
+                version = self._data.show(record.source[0])
+            except NotFoundError:  # a file, not a dataset version
+                version = None
+            if version is not None:
+                theirs = self._config.datasets.get(version.dataset)
+                column = theirs.timestamp if theirs else None
+                if column:
+                    times = self._data.load(version.ref).get_column(column)
+                    rows = frame.get_column("prediction_id").str.extract(r"-(\d+)$").cast(pl.Int64)
+                    found = as_utc(times).gather((rows - 1).to_list())
+                    return frame.with_columns(found.alias(AT)), column
+        if stamp and stamp in config.passthrough and PASSTHROUGH in frame.columns:
+            frame = passthrough_fields(frame, [stamp])
+            column = (
+                f"{PASSTHROUGH}.{stamp}" if f"{PASSTHROUGH}.{stamp}" in frame.columns else stamp
+            )
+            at = as_utc(frame.get_column(column).cast(pl.String))
+            if at.null_count() < frame.height:
+                return frame.with_columns(at.alias(AT)).filter(pl.col(AT).is_not_null()), stamp
+        notes.append(
+            f"the run's rows carry no event time ({', '.join(record.source)} has no timestamp "
+            "column): they are timed by the run's start"
+        )
+        return frame, None
 
     def log(self, name: str, config: ModelConfig, *, by: str, now: datetime) -> Rows:
         """``name``'s prediction log of the last :data:`LOG_DAYS_BACK` days, timed by the
