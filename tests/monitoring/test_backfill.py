@@ -8,13 +8,17 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
-from backfill_support import DRIFTED, MONTHS, make_backfill_project
+from backfill_support import DRIFTED, MONTHS, make_backfill_project, stamped
 from click.testing import CliRunner
+from monitor_support import loans, traffic
 
 from shipyard.cli import cli
 from shipyard.project import Project
+
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 def _run(project: Project, *args: str) -> tuple[int, str]:
@@ -214,7 +218,6 @@ def test_one_batch_run_as_one_window(
     assert report["scope"]["said"] == f"batch run {scored} of loans@2, 1,812 rows, scored by risk@1"
     assert report["rows"] == 1812 and set(report["drifted"]) == {"amount", "age"}
     assert report["versions"] == {"1": 1812}
-    assert report["performance"]["labelled"] == 0  # no feedback yet: none made up
 
 
 def test_a_run_that_did_not_succeed_is_refused_with_why(
@@ -240,3 +243,64 @@ def test_a_run_that_did_not_succeed_is_refused_with_why(
     code, out = _run(project, "monitor", "risk", "--run", failed.run_id, "--data", "loans@2")
     assert code == 2 and "one source of rows, not both" in out
     assert len(project.monitoring.runs("risk", limit=1000)) == before
+
+
+# -- what a server logged: requests by the event time they carried, feedback on a run --
+
+
+@pytest.fixture(scope="module")
+def served(backfilled: tuple[Project, dict[str, Any]], scored: str) -> tuple[Project, str]:
+    """A server answered 150 requests from February 2024 and 150 shifted ones from May
+    (their ``applied_at`` written in New York time), labels came for February's; a batch
+    run scored ``loans@2`` and labels came for 200 of its January answers."""
+    project, _ = backfilled
+    run_id = scored
+    january = project.data.load("loans@2").head(200).get_column("defaulted").to_list()
+    with traffic(project) as t:
+        for month, shift, seed in ((2, 0.0, 21), (5, 0.6, 22)):
+            frame = stamped(loans(150, seed, shift=shift), 2024, month, seed)
+            records = frame.select("amount", "age", "country").to_dicts()
+            for record, at in zip(records, frame.get_column("applied_at"), strict=True):
+                record["applied_at"] = at.astimezone(NEW_YORK).isoformat()
+            answer = t.client.post("/v1/models/risk/predict", json=records)
+            assert answer.status_code == 200, answer.text
+            if month == 2:
+                t.label(answer.json()["prediction_ids"], frame.get_column("defaulted").to_list())
+        t.label([f"{run_id}-{row}" for row in range(1, 201)], january)
+    return project, run_id
+
+
+def test_the_log_is_cut_by_the_event_time_the_requests_carried(
+    served: tuple[Project, str],
+) -> None:
+    project, _ = served
+    code, out = _run(project, "monitor", "risk", "--by", "event_time", "--every", "1mo", "--json")
+    assert code == 0, out
+    found = json.loads(out)
+    assert found["window"]["timed_by"] == "applied_at"
+    periods = {p["period"]: p for p in found["periods"]}
+    # the batch run's rows are in the log too, timed by when they were logged: only served
+    # rows carry an applied_at, so only they are cut here
+    assert list(periods) == ["2024-02", "2024-03", "2024-04", "2024-05"]
+    assert periods["2024-02"]["rows"] == 150 and periods["2024-02"]["verdict"] == "ok"
+    assert periods["2024-03"]["verdict"] == periods["2024-04"]["verdict"] == "no rows"
+    assert periods["2024-05"]["rows"] == 150 and periods["2024-05"]["verdict"] == "drifted"
+    assert periods["2024-02"]["labelled"] == 150 and "roc_auc" in periods["2024-02"]["performance"]
+    assert periods["2024-05"]["labelled"] == 0
+    code, out = _run(project, "monitor", "risk", "--by", "arrival", "--every", "1d", "--json")
+    assert code == 0, out
+    [today] = json.loads(out)["periods"]  # every request, and the batch run, arrived today
+    assert today["rows"] == 300 + 1812
+
+
+def test_feedback_on_a_batch_run_is_joined_to_its_answers(served: tuple[Project, str]) -> None:
+    project, run_id = served
+    code, out = _run(project, "monitor", "risk", "--run", run_id, "--json", "--no-notify")
+    assert code == 0, out
+    performance: dict[str, Any] = json.loads(out)["report"]["performance"]
+    assert performance["labelled"] == 200 and performance["unknown_ids"] == 0
+    assert performance["metrics"]["accuracy"] > 0.7
+    code, out = _run(project, "monitor", "risk", "--run", run_id, "--every", "1mo", "--json")
+    labelled = {p["period"]: p["labelled"] for p in json.loads(out)["periods"]}
+    assert labelled["2024-01"] == 200 and sum(labelled.values()) == 200
+    assert 0.5 < performance["metrics"]["roc_auc"] <= 1.0

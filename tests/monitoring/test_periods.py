@@ -25,12 +25,12 @@ LENGTH = {"mo": 31 * 86400, "w": 7 * 86400, "d": 86400, "h": 3600}
 
 @given(
     INSTANTS,
-    st.lists(st.floats(0, 1), min_size=1, max_size=60),
+    st.lists(st.floats(0, 1), min_size=1, max_size=40),
     EVERY,
     st.sampled_from(ZONES),
     st.booleans(),
 )
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None)
 def test_every_row_lands_in_exactly_one_period(
     base: datetime, spread: list[float], every: str, zone: str, naive: bool
 ) -> None:
