@@ -71,7 +71,7 @@ def history() -> pl.DataFrame:
     )
 
 
-def make_backfill_project(folder: Path) -> Project:
+def make_backfill_project(folder: Path, *, others: bool = True) -> Project:
     """The project: ``loans@1`` (training, December 2023), ``risk@1`` its champion,
     ``loans@2`` the 2024 history, ``other@1`` (no age) and ``flat@1`` (no timestamp)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,6 +83,7 @@ def make_backfill_project(folder: Path) -> Project:
     model = _pipeline().fit(features, train["defaulted"].to_numpy())
     project.models.alias(project.register(model, "risk", dataset=version.ref).ref, "champion")
     project.ingest("loans", history())
-    project.ingest("other", history().select("amount", "country", "applied_at"))
-    project.ingest("flat", history().select("amount", "age", "country"))
+    if others:
+        project.ingest("other", history().select("amount", "country", "applied_at"))
+        project.ingest("flat", history().select("amount", "age", "country"))
     return project

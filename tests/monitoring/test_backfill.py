@@ -304,3 +304,38 @@ def test_feedback_on_a_batch_run_is_joined_to_its_answers(served: tuple[Project,
     labelled = {p["period"]: p["labelled"] for p in json.loads(out)["periods"]}
     assert labelled["2024-01"] == 200 and sum(labelled.values()) == 200
     assert 0.5 < performance["metrics"]["roc_auc"] <= 1.0
+
+
+# -- the cluster's storage: PostgreSQL and S3 -----------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.s3
+def test_a_backfill_and_a_run_on_postgres_and_s3(
+    tmp_path: Path, postgres_url: str, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same back-fill with the metadata in PostgreSQL and the artifacts (the dataset,
+    the log, the reports) on S3: the drifted quarters flagged, each kept as a run there."""
+    monkeypatch.setenv("SHIPYARD_DATABASE_URL", postgres_url)
+    monkeypatch.setenv("SHIPYARD_ARTIFACTS_URL", f"s3://{s3_bucket}/team")
+    project = make_backfill_project(tmp_path / "proj", others=False)
+    try:
+        assert project.metadata.backend == "postgresql"
+        found = project.monitor("risk", data="loans@2", every="3mo")  # quarters: 3 periods
+        assert [(p.period.label, p.verdict) for p in found.periods] == [
+            ("2024-01..2024-03", "ok"),
+            ("2024-04..2024-06", "drifted"),
+            ("2024-07..2024-09", "drifted"),
+        ]
+        assert found.rows == project.data.show("loans@2").rows
+        kept = {r.id: r for r in project.monitoring.runs("risk")}
+        for period in found.periods:
+            if period.run_id is not None:
+                assert kept[period.run_id].window_start == period.period.start
+        assert "2 of 3 periods drifted" in project.artifacts.get(found.html_key or "").decode()
+        assert project.monitoring.alerts.list(model="risk", every=True) == []
+        record = project.score("risk", data="loans@2")
+        run = project.monitor("risk", run=record.run_id, notify=False)  # one window
+        assert run.report.rows == found.rows and set(run.drifted) == {"amount", "age"}
+    finally:
+        project.close()

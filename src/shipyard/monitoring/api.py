@@ -85,6 +85,7 @@ class Monitoring:
         self._artifacts = artifacts
         self._data = data
         self._models = models
+        self._read: dict[str, Profile | Reconstruction] = {}  # immutable artifacts read
         self._batch = BatchRows(config, artifacts, data, models, batch_run)
         self.alerts = Alerts(
             metadata,
@@ -141,8 +142,10 @@ class Monitoring:
     def reference(self, version: ModelVersion) -> Profile | None:
         """``version``'s reference profile, computed now if it was registered without one."""
         key = self.store.profile_key(version.model, version.version)
-        if key is not None:
-            return Profile.from_dict(json.loads(self._artifacts.get(key)))
+        if key is not None:  # content-addressed: a key read once is that profile for good
+            if key not in self._read:
+                self._read[key] = Profile.from_dict(json.loads(self._artifacts.get(key)))
+            return self._read[key]  # type: ignore[return-value]  # keys name what they hold
         return self.profile_version(version)
 
     # -- multivariate drift: the reference's reconstruction ---------------------------
@@ -150,6 +153,7 @@ class Monitoring:
         self, version: ModelVersion, columns: pl.DataFrame
     ) -> Reconstruction | None:
         found = fit(columns, list(version.features))
+        self._read.pop(f"{RECONSTRUCTIONS}/{version.model}/{version.version}/", None)
         if found is not None:
             self._artifacts.put(
                 json.dumps(found.as_dict()).encode(),
@@ -161,9 +165,14 @@ class Monitoring:
     def reconstruction(self, version: ModelVersion) -> Reconstruction | None:
         """``version``'s reconstruction of its training data (kept with its profile), computed
         now for a version profiled before multivariate drift existed."""
-        kept = self._artifacts.list(f"{RECONSTRUCTIONS}/{version.model}/{version.version}/")
+        where = f"{RECONSTRUCTIONS}/{version.model}/{version.version}/"
+        if where in self._read:  # one per version, kept at its registration: read once
+            return self._read[where]  # type: ignore[return-value]  # keys name what they hold
+        kept = self._artifacts.list(where)
         if kept:
-            return Reconstruction.from_dict(json.loads(self._artifacts.get(sorted(kept)[-1])))
+            found = Reconstruction.from_dict(json.loads(self._artifacts.get(sorted(kept)[-1])))
+            self._read[where] = found
+            return found
         if not version.dataset:
             return None
         frame = self._data.load(version.dataset)
