@@ -220,6 +220,21 @@ def test_one_batch_run_as_one_window(
     assert report["versions"] == {"1": 1812}
 
 
+def test_rows_without_the_event_time_are_left_out_and_said(
+    backfilled: tuple[Project, dict[str, Any]], scored: str
+) -> None:
+    """The batch run's rows in the log carry no applied_at (only its id would be a
+    passthrough field): cut by event time, they are counted out, not guessed."""
+    project, _ = backfilled
+    code, out = _run(project, "monitor", "risk", "--by", "event_time", "--every", "1mo", "--json")
+    assert code == 0, out
+    found = json.loads(out)
+    assert "1,812 row(s) without a readable 'applied_at': left out" in found["notes"]
+    code, out = _run(project, "monitor", "risk", "--by", "event_time", "--no-notify")
+    assert code == 0, out
+    assert "window: prediction log of risk" in " ".join(out.split())
+
+
 def test_a_run_that_did_not_succeed_is_refused_with_why(
     backfilled: tuple[Project, dict[str, Any]], tmp_path: Path
 ) -> None:

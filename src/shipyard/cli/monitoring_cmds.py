@@ -360,6 +360,8 @@ def _print(run: MonitorRun, link: str) -> None:
             report.model, report.rows, w["start"][:19], w["end"][:19], report.reference,
         )
     )  # fmt: skip
+    if report.said:  # a dataset version, a batch run: what the window was
+        console.print(markup("  window: {}", report.said), soft_wrap=True)
     if report.outage:
         console.print(markup("  [bold red]{}[/]", report.outage), soft_wrap=True)
     for note in report.notes:

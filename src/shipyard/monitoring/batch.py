@@ -278,7 +278,10 @@ class BatchRows:
         if stamp is not None and frame.height:
             frame = passthrough_fields(frame, [stamp])
             column = f"passthrough.{stamp}" if f"passthrough.{stamp}" in frame.columns else stamp
-            at = as_utc(frame.get_column(column).cast(pl.String))
+            if column in frame.columns:
+                at = as_utc(frame.get_column(column).cast(pl.String))
+            else:  # no row carried passthrough fields
+                at = pl.Series(AT, [None] * frame.height, dtype=pl.Datetime("us", "UTC"))
             unparsed = int(at.is_null().sum())
             if unparsed:
                 notes.append(f"{unparsed:,} row(s) without a readable '{stamp}': left out")
