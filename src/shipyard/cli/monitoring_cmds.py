@@ -288,8 +288,10 @@ def _print_periods(found: Backfill, link: str) -> None:
     )  # fmt: skip
     for note in found.notes:
         console.print(markup("  [yellow]{}[/]", note), soft_wrap=True)
-    table = Table("period", "rows", "drifted features", "top drift", "performance", "verdict",
-                  box=None)  # fmt: skip
+    table = Table(box=None)
+    for column in ("period", "rows", "drifted features", "top drift", "performance", "verdict"):
+        # a period and its row count stay whole however narrow the terminal
+        table.add_column(column, no_wrap=column in ("period", "rows"))
     for p in found.periods:
         shown = ", ".join(f"{k} {v:.3f}" for k, v in list(p.performance.items())[:2]) or "-"
         colour = {"drifted": "red", "ok": "green"}.get(p.verdict, "dim")
