@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from .config import (
     PROJECT_FILE,
@@ -26,7 +26,7 @@ from .config import (
     find_project_file,
     load_config,
 )
-from .errors import ConfigError, StorageError
+from .errors import ConfigError, DataError, StorageError
 from .maintenance.records import MaintenanceError
 from .storage import (
     ArtifactStore,
@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # each stage is imported when first used: a server loads no d
     from .maintenance import Maintenance, RetrainRun
     from .models import Models, ModelVersion
     from .monitoring import DatasetProfile, Monitoring, MonitorRun
+    from .monitoring.backfill import Backfill
     from .reports import Reports
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ class Project:
                 environ=self._environ,
                 root=self.root,
                 holdout=self._holdout,
+                batch_run=lambda run_id: self.batch.run(run_id),
             )
         return self._monitoring
 
@@ -234,6 +236,7 @@ class Project:
             progress=progress,
         )
 
+    @overload
     def monitor(
         self,
         name: str,
@@ -244,8 +247,62 @@ class Project:
         reference: str | None = None,
         notify: bool = True,
         progress: Progress | None = None,
-    ) -> MonitorRun:
-        """Monitor ``name`` over a window of its prediction log (``window=3600`` s or ``rows=N``)."""
+        data: str | None = None,
+        scorer: str | None = None,
+        by: str | None = None,
+        run: str | None = None,
+        every: None = None,
+    ) -> MonitorRun: ...
+
+    @overload
+    def monitor(
+        self,
+        name: str,
+        *,
+        window: None = None,
+        rows: None = None,
+        now: datetime | None = None,
+        reference: str | None = None,
+        notify: bool = True,
+        progress: Progress | None = None,
+        data: str | None = None,
+        scorer: str | None = None,
+        by: str | None = None,
+        run: str | None = None,
+        every: str,
+    ) -> Backfill: ...
+
+    def monitor(
+        self,
+        name: str,
+        *,
+        window: float | None = None,
+        rows: int | None = None,
+        now: datetime | None = None,
+        reference: str | None = None,
+        notify: bool = True,
+        progress: Progress | None = None,
+        data: str | None = None,
+        scorer: str | None = None,
+        by: str | None = None,
+        run: str | None = None,
+        every: str | None = None,
+    ) -> MonitorRun | Backfill:
+        """Monitor ``name`` over a window of its prediction log (``window=3600`` s or ``rows=N``),
+        or over dataset version ``data="loans@4"`` scored by ``scorer`` (``"risk@3"``; default
+        the champion), or over the log's rows by event time (``by="event_time"``).
+
+        ``every="1mo"`` (or ``"7d"``, ``"1d"``) back-fills: the rows are cut into calendar
+        periods (UTC) by event time, each judged and kept as a run; no alert state moves."""
+        if every is not None:
+            if window is not None or rows is not None:
+                raise DataError(
+                    "periods (every=) cut the rows themselves: leave out window= and rows="
+                )
+            return self.monitoring.backfill(
+                name, every, data=data, scorer=scorer, by=by, batch=run, reference=reference, now=now,
+                progress=progress,
+            )  # fmt: skip
         return self.monitoring.run(
             name,
             window=window,
@@ -254,6 +311,10 @@ class Project:
             reference=reference,
             notify=notify,
             progress=progress,
+            data=data,
+            scorer=scorer,
+            by=by,
+            batch=run,
         )
 
     def predictions(

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from .progress import progress
 if TYPE_CHECKING:
     from shipyard.config.schema import ModelConfig
     from shipyard.monitoring import MonitorRun
+    from shipyard.monitoring.backfill import Backfill
     from shipyard.monitoring.report import MonitorReport
 
 
@@ -60,8 +62,30 @@ def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 )
 @click.option(
     "--every",
-    callback=_duration,
-    help="Keep running, once per this interval (e.g. 5m), until Ctrl-C.",
+    help="Without --data/--by: keep monitoring live, once per this interval (5m, 1h) until "
+    "Ctrl-C. With --data or --by: cut the rows into calendar periods (1mo, 7d, 1d; UTC) "
+    "and give one verdict per period (a back-fill).",
+)
+@click.option(
+    "--data",
+    "data",
+    metavar="DATASET@V",
+    help="Judge this dataset version's rows, scored by the version MODEL's champion serves "
+    "(or MODEL@V), instead of the prediction log.",
+)
+@click.option(
+    "--run",
+    "batch_run",
+    metavar="ID",
+    help="Judge the rows batch run ID logged (shipyard score; it must have succeeded): "
+    "drift, prediction drift and performance from the feedback joined to them.",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["event_time", "arrival"]),
+    help="Time rows by when they happened (the dataset's timestamp column; in the log, the "
+    "passthrough field of that name) or when they were logged (arrival, the default for the "
+    "live log).",
 )
 @click.option("--no-notify", is_flag=True, help="Move alert state along but send nothing.")
 @json_option
@@ -72,7 +96,10 @@ def monitor(
     window: float | None,
     rows: int | None,
     reference: str | None,
-    every: float | None,
+    every: str | None,
+    data: str | None,
+    batch_run: str | None,
+    by: str | None,
     no_notify: bool,
     as_json: bool,
 ) -> None:
@@ -81,7 +108,17 @@ def monitor(
 
     Runs once (for cron) unless --every is given. Each run keeps a JSON and an HTML
     report and its figures in the metadata store.
+
+    --data DATASET@V judges a dataset version instead (history to back-fill), --run ID
+    the rows a batch run logged; with --every 1mo the rows are cut into calendar months
+    by their event time, one verdict and one stored run per month. A back-fill moves no
+    alert state and pages nobody; one window (no --every) alerts as a live run does.
     """
+    if data is not None or batch_run is not None or by is not None:
+        source = _Source(data, batch_run, by)
+        _batch(ctx, models, window, rows, reference, every, source, no_notify, as_json)
+        return
+    interval = _interval(ctx, every)
     with open_from(ctx) as project, _unreached_owners_said_here():
         names = list(models) or list(project.config.models)
         for name in names:
@@ -103,10 +140,10 @@ def monitor(
                         )
                     runs.append(run)
                 except ShipyardError as exc:
-                    if every is None:
+                    if interval is None:
                         raise
                     err_console.print(
-                        f"monitoring {name} failed: {exc}; trying again in {every:g} s"
+                        f"monitoring {name} failed: {exc}; trying again in {interval:g} s"
                     )
             if as_json and runs:
                 print_json([run.as_dict() for run in runs] if len(names) > 1 else runs[0].as_dict())
@@ -115,16 +152,161 @@ def monitor(
                     _print(run, project.monitoring.link(run.html_key))
             refused = _unreachable(runs, project.monitoring.alerts.models)
             if refused is not None:
-                if every is None:
+                if interval is None:
                     raise refused
                 err_console.print(markup("[bold red]error:[/] {}", refused.message), soft_wrap=True)
-            if every is None:
+            if interval is None:
                 return
             try:
-                time.sleep(every)
+                time.sleep(interval)
             except KeyboardInterrupt:
                 err_console.print("stopped")
                 return
+
+
+def _interval(ctx: click.Context, every: str | None) -> float | None:
+    """``--every`` of the live loop: a duration; a calendar period there is a usage error."""
+    if every is None:
+        return None
+    from shipyard.monitoring.periods import Every
+
+    try:
+        Every.parse(every)
+        months = every.strip().endswith("mo")
+    except ValueError:
+        months = False
+    if months:
+        raise click.UsageError(
+            f"--every {every} without --data or --by repeats live monitoring, and a month is "
+            "no fixed interval; to cut history into calendar months add --by event_time "
+            "(or --data DATASET@V); to repeat live monitoring give a duration like 5m or 1h",
+            ctx,
+        )
+    param = next(p for p in ctx.command.params if p.name == "every")
+    return _duration(ctx, param, every)
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Which rows ``monitor`` judges when they are not the live log's newest window."""
+
+    data: str | None
+    run: str | None
+    by: str | None
+
+
+def _batch(
+    ctx: click.Context,
+    models: tuple[str, ...],
+    window: float | None,
+    rows: int | None,
+    reference: str | None,
+    every: str | None,
+    source: _Source,
+    no_notify: bool,
+    as_json: bool,
+) -> None:
+    """``--data``/``--run``/``--by``: one window of a dataset version, of a batch run or of
+    the log by event time, or (``--every``) a back-fill, one verdict per calendar period."""
+    from shipyard.monitoring.periods import Every
+
+    if source.data is not None and source.run is not None:
+        raise click.UsageError("--data or --run: one source of rows, not both", ctx)
+    if len(models) != 1:
+        raise click.UsageError(
+            "--data, --run and --by judge one model: name it (shipyard monitor MODEL)", ctx
+        )
+    if rows is not None:
+        raise click.UsageError(
+            "--rows picks the live log's newest rows: leave it out with --data, --run or --by",
+            ctx,
+        )
+    if reference == "previous":
+        raise click.UsageError(
+            "--reference previous compares a live window with the one before; a dataset "
+            "version, a batch run and periods are compared with the training data: leave out "
+            "--reference",
+            ctx,
+        )
+    if every is not None:
+        if window is not None:
+            raise click.UsageError(
+                "--window with --every periods: the periods cut the rows themselves; "
+                "leave out --window (or --every, to judge one window)",
+                ctx,
+            )
+        try:
+            Every.parse(every)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), ctx, param_hint="'--every'") from None
+    if (source.data is not None or source.run is not None) and window is not None:
+        raise click.UsageError(
+            "--window picks the live log's rows: leave it out with --data or --run", ctx
+        )
+    if source.run is not None and "@" in models[0]:
+        raise click.UsageError(
+            f"--run {source.run} judges the answers the run logged: name the model without a "
+            "version (the run says which version scored)",
+            ctx,
+        )
+    name, _, version = models[0].partition("@")
+    with open_from(ctx) as project, _unreached_owners_said_here():
+        project.models.config(name)  # an unknown model fails before any work
+        scorer = f"{name}@{version}" if version else None
+        with progress(f"monitoring {name}", steps=4, quiet=as_json) as step:
+            if every is not None:
+                found = project.monitor(
+                    name, data=source.data, scorer=scorer, by=source.by, run=source.run,
+                    every=every, progress=step,
+                )  # fmt: skip
+            else:
+                run = project.monitor(
+                    name, data=source.data, scorer=scorer, by=source.by, run=source.run,
+                    window=window, notify=not no_notify, progress=step,
+                )  # fmt: skip
+        if every is not None:
+            if as_json:
+                print_json(found.as_dict())
+            else:
+                _print_periods(found, project.monitoring.link(found.html_key or ""))
+            return
+        if as_json:
+            print_json(run.as_dict())
+        else:
+            _print(run, project.monitoring.link(run.html_key))
+        refused = _unreachable([run], project.monitoring.alerts.models)
+        if refused is not None:
+            raise refused
+
+
+def _print_periods(found: Backfill, link: str) -> None:
+    """One line per period: rows, drifted features, the top drift, performance, verdict."""
+    console.print(
+        markup("[bold]{}[/] by {}: {}; reference {}", found.model, found.every, found.said,
+               found.reference),
+        soft_wrap=True,
+    )  # fmt: skip
+    for note in found.notes:
+        console.print(markup("  [yellow]{}[/]", note), soft_wrap=True)
+    table = Table(box=None)
+    for column in ("period", "rows", "drifted features", "top drift", "performance", "verdict"):
+        # a period and its row count stay whole however narrow the terminal
+        table.add_column(column, no_wrap=column in ("period", "rows"))
+    for p in found.periods:
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in list(p.performance.items())[:2]) or "-"
+        colour = {"drifted": "red", "ok": "green"}.get(p.verdict, "dim")
+        verdict = p.verdict + (f" ({p.note})" if p.note and p.verdict != "no rows" else "")
+        if p.would_fire:
+            verdict += f"; would fire {', '.join(p.would_fire)}"
+        table.add_row(
+            p.period.label, f"{p.rows:,}", ", ".join(p.drifted) or "-", p.top or "-", shown,
+            markup(f"[{colour}]{{}}[/]", verdict),
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        markup("  [dim]a back-fill moves no alert state and notifies nobody[/]"), soft_wrap=True
+    )
+    console.print(f"  report: {link}", soft_wrap=True)
 
 
 @contextmanager
@@ -180,6 +362,8 @@ def _print(run: MonitorRun, link: str) -> None:
             report.model, report.rows, w["start"][:19], w["end"][:19], report.reference,
         )
     )  # fmt: skip
+    if report.said:  # a dataset version, a batch run: what the window was
+        console.print(markup("  window: {}", report.said), soft_wrap=True)
     if report.outage:
         console.print(markup("  [bold red]{}[/]", report.outage), soft_wrap=True)
     for note in report.notes:

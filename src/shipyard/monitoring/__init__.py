@@ -13,6 +13,7 @@ from shipyard.lazy import exports
 if TYPE_CHECKING:
     from .alerting import Alert, Alerts
     from .api import Monitoring
+    from .backfill import Backfill, PeriodRun
     from .data_profile import ColumnSummary, DatasetProfile
     from .drift import DriftResult, FeatureDrift
     from .notifiers import NOT_CONFIGURED, undeliverable
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 
 _NAMES = {
     "Alert": ".alerting",
+    "Backfill": ".backfill",
+    "PeriodRun": ".backfill",
     "Alerts": ".alerting",
     "build_profile": ".profile",
     "ColumnSummary": ".data_profile",
@@ -43,6 +46,7 @@ __all__ = [
     "NOT_CONFIGURED",
     "Alert",
     "Alerts",
+    "Backfill",
     "ColumnSummary",
     "DatasetProfile",
     "DriftResult",
@@ -50,6 +54,7 @@ __all__ = [
     "MonitorReport",
     "MonitorRun",
     "Monitoring",
+    "PeriodRun",
     "Profile",
     "build_profile",
     "exported_figures",

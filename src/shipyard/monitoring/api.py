@@ -30,13 +30,16 @@ from shipyard.predlog import FEEDBACK, PREDICTIONS, REJECTIONS
 from shipyard.storage import ArtifactStore, MetadataStore
 
 from .alerting import OWNER, Alerts
+from .backfill import Backfill, backfill, batch_reference, once
+from .batch import EVENT_TIME, BatchRows, BatchRun
 from .cbpe import Calibration, Estimation, calibrate, estimate
 from .data_profile import DatasetProfile, profile_frame
 from .drift import DriftResult, compare
-from .html import render
+from .html import render, render_periods
 from .multivariate import Reconstruction, fit, judge
 from .notifiers import Delivery
 from .performance import Performance, performance
+from .periods import Every
 from .profile import Profile, build_profile
 from .quality import data_quality
 from .records import MonitorRun, RunSummary, StoredFigure
@@ -48,7 +51,7 @@ from .window import Window, read_log
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MonitorRun", "Monitoring", "RunSummary", "StoredFigure"]
+__all__ = ["Backfill", "MonitorRun", "Monitoring", "RunSummary", "StoredFigure"]
 
 SCORE, PREDICTION = "score", "prediction"
 LABEL_LOOKBACK_S = 30 * 86400.0  # labels are joined to predictions up to 30 days older
@@ -74,6 +77,7 @@ class Monitoring:
         environ: Mapping[str, str] | None = None,
         root: Path | None = None,
         holdout: Holdout | None = None,
+        batch_run: BatchRun | None = None,
     ) -> None:
         self._config = config
         self._holdout = holdout
@@ -81,6 +85,8 @@ class Monitoring:
         self._artifacts = artifacts
         self._data = data
         self._models = models
+        self._read: dict[str, Profile | Reconstruction] = {}  # immutable artifacts read
+        self._batch = BatchRows(config, artifacts, data, models, batch_run)
         self.alerts = Alerts(
             metadata,
             config.alerting,
@@ -136,8 +142,10 @@ class Monitoring:
     def reference(self, version: ModelVersion) -> Profile | None:
         """``version``'s reference profile, computed now if it was registered without one."""
         key = self.store.profile_key(version.model, version.version)
-        if key is not None:
-            return Profile.from_dict(json.loads(self._artifacts.get(key)))
+        if key is not None:  # content-addressed: a key read once is that profile for good
+            if key not in self._read:
+                self._read[key] = Profile.from_dict(json.loads(self._artifacts.get(key)))
+            return self._read[key]  # type: ignore[return-value]  # keys name what they hold
         return self.profile_version(version)
 
     # -- multivariate drift: the reference's reconstruction ---------------------------
@@ -145,6 +153,7 @@ class Monitoring:
         self, version: ModelVersion, columns: pl.DataFrame
     ) -> Reconstruction | None:
         found = fit(columns, list(version.features))
+        self._read.pop(f"{RECONSTRUCTIONS}/{version.model}/{version.version}/", None)
         if found is not None:
             self._artifacts.put(
                 json.dumps(found.as_dict()).encode(),
@@ -156,9 +165,14 @@ class Monitoring:
     def reconstruction(self, version: ModelVersion) -> Reconstruction | None:
         """``version``'s reconstruction of its training data (kept with its profile), computed
         now for a version profiled before multivariate drift existed."""
-        kept = self._artifacts.list(f"{RECONSTRUCTIONS}/{version.model}/{version.version}/")
+        where = f"{RECONSTRUCTIONS}/{version.model}/{version.version}/"
+        if where in self._read:  # one per version, kept at its registration: read once
+            return self._read[where]  # type: ignore[return-value]  # keys name what they hold
+        kept = self._artifacts.list(where)
         if kept:
-            return Reconstruction.from_dict(json.loads(self._artifacts.get(sorted(kept)[-1])))
+            found = Reconstruction.from_dict(json.loads(self._artifacts.get(sorted(kept)[-1])))
+            self._read[where] = found
+            return found
         if not version.dataset:
             return None
         frame = self._data.load(version.dataset)
@@ -244,32 +258,103 @@ class Monitoring:
         reference: str | None = None,
         notify: bool = True,
         progress: Progress | None = None,
+        data: str | None = None,
+        scorer: str | None = None,
+        by: str | None = None,
+        batch: str | None = None,
     ) -> MonitorRun:
         """Monitor ``name`` over the last ``window`` seconds (or its newest ``rows``);
-        ``progress`` is called with each step's name."""
+        ``progress`` is called with each step's name.
+
+        ``data="loans@4"`` judges that dataset version's rows instead, scored by ``scorer``
+        (``NAME@V``, ``NAME@alias``; default the champion); ``by="event_time"`` picks the
+        log's rows whose event time falls in the window. Either moves alert state as a
+        live run does (:mod:`.backfill` cuts rows into periods without moving it)."""
         step = progress or _silent
         config = self._models.config(name)
         now = now or datetime.now(UTC)
         if rows is not None and rows < 1:
             raise DataError(f"--rows must be 1 or more, got {rows}")
-        span = (
-            Window.newest(rows, now=now)
-            if rows
-            else Window.last(window or config.monitoring.window, now=now)
-        )
         chosen = reference or config.monitoring.reference
-        step(f"reading {name}'s prediction log and judging it against {chosen}")
-        report = self.report(name, config, span, chosen)
-        step("writing the report")
-        run_id, report_key, html_key = self._keep(report)
         others: dict[float, MonitorReport] = {}
-        step("judging the alert rules")
-        conditions = self._judge(name, config, report, chosen, now, others, own=window or rows)
+        if data is not None or by is not None or batch is not None:
+            chosen = batch_reference(reference)
+            step(
+                f"reading {data or name + chr(39) + 's prediction log'}, judging it against {chosen}"
+            )
+            found = self._batch.read(
+                name, config, data=data, scorer=scorer, by=by, now=now, run=batch
+            )
+            log = data is None and batch is None  # the live log by event time: a window of it
+            since = now - timedelta(seconds=window or config.monitoring.window) if log else None
+            report = once(self, name, config, found, chosen, since=since)
+            step("writing the report")
+            run_id, report_key, html_key = self.keep(report)
+            step("judging the alert rules")
+            conditions = [evaluate(rule, report) for rule in config.alerts]
+        else:
+            span = (
+                Window.newest(rows, now=now)
+                if rows
+                else Window.last(window or config.monitoring.window, now=now)
+            )
+            step(f"reading {name}'s prediction log and judging it against {chosen}")
+            report = self.report(name, config, span, chosen)
+            step("writing the report")
+            run_id, report_key, html_key = self.keep(report)
+            step("judging the alert rules")
+            conditions = self._judge(name, config, report, chosen, now, others, own=window or rows)
         changed = self.alerts.advance(name, conditions, now, report=html_key)
         if notify:
             step("notifying owners")
         deliveries = self.alerts.deliver(self._config.models, now) if notify else []
         return MonitorRun(run_id, report, report_key, html_key, changed, deliveries, others)
+
+    def backfill(
+        self,
+        name: str,
+        every: str,
+        *,
+        data: str | None = None,
+        scorer: str | None = None,
+        by: str | None = None,
+        batch: str | None = None,
+        reference: str | None = None,
+        now: datetime | None = None,
+        progress: Progress | None = None,
+    ) -> Backfill:
+        """``name``'s rows (dataset version ``data`` scored by ``scorer``, batch run ``batch``,
+        else its log) cut
+        into calendar periods ``every`` (``1mo``, ``7d``, ``1d``) by event time (``by``),
+        one stored run and verdict per period; moves no alert state, notifies nobody."""
+        step = progress or _silent
+        config = self._models.config(name)
+        try:
+            period = Every.parse(every)
+        except ValueError as exc:
+            raise DataError(str(exc)) from None
+        chosen = batch_reference(reference)
+        step(f"reading {_source(name, data, batch)}")
+        found = self._batch.read(
+            name,
+            config,
+            data=data,
+            scorer=scorer,
+            by=by or EVENT_TIME,
+            now=now or datetime.now(UTC),
+            run=batch,
+        )
+        step(f"judging each {period} against {chosen} and writing the reports")
+        return backfill(self, name, config, found, period, chosen)
+
+    def keep_backfill(self, result: Backfill) -> Backfill:
+        """Store the page that draws ``result``'s periods over time; ``result`` with its key."""
+        page = self._artifacts.put(
+            render_periods(result).encode(),
+            prefix=f"reports/monitoring/{result.model}",
+            suffix=".html",
+        )
+        return dataclasses.replace(result, html_key=page.key)
 
     def _judge(
         self,
@@ -303,7 +388,6 @@ class Monitoring:
         self, name: str, config: ModelConfig, window: Window, reference: str
     ) -> MonitorReport:
         """Read the window and judge it (no storing, no alerts)."""
-        features = list(config.features)
         current = read_log(self._artifacts, PREDICTIONS, name, window)
         if window.rows is not None and current.height:  # labels, refusals: from the oldest row on
             start = current.get_column("time").min()
@@ -318,7 +402,39 @@ class Monitoring:
         notes: list[str] = []
         if current.height == 0 and refused.height == 0:
             notes.append(f"no predictions of {name} in the window; nothing to compare")
-        else:
+        labels = read_log(self._artifacts, FEEDBACK, name, window)
+        joined = current
+        if labels.height:
+            earlier = Window(window.start - timedelta(seconds=LABEL_LOOKBACK_S), window.end)
+            joined = read_log(
+                self._artifacts, PREDICTIONS, name, earlier,
+                columns=["prediction_id", "prediction", "probabilities", "time"],
+            )  # fmt: skip
+        return self.judge_rows(
+            name, config, window, reference, current, refused=refused, labels=labels,
+            joined=joined, notes=notes,
+        )  # fmt: skip
+
+    def judge_rows(
+        self,
+        name: str,
+        config: ModelConfig,
+        window: Window,
+        reference: str,
+        current: pl.DataFrame,
+        *,
+        refused: pl.DataFrame,
+        labels: pl.DataFrame,
+        joined: pl.DataFrame,
+        notes: list[str],
+        served: pl.DataFrame | None = None,
+        scope: dict[str, Any] | None = None,
+    ) -> MonitorReport:
+        """Judge rows already read (a window of the log, a dataset version scored, a batch
+        run): drift against ``reference``, quality, performance from ``labels`` joined to
+        ``joined``'s predictions, and the service figures of ``served`` (default: ``current``)."""
+        features = list(config.features)
+        if current.height:
             current = current.with_columns(_score(current, config.task))
         versions = _versions(current)
         profile, source, rebuild = self._reference_for(
@@ -333,14 +449,6 @@ class Monitoring:
             )
         else:
             drift = predicted = DriftResult([])
-        labels = read_log(self._artifacts, FEEDBACK, name, window)
-        joined = current
-        if labels.height:
-            earlier = Window(window.start - timedelta(seconds=LABEL_LOOKBACK_S), window.end)
-            joined = read_log(
-                self._artifacts, PREDICTIONS, name, earlier,
-                columns=["prediction_id", "prediction", "probabilities", "time"],
-            )  # fmt: skip
         version = self._served(name, versions)
         realized = performance(
             joined,
@@ -360,8 +468,11 @@ class Monitoring:
             prediction_drift=predicted.features,
             quality=data_quality(current, features, profile, drift, refused),
             performance=realized,
-            service=service(current, refused, config.latency_budget_ms),
+            service=service(
+                current if served is None else served, refused, config.latency_budget_ms
+            ),
             notes=notes,
+            scope=scope,
             multivariate=judge(rebuild, current, min_rows=settings.min_rows)
             if profile is not None and current.height
             else None,
@@ -419,7 +530,8 @@ class Monitoring:
                 continue
         return None
 
-    def _keep(self, report: MonitorReport) -> tuple[int, str, str]:
+    def keep(self, report: MonitorReport) -> tuple[int, str, str]:
+        """Store ``report`` (JSON and HTML) and record it as a run: its id and both keys."""
         prefix = f"reports/monitoring/{report.model}"
         document = json.dumps(report.as_dict(), default=str, indent=1).encode()
         stored = self._artifacts.put(document, prefix=prefix, suffix=".json")
@@ -489,6 +601,12 @@ class Monitoring:
     def link(self, key: str) -> str:
         """Where to open a stored report."""
         return self._artifacts.link(key)
+
+
+def _source(name: str, data: str | None, batch: str | None) -> str:
+    if data is not None:
+        return f"dataset {data}"
+    return f"batch run {batch}" if batch is not None else f"{name}'s prediction log"
 
 
 def _main(name: str, versions: dict[str, int]) -> str:

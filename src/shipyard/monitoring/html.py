@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from .backfill import Backfill
 from .drift import FeatureDrift
 from .drift_plots import describe, distribution, effect, over_time, ranked
 from .records import StoredFigure
@@ -92,6 +93,73 @@ def render(report: MonitorReport, history: list[StoredFigure] | None = None) -> 
     return "\n".join(parts)
 
 
+def render_periods(result: Backfill) -> str:
+    """A back-fill on one page: a verdict per period, then each feature's drift over the
+    periods (the charts of the newest report's drift, from every period's figures)."""
+    judged = [p for p in result.periods if p.report is not None]
+    drifted = [p for p in judged if p.verdict == "drifted"]
+    headline = (
+        f"<span class='bad'>{len(drifted)} of {len(result.periods)} periods drifted</span>"
+        if drifted
+        else f"<span class='ok'>no period drifted ({len(result.periods)} periods)</span>"
+    )
+    rows = [
+        [
+            _e(p.period.label), f"{p.rows:,}", _e(", ".join(p.drifted) or "-"), _e(p.top or "-"),
+            _e(", ".join(f"{k} {v:.4g}" for k, v in p.performance.items()) or "-"),
+            f"<span class='bad'>{_e(p.verdict)}</span>" if p.verdict == "drifted"
+            else f"<span class='{'ok' if p.verdict == 'ok' else 'muted'}'>{_e(p.verdict)}</span>",
+            _e(", ".join(p.would_fire) or "-"), _e(p.note),
+        ]
+        for p in result.periods
+    ]  # fmt: skip
+    # the charts follow the newest period with drift verdicts; the others are its history
+    verdicts = [p for p in judged if any(f.drifted is not None for f in p.report.drift)]  # type: ignore[union-attr]  # judged: each has a report
+    newest = verdicts[-1] if verdicts else None
+    history = [
+        StoredFigure(p.period.end, f.kind, f.name, f.statistic, f.value, f.threshold, f.flagged)
+        for p in judged
+        if p is not newest
+        for f in p.report.figures()  # type: ignore[union-attr]  # judged: each has a report
+        if f.kind == "drift"
+    ]
+    charts = over_time(newest.report, history) if newest and newest.report else []
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>back-fill of {_e(result.model)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{_e(result.model)} by {_e(result.every)} — {headline}</h1>",
+        f"<div class='muted'>window: {_e(result.said)}; reference: {_e(result.reference)}; "
+        "alert state is not moved by a back-fill</div>",
+        *[f"<p class='muted'>{_e(note)}</p>" for note in result.notes],
+        "<h2>Per period</h2>",
+        _table(
+            [
+                "period",
+                "rows",
+                "drifted features",
+                "top drift",
+                "performance",
+                "verdict",
+                "rules it would fire",
+                "note",
+            ],
+            rows,
+            raw=True,
+        ),
+        "<h2>Drift over time</h2>",
+    ]
+    if charts:
+        parts += [
+            "<p class='muted'>each feature's deciding statistic per period, plotted at the "
+            "period's end; the dashed red line is its threshold</p>",
+            "<div class='plots'>", *charts, "</div>",
+        ]  # fmt: skip
+    else:
+        parts.append("<p class='muted'>drawn when two or more periods have verdicts</p>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
 def _headline(report: MonitorReport) -> str:
     """The few features that moved most, by effect size, and how many more."""
     top = ranked(report.drift)
@@ -117,6 +185,8 @@ def _provenance(report: MonitorReport) -> str:
         f"version {v} answered {n:,}"
         for v, n in sorted(report.versions.items(), key=lambda kv: -kv[1])
     )
+    if report.said:  # a dataset version, a batch run, a period: what the window was, first
+        return f"window: {report.said}; reference: {report.reference}"
     return (
         f"{report.rows:,} predictions from {_time(window.get('start'))} to "
         f"{_time(window.get('end'))} UTC; {versions or 'no version answered'}; "

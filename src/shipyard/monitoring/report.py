@@ -46,6 +46,14 @@ class MonitorReport:
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     estimated: Estimation | None = None  # monitoring.estimate: cbpe — metrics before labels
     multivariate: MultivariateDrift | None = None  # every feature together (PCA reconstruction)
+    # what the window was when it is not the live log by arrival time: a dataset version,
+    # a batch run, a period cut by event time (:mod:`.backfill`); ``said`` is it in words
+    scope: dict[str, Any] | None = None
+
+    @property
+    def said(self) -> str | None:
+        """``dataset loans@4, 12,000 rows; period 2024-03 by applied_at``, or ``None`` (live log)."""
+        return None if self.scope is None else str(self.scope.get("said"))
 
     @property
     def drifted(self) -> list[str]:
@@ -91,6 +99,7 @@ class MonitorReport:
             "degraded_by_cause": self.service.degraded_by_cause,
             "error_rate": self.service.error_rate,
             "shed_rate": self.service.shed_rate,
+            **({"scope": self.scope} if self.scope else {}),
         }
 
     def figures(self) -> list[Figure]:
