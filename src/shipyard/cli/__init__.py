@@ -15,6 +15,7 @@ from . import (  # noqa: F401 - registers the commands
     profile_cmds,
     reports_cmds,
     serving_cmds,
+    ui_cmds,
 )
 from .app import cli, main
 

@@ -682,6 +682,7 @@ class ServerConfig(_Section):
     log_max_rows: Annotated[int, Field(ge=1)] = 10_000
     drain_s: Annotated[float, Field(ge=0)] = 5.0
     require_token: bool = False
+    dashboard: bool = True  # /ui: the web dashboard's pages (reads follow require_token)
     access_log: bool = True
     monitor_every: Duration | None = None
     public: bool = False

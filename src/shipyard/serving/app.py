@@ -125,6 +125,7 @@ class ServingApp:
         self._version_headers: dict[int | None, list[tuple[bytes, bytes]]] = {}
         self.shutting_down = False
         self.last_request = time.monotonic()
+        self.dashboard: Any = None  # the web dashboard's app, made on the first /ui request
 
     def _deployment(self, name: str, target: str, key: str) -> Deployment:
         config = self.project.models.config(name)
@@ -174,6 +175,8 @@ class ServingApp:
                 self.shutting_down = True
                 await self.lag.stop()
                 await self.background.stop()
+                if self.dashboard is not None:
+                    self.dashboard.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 

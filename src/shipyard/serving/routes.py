@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import admin, handlers
+from . import admin, handlers, ui
 from .openapi import answer, error, json_content, schema_ref, simple
 from .protocols import ALIVE, PROTOCOLS, NotFound
 from .routing import Route, Router
@@ -152,6 +152,7 @@ SERVER_ROUTES = (
         match="head",
         openapi=_READY,
     ),
+    Route("/ui", ui.dashboard, ("GET", "POST"), match="head"),  # the web dashboard's pages
     Route("/metrics", handlers.metrics, ("GET",), openapi=_METRICS),
     Route("/openapi.json", handlers.openapi, ("GET",), openapi=simple("this document", _DOCUMENT)),
     Route("/version", handlers.version, ("GET",), openapi=simple("the shipyard version", _VERSION)),

@@ -1,0 +1,23 @@
+"""Every path the dashboard answers, in one table (relative to its prefix, ``/ui``).
+
+A page is a function of a :class:`~.http.Request` (see :mod:`.http`); GET routes answer
+HEAD too. Add a page by adding a line here; POST routes are actions (they change state:
+a GET never does).
+"""
+
+from __future__ import annotations
+
+from .http import Route, Router
+from .model_page import model_page
+from .overview import overview
+from .reports_page import report_page
+from .static import static_file
+
+ROUTES: tuple[Route, ...] = (
+    Route("/", overview, name="overview"),
+    Route("/models/{name}", model_page, name="model"),
+    Route("/reports/{id}", report_page, name="report"),
+    Route("/static/{file}", static_file, name="static"),
+)
+
+ROUTER = Router(ROUTES)
