@@ -134,7 +134,7 @@ def _version(form: Form, field: str, *, required: bool) -> int | None:
 def _model_page(base: str, name: str) -> str:
     from urllib.parse import quote
 
-    return f"{base}/models/{quote(name, safe='')}"
+    return f"{base}/models/{quote(name, safe='')}/actions"
 
 
 def promote(project: Project, params: Mapping[str, str], form: Form, base: str) -> Done:

@@ -112,6 +112,26 @@ class CsrfGuard:
                 hint="reload the page and submit the form again",
             )
 
+    def sign(self, text: str) -> str:
+        """An HMAC-SHA256 signature of ``text`` with this guard's key (for the flash cookie)."""
+        digest = hmac.new(self._key, b"flash:" + text.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def verify(self, text: str, signature: str) -> bool:
+        return hmac.compare_digest(self.sign(text).encode(), signature.encode())
+
     def _sign(self, nonce: str, issued: str) -> str:
         digest = hmac.new(self._key, f"{nonce}.{issued}".encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+_process_key = secrets.token_bytes(32)  # the key when no admin token is set: this process only
+
+
+def current(environ: Mapping[str, str] | None = None) -> CsrfGuard:
+    """The guard of this process: keyed by ``SHIPYARD_ADMIN_TOKEN`` when set, else by a key
+    made once per process (so the forms of one page stay valid while it runs)."""
+    env = os.environ if environ is None else environ
+    if env.get("SHIPYARD_ADMIN_TOKEN"):
+        return CsrfGuard.from_environment(env)
+    return CsrfGuard(_process_key)

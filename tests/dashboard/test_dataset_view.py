@@ -12,7 +12,7 @@ from act_support import PROJECT, TRAIN_CODE
 
 import shipyard
 from shipyard.config.example_data import write_loans_batch
-from shipyard.dashboard.datasets import dataset_page
+from shipyard.dashboard.dataset_view import dataset_view
 from shipyard.dashboard.refusals import Refused
 from shipyard.project import Project
 
@@ -32,7 +32,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
 
 
 def test_every_version_with_its_counts_newest_first(project: Project) -> None:
-    page = dataset_page(project, "loans")
+    page = dataset_view(project, "loans")
     log = project.data.log("loans")
     assert [v.version for v in page.versions] == [2, 1]
     for row, version in zip(page.versions, log, strict=True):
@@ -51,7 +51,7 @@ def test_quarantined_rows_come_a_page_at_a_time_with_their_reasons(project: Proj
     seen: list[list[str]] = []
     page_number, pages = 1, None
     while pages is None or page_number <= pages:
-        page = dataset_page(project, "loans", version="1", page=str(page_number), per_page=15)
+        page = dataset_view(project, "loans", version="1", page=str(page_number), per_page=15)
         quarantine = page.quarantine
         assert quarantine is not None and quarantine.total == everything.height
         assert len(quarantine.rows) <= 15 and quarantine.page == page_number
@@ -61,7 +61,7 @@ def test_quarantined_rows_come_a_page_at_a_time_with_their_reasons(project: Proj
         page_number += 1
     assert seen == [list(r) for r in everything["_reasons"].to_list()]  # all, in order, once
     assert all(reasons for reasons in seen)
-    first = dataset_page(project, "loans", version="1", per_page=15).quarantine
+    first = dataset_view(project, "loans", version="1", per_page=15).quarantine
     assert first is not None and first.columns[:2] == ["loan_id", "amount"]
     row = first.rows[0]
     assert row.source.endswith("b1.csv") and row.line == everything["_row"][0]
@@ -69,7 +69,7 @@ def test_quarantined_rows_come_a_page_at_a_time_with_their_reasons(project: Proj
 
 
 def test_the_diff_of_two_versions(project: Project) -> None:
-    page = dataset_page(project, "loans", diff="1..2")
+    page = dataset_view(project, "loans", diff="1..2")
     assert page.diff is not None
     expected = project.data.diff("loans@1", "loans@2")
     assert page.diff.as_dict() == expected.as_dict()
@@ -84,7 +84,7 @@ def test_a_missing_report_is_said_and_the_rest_renders(project: Project, tmp_pat
     kept = stored.read_bytes()
     stored.unlink()
     try:
-        page = dataset_page(project, "loans", version="1")
+        page = dataset_view(project, "loans", version="1")
     finally:
         stored.write_bytes(kept)
     assert page.report is None
@@ -109,7 +109,7 @@ def test_a_bad_parameter_is_refused_in_words(project: Project, case: str) -> Non
     given, status, words = BAD[case]
     name = str(given.pop("name", "loans")) if "name" in given else "loans"
     with pytest.raises(Refused) as refused:
-        dataset_page(project, name, **{k: str(v) for k, v in given.items() if k != "name"})
+        dataset_view(project, name, **{k: str(v) for k, v in given.items() if k != "name"})
     assert refused.value.status == status
     assert words in str(refused.value)
 
@@ -121,7 +121,7 @@ def test_a_declared_dataset_without_versions_is_an_empty_page(project: Project) 
     )
     empty = shipyard.project.Project(project.root, config)
     try:
-        page = dataset_page(empty, "fresh")
+        page = dataset_view(empty, "fresh")
     finally:
         empty.close()
     assert page.empty and page.declared and page.quarantine is None

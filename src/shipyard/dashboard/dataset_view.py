@@ -81,7 +81,7 @@ class QuarantinePage:
 
 
 @dataclass(frozen=True)
-class DatasetPage:
+class DatasetView:
     """Everything the dataset page shows."""
 
     name: str
@@ -99,7 +99,7 @@ class DatasetPage:
         return not self.versions
 
 
-def dataset_page(
+def dataset_view(
     project: Project,
     name: str,
     *,
@@ -107,7 +107,7 @@ def dataset_page(
     page: str | None = None,
     diff: str | None = None,
     per_page: int = PER_PAGE,
-) -> DatasetPage:
+) -> DatasetView:
     """The page of dataset ``name`` (``?version=``, ``?page=``, ``?diff=A..B`` as given)."""
     try:
         log = project.data.log(name)  # newest first; an unknown dataset is a NotFoundError
@@ -122,13 +122,13 @@ def dataset_page(
                 f"dataset '{name}' has no versions yet",
                 hint=f"ingest a batch first: shipyard data ingest {name} FILE",
             )
-        return DatasetPage(name, declared, [], 0, None, None, None, None)
+        return DatasetView(name, declared, [], 0, None, None, None, None)
     chosen = _chosen(log, name, version)
     problems: list[str] = []
     report = _report(project, chosen, problems)
     quarantine = _quarantine(project, chosen, _page(page), per_page, problems)
     compared = _diff(project, name, diff) if diff else None
-    return DatasetPage(
+    return DatasetView(
         name,
         declared,
         rows,
