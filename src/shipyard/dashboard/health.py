@@ -118,7 +118,10 @@ def project_health(project: Project, *, now: datetime | None = None) -> Health:
         live = live_figures(project, summary.name, now=now)
         alerts = by_model.get(summary.name, [])
         run = last_runs.get(summary.name)
-        status, reasons = judge(summary.name, summary.aliases, alerts, run, live, budget)
+        min_rows = declared.monitoring.drift.min_rows if declared else 1
+        status, reasons = judge(
+            summary.name, summary.aliases, alerts, run, live, budget, min_rows=min_rows
+        )
         models.append(
             ModelHealth(
                 name=summary.name,
@@ -173,8 +176,10 @@ def judge(
     run: RunSummary | None,
     live: Live,
     budget_ms: float | None,
+    *,
+    min_rows: int = 1,
 ) -> tuple[str, list[Reason]]:
-    """The badge and its reasons, worst first."""
+    """The badge and its reasons, worst first (``min_rows``: what drift needs to judge)."""
     reasons: list[Reason] = []
     for alert in alerts:
         if alert.state != "firing":
@@ -186,7 +191,7 @@ def judge(
         )
     summary: dict[str, Any] = run.summary if run is not None else {}
     drifted = [str(f) for f in summary.get("drifted") or []]
-    drifted += [f"prediction {f}" for f in summary.get("prediction_drifted") or []]
+    drifted += [f"the model's {f}" for f in summary.get("prediction_drifted") or []]
     if drifted:
         shown = ", ".join(drifted[:4]) + (
             f" and {len(drifted) - 4} more" if len(drifted) > 4 else ""
@@ -226,6 +231,14 @@ def judge(
             Reason(
                 UNKNOWN,
                 f"never served or monitored: `shipyard serve {name}`, then `shipyard monitor {name}`",
+            )
+        ]
+    if run is not None and run.rows < min_rows and not live.requests:
+        return UNKNOWN, [
+            Reason(
+                UNKNOWN,
+                f"the last monitoring run saw {run.rows} predictions; drift needs {min_rows}: "
+                f"monitor a longer window, `shipyard monitor {name} --window 24h`",
             )
         ]
     judged = "the last monitoring run" if run is not None else "the last 15 minutes of traffic"
