@@ -49,7 +49,14 @@ FACADES: dict[str, frozenset[str]] = {
 }
 # subpackages that are not stages: an entry point and shared plumbing, free to be imported
 NOT_STAGES = frozenset(
-    {"shipyard.cli", "shipyard.dashboard", "shipyard.config", "shipyard.storage", "shipyard.predlog", "shipyard.charts"}
+    {
+        "shipyard.cli",
+        "shipyard.dashboard",
+        "shipyard.config",
+        "shipyard.storage",
+        "shipyard.predlog",
+        "shipyard.charts",
+    }
 )
 # reaches into another stage that exist today (issue #14), each with the edit that ends it;
 # an entry that no longer exists fails test_a_pending_reach_still_exists: delete it then

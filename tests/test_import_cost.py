@@ -11,7 +11,7 @@ import sys
 import pytest
 
 HEAVY = (
-    "joblib", "lightgbm", "matplotlib", "onnx", "onnxruntime", "pandas", "pyarrow",
+    "jinja2", "joblib", "lightgbm", "matplotlib", "onnx", "onnxruntime", "pandas", "pyarrow",
     "scipy", "skl2onnx", "sklearn", "skops", "xgboost",
 )  # fmt: skip
 

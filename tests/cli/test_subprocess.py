@@ -41,6 +41,8 @@ def test_demo_runs_to_its_summary(tmp_path: Path) -> None:
     assert (
         "shipyard runs list:" in result.stdout and "the audit log since the alert:" in result.stdout
     )
+    last = result.stdout.rstrip().splitlines()[-1]  # it ends with where the dashboard is
+    assert last.startswith(f"dashboard: run `shipyard -C {tmp_path / 'demo'} ui`, then open http")
 
 
 def test_a_user_error_exits_2_with_one_message(tmp_path: Path) -> None:

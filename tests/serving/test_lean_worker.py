@@ -33,6 +33,8 @@ pytestmark = pytest.mark.slow
 
 NOT_IN_A_WORKER = (
     "polars",
+    "jinja2",  # the dashboard loads on the first /ui request only
+    "shipyard.dashboard",
     "shipyard.data",
     "shipyard.training",
     "shipyard.evaluation.api",

@@ -161,6 +161,11 @@ def demo(ctx: click.Context, folder: Path | None, no_serve: bool, port: int, as_
             console.print(markup("  [red]skipped[/] {}", act))
         ctx.exit(1)
     if no_serve or summary.champion is None:
+        console.print(
+            f"dashboard: run `shipyard -C {summary.folder} ui`, then open http://127.0.0.1:8080/ui",
+            highlight=False,
+            soft_wrap=True,
+        )
         return
     console.rule(markup("[bold]serving"))
     champion = summary.champion
@@ -170,7 +175,9 @@ def demo(ctx: click.Context, folder: Path | None, no_serve: bool, port: int, as_
             f"serving {champion} (as default-risk@champion) on {url}; try:\n"
             f"  curl -s {url}/v1/models/default-risk/predict "
             """-d '{"amount": 12000, "age": 31, "country": "PL"}'\n"""
-            f"  curl -s {url}/metrics\nCtrl-C stops.",
+            f"  curl -s {url}/metrics\n"
+            f"dashboard: {url}/ui (every model's health and why, drift, alerts, runs)\n"
+            "Ctrl-C stops.",
             highlight=False,
             soft_wrap=True,
         )

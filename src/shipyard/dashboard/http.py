@@ -154,12 +154,12 @@ class Router:
                 return route, params
         return None, {}
 
-    def url_for(self, name: str, **params: str) -> str:
-        """The path of the route called ``name`` with ``params`` filled in (not quoted)."""
-        for route in self.routes:
-            if route.name == name:
-                path = route.path
+    def url_for(self, route: str, /, **params: str) -> str:
+        """The path of the route called ``route`` with ``params`` filled in (not quoted)."""
+        for entry in self.routes:
+            if entry.name == route:
+                path = entry.path
                 for key, value in params.items():
                     path = path.replace("{" + key + "}", value).replace("{" + key + ":path}", value)
                 return path
-        raise KeyError(f"no dashboard route named {name!r}")
+        raise KeyError(f"no dashboard route named {route!r}")

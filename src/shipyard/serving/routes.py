@@ -152,7 +152,8 @@ SERVER_ROUTES = (
         match="head",
         openapi=_READY,
     ),
-    Route("/ui", ui.dashboard, ("GET", "POST"), match="head"),  # the web dashboard's pages
+    # the web dashboard's pages: tokens checked by the handler (a browser sends Basic)
+    Route("/ui", ui.dashboard, ("GET", "POST"), auth="none", match="head"),
     Route("/metrics", handlers.metrics, ("GET",), openapi=_METRICS),
     Route("/openapi.json", handlers.openapi, ("GET",), openapi=simple("this document", _DOCUMENT)),
     Route("/version", handlers.version, ("GET",), openapi=simple("the shipyard version", _VERSION)),

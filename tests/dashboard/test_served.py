@@ -1,0 +1,103 @@
+"""``/ui`` on the prediction server: handed to the dashboard on the first page, behind the
+server's tokens, off with ``server.dashboard: false``; and through a real ``shipyard serve``
+over loopback, beside predictions."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from dashboard_support import row_of, text_of
+
+from serving.serving_support import make_project, serve_process
+from shipyard.dashboard.http import CSP
+from shipyard.project import Project
+from shipyard.serving.app import ServingApp
+
+TOKEN = "a-long-random-api-token"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
+    made = make_project(tmp_path_factory.mktemp("served"))
+    yield made
+    made.close()
+
+
+def _with_server(project: Project, **server: Any) -> Project:
+    config = project.config.model_copy(
+        update={"server": project.config.server.model_copy(update=server)}
+    )
+    return Project(project.root, config)
+
+
+def _get(app: ServingApp, path: str, **kwargs: Any) -> httpx.Response:
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            return await c.get(path, **kwargs)
+
+    return asyncio.run(call())
+
+
+def test_the_first_ui_request_loads_the_dashboard_over_the_servers_project(
+    project: Project,
+) -> None:
+    app = ServingApp(project, {"risk": "champion"}, environ={})
+    assert app.dashboard is None  # nothing loaded until a page is asked for
+    response = _get(app, "/ui")
+    assert response.status_code == 200
+    assert response.headers["content-security-policy"] == CSP
+    assert app.dashboard is not None and app.dashboard.project is project
+    champion = project.models.registry.aliases("risk")["champion"]
+    assert row_of(response.text, "data-model", "risk")["champion"] == f"v{champion}"
+    page = _get(app, "/ui/models/mixed")
+    assert page.status_code == 200 and "Model mixed" in text_of(page.text)
+    app.dashboard.close()
+
+
+def test_pages_follow_require_token_and_a_browser_may_send_basic(project: Project) -> None:
+    guarded = _with_server(project, require_token=True)
+    app = ServingApp(guarded, {"risk": "champion"}, environ={"SHIPYARD_API_TOKEN": TOKEN})
+    refused = _get(app, "/ui")
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith('Basic realm="shipyard dashboard"')
+    assert app.dashboard is None  # refused before anything was loaded
+    wrong = base64.b64encode(b"me:not-the-token").decode()
+    assert _get(app, "/ui", headers={"authorization": f"Basic {wrong}"}).status_code == 401
+    basic = base64.b64encode(f"anyone:{TOKEN}".encode()).decode()
+    assert _get(app, "/ui", headers={"authorization": f"Basic {basic}"}).status_code == 200
+    bearer = _get(app, "/ui/models/risk", headers={"authorization": f"Bearer {TOKEN}"})
+    assert bearer.status_code == 200
+    app.dashboard.close()
+
+
+def test_server_dashboard_false_turns_the_pages_off(project: Project) -> None:
+    app = ServingApp(_with_server(project, dashboard=False), {"risk": "champion"}, environ={})
+    response = _get(app, "/ui/models/risk")
+    assert response.status_code == 404
+    assert "server.dashboard: false" in response.json()["error"]
+    assert app.dashboard is None
+
+
+def test_ui_through_a_real_shipyard_serve_beside_predictions(project: Project) -> None:
+    folder = Path(project.root)
+    with (
+        serve_process(folder, "risk") as (_process, url, _lines),
+        httpx.Client(base_url=url, timeout=60) as client,
+    ):
+        page = client.get("/ui")
+        assert page.status_code == 200, page.text
+        assert page.headers["content-security-policy"] == CSP
+        assert row_of(page.text, "data-model", "risk")["owner"] == "risk-team"
+        css = client.get("/ui/static/dashboard.css")
+        assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
+        answer = client.post("/v1/models/risk/predict", json={"amount": 1200.0, "age": 30})
+        assert answer.status_code == 200, answer.text
+        assert client.get("/ui/nowhere").status_code == 404
+        assert client.head("/ui").status_code == 200
