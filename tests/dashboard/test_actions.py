@@ -10,17 +10,22 @@ from collections.abc import Iterator
 
 import pytest
 from act_support import ADMIN, fire, seed
+from dashboard_support import Pages, text_of
 from hypothesis import given
 from hypothesis import strategies as st
 
 from shipyard.dashboard.actions import Actions, Form
 from shipyard.dashboard.admin_token import AdminGate
-from shipyard.dashboard.csrf import CsrfGuard
+from shipyard.dashboard.csrf import COOKIE, CsrfGuard
 from shipyard.dashboard.refusals import Refused
 from shipyard.project import Project
 
 MODEL = "default-risk"
 GUARD = CsrfGuard(b"k" * 32)
+# a form opened 13 h ago on this server (its key comes from the admin token)
+GUARD_STALE = CsrfGuard.from_environment({"SHIPYARD_ADMIN_TOKEN": ADMIN}).issue(
+    now=time.time() - 13 * 3600
+)
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +58,7 @@ def test_a_version_that_passed_its_evaluation_is_promoted_with_the_reason_and_ac
         "promote", {"name": MODEL}, form(version="1", reason="v1 passed", actor="  Ann  Lee ")
     )
     assert re.fullmatch(r"default-risk@1 is (now|already) the champion.*", done.message)
-    assert done.location == "/ui/models/default-risk"
+    assert done.location == "/ui/models/default-risk/actions"
     assert champion(project) == 1
     [event] = [
         e for e in project.audit(subject=MODEL, limit=20)
@@ -194,3 +199,90 @@ def test_no_altered_token_passes(tail: str, now: int) -> None:
     for altered in {token + tail, token[:-1] + tail, tail} - {token}:
         with pytest.raises(Refused):
             GUARD.check(altered, altered, now=now + 60)
+
+
+# -- the same actions over HTTP: the actions page and its POSTs, in-process -----------
+
+
+@pytest.fixture
+def pages(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pages]:
+    monkeypatch.setenv("SHIPYARD_ADMIN_TOKEN", ADMIN)
+    client = Pages(project)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def _csrf(pages: Pages) -> str:
+    """Open the actions page; the CSRF token its forms carry (also set as the cookie)."""
+    page = pages.get(f"/ui/models/{MODEL}/actions")
+    assert page.status_code == 200
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert token and pages.client.cookies.get(COOKIE) == token[1]
+    return token[1]
+
+
+def test_a_post_redirects_to_the_page_which_says_what_was_done_once(
+    project: Project, pages: Pages
+) -> None:
+    project.models.alias(f"{MODEL}@2", "champion", reason="setup: an earlier champion")
+    token = _csrf(pages)
+    sent = {"csrf": token, "token": ADMIN, "version": "1", "reason": "<i>v1</i> & more"}
+    answer = pages.request("POST", f"/ui/models/{MODEL}/promote", data=sent)
+    assert answer.status_code == 303
+    assert answer.headers["location"] == f"/ui/models/{MODEL}/actions"
+    assert champion(project) == 1
+    page = pages.get(answer.headers["location"])
+    assert text_of(re.search(r'<p class="flash".*?</p>', page.text, re.S)[0]) == (
+        "Done: default-risk@1 is now the champion (was v2)"
+    )
+    assert "&lt;i&gt;v1&lt;/i&gt; &amp; more" in page.text and "<i>v1</i>" not in page.text
+    assert 'class="flash"' not in pages.get(f"/ui/models/{MODEL}/actions").text
+
+
+REFUSED_POSTS = {
+    "wrong token": ({"token": "nope", "version": "1", "reason": "r"}, 401,
+                    "the admin token is wrong"),
+    "no reason": ({"version": "1", "reason": ""}, 422, "a reason is required"),
+    "stale csrf": ({"csrf": GUARD_STALE, "version": "1", "reason": "r"}, 403,
+                   "the form is stale: it was opened 13 h ago"),
+    "unknown version": ({"version": "99", "reason": "r"}, 404, "99"),
+    "failed evaluation": ({"version": "2", "reason": "r"}, 409,
+                          "the latest evaluation of default-risk@2 failed: gate roc_auc"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(REFUSED_POSTS))
+def test_a_refused_post_is_a_4xx_page_in_words(project: Project, pages: Pages, case: str) -> None:
+    changes, status, words = REFUSED_POSTS[case]
+    before, events = champion(project), len(project.audit(limit=1000))
+    sent = {"csrf": _csrf(pages), "token": ADMIN, **changes}
+    if "csrf" in changes:  # the browser kept the old page's cookie
+        pages.client.cookies.clear()
+        pages.client.cookies.set(COOKIE, changes["csrf"])
+    answer = pages.request("POST", f"/ui/models/{MODEL}/promote", data=sent)
+    assert answer.status_code == status
+    message = text_of(re.search(r'<p class="message".*?</p>', answer.text, re.S)[0])
+    assert words in message and "Traceback" not in answer.text
+    assert "Nothing was changed" in text_of(answer.text)
+    assert champion(project) == before and len(project.audit(limit=1000)) == events
+
+
+def test_a_get_never_acts(project: Project, pages: Pages) -> None:
+    before, events = champion(project), len(project.audit(limit=1000))
+    for path in (f"/ui/models/{MODEL}/promote?version=1&reason=r&token={ADMIN}",
+                 f"/ui/models/{MODEL}/rollback", "/ui/alerts/1/ack"):  # fmt: skip
+        assert pages.get(path).status_code == 405
+    assert champion(project) == before and len(project.audit(limit=1000)) == events
+
+
+def test_without_an_admin_token_the_page_renders_and_says_how_to_turn_actions_on(
+    project: Project, pages: Pages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SHIPYARD_ADMIN_TOKEN")
+    page = pages.get(f"/ui/models/{MODEL}/actions")
+    assert page.status_code == 200
+    said = text_of(re.search(r'<p class="missing"[^>]*id="actions-off".*?</p>', page.text, re.S)[0])
+    assert "Actions are off: the server has no SHIPYARD_ADMIN_TOKEN" in said
+    assert "export SHIPYARD_ADMIN_TOKEN=" in said
