@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from act_support import ADMIN, fire, seed
 from dashboard_support import Pages, text_of
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shipyard.dashboard.actions import Actions, Form
@@ -142,7 +142,7 @@ BAD_FORMS = {
     "unknown version": (lambda: form(version="9", reason="r"),
                         "promote", {"name": MODEL}, 404, "9"),
     "unknown model": (lambda: form(version="1", reason="r"),
-                      "promote", {"name": "nope"}, 404, "no model named 'nope'"),
+                      "promote", {"name": "nope"}, 404, "no such model 'nope'"),
     "unknown alert": (lambda: form(reason="r"), "ack", {"id": "999"}, 404, "999"),
     "unknown action": (lambda: form(reason="r"), "delete", {"name": MODEL}, 404, "no dashboard action"),
 }  # fmt: skip
@@ -192,6 +192,7 @@ def test_replicas_with_one_admin_token_accept_each_others_forms() -> None:
         CsrfGuard.from_environment({}).check(lone.issue(), lone.issue())
 
 
+@settings(max_examples=50)
 @given(st.text(max_size=80), st.integers(min_value=0, max_value=2**40))
 def test_no_altered_token_passes(tail: str, now: int) -> None:
     token = GUARD.issue(now=now)
@@ -286,3 +287,21 @@ def test_without_an_admin_token_the_page_renders_and_says_how_to_turn_actions_on
     said = text_of(re.search(r'<p class="missing"[^>]*id="actions-off".*?</p>', page.text, re.S)[0])
     assert "Actions are off: the server has no SHIPYARD_ADMIN_TOKEN" in said
     assert "export SHIPYARD_ADMIN_TOKEN=" in said
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(version=st.text(max_size=24), alert=st.text(max_size=24))
+def test_any_version_or_alert_id_is_acted_on_or_refused_in_words(
+    project: Project, actions: Actions, version: str, alert: str
+) -> None:
+    for name, params, fields in (
+        ("promote", {"name": MODEL}, {"version": version}),
+        ("rollback", {"name": MODEL}, {"to": version}),
+        ("ack", {"id": alert}, {}),
+    ):
+        try:
+            actions.perform(name, params, form(reason="fuzz", **fields))
+        except Refused as refused:
+            assert 400 <= refused.status < 500 and "\n" not in refused.message

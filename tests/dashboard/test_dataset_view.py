@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 from act_support import PROJECT, TRAIN_CODE
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import shipyard
 from shipyard.config.example_data import write_loans_batch
@@ -125,3 +127,22 @@ def test_a_declared_dataset_without_versions_is_an_empty_page(project: Project) 
     finally:
         empty.close()
     assert page.empty and page.declared and page.quarantine is None
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    version=st.one_of(st.none(), st.text(max_size=12), st.integers(-3, 5).map(str)),
+    page=st.one_of(st.none(), st.text(max_size=12), st.integers(-3, 5).map(str)),
+    diff=st.one_of(st.none(), st.text(max_size=12), st.from_regex(r"\A[0-9]{1,2}\.\.[0-9]{1,2}\Z")),
+)
+def test_any_query_renders_or_is_refused_in_words(
+    project: Project, version: str | None, page: str | None, diff: str | None
+) -> None:
+    try:
+        view = dataset_view(project, "loans", version=version, page=page, diff=diff)
+    except Refused as refused:
+        assert 400 <= refused.status < 500 and "\n" not in refused.message
+    else:
+        assert view.selected is not None and view.quarantine is not None

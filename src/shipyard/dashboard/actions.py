@@ -26,7 +26,7 @@ from shipyard.storage import acting_as, current_actor
 from .admin_token import AdminGate
 from .csrf import FIELD as CSRF_FIELD
 from .csrf import CsrfGuard
-from .refusals import Refused, refused_by
+from .refusals import Refused, refused_by, said, whole
 
 if TYPE_CHECKING:
     from shipyard.project import Project
@@ -122,10 +122,10 @@ def _version(form: Form, field: str, *, required: bool) -> int | None:
     text = form.get(field)
     if not text and not required:
         return None
-    if not text.isdigit() or int(text) < 1:
+    if not whole(text) or int(text) < 1:
         raise Refused(
             422,
-            f"the {field} must be a version number like 3, got '{text[:40]}'",
+            f"the {field} must be a version number like 3, got '{said(text)}'",
             hint="pick a version from the list on the model page",
         )
     return int(text)
@@ -141,7 +141,7 @@ def promote(project: Project, params: Mapping[str, str], form: Form, base: str) 
     """Make ``{name}@version`` the champion, if its latest evaluation passed."""
     name = params["name"]
     version = _version(form, "version", required=True)
-    project.models.config(name)  # an unknown model: NotFoundError naming the known ones
+    project.models.known(name)  # an unknown model: NotFoundError naming the known ones
     ref = f"{name}@{version}"
     before, after = project.promote(ref, reason=form.get(REASON_FIELD))
     if before == after:
@@ -164,8 +164,8 @@ def rollback(project: Project, params: Mapping[str, str], form: Form, base: str)
 def ack(project: Project, params: Mapping[str, str], form: Form, base: str) -> Done:
     """Acknowledge alert ``{id}``: no more reminders; it still resolves by itself."""
     text = params["id"]
-    if not text.isdigit():
-        raise Refused(404, f"no alert #{text[:40]}: alert ids are numbers")
+    if not whole(text):
+        raise Refused(404, f"no alert #{said(text)}: alert ids are numbers")
     alerts = project.monitoring.alerts
     alert = alerts.get(int(text))
     if alert.acked_at is not None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import ShipyardError
 
-from .refusals import Refused, refused_by
+from .refusals import Refused, refused_by, said, whole
 
 if TYPE_CHECKING:
     from shipyard.data import DatasetDiff
@@ -26,7 +26,7 @@ PER_PAGE = 50
 MAX_VERSIONS = 200  # the version table shows the newest ones
 MAX_CELL = 200  # characters of a quarantined cell shown (the CSV export has them all)
 REASONS, SOURCE, ROW = "_reasons", "_source", "_row"
-_DIFF = re.compile(r"^\s*(\d+)\s*\.\.\s*(\d+)\s*$")
+_DIFF = re.compile(r"^\s*(\d{1,18})\s*\.\.\s*(\d{1,18})\s*$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -154,10 +154,10 @@ def _chosen(log: list[DatasetVersion], name: str, version: str | None) -> Datase
         return log[0]
     text = version.strip()
     known = ", ".join(str(v.version) for v in reversed(log[:20]))
-    if not text.isdigit():
+    if not whole(text):
         raise Refused(
             400,
-            f"?version= must be a version number or 'latest', got '{text[:40]}'",
+            f"?version= must be a version number or 'latest', got '{said(text)}'",
             hint=f"dataset '{name}' has versions {known}",
         )
     for v in log:
@@ -171,8 +171,8 @@ def _chosen(log: list[DatasetVersion], name: str, version: str | None) -> Datase
 def _page(text: str | None) -> int:
     if text is None or not text.strip():
         return 1
-    if not text.strip().isdigit() or int(text) < 1:
-        raise Refused(400, f"?page= must be a page number from 1, got '{text[:40]}'")
+    if not whole(text.strip()) or int(text) < 1:
+        raise Refused(400, f"?page= must be a page number from 1, got '{said(text)}'")
     return int(text)
 
 
@@ -232,7 +232,7 @@ def _diff(project: Project, name: str, text: str) -> DatasetDiff:
     if found is None:
         raise Refused(
             400,
-            f"?diff= must name two versions as A..B (e.g. 1..3), got '{text[:40]}'",
+            f"?diff= must name two versions as A..B (e.g. 1..3), got '{said(text)}'",
         )
     a, b = int(found[1]), int(found[2])
     try:

@@ -14,6 +14,8 @@ class Refused(Exception):
     """A request the dashboard will not carry out: ``status``, ``message`` and ``hint``."""
 
     def __init__(self, status: int, message: str, *, hint: str | None = None) -> None:
+        message = _one_line(message)  # it may quote what a user sent: a path, a field
+        hint = _one_line(hint) if hint is not None else None
         super().__init__(message)
         self.status = status
         self.message = message
@@ -27,3 +29,19 @@ def refused_by(error: ShipyardError) -> Refused:
     """The API's refusal as the dashboard's: its status (4xx/5xx), message and next step."""
     status = error.http_status if 400 <= error.http_status < 600 else 500
     return Refused(status, error.message, hint=error.hint)
+
+
+def whole(text: str) -> bool:
+    """Whether a parameter is a number a page can look up: ``0``-``9`` only, at most 18
+    of them (``str.isdigit`` also takes ``²``, which ``int`` refuses)."""
+    return text.isascii() and text.isdigit() and len(text) <= 18
+
+
+def _one_line(text: str) -> str:
+    return "".join(c if c.isprintable() else " " for c in text)
+
+
+def said(text: str, limit: int = 40) -> str:
+    """A user's value as a message may quote it: one line, printable, at most ``limit``."""
+    shown = "".join(c if c.isprintable() else "\ufffd" for c in text[:limit])
+    return shown + ("…" if len(text) > limit else "")
