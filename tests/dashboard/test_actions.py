@@ -290,7 +290,7 @@ def test_without_an_admin_token_the_page_renders_and_says_how_to_turn_actions_on
 
 
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(version=st.text(max_size=24), alert=st.text(max_size=24))
 def test_any_version_or_alert_id_is_acted_on_or_refused_in_words(

@@ -130,7 +130,7 @@ def test_a_declared_dataset_without_versions_is_an_empty_page(project: Project) 
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     version=st.one_of(st.none(), st.text(max_size=12), st.integers(-3, 5).map(str)),
