@@ -14,7 +14,7 @@ DRIFT_VENV := .bench-drift-venv
 NANNYML_VENV := .bench-nannyml-venv
 BENCH_ARGS ?=
 
-.PHONY: demo test lint bench bench-serve bench-shadow bench-loop bench-overload bench-drift bench-cbpe bench-power bench-scale scale-demo format clean
+.PHONY: demo test lint bench bench-serve bench-shadow bench-loop bench-overload bench-drift bench-cbpe bench-power bench-scale bench-dashboard scale-demo format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -103,6 +103,10 @@ $(DRIFT_VENV)/.installed: pyproject.toml benchmarks/requirements-drift.txt
 
 bench-drift: $(DRIFT_VENV)/.installed
 	$(DRIFT_VENV)/bin/python benchmarks/bench_drift.py $(BENCH_ARGS)
+
+## bench-dashboard: the overview rendered server-side over 50 models and 1,000 versions (about 8 minutes, most of it seeding)
+bench-dashboard: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench_dashboard.py $(BENCH_ARGS)
 
 ## bench-cbpe: performance estimated without labels beside NannyML's CBPE (NannyML's venv below; about 2 minutes)
 bench-cbpe: $(NANNYML_VENV)/.installed

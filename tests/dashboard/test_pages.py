@@ -255,3 +255,14 @@ def test_user_strings_are_escaped_everywhere(overview: str, pages: Pages) -> Non
     assert escaped in pages_seen[1]  # on its model page
     assert escaped in pages_seen[2]  # the alias's reason, in risk's audit trail
     assert HOSTILE in text_of(pages_seen[2]) and HOSTILE_CATEGORY not in pages_seen[2]
+
+
+def test_the_summaries_read_at_once_match_each_models_own_reads(seeded: Seeded) -> None:
+    registry = seeded.project.models.registry
+    summaries = {s.name: s for s in seeded.project.models.summaries()}
+    assert set(summaries) == {"risk", "quiet", "thin", "idle"}
+    for name, summary in summaries.items():
+        versions = registry.versions(name)
+        assert summary.versions == len(versions)
+        assert summary.latest == (versions[0] if versions else None)
+        assert summary.aliases == registry.aliases(name)

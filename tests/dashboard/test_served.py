@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,8 @@ import pytest
 from dashboard_support import row_of, text_of
 
 from serving.serving_support import make_project, serve_process
-from shipyard.dashboard.http import CSP
+from shipyard.dashboard.app import DashboardApp
+from shipyard.dashboard.http import CSP, Request, Response, Route, Router
 from shipyard.project import Project
 from shipyard.serving.app import ServingApp
 
@@ -101,3 +103,35 @@ def test_ui_through_a_real_shipyard_serve_beside_predictions(project: Project) -
         assert answer.status_code == 200, answer.text
         assert client.get("/ui/nowhere").status_code == 404
         assert client.head("/ui").status_code == 200
+
+
+def test_a_slow_page_does_not_stall_the_servers_event_loop(project: Project) -> None:
+    """A page blocks its thread until the probe has been answered: were it run on the
+    event loop, the probe could not be answered and the page would give up waiting."""
+    release = threading.Event()
+    seen: list[str] = []
+
+    def slow(request: Request) -> Response:
+        seen.append("page started")
+        released = release.wait(timeout=30)
+        seen.append("page released" if released else "page gave up")
+        return Response(200, b"slow page")
+
+    app = ServingApp(project, {"risk": "champion"}, environ={})
+    app.dashboard = DashboardApp(project, threads=2, router=Router([Route("/slow", slow)]))
+
+    async def both() -> tuple[httpx.Response, httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            page = asyncio.ensure_future(c.get("/ui/slow"))
+            while not seen:  # the page is running in its thread
+                await asyncio.sleep(0.01)
+            probe = await c.get("/healthz")
+            seen.append("probe answered")
+            release.set()
+            return probe, await page
+
+    probe, page = asyncio.run(both())
+    assert probe.status_code == 200 and page.status_code == 200
+    assert seen == ["page started", "probe answered", "page released"]
+    app.dashboard.close()

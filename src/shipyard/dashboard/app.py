@@ -73,8 +73,9 @@ class DashboardApp:
                     return
 
     def close(self) -> None:
-        """Stop the page threads (pages running finish first)."""
-        self.executor.shutdown(wait=True)
+        """Stop taking pages: those waiting are dropped, those running finish in their
+        threads (the caller, a server shutting down, does not wait for them)."""
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> int:
         """Answer one HTTP request; return the status sent."""

@@ -110,7 +110,7 @@ def project_health(project: Project, *, now: datetime | None = None) -> Health:
     by_model: dict[str, list[Alert]] = {}
     for alert in open_alerts:
         by_model.setdefault(alert.model, []).append(alert)
-    last_runs = latest_runs(project, [s.name for s in summaries])
+    last_runs = latest_runs(project, [s.name for s in summaries if s.versions])
     models = []
     for summary in summaries:
         declared = project.config.models.get(summary.name)
@@ -157,7 +157,8 @@ def project_health(project: Project, *, now: datetime | None = None) -> Health:
 
 def latest_runs(project: Project, names: list[str]) -> dict[str, RunSummary]:
     """Each model's newest monitoring run: one query for the recent runs of every model,
-    then one per model the recent ones did not cover (a model monitored long ago)."""
+    then one per model of ``names`` the recent ones did not cover (monitored long ago,
+    or never: a model without versions is left out by the caller)."""
     found: dict[str, RunSummary] = {}
     for run in project.monitoring.recent_runs(limit=max(50, 4 * len(names))):
         found.setdefault(run.model, run)

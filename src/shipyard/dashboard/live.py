@@ -1,26 +1,41 @@
 """Live figures of a model from its prediction log's recent window.
 
 Requests per minute, p99 latency and the degraded-answer share over the last
-:data:`WINDOW_S` seconds. The read is bounded: the day folders the window spans
-only, three columns only (``time``, ``latency_ms``, ``degraded``), the span pushed
-down into each segment's Parquet read, at most :data:`MAX_ROWS` newest rows kept.
-A log that cannot be read is no error: the figures are then unknown.
+:data:`WINDOW_S` seconds, from the live rows of the prediction log.
+
+The read is bounded: the day folders the window spans only, three columns only
+(``time``, ``latency_ms``, ``degraded``). Segments are content-addressed and never
+rewritten, so what one holds is read once and kept by its key (its times, latencies
+and degraded flags; of a segment wholly before the window, only that): a later page
+lists the day folders and reads the segments that are new since. Keys no longer
+listed, or of days the window has left, are dropped. A day folder's listing is reused
+for :data:`LIST_TTL_S` seconds (a server writes a segment per worker at most once per
+``server.log_flush_s``, 5 s by default, so the figures lag the log by no more than the
+log lags the requests). A log that cannot be read is no error: the figures are then
+unknown, and the page says so.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     from shipyard.project import Project
+    from shipyard.storage import ArtifactStore
 
 logger = logging.getLogger(__name__)
 
 WINDOW_S = 900.0
-MAX_ROWS = 100_000
+LIST_TTL_S = 5.0
+COLUMNS = ("time", "latency_ms", "degraded")
 
 
 @dataclass(frozen=True)
@@ -38,33 +53,132 @@ class Live:
         return self.requests * 60.0 / self.window_s
 
 
+@dataclass(frozen=True)
+class _Segment:
+    """The live rows of one segment: their times (epoch seconds), latencies, degraded."""
+
+    last: float  # the newest time in it (-inf: no live rows)
+    times: np.ndarray
+    latency: np.ndarray
+    degraded: np.ndarray
+
+
+_EMPTY = np.empty(0)
+_lock = threading.Lock()
+_segments: dict[tuple[str, str], _Segment] = {}  # (store url, key) -> what it holds
+_listings: dict[tuple[str, str, date], tuple[float, list[str]]] = {}  # -> (when, keys)
+
+
 def live_figures(project: Project, name: str, *, now: datetime) -> Live:
     """``name``'s requests, p99 latency and degraded share over the last 15 minutes."""
-    from shipyard.predlog import PREDICTIONS
-    from shipyard.predlog.reader import read_rows
-
+    start = now - timedelta(seconds=WINDOW_S)
     try:
-        frame = read_rows(
-            project.artifacts,
-            PREDICTIONS,
-            name,
-            now - timedelta(seconds=WINDOW_S),
-            now,
-            newest=MAX_ROWS,
-            columns=["time", "latency_ms", "degraded"],
-        )
+        parts = _window(project.artifacts, name, start, now)
     except Exception as exc:  # the log is a view here: unreadable means unknown, said once
         logger.warning("could not read the prediction log of %s: %s", name, exc)
         return Live(0, WINDOW_S, None, None, error=str(exc).splitlines()[0] if str(exc) else "")
-    if frame.height == 0:
+    low, high = start.timestamp(), now.timestamp()
+    latency, degraded, count = [], [], 0
+    for part in parts:
+        if part.last < low:
+            continue
+        inside = (part.times >= low) & (part.times < high)
+        count += int(inside.sum())
+        latency.append(part.latency[inside])
+        degraded.append(part.degraded[inside])
+    if count == 0:
         return Live(0, WINDOW_S, None, None)
-    p99 = None
-    if "latency_ms" in frame.columns:
-        value = frame.get_column("latency_ms").drop_nulls().quantile(0.99, "higher")
-        p99 = float(value) if value is not None else None
-    degraded = None
-    if "degraded" in frame.columns:
-        column = frame.get_column("degraded").drop_nulls()
-        share = column.cast(float).mean() if column.len() else None
-        degraded = float(share) if isinstance(share, int | float) else None
-    return Live(frame.height, WINDOW_S, p99, degraded)
+    latencies = np.concatenate(latency)
+    latencies = latencies[~np.isnan(latencies)]
+    flags = np.concatenate(degraded)
+    p99 = float(np.quantile(latencies, 0.99, method="higher")) if latencies.size else None
+    return Live(count, WINDOW_S, p99, float(flags.mean()))
+
+
+def _window(artifacts: ArtifactStore, name: str, start: datetime, end: datetime) -> list[_Segment]:
+    """What every segment of the window's day folders holds (read once per key)."""
+    from shipyard.predlog import PREDICTIONS, list_segments
+
+    url = artifacts.url
+    days = sorted({start.date(), end.date()})
+    keys = []
+    for day in days:
+        with _lock:
+            listed = _listings.get((url, name, day))
+        if listed is None or time.monotonic() - listed[0] >= LIST_TTL_S:
+            listed = (time.monotonic(), list_segments(artifacts, PREDICTIONS, name, day))
+            with _lock:
+                _listings[(url, name, day)] = listed
+        keys += listed[1]
+    found = []
+    for key in keys:
+        with _lock:
+            part = _segments.get((url, key))
+        if part is None:
+            part = _read(artifacts, key, start.timestamp())
+            with _lock:
+                _segments[(url, key)] = part
+        found.append(part)
+    _forget(url, name, set(keys), [(name, d) for d in days])
+    return found
+
+
+def _forget(url: str, name: str, listed: set[str], days: list[tuple[str, date]]) -> None:
+    """Drop the kept segments of ``name``'s log that its day folders no longer list, and
+    the listings of days the window has left."""
+    from shipyard.predlog import PREDICTIONS
+
+    prefix = f"{PREDICTIONS}/{name}/"
+    with _lock:
+        for folder in [k for k in _listings if k[:2] == (url, name) and k[1:] not in days]:
+            del _listings[folder]
+        gone = [
+            k for k in _segments if k[0] == url and k[1].startswith(prefix) and k[1] not in listed
+        ]
+        for k in gone:
+            del _segments[k]
+
+
+def _read(artifacts: ArtifactStore, key: str, before: float) -> _Segment:
+    """One segment's live rows; of one wholly before ``before``, only its newest time."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from shipyard.predlog import LIVE, VARIANT
+
+    source = io.BytesIO(artifacts.get(key))
+    names = pq.read_schema(source).names
+    wanted = [c for c in (*COLUMNS, VARIANT) if c in names]
+    table = pq.read_table(source, columns=wanted)
+    if VARIANT in table.column_names:  # shadow rows are another version's, not answers
+        variant = pc.fill_null(table.column(VARIANT).cast("string"), LIVE)
+        table = table.filter(pc.equal(variant, LIVE))
+    if table.num_rows == 0:
+        return _Segment(float("-inf"), _EMPTY, _EMPTY, _EMPTY)
+    times = _seconds(table.column("time"))
+    last = float(times.max())
+    if last < before:
+        return _Segment(last, _EMPTY, _EMPTY, _EMPTY)
+    latency = (
+        table.column("latency_ms").to_numpy(zero_copy_only=False).astype(float)
+        if "latency_ms" in table.column_names
+        else np.full(len(times), np.nan)
+    )
+    degraded = (
+        table.column("degraded").fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        if "degraded" in table.column_names
+        else np.zeros(len(times), dtype=bool)
+    )
+    return _Segment(last, times, latency, degraded)
+
+
+def _seconds(column: object) -> np.ndarray:
+    """A ``time`` column (a timestamp, or epoch seconds) as epoch seconds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    assert isinstance(column, pa.ChunkedArray)
+    if pa.types.is_timestamp(column.type):
+        micros = pc.cast(column, pa.timestamp("us", tz=column.type.tz)).cast(pa.int64())
+        return np.asarray(micros.to_numpy(zero_copy_only=False), dtype=float) / 1e6
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)

@@ -425,19 +425,20 @@ class Models:
 
     def summaries(self) -> list[ModelSummary]:
         """Every declared model, and any registered one no longer declared."""
+        counts, latest, aliases = self.registry.overview()  # of every model at once
         names = list(dict.fromkeys([*self._config.models, *self.registry.models()]))
         found = []
         for name in names:
-            versions = self.registry.versions(name)
+            newest = latest.get(name)
             declared = self._config.models.get(name)
             found.append(
                 ModelSummary(
                     name,
                     declared.owner.name if declared else "(not declared)",
-                    declared.task if declared else versions[0].task if versions else "",
-                    len(versions),
-                    self.registry.aliases(name),
-                    versions[0] if versions else None,
+                    declared.task if declared else newest.task if newest else "",
+                    counts.get(name, 0),
+                    aliases.get(name, {}),
+                    newest,
                 )
             )
         return found

@@ -291,6 +291,37 @@ class Registry:
         with self._store.read() as conn:
             return {alias: int(version) for alias, version in conn.execute(query)}
 
+    def overview(self) -> tuple[dict[str, int], dict[str, ModelVersion], dict[str, dict[str, int]]]:
+        """Of every model at once, in three queries (not three per model): how many
+        versions it has (deleted ones left out), its newest one, and its aliases."""
+        live = model_versions.c.status != "deleted"
+        counted = (
+            sa.select(
+                model_versions.c.model, sa.func.count(), sa.func.max(model_versions.c.version)
+            )
+            .where(live)
+            .group_by(model_versions.c.model)
+        )
+        with self._store.read() as conn:
+            counts: dict[str, int] = {}
+            newest: dict[str, int] = {}
+            for model, count, top in conn.execute(counted):
+                counts[model], newest[model] = int(count), int(top)
+            latest: dict[str, ModelVersion] = {}
+            if newest:
+                pairs = sa.tuple_(model_versions.c.model, model_versions.c.version)
+                newest_rows = sa.select(model_versions).where(
+                    live & pairs.in_(list(newest.items()))
+                )
+                latest = {v.model: v for v in map(_version, conn.execute(newest_rows).mappings())}
+            aliases: dict[str, dict[str, int]] = {}
+            pointed = sa.select(
+                model_aliases.c.model, model_aliases.c.alias, model_aliases.c.version
+            )
+            for model, alias, version in conn.execute(pointed):
+                aliases.setdefault(model, {})[alias] = int(version)
+        return counts, latest, aliases
+
     def models(self) -> list[str]:
         """Every model name with at least one version."""
         with self._store.read() as conn:
