@@ -162,6 +162,16 @@ class Datasets:
         """The rows a version's ingest quarantined, as they arrived, with ``_reasons``."""
         return pl.read_parquet(io.BytesIO(self._artifacts.get(self.show(ref).quarantine_key)))
 
+    def quarantine_rows(
+        self, ref: str, *, offset: int = 0, limit: int = 50
+    ) -> tuple[pl.DataFrame, int]:
+        """``limit`` quarantined rows of a version from ``offset`` (as they arrived, with
+        ``_reasons``), and how many there are in all: only those rows are decoded."""
+        data = self._artifacts.get(self.show(ref).quarantine_key)
+        rows = pl.scan_parquet(io.BytesIO(data))
+        total = int(rows.select(pl.len()).collect().item())
+        return rows.slice(max(offset, 0), max(limit, 0)).collect(), total
+
     def report(self, ref: str) -> dict[str, Any]:
         """The validation report of a version's ingest."""
         data: dict[str, Any] = json.loads(self._artifacts.get(self.show(ref).report_key))

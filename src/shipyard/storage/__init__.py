@@ -8,7 +8,7 @@ S3) for immutable, content-addressed objects.
 from __future__ import annotations
 
 from .artifacts import Artifact, ArtifactStore, check_key
-from .audit import AuditEvent, as_utc, current_actor, history, record
+from .audit import AuditEvent, acting_as, as_utc, current_actor, history, record
 from .metadata import MetadataStore, lock
 from .urls import ArtifactLocation, artifact_location, redact
 
@@ -18,6 +18,7 @@ __all__ = [
     "ArtifactStore",
     "AuditEvent",
     "MetadataStore",
+    "acting_as",
     "artifact_location",
     "as_utc",
     "check_key",

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import getpass
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -44,9 +47,24 @@ class AuditEvent:
         }
 
 
+# who acts for the current request (a dashboard action names its user); a context
+# variable, so concurrent requests and the threads they hand work to each keep their own
+_acting: ContextVar[str | None] = ContextVar("shipyard_actor", default=None)
+
+
+@contextmanager
+def acting_as(actor: str) -> Iterator[None]:
+    """Inside the block, changes are audited as done by ``actor`` (this context only)."""
+    token = _acting.set(actor)
+    try:
+        yield
+    finally:
+        _acting.reset(token)
+
+
 def current_actor() -> str:
-    """Who is acting: ``SHIPYARD_ACTOR`` if set, else the login name."""
-    actor = os.environ.get("SHIPYARD_ACTOR")
+    """Who is acting: the block's :func:`acting_as`, else ``SHIPYARD_ACTOR``, else the login name."""
+    actor = _acting.get() or os.environ.get("SHIPYARD_ACTOR")
     if actor:
         return actor
     try:
