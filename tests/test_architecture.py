@@ -40,6 +40,7 @@ FACADES: dict[str, frozenset[str]] = {
         }
     ),
     "shipyard.serving": frozenset({"shipyard.serving"}),
+    "shipyard.batch": frozenset({"shipyard.batch", "shipyard.batch.api", "shipyard.batch.records"}),
     "shipyard.deploy": frozenset(
         {"shipyard.deploy", "shipyard.deploy.api", "shipyard.deploy.records"}
     ),

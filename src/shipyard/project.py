@@ -41,6 +41,7 @@ from .storage.safe_files import write_atomic
 if TYPE_CHECKING:  # each stage is imported when first used: a server loads no data layer
     import polars as pl
 
+    from .batch import Batch, RunRecord
     from .data import Datasets, IngestResult
     from .data.api import Progress
     from .evaluation import Evaluation, Evaluations, VersionComparison
@@ -75,6 +76,7 @@ class Project:
         self._monitoring: Monitoring | None = None
         self._maintenance: Maintenance | None = None
         self._reports: Reports | None = None
+        self._batch: Batch | None = None
 
     @property
     def name(self) -> str:
@@ -188,6 +190,49 @@ class Project:
     ) -> tuple[int, int]:
         """Move ``name``'s champion back (to the previous champion, or ``to``); (from, to)."""
         return self.maintenance.rollback(name, to=to, reason=reason)
+
+    @property
+    def batch(self) -> Batch:
+        """The batch stage: score files or dataset versions with a model, the runs kept."""
+        if self._batch is None:
+            from .batch.api import Batch
+
+            self._batch = Batch(
+                self.config, self.metadata, self.artifacts, self.models, lambda: self.data
+            )
+        return self._batch
+
+    def score(
+        self,
+        name: str,
+        *,
+        data: str | None = None,
+        files: list[str | Path] | None = None,
+        out: str | Path | None = None,
+        id_column: str | None = None,
+        engine: str = "local",
+        chunk_rows: int | None = None,
+        workers: int | None = None,
+        options: Mapping[str, Any] | None = None,
+        progress: Progress | None = None,
+    ) -> RunRecord:
+        """Score a dataset version (``data="loans@3"``) or ``files`` with ``name`` (``NAME@V``,
+        ``NAME@alias``): answers to ``out`` (or the artifact store), every prediction to the
+        prediction log, refused rows to a quarantine; the run's record."""
+        from .batch.inputs import CHUNK_ROWS
+
+        return self.batch.score(
+            name,
+            data=data,
+            files=files or (),
+            out=out,
+            id_column=id_column,
+            engine_name=engine,
+            chunk_rows=chunk_rows or CHUNK_ROWS,
+            workers=workers,
+            options=options,
+            progress=progress,
+        )
 
     def monitor(
         self,

@@ -14,8 +14,8 @@ if TYPE_CHECKING:
     from .diff import DatasetDiff
     from .ingest import IngestResult
     from .selection import Selection
-    from .sources import NamedFrame, SqlQuery
-    from .validate import DTYPES, ValidationReport
+    from .sources import NamedFrame, RawBatch, SourceInfo, SqlQuery
+    from .validate import DTYPES, ValidationReport, validate_rows
     from .versions import DatasetVersion
 
 _NAMES = {
@@ -27,6 +27,9 @@ _NAMES = {
     "Export": ".api",
     "IngestResult": ".ingest",
     "NamedFrame": ".sources",
+    "RawBatch": ".sources",
+    "SourceInfo": ".sources",
+    "validate_rows": ".validate",
     "Selection": ".selection",
     "SqlQuery": ".sources",
     "ValidationReport": ".validate",
@@ -40,8 +43,11 @@ __all__ = [
     "Export",
     "IngestResult",
     "NamedFrame",
+    "RawBatch",
     "Selection",
+    "SourceInfo",
     "SqlQuery",
     "ValidationReport",
+    "validate_rows",
 ]
 __getattr__, __dir__ = exports(__name__, _NAMES)

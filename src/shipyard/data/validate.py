@@ -203,6 +203,11 @@ def validate(
     return Validated(report, quarantine, typed, ~any_fail)
 
 
+validate_rows = validate
+""":func:`validate` under the name the package exports (``shipyard.data.validate`` is this
+module): what batch scoring splits each chunk with, the same rules as ingest."""
+
+
 # -- per-column rules ---------------------------------------------------------
 
 

@@ -13,21 +13,29 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .schema import (
+    BATCH,
     COLUMNS,
+    DONE,
     FEEDBACK,
     KINDS,
     LIVE,
     PASSTHROUGH,
     PREDICTIONS,
     REJECTIONS,
+    RUN_ID,
+    SERVE,
     SHADOW,
+    SOURCE,
+    SOURCES,
     VARIANT,
     VARIANTS,
     Column,
     SegmentKey,
+    batch_worker,
     list_segments,
     parse_key,
     segment_prefix,
+    unfinished_segments,
 )
 
 if TYPE_CHECKING:  # at run time the writer (and Arrow with it) loads when serving asks for
@@ -52,15 +60,21 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "BATCH",
     "BUFFER_ROWS",
     "COLUMNS",
+    "DONE",
     "FEEDBACK",
     "KINDS",
     "LIVE",
     "PASSTHROUGH",
     "PREDICTIONS",
     "REJECTIONS",
+    "RUN_ID",
+    "SERVE",
     "SHADOW",
+    "SOURCE",
+    "SOURCES",
     "SPOOL_BYTES",
     "VARIANT",
     "VARIANTS",
@@ -69,6 +83,7 @@ __all__ = [
     "Inputs",
     "SegmentKey",
     "SegmentLog",
+    "batch_worker",
     "count_rows",
     "list_segments",
     "parse_key",
@@ -76,4 +91,5 @@ __all__ = [
     "read_rows",
     "segment_bytes",
     "segment_prefix",
+    "unfinished_segments",
 ]

@@ -17,6 +17,10 @@ the ``variant`` column existed holds live rows only.
 A request's passthrough fields (an id, a timestamp: ``models.NAME.passthrough``) come
 back as the ``passthrough`` column, one JSON object per row, when some segment read
 has them; :func:`passthrough_fields` turns it into one column per field.
+
+Batch rows (``shipyard score``) sit in the same log with ``source`` ``batch`` and their
+``run_id``; only runs that finished are read (see :mod:`.schema`). Where a frame read
+has a ``source`` column, rows of segments written before it existed read as ``serve``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from .schema import (
     LIVE,
     PASSTHROUGH,
     PREDICTIONS,
+    SERVE,
+    SOURCE,
     TIME,
     VARIANT,
     VARIANTS,
@@ -103,6 +109,8 @@ def read_rows(
             return pl.DataFrame()
         frame = _as_frame(_concat(tables))
     frame = frame.sort(TIME)
+    if SOURCE in frame.columns:  # rows of segments older than the column were served
+        frame = frame.with_columns(pl.col(SOURCE).fill_null(SERVE))
     if newest is not None:
         frame = frame.tail(newest)
     return frame
@@ -181,6 +189,8 @@ def _as_frame(table: pa.Table) -> pl.DataFrame:
     """``table`` as a polars frame, its ``inputs`` one column per feature."""
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
+    if SOURCE in frame.columns:
+        frame = frame.with_columns(pl.col(SOURCE).fill_null(SERVE))
     if INPUTS in frame.columns:
         frame = frame.unnest(INPUTS)
     return frame

@@ -8,6 +8,15 @@ feedback, every prediction request refused. Each is a set of Parquet segments
 
 where the day is the UTC day the segment was written and ``worker`` the serving
 worker that wrote it (every worker its own segments, so replicas never contend).
+
+A batch run (``shipyard score``) writes to the same prediction log, under the worker
+``batch-{run id}`` and the UTC day the run started; its rows carry ``source`` ``batch``
+and the ``run_id``. When every segment of the run has landed, the run writes one
+marker beside them, ``{worker}/{sha256[:2]}/{sha256}.done`` (a JSON list of the run's
+segment keys and rows). Segments of a batch worker without a marker belong to a run
+that has not finished (still running, or killed mid-way): :func:`list_segments`
+leaves them out, so monitoring, ``shipyard predictions`` and feedback joins never see
+half a run; they appear, all at once, when the run succeeds.
 """
 
 from __future__ import annotations
@@ -26,6 +35,10 @@ if TYPE_CHECKING:
 PREDICTIONS, FEEDBACK, REJECTIONS = "predictions", "feedback", "rejections"
 KINDS = (PREDICTIONS, FEEDBACK, REJECTIONS)
 SUFFIX = ".parquet"
+DONE = ".done"
+"""The suffix of a batch run's marker: every segment of the run has landed."""
+BATCH_WORKER = "batch-"
+"""The prefix of the worker name a batch run writes its segments under."""
 
 TIME, INPUTS, PROBABILITIES = "time", "inputs", "probabilities"
 PASSTHROUGH = "passthrough"
@@ -34,6 +47,12 @@ the request carried beside the features) as one JSON object per row, null for a 
 that carried none. Written only in segments where some row carried one: segments of a
 model without passthrough fields (and every segment written before) have no such column."""
 VARIANT = "variant"
+SOURCE, RUN_ID = "source", "run_id"
+SERVE, BATCH = "serve", "batch"
+SOURCES = (SERVE, BATCH)
+"""A prediction row's source: ``serve`` (an HTTP request) or ``batch`` (``shipyard score``,
+whose rows also carry the ``run_id``). Segments written before the column existed hold
+served rows only: the reader fills ``serve`` for them (and a null ``run_id``)."""
 LIVE, SHADOW = "live", "shadow"
 VARIANTS = (LIVE, SHADOW)
 """A prediction row's variant: ``live``, the answer the client got, or ``shadow``, the
@@ -116,6 +135,18 @@ COLUMNS: dict[str, tuple[Column, ...]] = {
         ),
         Column(VARIANT, _arrow("string"), "'live' (the client's answer) or 'shadow' (a copy's)"),
         Column(
+            SOURCE,
+            _arrow("string"),
+            "'serve' (a request) or 'batch' (shipyard score); older segments: 'serve'",
+            optional=True,
+        ),
+        Column(
+            RUN_ID,
+            _arrow("string"),
+            "the batch run that scored the row (null for served rows)",
+            optional=True,
+        ),
+        Column(
             PASSTHROUGH,
             _arrow("string"),
             "the request's passthrough fields as a JSON object (only where some row has one)",
@@ -174,6 +205,41 @@ def parse_key(key: str) -> SegmentKey:
     )
 
 
+def batch_worker(run_id: str) -> str:
+    """The worker name a batch run writes its log segments under."""
+    return f"{BATCH_WORKER}{run_id}"
+
+
 def list_segments(artifacts: ArtifactStore, kind: str, model: str, day: date) -> list[str]:
-    """Keys of the segments of one log of ``model`` written on ``day`` (every worker), sorted."""
-    return sorted(k for k in artifacts.list(segment_prefix(kind, model, day)) if k.endswith(SUFFIX))
+    """Keys of the segments of one log of ``model`` written on ``day`` (every worker), sorted.
+
+    Segments of a batch run that has not finished (no ``.done`` marker beside them) are
+    left out: a run still going, or killed mid-way, shows nothing rather than a part."""
+    keys = artifacts.list(segment_prefix(kind, model, day))
+    done = {_worker_folder(k) for k in keys if k.endswith(DONE)}
+    return sorted(
+        k
+        for k in keys
+        if k.endswith(SUFFIX) and (not _in_batch_folder(k) or _worker_folder(k) in done)
+    )
+
+
+def unfinished_segments(artifacts: ArtifactStore, kind: str, model: str, day: date) -> list[str]:
+    """Keys of batch-run segments on ``day`` that :func:`list_segments` leaves out."""
+    keys = artifacts.list(segment_prefix(kind, model, day))
+    done = {_worker_folder(k) for k in keys if k.endswith(DONE)}
+    return sorted(
+        k
+        for k in keys
+        if k.endswith(SUFFIX) and _in_batch_folder(k) and _worker_folder(k) not in done
+    )
+
+
+def _worker_folder(key: str) -> str:
+    """``{kind}/{model}/{day}/{worker}`` of a key under a worker's folder."""
+    return "/".join(key.split("/")[:4])
+
+
+def _in_batch_folder(key: str) -> bool:
+    parts = key.split("/")
+    return len(parts) > 3 and parts[3].startswith(BATCH_WORKER)

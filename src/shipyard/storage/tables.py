@@ -23,7 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
-SCHEMA_HEAD = "0007"
+SCHEMA_HEAD = "0008"
 
 metadata = MetaData()
 
@@ -268,3 +268,27 @@ leases = Table(
     Column("acquired_at", DateTime(timezone=True), nullable=False),
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
+
+batch_runs = Table(
+    "batch_runs",
+    metadata,
+    Column("run_id", String(64), primary_key=True),
+    Column("model", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source", JSON, nullable=False),
+    Column("id_column", String(200), nullable=True),
+    Column("engine", String(20), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("rows_in", BigInteger, nullable=False),
+    Column("rows_scored", BigInteger, nullable=False),
+    Column("rows_quarantined", BigInteger, nullable=False),
+    Column("output", Text, nullable=True),
+    Column("quarantine_key", String(300), nullable=True),
+    Column("segments", JSON, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("heartbeat_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("error", Text, nullable=True),
+)
+Index("ix_batch_runs_model", batch_runs.c.model, batch_runs.c.started_at)

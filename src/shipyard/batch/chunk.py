@@ -1,0 +1,197 @@
+"""One chunk of rows scored: the pure step every engine calls, in the parent or a worker.
+
+:func:`score_chunk` validates the rows with ingest's rules (``shipyard.data``), splits
+them into accepted and quarantined (each refused row with its reasons), predicts the
+accepted ones and builds two tables: the answers and the prediction-log rows. It does
+no I/O and reads no clock: prediction ids come from the run id and the row number, the
+log time is the run's start. The same input for the same run gives the same bytes,
+whichever engine (or how many workers) scored it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import orjson
+import polars as pl
+import pyarrow as pa
+
+from shipyard.data import RawBatch, SourceInfo, validate_rows
+from shipyard.predlog.schema import (
+    BATCH,
+    INPUTS,
+    LIVE,
+    PASSTHROUGH,
+    PROBABILITIES,
+    RUN_ID,
+    SOURCE,
+    TIME,
+    VARIANT,
+    probabilities_type,
+    time_type,
+)
+
+from .records import BatchRun, ChunkResult
+
+if TYPE_CHECKING:
+    from .scorer import Scorer
+
+ROW = "_row"
+"""The answers' row column when the run names no id column (1-based over the input)."""
+PREDICTION_ID, PREDICTION = "prediction_id", "prediction"
+PROBABILITY = "probability_"
+_ROW, _SOURCE = "_row", "_source"
+
+
+def score_chunk(scorer: Scorer, table: pa.Table, *, run: BatchRun, offset: int) -> ChunkResult:
+    """Score ``table``, rows ``offset + 1 …`` of the run's input (``offset`` rows came before).
+
+    The rows are validated against ``scorer``'s schema; the accepted ones are predicted.
+    Returns the answers, the log rows and the quarantined rows (see :class:`ChunkResult`).
+    """
+    n = table.num_rows
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    numbers = pl.Series(_ROW, np.arange(offset + 1, offset + n + 1, dtype=np.int64))
+    info = SourceInfo("batch", "; ".join(run.source), None, n)
+    validated = validate_rows(RawBatch(frame.with_columns(numbers), info), scorer.dataset)
+    accepted = validated.accepted
+    rows = accepted.get_column(_ROW).to_numpy()
+    quarantine = validated.quarantine.to_arrow()
+    labels, proba = _predict(scorer, accepted)
+    ids = _ids(run, rows)
+    named = _named_by(table, run, rows, offset)
+    answers = _answers(scorer, run, named, ids, labels, proba)
+    log = _log(scorer, run, accepted, named, ids, labels, proba)
+    return ChunkResult(offset, n, answers, log, _plain(quarantine))
+
+
+def _predict(scorer: Scorer, accepted: pl.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    if not accepted.height:
+        return np.array([]), None
+    features = accepted.select(scorer.features)
+    rows: Any = features.to_numpy().astype(np.float64) if scorer.numeric else features
+    return scorer.predictor.answer(rows)
+
+
+def _ids(run: BatchRun, rows: np.ndarray) -> pa.Array:
+    """``{run id}-{row}`` for every row (what :meth:`BatchRun.prediction_id` says), in C."""
+    import pyarrow.compute as pc
+
+    numbers = pa.array(rows, type=pa.int64()).cast(pa.string())
+    return pc.binary_join_element_wise(run.prediction_id(0)[:-1], numbers, "")
+
+
+def _named_by(table: pa.Table, run: BatchRun, rows: np.ndarray, offset: int) -> pa.Array:
+    """Each accepted row's id (from the run's id column), or its row number."""
+    if run.id_column is None:
+        return pa.array(rows, type=pa.int64())
+    positions = pa.array(rows - offset - 1, type=pa.int64())
+    return _plain_array(table.column(run.id_column).take(positions).combine_chunks())
+
+
+def _labels(labels: np.ndarray) -> pa.Array:
+    if labels.dtype.kind in "biuf":
+        return pa.array(labels)
+    try:
+        return pa.array(labels.tolist())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: as text, as serving logs them
+        return pa.array([None if v is None else str(v) for v in labels.tolist()], pa.string())
+
+
+def _answers(
+    scorer: Scorer,
+    run: BatchRun,
+    named: pa.Array,
+    ids: pa.Array,
+    labels: np.ndarray,
+    proba: np.ndarray | None,
+) -> pa.Table:
+    first = run.id_column or ROW
+    columns: dict[str, pa.Array] = {first: named, PREDICTION_ID: ids, PREDICTION: _labels(labels)}
+    classes = scorer.classes
+    if classes is not None:
+        width = len(classes)
+        matrix = proba if proba is not None else np.empty((len(ids), width))
+        for index, name in enumerate(classes):
+            columns[f"{PROBABILITY}{name}"] = pa.array(matrix[:, index].astype(np.float64))
+    return pa.table(columns)
+
+
+def _log(
+    scorer: Scorer,
+    run: BatchRun,
+    accepted: pl.DataFrame,
+    named: pa.Array,
+    ids: pa.Array,
+    labels: np.ndarray,
+    proba: np.ndarray | None,
+) -> pa.Table:
+    """The accepted rows in the prediction log's columns, in its order."""
+    n = len(ids)
+    micros = int(run.started_at.timestamp() * 1_000_000)
+    columns: dict[str, pa.Array] = {
+        PREDICTION_ID: ids,
+        PREDICTION: _labels(labels),
+        PROBABILITIES: _probabilities(proba, n, scorer.classes is not None),
+        TIME: pa.array(np.full(n, micros, dtype=np.int64)).cast(time_type()),
+        "version": pa.array(np.full(n, run.version, dtype=np.int64)),
+        "path": pa.array(["model"] * n, type=pa.string()),
+        "degraded": pa.array(np.zeros(n, dtype=bool)),
+        "reason": pa.nulls(n, type=pa.string()),
+        "latency_ms": pa.nulls(n, type=pa.float64()),
+        VARIANT: pa.array([LIVE] * n, type=pa.string()),
+        SOURCE: pa.array([BATCH] * n, type=pa.string()),
+        RUN_ID: pa.array([run.run_id] * n, type=pa.string()),
+    }
+    if run.id_column is not None:
+        key = run.id_column
+        columns[PASSTHROUGH] = pa.array(
+            [orjson.dumps({key: v}).decode() for v in named.to_pylist()], type=pa.string()
+        )
+    columns[INPUTS] = _inputs(scorer, accepted)
+    return pa.table(columns)
+
+
+def _probabilities(proba: np.ndarray | None, n: int, classifier: bool) -> pa.Array:
+    if proba is None or not classifier:
+        return pa.nulls(n, type=probabilities_type())
+    width = proba.shape[1]
+    offsets = pa.array(np.arange(0, (n + 1) * width, width, dtype=np.int32))
+    return pa.ListArray.from_arrays(offsets, pa.array(proba.reshape(-1).astype(np.float64)))
+
+
+def _inputs(scorer: Scorer, accepted: pl.DataFrame) -> pa.Array:
+    """The validated features as one struct: numbers as float64 (as serving logs them),
+    the others as text, booleans as booleans."""
+    fields = []
+    for name in scorer.features:
+        kind = scorer.column(name).type
+        series = accepted.get_column(name)
+        if kind in ("int", "float"):
+            series = series.cast(pl.Float64)
+        elif kind == "datetime":
+            series = series.dt.to_string("%Y-%m-%dT%H:%M:%S%.f%:z")
+        fields.append(_plain_array(series.to_arrow()))
+    return pa.StructArray.from_arrays(fields, list(scorer.features))
+
+
+def _plain_array(array: pa.Array) -> pa.Array:
+    """``array`` with polars' large strings as plain strings (the log's type)."""
+    if pa.types.is_large_string(array.type) or pa.types.is_string_view(array.type):
+        return array.cast(pa.string())
+    return array
+
+
+def _plain(table: pa.Table) -> pa.Table:
+    """``table`` with large strings (and lists of them) as plain ones."""
+    fields = []
+    for f in table.schema:
+        t = f.type
+        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            t = pa.string()
+        elif pa.types.is_large_list(t) or pa.types.is_list(t):
+            t = pa.list_(pa.string())  # the quarantine's reasons
+        fields.append(pa.field(f.name, t))
+    return table.cast(pa.schema(fields))

@@ -1,0 +1,182 @@
+"""The rows to score, read in chunks: Parquet, CSV or JSON-lines files, or a dataset version.
+
+Never the whole input in memory: Parquet is read batch by batch
+(``ParquetFile.iter_batches``), CSV and JSON lines block by block through Arrow's
+streaming readers, and chunks are cut to ``chunk_rows`` rows. CSV values are read as
+text (validation coerces them, as ingest does); Parquet keeps its types, so a column of
+the wrong type is said before anything is scored (:func:`check_columns`).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from shipyard.errors import DataError
+
+from .records import ScoreInputError
+from .scorer import Scorer
+
+PARQUET, CSV, JSONL = "parquet", "csv", "jsonl"
+FORMATS = {
+    ".parquet": PARQUET,
+    ".pq": PARQUET,
+    ".csv": CSV,
+    ".tsv": CSV,
+    ".txt": CSV,
+    ".jsonl": JSONL,
+    ".ndjson": JSONL,
+}
+CHUNK_ROWS = 100_000
+_BLOCK = 16 << 20  # bytes a text reader takes at a time
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to score, with its format (from its extension)."""
+
+    path: Path
+    format: str
+
+    @classmethod
+    def of(cls, path: Path) -> InputFile:
+        kind = FORMATS.get(path.suffix.lower())
+        if kind is None:
+            known = ", ".join(sorted(FORMATS))
+            raise DataError(
+                f"{path}: cannot tell the format from the extension '{path.suffix or '(none)'}'",
+                hint=f"use one of {known}",
+            )
+        if not path.is_file():
+            raise DataError(f"{path}: no such file", hint="name a Parquet, CSV or JSON-lines file")
+        return cls(path, kind)
+
+    def columns(self) -> dict[str, pa.DataType | None]:
+        """The file's columns and, for Parquet, their types (``None``: text to coerce)."""
+        try:
+            if self.format == PARQUET:
+                import pyarrow.parquet as pq
+
+                schema = pq.read_schema(self.path)
+                return {f.name: f.type for f in schema}
+            if self.format == CSV:
+                with self.path.open(newline="", encoding="utf-8-sig") as handle:
+                    header = next(csv.reader(handle, delimiter=self._delimiter), [])
+                return dict.fromkeys(header)
+            first = next(self._json_batches(), None)
+            return {} if first is None else {f.name: f.type for f in first.schema}
+        except (OSError, pa.ArrowException, UnicodeDecodeError, StopIteration) as exc:
+            raise DataError(f"{self.path}: cannot read it as {self.format}: {exc}") from None
+
+    @property
+    def _delimiter(self) -> str:
+        return "\t" if self.path.suffix.lower() == ".tsv" else ","
+
+    def batches(self, chunk_rows: int) -> Iterator[pa.RecordBatch]:
+        """The file's rows, a batch at a time (at most ``chunk_rows`` rows for Parquet)."""
+        try:
+            if self.format == PARQUET:
+                import pyarrow.parquet as pq
+
+                yield from pq.ParquetFile(self.path).iter_batches(batch_size=chunk_rows)
+            elif self.format == CSV:
+                yield from self._csv_batches()
+            else:
+                yield from self._json_batches()
+        except pa.ArrowException as exc:
+            raise DataError(f"{self.path}: cannot read it as {self.format}: {exc}") from None
+
+    def _csv_batches(self) -> Iterator[pa.RecordBatch]:
+        import pyarrow.csv as pcsv
+
+        names = list(self.columns())
+        reader = pcsv.open_csv(
+            self.path,
+            read_options=pcsv.ReadOptions(block_size=_BLOCK),
+            parse_options=pcsv.ParseOptions(delimiter=self._delimiter),
+            convert_options=pcsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
+            ),
+        )
+        yield from reader
+
+    def _json_batches(self) -> Iterator[pa.RecordBatch]:
+        import pyarrow.json as pjson
+
+        yield from pjson.open_json(self.path, read_options=pjson.ReadOptions(block_size=_BLOCK))
+
+
+def chunks(files: Sequence[InputFile], chunk_rows: int) -> Iterator[pa.Table]:
+    """Every file's rows in order, cut into tables of ``chunk_rows`` rows (the last fewer)."""
+    pending: list[pa.RecordBatch] = []
+    held = 0
+    for file in files:
+        for batch in file.batches(chunk_rows):
+            while batch.num_rows:
+                take = min(batch.num_rows, chunk_rows - held)
+                pending.append(batch.slice(0, take))
+                held += take
+                batch = batch.slice(take)
+                if held == chunk_rows:
+                    yield _table(pending)
+                    pending, held = [], 0
+        if pending:  # a chunk never spans two files: their columns may differ in type
+            yield _table(pending)
+            pending, held = [], 0
+
+
+def _table(batches: list[pa.RecordBatch]) -> pa.Table:
+    return pa.Table.from_batches(batches).combine_chunks()
+
+
+_COMPATIBLE = {
+    "int": (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal, pa.types.is_null),
+    "float": (pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal, pa.types.is_null),
+    "bool": (pa.types.is_boolean, pa.types.is_null),
+    "string": (pa.types.is_string, pa.types.is_large_string, pa.types.is_dictionary,
+               pa.types.is_string_view, pa.types.is_null),
+    "category": (pa.types.is_string, pa.types.is_large_string, pa.types.is_dictionary,
+                 pa.types.is_string_view, pa.types.is_null),
+    "datetime": (pa.types.is_timestamp, pa.types.is_date, pa.types.is_string,
+                 pa.types.is_large_string, pa.types.is_null),
+}  # fmt: skip
+
+
+def check_columns(
+    where: str, columns: dict[str, pa.DataType | None], scorer: Scorer, model: str
+) -> None:
+    """Refuse input whose columns do not fit the model: one line naming every missing
+    feature and every feature stored as a type the model cannot take."""
+    missing = [f for f in scorer.features if f not in columns]
+    mistyped = []
+    for name in scorer.features:
+        kind = columns.get(name)
+        if kind is None:
+            continue
+        wanted = scorer.column(name).type
+        if not any(test(kind) for test in _COMPATIBLE.get(wanted, ())):
+            mistyped.append(f"{name} ({kind}, the model takes {wanted})")
+    if not missing and not mistyped:
+        return
+    said = []
+    if missing:
+        said.append(f"missing {', '.join(missing)}")
+    if mistyped:
+        said.append(f"mistyped {', '.join(mistyped)}")
+    raise ScoreInputError(
+        f"{where}: the columns do not fit {model}: {'; '.join(said)}; nothing was scored",
+        hint=f"the model takes {', '.join(scorer.features)}",
+    )
+
+
+def check_id(where: str, columns: dict[str, pa.DataType | None], id_column: str | None) -> None:
+    if id_column is not None and id_column not in columns:
+        shown = ", ".join(list(columns)[:20])
+        raise ScoreInputError(
+            f"{where}: no column '{id_column}' to take the rows' ids from (--id); "
+            f"it has {shown}; nothing was scored"
+        )
