@@ -267,15 +267,19 @@ class Project:
         with_feedback: bool = False,
         fallback_only: bool = False,
         limit: int | None = None,
+        source: str | None = None,
+        run: str | None = None,
     ) -> pl.DataFrame:
         """``name``'s logged live predictions, newest first: features, answer, version, path,
-        (with ``with_feedback``) labels; ``since="1h"``, ``where="amount > 1000"``, ``limit=N``."""
+        (with ``with_feedback``) labels; ``since="1h"``, ``where="amount > 1000"``, ``limit=N``;
+        ``source="batch"`` (or ``"serve"``), ``run=RUN``: batch rows, one run's rows."""
         from .predlog.query import PredictionLog  # here: Arrow loads only when asked
 
         query = PredictionLog(self.artifacts, self.config).select
         return query(
             name, since=since, until=until, version=version, where=where,
             with_feedback=with_feedback, fallback_only=fallback_only, limit=limit,
+            source=source, run=run,
         ).frame  # fmt: skip
 
     def profile(self, ref: str) -> DatasetProfile:

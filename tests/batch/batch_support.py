@@ -60,9 +60,10 @@ def frame(n: int, *, seed: int = 0, bad: int = 0) -> pd.DataFrame:
         }
     )
     if bad:
-        wrong = np.arange(n) % 10 < bad
-        rows.loc[wrong & (np.arange(n) % 2 == 0), "amount"] = -5.0
-        rows.loc[wrong & (np.arange(n) % 2 == 1), "age"] = 7
+        index = np.arange(n)
+        wrong = index % 10 < bad
+        rows.loc[wrong & ((index // 10) % 2 == 0), "amount"] = -5.0
+        rows.loc[wrong & ((index // 10) % 2 == 1), "age"] = 7
     return rows
 
 

@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa
 
 from shipyard.data import RawBatch, SourceInfo, validate_rows
+from shipyard.errors import first_line
 from shipyard.predlog.schema import (
     BATCH,
     INPUTS,
@@ -32,7 +33,7 @@ from shipyard.predlog.schema import (
     time_type,
 )
 
-from .records import BatchRun, ChunkResult
+from .records import BatchRun, ChunkResult, ScoreInputError
 
 if TYPE_CHECKING:
     from .scorer import Scorer
@@ -59,7 +60,15 @@ def score_chunk(scorer: Scorer, table: pa.Table, *, run: BatchRun, offset: int) 
     accepted = validated.accepted
     rows = accepted.get_column(_ROW).to_numpy()
     quarantine = validated.quarantine.to_arrow()
-    labels, proba = _predict(scorer, accepted)
+    try:
+        labels, proba = _predict(scorer, accepted)
+    except Exception as exc:  # the model refused the rows: the run fails, saying where
+        raise ScoreInputError(
+            f"{run.ref} could not score rows {offset + 1}-{offset + n}: "
+            f"{type(exc).__name__}: {first_line(exc)}",
+            hint="if a missing value is the cause, declare the feature 'nullable: false' in "
+            "the dataset's schema so such rows are quarantined instead",
+        ) from exc
     ids = _ids(run, rows)
     named = _named_by(table, run, rows, offset)
     answers = _answers(scorer, run, named, ids, labels, proba)

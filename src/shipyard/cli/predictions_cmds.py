@@ -37,6 +37,12 @@ TABLE_ROWS = 20  # the table and --json show the newest 20 unless --limit says
 )
 @click.option("--fallback-only", is_flag=True, help="Only the answers a fallback gave.")
 @click.option(
+    "--source",
+    type=click.Choice(["serve", "batch"]),
+    help="Only served answers or only batch-scored ones (shipyard score).",
+)
+@click.option("--run", "run_id", metavar="RUN", help="Only the rows of this batch run.")
+@click.option(
     "--limit",
     type=click.IntRange(1),
     help=f"The newest N rows (default: {TABLE_ROWS} for the table and --json, all for files).",
@@ -59,6 +65,8 @@ def predictions(
     where: str | None,
     with_feedback: bool,
     fallback_only: bool,
+    source: str | None,
+    run_id: str | None,
     limit: int | None,
     as_json: bool,
     as_csv: bool,
@@ -82,6 +90,7 @@ def predictions(
         rows = PredictionLog(project.artifacts, project.config).select(
             name, since=since, until=until, version=version, where=where,
             with_feedback=with_feedback, fallback_only=fallback_only, limit=limit,
+            source=source, run=run_id,
         )  # fmt: skip
     if not rows.logged:
         err_console.print(

@@ -31,7 +31,18 @@ from shipyard.errors import NotFoundError
 from shipyard.storage import ArtifactStore
 
 from .reader import count_rows, passthrough_fields, read_rows
-from .schema import FEEDBACK, INPUTS, PASSTHROUGH, PREDICTIONS, TIME, parse_key
+from .schema import (
+    FEEDBACK,
+    INPUTS,
+    PASSTHROUGH,
+    PREDICTIONS,
+    RUN_ID,
+    SERVE,
+    SOURCE,
+    SOURCES,
+    TIME,
+    parse_key,
+)
 from .where import ANY, BOOL, LIST, NUMBER, TEXT, QueryError, compile_where, parse, referenced
 from .where import TIME as TIME_KIND
 
@@ -48,6 +59,8 @@ LOGGED = {  # the prediction log's own columns a query returns, and their kinds
     "degraded": BOOL,
     "reason": TEXT,
     "latency_ms": NUMBER,
+    SOURCE: TEXT,  # 'serve' or 'batch' (shipyard score)
+    RUN_ID: TEXT,  # the batch run (null for served rows)
 }
 _KINDS = {"int": NUMBER, "float": NUMBER, "string": TEXT, "category": TEXT}
 _DTYPES: dict[str, Any] = {
@@ -101,6 +114,8 @@ class PredictionLog:
         fallback_only: bool = False,
         limit: int | None = None,
         now: datetime | None = None,
+        source: str | None = None,
+        run: str | None = None,
     ) -> PredictionRows:
         """The live predictions of ``name`` in ``[since, until)`` that match, newest first.
 
@@ -108,8 +123,11 @@ class PredictionLog:
         ``timedelta`` or seconds) or a time (ISO text or a ``datetime``; UTC unless it
         says). ``version``: only that version's answers; ``where``: a filter over the
         columns (:mod:`.where`); ``fallback_only``: only answers a fallback gave;
-        ``limit``: only the newest N.
+        ``limit``: only the newest N; ``source``: only ``serve`` or ``batch`` rows; ``run``:
+        only the rows of that batch run.
         """
+        if source is not None and source not in SOURCES:
+            raise QueryError(f"source must be one of {', '.join(SOURCES)}, got {source!r}")
         model = self._model(name)
         now = now or datetime.now(UTC)
         start = as_time(since, now, "since")
@@ -131,7 +149,7 @@ class PredictionLog:
                 return PredictionRows(name, _empty(schema), 0, start, end, logged=False)
             first = datetime.combine(days[0], datetime.min.time(), UTC)
         labels = self._labels(name, first, max(end, now + _FUTURE)) if with_feedback else None
-        keep = _keeper(schema, model.passthrough, test, fallback_only, labels)
+        keep = _keeper(schema, model.passthrough, test, fallback_only, labels, source, run)
         versions = [version] if version is not None else None
         try:
             frame = read_rows(
@@ -140,7 +158,7 @@ class PredictionLog:
             )  # fmt: skip
             matched = frame.height
             if limit is not None and frame.height >= limit:
-                wanted = _stored_columns(named | {"degraded"}, model, with_feedback)
+                wanted = _stored_columns(named | {"degraded", SOURCE, RUN_ID}, model, with_feedback)
                 matched = count_rows(
                     self.artifacts, PREDICTIONS, name, first, end,
                     versions=versions, keep=keep, columns=wanted,
@@ -260,6 +278,8 @@ def _keeper(
     test: pl.Expr | None,
     fallback_only: bool,
     labels: pl.DataFrame | None,
+    source: str | None = None,
+    run: str | None = None,
 ) -> Callable[[pl.DataFrame], pl.DataFrame]:
     """What each segment's rows go through: passthrough fields as columns, every column
     there (null where the segment has none), the labels joined, the filters."""
@@ -272,6 +292,11 @@ def _keeper(
         missing = [c for c in schema if c not in rows.columns]
         if missing:
             rows = rows.with_columns(pl.lit(None, _dtype(c, schema[c])).alias(c) for c in missing)
+        rows = rows.with_columns(pl.col(SOURCE).fill_null(SERVE))  # older segments: served
+        if source is not None:
+            rows = rows.filter(pl.col(SOURCE) == source)
+        if run is not None:
+            rows = rows.filter(pl.col(RUN_ID) == run)
         if fallback_only:
             rows = rows.filter(pl.col("degraded").fill_null(False))
         if test is not None:

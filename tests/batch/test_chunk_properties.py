@@ -1,0 +1,104 @@
+"""The chunk step loses no row and does not depend on how the input is cut.
+
+For any chunk size, every input row ends either answered or quarantined (once), the
+prediction ids name the input rows, and the answers and log rows are the same bytes
+as when the input is scored in one chunk.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.linear_model import LogisticRegression
+
+from batch_support import frame
+from shipyard.batch import BatchRun, Scorer, score_chunk
+from shipyard.batch.inputs import InputFile, chunks
+from shipyard.config import ColumnConfig
+from shipyard.models.predictor import SklearnPredictor
+
+ROWS = 120
+RUN = BatchRun(
+    "20261203T120000-0badc0de", "risk", 4, ("rows.parquet",), "loan_id",
+    datetime(2026, 12, 3, 12, tzinfo=UTC), "tester",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def scorer() -> Scorer:
+    train = frame(200, seed=1)
+    y = (train["amount"] / 1000 + train["age"] / 10 > 30).to_numpy()
+    model = LogisticRegression(max_iter=1000).fit(train[["amount", "age"]].to_numpy(), y)
+    columns = {
+        "amount": ColumnConfig(type="float", min=0),
+        "age": ColumnConfig(type="int", min=18, max=120, nullable=False),
+    }
+    return Scorer.build(
+        SklearnPredictor(model, ["amount", "age"], "binary_classification"),
+        ["amount", "age"],
+        columns,
+    )
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("chunks") / "rows.parquet"
+    rows = frame(ROWS, seed=2, bad=3)
+    rows.loc[rows.index % 17 == 5, "age"] = None  # not nullable: quarantined
+    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), path, row_group_size=50)
+    return path
+
+
+def _score(scorer: Scorer, path: Path, chunk_rows: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+    answers, logs, quarantined = [], [], []
+    offset = 0
+    for table in chunks([InputFile(path, "parquet")], chunk_rows):
+        result = score_chunk(scorer, table, run=RUN, offset=offset)
+        assert result.rows_in == table.num_rows == result.scored + result.quarantined
+        offset += result.rows_in
+        answers.append(result.answers)
+        logs.append(result.log)
+        quarantined.append(result.quarantine)
+    assert offset == ROWS
+    return (pa.concat_tables(answers), pa.concat_tables(logs), pa.concat_tables(quarantined))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(chunk_rows=st.integers(min_value=5, max_value=ROWS + 10))
+def test_any_chunking_gives_the_same_rows_and_loses_none(
+    scorer: Scorer, source: Path, chunk_rows: int
+) -> None:
+    whole = _score(scorer, source, ROWS)
+    answers, log, quarantined = _score(scorer, source, chunk_rows)
+    rows = sorted(
+        [int(i.rsplit("-", 1)[1]) for i in answers["prediction_id"].to_pylist()]
+        + quarantined["_row"].to_pylist()
+    )
+    assert rows == list(range(1, ROWS + 1))  # each row once: answered or quarantined
+    assert answers.equals(whole[0].combine_chunks()) or answers.combine_chunks().equals(whole[0])
+    assert log.combine_chunks().equals(whole[1].combine_chunks())
+    assert quarantined.combine_chunks().equals(whole[2].combine_chunks())
+    ids = pq.read_table(source).column("loan_id").to_pylist()
+    assert answers["loan_id"].to_pylist() == [ids[r - 1] for r in
+                                              [int(i.rsplit("-", 1)[1]) for i in answers["prediction_id"].to_pylist()]]  # fmt: skip
+
+
+def test_the_log_rows_have_the_logs_columns_and_the_runs_time(scorer: Scorer, source: Path) -> None:
+    from shipyard.predlog import COLUMNS, PREDICTIONS
+
+    _, log, _ = _score(scorer, source, 100)
+    assert log.column_names == [c.name for c in COLUMNS[PREDICTIONS]]
+    assert set(log["time"].to_pylist()) == {RUN.started_at}
+    assert set(log["source"].to_pylist()) == {"batch"}
+    assert set(log["run_id"].to_pylist()) == {RUN.run_id}
+    assert log["inputs"].type == pa.struct([("amount", pa.float64()), ("age", pa.float64())])
+
+    _, _, quarantined = _score(scorer, source, 100)
+    missing = [r for r in quarantined.to_pylist() if r["age"] is None]
+    assert missing and all(any("age" in why for why in r["_reasons"]) for r in missing)
