@@ -31,9 +31,12 @@ this machine; ``ray://host:port`` a remote one through Ray Client.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import io
 import logging
 import os
+import platform
+import re
 import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
@@ -43,7 +46,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from shipyard.errors import ConfigError, ShipyardError
+from shipyard.errors import ConfigError, DataError, ShipyardError
 
 from .chunk import score_chunk
 from .inputs import PARQUET, InputFile, chunks
@@ -155,10 +158,39 @@ class ChunkScorer:
         rows: list[dict[str, Any]] = []
         for item in batch.to_pylist():
             piece = Piece(item["path"], item["start"], item["stop"], item["offset"])
-            for offset, table in read_piece(piece, self.chunk_rows):
-                result = score_chunk(self.scorer, table, run=self.run, offset=offset)
-                rows.append(_packed(result))
+            try:
+                for offset, table in read_piece(piece, self.chunk_rows):
+                    result = score_chunk(self.scorer, table, run=self.run, offset=offset)
+                    rows.append(_packed(result))
+            except ShipyardError as exc:  # said to the user as raised (Ray keeps only text)
+                return _failed(exc)
+            except (OSError, pa.ArrowException) as exc:
+                return _failed(
+                    DataError(
+                        f"{piece.path}: cannot read it on the Ray node {platform.node()}: {exc}",
+                        hint="every node must read the input at the driver's path "
+                        "(a shared file system)",
+                    )
+                )
         return pa.Table.from_pylist(rows, schema=_RESULTS)
+
+
+def _failed(exc: ShipyardError) -> pa.Table:
+    """One row that carries ``exc`` to the driver (its class, message and hint)."""
+    kind = type(exc)
+    said = {"error": f"{kind.__module__}:{kind.__qualname__}", "message": exc.message}
+    return pa.Table.from_pylist([{"offset": -1, "rows_in": 0, "hint": exc.hint, **said}])
+
+
+def _raise(row: dict[str, Any]) -> None:
+    """Raise the error an actor sent (as a ShipyardError when its class is not one)."""
+    module, _, name = str(row["error"]).partition(":")
+    kind: Any = getattr(importlib.import_module(module), name, ShipyardError)
+    if not (isinstance(kind, type) and issubclass(kind, ShipyardError)):
+        kind = ShipyardError
+    error = kind.__new__(kind)
+    ShipyardError.__init__(error, row["message"], hint=row.get("hint"))
+    raise error
 
 
 _RESULTS = pa.schema(
@@ -219,6 +251,8 @@ def _results(ray: Any, job: Job, pieces: list[Piece]) -> Iterator[ChunkResult]:
         with _quiet("ray.data"):  # its progress lines and hints: the CLI shows its own
             for batch in scored.iter_batches(batch_format="pyarrow", batch_size=None):
                 for row in batch.to_pylist():
+                    if row.get("error"):
+                        _raise(row)
                     yield _unpacked(row)
     except ShipyardError:
         raise
@@ -235,14 +269,14 @@ def _retries() -> dict[str, Any]:
 
 
 def _cause(exc: BaseException) -> str:
-    """The first line of what went wrong inside Ray (the task's own error when it has one)."""
-    inner = getattr(exc, "cause", None)
-    if isinstance(inner, ShipyardError):
-        return inner.message
-    text = str(inner if isinstance(inner, BaseException) else exc).strip()
-    lines = [line for line in text.splitlines() if line.strip()]
-    said = lines[-1] if isinstance(inner, BaseException) and lines else (lines[0] if lines else "")
-    return f"{type(inner if isinstance(inner, BaseException) else exc).__name__}: {said}"
+    """What went wrong inside Ray, in one line: the last ``SomeError: …`` line of its
+    report (Ray passes a worker's error on as text), else its first line."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    said = [line for line in lines if _ERROR_LINE.match(line)]
+    return said[-1] if said else f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
+_ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Died|Lost)\w*(\(.*\))?: ")
 
 
 def _as_parquet(files: Sequence[InputFile], chunk_rows: int, scratch: Path) -> list[Path]:
@@ -268,8 +302,10 @@ def _ray_warnings_off() -> Iterator[None]:
     """No deprecation warnings from Ray's own code about Ray's own settings (its data
     context sets deprecated fields when it is created): not the user's to act on."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", category=DeprecationWarning)
-        warnings.filterwarnings("ignore", category=FutureWarning, module="ray")
+        for _ in range(2):  # again after Ray's import, which puts its own filter first
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            warnings.filterwarnings("ignore", category=FutureWarning, module="ray")
+            import ray.data  # noqa: F401
         yield
 
 
