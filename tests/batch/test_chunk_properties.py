@@ -13,11 +13,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from batch_support import frame
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.linear_model import LogisticRegression
 
-from batch_support import frame
 from shipyard.batch import BatchRun, Scorer, score_chunk
 from shipyard.batch.inputs import InputFile, chunks
 from shipyard.config import ColumnConfig
@@ -69,7 +69,9 @@ def _score(scorer: Scorer, path: Path, chunk_rows: int) -> tuple[pa.Table, pa.Ta
     return (pa.concat_tables(answers), pa.concat_tables(logs), pa.concat_tables(quarantined))
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(chunk_rows=st.integers(min_value=5, max_value=ROWS + 10))
 def test_any_chunking_gives_the_same_rows_and_loses_none(
     scorer: Scorer, source: Path, chunk_rows: int

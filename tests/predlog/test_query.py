@@ -25,7 +25,7 @@ from shipyard.project import Project
 
 COLUMNS = [
     "time", "prediction_id", "version", "prediction", "probabilities", "path", "degraded",
-    "reason", "latency_ms", "amount", "age",
+    "reason", "latency_ms", "source", "run_id", "amount", "age",
 ]  # fmt: skip
 
 

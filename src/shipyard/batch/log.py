@@ -29,11 +29,11 @@ class RunLog:
     """The log segments of one run, written as its chunks come in."""
 
     def __init__(
-        self, artifacts: ArtifactStore, run: BatchRun, *, segment_rows: int = SEGMENT_ROWS
+        self, artifacts: ArtifactStore, run: BatchRun, *, segment_rows: int | None = None
     ) -> None:
         self.artifacts = artifacts
         self.run = run
-        self.segment_rows = segment_rows
+        self.segment_rows = segment_rows or SEGMENT_ROWS
         self.keys: list[str] = []
         self.rows = 0
         self._pending: list[pa.Table] = []
