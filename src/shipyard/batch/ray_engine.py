@@ -14,10 +14,12 @@ to the :class:`~.sink.Sink`: the answers file, the log segments (through
 :class:`~.log.RunLog`, written by the driver) and the quarantine are written by the same
 code as the embedded engine's, and the run is marked succeeded only after all landed.
 
-A worker killed mid-run: Ray restarts the actor and retries its piece (``max_restarts``,
-``max_task_retries``); a piece's results reach the driver once, so the log holds no
-duplicate rows. When the retries run out the error reaches the batch facade, which
-removes the partial answers and marks the run failed (its log segments get no marker).
+A worker killed mid-run: Ray restarts the actor and retries its piece (``RETRIES`` times:
+Ray Data's own default retries for ever); a piece's results reach the driver once, so the
+log holds no duplicate rows. When the retries run out, or the chunk step raises (a chunk
+the model refuses: the actor sends the error itself back, as Ray would pass it on only as
+text), the error reaches the batch facade, which removes the partial answers and marks
+the run failed (its log segments get no marker).
 
 The files must be readable at the same path on every node: the driver's own folder on a
 local Ray instance, a shared file system on a cluster.
