@@ -14,7 +14,7 @@ DRIFT_VENV := .bench-drift-venv
 NANNYML_VENV := .bench-nannyml-venv
 BENCH_ARGS ?=
 
-.PHONY: demo test lint bench bench-serve bench-shadow bench-loop bench-overload bench-drift bench-cbpe bench-power bench-scale scale-demo format clean
+.PHONY: demo test lint bench bench-score bench-serve bench-shadow bench-loop bench-overload bench-drift bench-cbpe bench-power bench-scale scale-demo format clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -65,6 +65,10 @@ $(SERVE_VENV)/.installed: pyproject.toml benchmarks/requirements-serve.txt
 bench-serve: $(SERVE_VENV)/.installed
 	@command -v wrk >/dev/null || { echo "the serving benchmark needs wrk: apt-get install wrk"; exit 1; }
 	$(SERVE_VENV)/bin/python benchmarks/bench_serve.py $(BENCH_ARGS)
+
+## bench-score: shipyard score of 1 M and 10 M rows against the floor and mlflow models predict (MLflow from the serving venv)
+bench-score: $(SERVE_VENV)/.installed
+	$(SERVE_VENV)/bin/python benchmarks/bench_score.py $(BENCH_ARGS)
 
 ## bench-shadow: the champion's latency with a challenger in shadow and without, one run (about 4 minutes)
 bench-shadow: $(SERVE_VENV)/.installed

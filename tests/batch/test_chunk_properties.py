@@ -104,3 +104,24 @@ def test_the_log_rows_have_the_logs_columns_and_the_runs_time(scorer: Scorer, so
     _, _, quarantined = _score(scorer, source, 100)
     missing = [r for r in quarantined.to_pylist() if r["age"] is None]
     assert missing and all(any("age" in why for why in r["_reasons"]) for r in missing)
+
+
+def test_rows_with_a_missing_value_the_model_refuses_are_quarantined(
+    scorer: Scorer, source: Path
+) -> None:
+    """A nullable feature passes validation; a linear model refuses NaN: those rows are
+    quarantined with the reason, the others scored."""
+    from dataclasses import replace
+
+    from shipyard.config import DatasetConfig
+
+    columns = dict(scorer.dataset.columns)
+    columns["age"] = columns["age"].model_copy(update={"nullable": True})
+    nullable = replace(scorer, dataset=DatasetConfig(columns=columns))
+    answers, _, quarantined = _score(nullable, source, 50)
+    missing = [r for r in quarantined.to_pylist() if r["age"] is None]
+    nulls = pq.read_table(source).column("age").null_count
+    assert len(missing) == nulls > 0  # every row without an age: none scored
+    said = "a feature is missing, and the model takes no missing value"
+    assert any(r["_reasons"] == [said] for r in missing)
+    assert answers.num_rows + quarantined.num_rows == ROWS

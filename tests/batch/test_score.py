@@ -61,7 +61,7 @@ def test_answers_are_the_models_own_and_counts_add_up(
     out = project.root / "answers.parquet"
     run = project.score(
         "risk", files=[inputs["frame"]], out=out, id_column="loan_id", chunk_rows=300,
-        options={"pool": "thread"}, workers=2,
+        workers=2,
     )  # fmt: skip
     rows = frame(ROWS, bad=1)
     good = (rows["amount"] >= 0) & (rows["age"] >= 18)

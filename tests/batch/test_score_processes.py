@@ -30,7 +30,7 @@ def test_a_process_pool_scores_like_the_parent(tmp_path: Path) -> None:
             out = tmp_path / f"w{workers}.parquet"
             runs[workers] = project.score(
                 "risk", files=[source], out=out, id_column="loan_id", chunk_rows=400,
-                workers=workers,
+                workers=workers, options={"pool": "process"},
             )  # fmt: skip
         answers = {w: pd.read_parquet(tmp_path / f"w{w}.parquet") for w in runs}
         for w, run in runs.items():

@@ -58,22 +58,54 @@ def score_chunk(scorer: Scorer, table: pa.Table, *, run: BatchRun, offset: int) 
     info = SourceInfo("batch", "; ".join(run.source), None, n)
     validated = validate_rows(RawBatch(frame.with_columns(numbers), info), scorer.dataset)
     accepted = validated.accepted
-    rows = accepted.get_column(_ROW).to_numpy()
-    quarantine = validated.quarantine.to_arrow()
+    quarantined = validated.quarantine
     try:
         labels, proba = _predict(scorer, accepted)
-    except Exception as exc:  # the model refused the rows: the run fails, saying where
-        raise ScoreInputError(
-            f"{run.ref} could not score rows {offset + 1}-{offset + n}: "
-            f"{type(exc).__name__}: {first_line(exc)}",
-            hint="if a missing value is the cause, declare the feature 'nullable: false' in "
-            "the dataset's schema so such rows are quarantined instead",
-        ) from exc
+    except Exception as exc:
+        # a model that takes no missing value (a linear model): its rows with one are
+        # quarantined, the others scored; a model that still refuses fails the run
+        holes = accepted.select(pl.any_horizontal(pl.col(scorer.features).is_null())).to_series()
+        if not holes.any():
+            raise _refused(run, offset, n, exc) from exc
+        quarantined = _with_missing(quarantined, frame.with_columns(numbers), accepted, holes)
+        accepted = accepted.filter(~holes)
+        try:
+            labels, proba = _predict(scorer, accepted)
+        except Exception as again:
+            raise _refused(run, offset, n, again) from again
+    rows = accepted.get_column(_ROW).to_numpy()
+    quarantine = quarantined.to_arrow()
     ids = _ids(run, rows)
     named = _named_by(table, run, rows, offset)
     answers = _answers(scorer, run, named, ids, labels, proba)
     log = _log(scorer, run, accepted, named, ids, labels, proba)
     return ChunkResult(offset, n, answers, log, _plain(quarantine))
+
+
+def _refused(run: BatchRun, offset: int, n: int, exc: Exception) -> ScoreInputError:
+    return ScoreInputError(
+        f"{run.ref} could not score rows {offset + 1}-{offset + n}: "
+        f"{type(exc).__name__}: {first_line(exc)}",
+        hint="check that the model takes the columns of its dataset's schema",
+    )
+
+
+def _with_missing(
+    quarantined: pl.DataFrame, raw: pl.DataFrame, accepted: pl.DataFrame, holes: pl.Series
+) -> pl.DataFrame:
+    """``quarantined`` plus the accepted rows with a missing feature (as they arrived)."""
+    numbers = accepted.filter(holes).get_column(_ROW)
+    missing = raw.filter(pl.col(_ROW).is_in(numbers.implode()))
+    reason = "a feature is missing, and the model takes no missing value"
+    texts = [c for c in quarantined.columns if c not in (_SOURCE, _ROW, "_reasons")]
+    rows = missing.select(
+        *(pl.col(c).cast(pl.String, strict=False) if c in missing.columns else
+          pl.lit(None, pl.String).alias(c) for c in texts),
+        pl.lit(accepted.get_column(_SOURCE)[0] if accepted.height else "").alias(_SOURCE),
+        pl.col(_ROW),
+        pl.lit([reason], pl.List(pl.String)).alias("_reasons"),
+    )  # fmt: skip
+    return pl.concat([quarantined, rows.cast(quarantined.schema)]).sort(_ROW)
 
 
 def _predict(scorer: Scorer, accepted: pl.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:

@@ -21,7 +21,7 @@ from shipyard.storage import ArtifactStore
 
 from .records import BatchRun
 
-SEGMENT_ROWS = 1_000_000
+SEGMENT_ROWS = 250_000
 """Rows per log segment at most (a chunk is never split)."""
 
 

@@ -37,7 +37,7 @@ from .progress import progress
     help="Rows read and scored at a time (memory grows with it).",
 )
 @click.option(
-    "--workers", type=click.IntRange(1), help="Processes to score with (default: every core)."
+    "--workers", type=click.IntRange(1), help="Threads to score with (default: one per core)."
 )
 @json_option
 @click.pass_context
