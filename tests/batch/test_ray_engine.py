@@ -217,33 +217,6 @@ def test_both_engines_write_the_same_even_with_a_worker_killed_mid_run(
     assert not list(tmp_path.glob(".*.partial"))  # nothing left beside the answers
 
 
-def test_a_chunk_the_model_refuses_fails_the_run_with_its_own_line(
-    ray_instance: Any, tmp_path: Path
-) -> None:
-    """The error raised on a Ray worker reaches the user as the embedded engine says it
-    (one line, exit 1); the run is failed, no answers file, no marker for its segments."""
-    folder = tmp_path / "proj"
-    project = make_project(folder)
-    rows = frame(300, seed=4)
-    rows.loc[150, "amount"] = None  # nullable in the schema; the model takes no NaN
-    path = tmp_path / "holes.parquet"
-    pq.write_table(pa.Table.from_pandas(rows, preserve_index=False), path)
-    out = tmp_path / "answers.parquet"
-    result = CliRunner().invoke(
-        cli,
-        ["-C", str(folder), "score", "risk@champion", str(path), "--engine", "ray",
-         "--chunk-rows", str(CHUNK), "--out", str(out)],
-        catch_exceptions=False,
-    )  # fmt: skip
-    assert result.exit_code == 1, result.output
-    assert "risk@1 could not score rows 101-200: ValueError: Input X contains NaN" in result.output
-    assert "Traceback" not in result.output
-    assert not out.exists() and not list(tmp_path.glob(".*.partial"))
-    (run,) = project.batch.list()
-    assert run.status == "failed" and run.engine == "ray" and not run.segments
-    assert not [k for k in project.artifacts.list("predictions/") if k.endswith(".done")]
-
-
 def test_without_ray_installed_the_cli_says_how_to_install_it(tmp_path: Path) -> None:
     folder = tmp_path / "proj"
     make_project(folder)
