@@ -75,11 +75,8 @@ class Site:
 
 
 def _console(message: Any, errors: list[str]) -> None:
-    """Keep a console error, except Chromium's own fetch of /favicon.ico: the layout names
-    no icon, so the browser asks the server's root for one (not a page's doing)."""
+    """Keep a console error (a failed fetch of the icon the layout names counts too)."""
     if message.type != "error":
-        return
-    if (message.location or {}).get("url", "").endswith("/favicon.ico"):
         return
     errors.append(f"{message.text} ({(message.location or {}).get('url', '?')})")
 

@@ -143,7 +143,9 @@ def test_without_run_queue_statistics_wall_time_is_judged_and_said(
 ) -> None:
     monkeypatch.setattr(evaluation_run._RunQueue, "PATH", "/nonexistent/schedstat")
     check, latency = latency_check(Costly())
-    assert check.passed and latency["waits_known"] == 0.0
+    assert latency["waits_known"] == 0.0
     assert check.expected == f"<= {BUDGET_MS} ms of wall time"
+    # judged on wall time (not whether it passed: a loaded machine can stretch wall time)
+    assert check.passed == (latency["single_wall_p99_ms"] <= BUDGET_MS)
     assert "this platform does not report time spent waiting for a CPU" in check.detail
     assert latency["single_p99_ms"] == latency["single_wall_p99_ms"]

@@ -248,7 +248,7 @@ def serve_process(
     assert process.stderr is not None
     url = None
     lines: list[str] = []
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + 180  # generous: a busy machine starts slowly
     while url is None and time.monotonic() < deadline:
         line = process.stderr.readline()
         if not line and process.poll() is not None:
