@@ -6,14 +6,11 @@ The fixtures that use these live in ``conftest.py`` beside this module.
 
 from __future__ import annotations
 
-import atexit
 import importlib
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -132,35 +129,7 @@ def training_rows(n: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_project(folder: Path) -> Project:
-    """The test project in ``folder``, every model registered with a ``champion``.
-
-    On the embedded stores (no ``SHIPYARD_DATABASE_URL``/``SHIPYARD_ARTIFACTS_URL``) into a
-    new folder it is a copy of one built once per test process: the same files, database
-    and artifacts, without fitting and registering the five versions again for each test.
-    """
-    if _on_embedded_stores() and not (folder.exists() and any(folder.iterdir())):
-        shutil.copytree(_template(), folder, dirs_exist_ok=True)
-        return shipyard.open(folder)
-    return _build_project(folder)
-
-
-def _on_embedded_stores() -> bool:
-    return not any(os.environ.get(v) for v in ("SHIPYARD_DATABASE_URL", "SHIPYARD_ARTIFACTS_URL"))
-
-
-_TEMPLATE: list[Path] = []  # the folder make_project copies, built on first use
-
-
-def _template() -> Path:
-    if not _TEMPLATE:
-        root = Path(tempfile.mkdtemp(prefix="shipyard-serving-template-"))
-        atexit.register(shutil.rmtree, root, ignore_errors=True)
-        _build_project(root / "proj").close()  # closed: the database is whole on disk
-        _TEMPLATE.append(root / "proj")
-    return _TEMPLATE[0]
-
-
-def _build_project(folder: Path) -> Project:
+    """The test project in ``folder``, every model registered with a ``champion``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "shipyard.yaml").write_text(PROJECT)
     (folder / "faulty.py").write_text(FAULTY)
