@@ -23,7 +23,7 @@ differs from the parent's; ``(exit n)`` one that differs from 2, the default::
     ├── ModelFormatError(ValueError)       models: cannot save or load in that format (HTTP 422)
     │   └── MalformedModelError            a loaded tree model is inconsistent inside
     ├── PredictionInputError(ValueError)   models: the rows lack the model's features (HTTP 422)
-    ├── ScoreInputError(ValueError)        batch: the rows to score do not fit the model (HTTP 422) (exit 1)
+    ├── ScoreInputError(ValueError)        batch, monitor --data: the rows to score do not fit the model (HTTP 422) (exit 1)
     ├── ModelMismatchError(ValueError)     models: a model does not fit its features, task or data (HTTP 422)
     ├── AliasError(ValueError)             models: an alias name is not allowed (HTTP 422)
     ├── EnvironmentMismatchError           models: trained with other package versions; strict refuses it (HTTP 503)

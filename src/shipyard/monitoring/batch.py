@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from shipyard.batch import ScoreInputError
 from shipyard.config.schema import ModelConfig, ProjectConfig
 from shipyard.data import Datasets
 from shipyard.errors import DataError, NotFoundError
@@ -52,13 +53,6 @@ AT = "_at"
 """The column that times a row for periods: its event time, else when it was logged."""
 LOG_DAYS_BACK = 400  # how far back the log is read when it is cut by event time
 EVENT_TIME, ARRIVAL = "event_time", "arrival"
-
-
-class MisfitError(DataError):
-    """A dataset version lacks (or types otherwise) a feature the model takes. Exit 1: the
-    data was read and judged unfit, the command was not misused (as ingest's quarantine)."""
-
-    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -321,7 +315,7 @@ class BatchRows:
                 said.append(f"lacks {name}'s feature column(s) {', '.join(missing)}")
             if mistyped:
                 said.append("; ".join(mistyped))
-            raise MisfitError(
+            raise ScoreInputError(
                 f"dataset {ref} does not fit {name}: {'; '.join(said)}",
                 hint=f"{name} takes {', '.join(config.features)}; monitor it on a version of "
                 f"'{config.dataset}' or of a dataset with those columns",
