@@ -36,7 +36,7 @@ models:
     task: binary_classification
     dataset: loans
     features: [amount, age, country]
-    train: tiny_model:train
+    train: dashboard_act_model:train
     params: {flip: false}
     split: {strategy: random, holdout: 0.3, seed: 0}
     latency_budget_ms: 60000
@@ -73,7 +73,7 @@ def seed(folder: Path, *, rows: int = 1500) -> Project:
     one firing alert."""
     folder.mkdir(parents=True)
     (folder / "shipyard.yaml").write_text(PROJECT)
-    (folder / "tiny_model.py").write_text(TRAIN_CODE)
+    (folder / "dashboard_act_model.py").write_text(TRAIN_CODE)
     write_loans_batch(folder / "b1.csv", rows=rows, seed=1)
     write_loans_batch(folder / "b2.csv", rows=400, seed=2, first_id=rows + 1)
     project = shipyard.open(folder)

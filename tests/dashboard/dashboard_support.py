@@ -49,7 +49,7 @@ models:
     task: binary_classification
     dataset: loans
     features: [amount, age, country]
-    train: tiny_model:train
+    train: dashboard_model:train
     params: {C: 1.0}
     latency_budget_ms: 40
     gates:
@@ -63,7 +63,7 @@ models:
     task: binary_classification
     dataset: loans
     features: [amount, age, country]
-    train: tiny_model:train
+    train: dashboard_model:train
   thin:
     owner: {name: thin-team, email: thin@example.com}
     task: binary_classification
@@ -129,7 +129,7 @@ def write_files(folder: Path, *, owner: str = OWNER) -> Path:
     (folder / "shipyard.yaml").write_text(
         PROJECT % {"owner": owner, "hostile_owner": hostile_owner}
     )
-    (folder / "tiny_model.py").write_text(TRAIN)
+    (folder / "dashboard_model.py").write_text(TRAIN)
     write_loans_batch(folder / "batch.csv", rows=600, seed=3)
     return folder
 

@@ -24,7 +24,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     folder = tmp_path_factory.mktemp("datasets") / "proj"
     folder.mkdir()
     (folder / "shipyard.yaml").write_text(PROJECT)
-    (folder / "tiny_model.py").write_text(TRAIN_CODE)
+    (folder / "dashboard_act_model.py").write_text(TRAIN_CODE)
     write_loans_batch(folder / "b1.csv", rows=1500, seed=1)
     write_loans_batch(folder / "b2.csv", rows=400, seed=2, first_id=1001)  # 500 ids overlap
     with shipyard.open(folder) as opened:
