@@ -75,7 +75,8 @@ def test_answers_are_the_models_own_and_counts_add_up(
     own = project.models.load("risk@champion")
     labels, proba = own.answer(rows.loc[good, ["amount", "age"]].to_numpy(dtype=float))
     assert answers["prediction"].tolist() == labels.tolist()
-    np.testing.assert_array_equal(answers["probability_True"].to_numpy(), proba[:, 1])
+    # to the last bits: BLAS picks its kernel by the matrix's size (chunks of 300 rows here)
+    np.testing.assert_allclose(answers["probability_True"].to_numpy(), proba[:, 1], rtol=1e-12)
     numbers = np.flatnonzero(good.to_numpy()) + 1
     assert answers["prediction_id"].tolist() == [f"{run.run_id}-{n}" for n in numbers]
 

@@ -10,13 +10,10 @@ segments are there but read by nobody.
 
 from __future__ import annotations
 
-import io
-
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from shipyard.predlog.schema import DONE, PREDICTIONS, SUFFIX, segment_prefix
+from shipyard.predlog.schema import DONE, PREDICTIONS, SUFFIX, segment_parquet, segment_prefix
 from shipyard.storage import ArtifactStore
 
 from .records import BatchRun
@@ -54,10 +51,8 @@ class RunLog:
         if not self._pending:
             return
         table = pa.concat_tables(self._pending, promote_options="permissive")
-        sink = io.BytesIO()
-        pq.write_table(table, sink, compression="zstd")
         self.keys.append(
-            self.artifacts.put(sink.getvalue(), prefix=self._prefix, suffix=SUFFIX).key
+            self.artifacts.put(segment_parquet(table), prefix=self._prefix, suffix=SUFFIX).key
         )
         self.rows += table.num_rows
         self._pending, self._held = [], 0

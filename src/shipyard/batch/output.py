@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from shipyard.errors import DataError
 from shipyard.storage import ArtifactStore
 
+from .chunk import PREDICTION
 from .records import BatchRun
 
 OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -46,9 +47,10 @@ def output_format(path: Path) -> str:
 class _TableFile:
     """A Parquet or CSV file written table by table, its schema taken from the first."""
 
-    def __init__(self, path: Path, kind: str) -> None:
+    def __init__(self, path: Path, kind: str, *, dictionary: bool | list[str] = True) -> None:
         self.path = path
         self.kind = kind
+        self.dictionary = dictionary
         self._writer: Any = None
         self._schema: pa.Schema | None = None
         self._empty: pa.Table | None = None
@@ -60,7 +62,9 @@ class _TableFile:
         if self._writer is None:
             self._schema = table.schema
             if self.kind == "parquet":
-                self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+                self._writer = pq.ParquetWriter(
+                    self.path, table.schema, compression="zstd", use_dictionary=self.dictionary
+                )
             else:
                 import pyarrow.csv as pcsv
 
@@ -106,7 +110,9 @@ class Answers:
             handle, name = tempfile.mkstemp(prefix="shipyard-answers-", suffix=".parquet")
             os.close(handle)
             self._tmp = Path(name)
-        self._file = _TableFile(self._tmp, kind)
+        # only the labels repeat: a dictionary tried on the ids and probabilities and
+        # given up costs as much as writing them (1 M answers: 0.2 s of 0.4 s)
+        self._file = _TableFile(self._tmp, kind, dictionary=[PREDICTION])
 
     def write(self, table: pa.Table) -> None:
         self._file.write(table)

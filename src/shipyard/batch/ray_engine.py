@@ -51,7 +51,7 @@ import pyarrow as pa
 from shipyard.errors import ConfigError, DataError, ShipyardError
 
 from .chunk import score_chunk
-from .inputs import PARQUET, InputFile, chunks
+from .inputs import PARQUET, InputFile, chunks, open_parquet
 from .records import ChunkResult
 
 if TYPE_CHECKING:
@@ -106,9 +106,7 @@ def plan(files: Sequence[Path], chunk_rows: int) -> list[Piece]:
 def read_piece(piece: Piece, chunk_rows: int) -> Iterator[tuple[int, pa.Table]]:
     """The chunks of ``piece`` (each with its offset in the input), read from its file
     from the row group that holds its first row on."""
-    import pyarrow.parquet as pq
-
-    file = pq.ParquetFile(piece.path)
+    file = open_parquet(piece.path)
     meta = file.metadata
     groups: list[int] = []
     first = at = 0

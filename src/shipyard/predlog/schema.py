@@ -61,6 +61,23 @@ rows of one request share the ``prediction_id``). Segments written before the co
 existed hold live rows only."""
 
 
+REPEATING = ("prediction", "label", "version", "path", "reason", VARIANT, SOURCE, RUN_ID)
+"""Columns whose values repeat across a segment's rows: dictionary-encoded. The others
+(ids, times, probabilities, the inputs) are stored plain: trying a dictionary on a column
+of distinct values and falling back costs about as much as compressing it."""
+
+
+def segment_parquet(table: pa.Table) -> bytes:
+    """``table`` as the bytes of one log segment (Parquet, zstd)."""
+    import io
+
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(table, sink, compression="zstd", use_dictionary=list(REPEATING))
+    return sink.getvalue()
+
+
 def time_type() -> pa.DataType:
     """The Arrow type of every log's ``time`` column: microseconds, UTC."""
     import pyarrow as pa  # here, not at import: monitoring reads the kinds without Arrow

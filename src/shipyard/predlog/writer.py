@@ -25,7 +25,6 @@ that grows until the worker is killed would lose every buffered row at once.
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
 import os
 import threading
@@ -39,7 +38,6 @@ from typing import Any, Protocol
 import numpy as np
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from shipyard.storage import ArtifactStore
 from shipyard.storage.safe_files import TempFile, checked_folder, read_regular
@@ -51,6 +49,7 @@ from .schema import (
     SUFFIX,
     TIME,
     probabilities_type,
+    segment_parquet,
     segment_prefix,
     time_type,
 )
@@ -337,9 +336,7 @@ def segment_bytes(chunks: list[Chunk]) -> bytes:
         else:  # a missing value travels as NaN in a numeric column: logged as null
             fields = [_input(np.concatenate([r.columns[name] for r in inputs])) for name in names]
         table[INPUTS] = pa.StructArray.from_arrays(fields, names)
-    sink = io.BytesIO()
-    pq.write_table(pa.table(table), sink, compression="zstd")
-    return sink.getvalue()
+    return segment_parquet(pa.table(table))
 
 
 def _passthrough(chunks: list[Chunk]) -> pa.Array:
