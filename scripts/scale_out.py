@@ -156,13 +156,18 @@ class Load:
                 row = rows[i % len(rows)]
                 i += 1
                 sent = time.monotonic()
+                upstream = ""
                 try:
-                    response = client.post(path, json=row)
+                    # streamed, so that a body cut off (the replica killed between its
+                    # header and its body: nginx closes the connection) still says who
+                    with client.stream("POST", path, json=row) as response:
+                        upstream = response.headers.get("x-upstream", "")
+                        response.read()
                 except httpx.HTTPError as exc:
-                    self.answers.append(Answer(sent, time.monotonic(), type(exc).__name__, ""))
+                    failed = Answer(sent, time.monotonic(), type(exc).__name__, upstream)
+                    self.answers.append(failed)
                     continue
                 done = time.monotonic()
-                upstream = response.headers.get("x-upstream", "")
                 if response.status_code != 200:
                     self.answers.append(Answer(sent, done, response.status_code, upstream))
                     continue
@@ -202,6 +207,8 @@ class Report:
     slow_during_restart: int = 0
     killed: str = ""
     failed_elsewhere: list[Answer] = field(default_factory=list)
+    sent_to_dead: list[Answer] = field(default_factory=list)
+    dead_at: float = 0.0
     in_flight_at_kill: int = 0
     answered_by_killed_after_kill: int = 0
     readyz_while_starting: list[str] = field(default_factory=list)
@@ -250,7 +257,7 @@ def run_scenario(folder: Path, *, threads: int = 3, say: Any = print) -> Report:
             say(f"kill -9 replica 0 ({victim.address}) ...")
             killed_at = time.monotonic()
             victim.kill9()
-            dead_at = time.monotonic()
+            report.dead_at = dead_at = time.monotonic()
             time.sleep(3)
             answers = list(load.answers)
             report.in_flight_at_kill = sum(  # sent to it before it died, not back yet
@@ -258,16 +265,21 @@ def run_scenario(folder: Path, *, threads: int = 3, say: Any = print) -> Report:
                 for a in answers
                 if a.sent <= dead_at and a.done >= killed_at and victim.address in a.upstream
             )
-            report.failed_elsewhere = [
+            # what nginx sent to it before it noticed the death: each client's request in
+            # flight, and at most one more per client on a connection nginx had kept open
+            # to it (a POST already sent is not sent again: nginx answers 502)
+            report.sent_to_dead = [
                 a
                 for a in answers
-                if a.status != 200
-                and not (
-                    a.sent <= dead_at and a.done >= killed_at and a.answered_by == victim.address
-                )
+                if a.status != 200 and a.answered_by == victim.address and a.done >= killed_at
+            ]
+            report.failed_elsewhere = [
+                a for a in answers if a.status != 200 and a not in report.sent_to_dead
             ]
             report.answered_by_killed_after_kill = sum(
-                1 for a in answers if a.sent > dead_at and a.answered_by == victim.address
+                1
+                for a in answers
+                if a.sent > dead_at and a.status == 200 and a.answered_by == victim.address
             )
             # 3. restart it: nothing answered before its models are in, then it rejoins
             say("restarting it ...")
@@ -408,7 +420,9 @@ def describe(report: Report, *, say: Any = print) -> None:
     say(
         f"kill -9 {report.killed}: {report.in_flight_at_kill} request(s) were in flight on it; "
         f"failed requests: {len(report.failed)} {dict(failed) or ''} "
-        f"({len(report.failed_elsewhere)} of them not in flight on it); answered by it after "
+        f"({len(report.sent_to_dead)} sent to it by nginx, "
+        f"{sum(1 for a in report.sent_to_dead if a.sent > report.dead_at)} of them after it died; "
+        f"{len(report.failed_elsewhere)} elsewhere); answered by it after "
         f"the kill: {report.answered_by_killed_after_kill}"
     )
     say(

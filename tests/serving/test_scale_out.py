@@ -44,10 +44,12 @@ def test_three_replicas_behind_nginx_promote_kill_restart(
     assert set(report.switch_s) == set(report.answered_by)
     assert max(report.switch_s.values()) <= ALIAS_POLL_S + 2
     assert report.old_after_switch == 0
-    # 2. kill -9: the only failed requests were in flight on the killed replica
+    # 2. kill -9: the only failed requests were those nginx had sent to the killed replica:
+    # in flight on it, or sent on a connection nginx had open to it before it saw the death
+    # (a POST already sent is not sent again; at most one per client, max_fails=1)
     assert report.failed_elsewhere == []
-    assert len(report.failed) <= report.in_flight_at_kill <= THREADS
-    assert all(a.answered_by == report.killed for a in report.failed)
+    assert report.failed == report.sent_to_dead
+    assert len(report.failed) <= report.in_flight_at_kill + THREADS <= 2 * THREADS
     assert report.answered_by_killed_after_kill == 0
     # 3. restart: not ready (refused: it listens once its models are in), then it rejoins
     # and answers with the champion it loaded

@@ -110,7 +110,7 @@ class InputFile:
         yield from pjson.open_json(self.path, read_options=pjson.ReadOptions(block_size=_BLOCK))
 
 
-def open_parquet(path: Path) -> Any:
+def open_parquet(path: str | Path) -> Any:
     """``path`` as a ``pyarrow.parquet.ParquetFile`` read in bounded memory: without
     ``pre_buffer`` (Arrow's read cache keeps every row group read so far until the file
     is closed: 10 M rows held ~1.5 GB) and through a 1 MB read buffer."""
