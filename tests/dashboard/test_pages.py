@@ -113,7 +113,8 @@ def test_the_dataset_row_has_its_latest_version_and_quarantine_share(
 ) -> None:
     version = seeded.project.data.show("loans@latest")
     row = row_of(overview, "data-dataset", "loans")
-    assert row["latest"].startswith(f"v{version.version} ")
+    count = len(seeded.project.data.log("loans"))
+    assert row["latest"] == f"v{version.version} ({count} version{'' if count == 1 else 's'})"
     assert row["rows"] == f"{version.rows:,}"
     share = version.rows_quarantined / version.rows_received
     assert row["quarantine"] == (
