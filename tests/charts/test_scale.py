@@ -53,3 +53,38 @@ def test_ticks_of_a_unit_range_and_a_thousand() -> None:
 )
 def test_numbers_print_as_people_read_them(value: float, text: str) -> None:
     assert num(value) == text
+
+
+def test_time_ticks_say_the_year_when_the_span_crosses_one() -> None:
+    from datetime import UTC, datetime
+
+    from shipyard.charts import time_detail, time_format
+
+    def at(*parts: int) -> float:
+        return datetime(*parts, tzinfo=UTC).timestamp()
+
+    hours = time_format(at(2026, 3, 1, 8), at(2026, 3, 1, 20))
+    assert hours(at(2026, 3, 1, 9, 30)) == "09:30"
+    days = time_format(at(2026, 3, 1), at(2026, 3, 9))
+    assert days(at(2026, 3, 2, 6, 40)) == "03-02 06:40"
+    months = time_format(at(2026, 1, 1), at(2026, 9, 1))
+    assert months(at(2026, 8, 30, 6, 40)) == "08-30"
+    years = time_format(at(2024, 8, 30), at(2026, 3, 31))
+    assert years(at(2024, 8, 30, 6, 40)) == "2024-08-30"
+    assert time_detail(at(2024, 8, 30, 6, 40)) == "2024-08-30 06:40:00 UTC"
+
+
+def test_a_time_series_dot_names_its_time_in_full() -> None:
+    from datetime import UTC, datetime
+
+    from shipyard.charts import Series, line_chart, time_detail, time_format
+
+    first = datetime(2024, 1, 31, tzinfo=UTC).timestamp()
+    last = datetime(2026, 2, 1, tzinfo=UTC).timestamp()
+    svg = line_chart(
+        "psi per run", [Series("amount", [(first, 0.1), (last, 0.3)], dots=True)],
+        x_label="end of the run's window (UTC)", y_label="psi",
+        x_format=time_format(first, last), x_detail=time_detail,
+    )  # fmt: skip
+    assert "end of the run&#x27;s window (UTC) 2024-01-31 00:00:00 UTC, psi 0.1" in svg
+    assert "1,706,659,200" not in svg

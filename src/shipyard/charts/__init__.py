@@ -24,7 +24,7 @@ from .heatmap import heat_matrix
 from .histogram import histogram_chart
 from .line import Series, ecdf_chart, line_chart
 from .scatter import scatter_chart
-from .svg import FAIL, PALETTE, PASS, REFERENCE, esc, num
+from .svg import FAIL, PALETTE, PASS, REFERENCE, esc, num, time_detail, time_format
 from .threshold import Threshold
 
 __all__ = [
@@ -44,4 +44,6 @@ __all__ = [
     "line_chart",
     "num",
     "scatter_chart",
+    "time_detail",
+    "time_format",
 ]

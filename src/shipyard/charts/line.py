@@ -33,6 +33,7 @@ def line_chart(
     thresholds: Sequence[Threshold] = (),
     diagonal: bool = False,
     x_format: Callable[[float], str] = num,
+    x_detail: Callable[[float], str] = num,
     x_ticks: Sequence[float] | None = None,
     width: float = 360,
     height: float = 260,
@@ -41,7 +42,9 @@ def line_chart(
     """One ``<path class="series">`` per series (``data-series`` is its name), dots as
     ``<circle class="point" data-x data-y>``; ``diagonal`` draws y = x (a chance ROC
     curve, perfect calibration). Ranges default to the data's (and the thresholds');
-    ``x_ticks`` puts the x ticks at these values (the runs of a series over time)."""
+    ``x_ticks`` puts the x ticks at these values (the runs of a series over time);
+    ``x_format`` writes an x tick, ``x_detail`` a dot's x in its tooltip (times in full:
+    :func:`~.svg.time_format` and :func:`~.svg.time_detail`)."""
     xs = [x for s in series for x, _ in s.points]
     ys = [y for s in series for _, y in s.points]
     ys += [t.value for t in thresholds if t.axis == "y"]
@@ -89,7 +92,7 @@ def line_chart(
             body += [
                 element(
                     "circle",
-                    element("title", esc(f"{s.name}: {x_label} {num(a)}, {y_label} {num(b)}")),
+                    element("title", esc(f"{s.name}: {x_label} {x_detail(a)}, {y_label} {num(b)}")),
                     class_="point",
                     data_series=s.name,
                     data_x=a,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 # colour-blind-safe series colours (blue, orange, green, purple, pink, teal, ochre, grey)
 PALETTE = ("#2f6feb", "#e36209", "#18794e", "#8250df", "#bf3989", "#0a7ea4", "#9a6700", "#6b7385")
@@ -36,6 +37,27 @@ def num(value: float, digits: int = 4) -> str:
     if "e" not in text and abs(value) >= 1000:
         return f"{value:,.{max(digits - len(str(int(abs(value)))), 0)}f}"
     return text
+
+
+def time_format(first: float, last: float) -> Callable[[float], str]:
+    """How to write the times (epoch seconds, shown in UTC) of an axis from ``first`` to
+    ``last``: the clock within a day, the date and clock within a month, the date within
+    a year, and the year too when the span crosses one."""
+    start, end = (datetime.fromtimestamp(v, UTC) for v in (first, last))
+    if start.year != end.year:
+        pattern = "%Y-%m-%d"
+    elif last - first < 86_400:
+        pattern = "%H:%M"
+    elif last - first < 30 * 86_400:
+        pattern = "%m-%d %H:%M"
+    else:
+        pattern = "%m-%d"
+    return lambda v: datetime.fromtimestamp(v, UTC).strftime(pattern)
+
+
+def time_detail(value: float) -> str:
+    """A time (epoch seconds) in full, for a tooltip: 2024-08-30 06:40:00 UTC."""
+    return datetime.fromtimestamp(value, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def px(value: float) -> str:

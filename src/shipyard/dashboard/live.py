@@ -1,7 +1,8 @@
 """Live figures of a model from its prediction log's recent window.
 
 Requests per minute, p99 latency and the degraded-answer share over the last
-:data:`WINDOW_S` seconds, from the live rows of the prediction log.
+:data:`WINDOW_S` seconds, from the live rows of the prediction log that served requests
+wrote (a batch run's rows are not requests, and its segments are not read).
 
 The read is bounded: the day folders the window spans only, three columns only
 (``time``, ``latency_ms``, ``degraded``). Segments are content-addressed and never
@@ -98,6 +99,7 @@ def live_figures(project: Project, name: str, *, now: datetime) -> Live:
 def _window(artifacts: ArtifactStore, name: str, start: datetime, end: datetime) -> list[_Segment]:
     """What every segment of the window's day folders holds (read once per key)."""
     from shipyard.predlog import PREDICTIONS, list_segments
+    from shipyard.predlog.schema import in_batch_folder
 
     url = artifacts.url
     days = sorted({start.date(), end.date()})
@@ -106,7 +108,12 @@ def _window(artifacts: ArtifactStore, name: str, start: datetime, end: datetime)
         with _lock:
             listed = _listings.get((url, name, day))
         if listed is None or time.monotonic() - listed[0] >= LIST_TTL_S:
-            listed = (time.monotonic(), list_segments(artifacts, PREDICTIONS, name, day))
+            served = [
+                k
+                for k in list_segments(artifacts, PREDICTIONS, name, day)
+                if not in_batch_folder(k)
+            ]
+            listed = (time.monotonic(), served)
             with _lock:
                 _listings[(url, name, day)] = listed
         keys += listed[1]

@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from shipyard.charts import PALETTE, Series, Threshold, line_chart, num
+from shipyard.charts import PALETTE, Series, Threshold, line_chart, num, time_detail, time_format
 
 if TYPE_CHECKING:
     from shipyard.monitoring.records import StoredFigure
@@ -108,7 +107,8 @@ def drift_charts(points: Sequence[StoredFigure]) -> list[str]:
                 y_label=label,
                 thresholds=[Threshold(threshold, f"flags above {num(threshold, 3)}")],
                 x_range=(min(times), max(times)),
-                x_format=_time_format(min(times), max(times)),
+                x_format=time_format(min(times), max(times)),
+                x_detail=time_detail,
                 width=340,
                 height=230,
             )
@@ -145,7 +145,8 @@ def _lines(
         y_label=y_label,
         thresholds=thresholds,
         x_range=(min(times), max(times)),
-        x_format=_time_format(min(times), max(times)),
+        x_format=time_format(min(times), max(times)),
+        x_detail=time_detail,
         width=520,
         height=260,
     )
@@ -157,8 +158,3 @@ def _up(value: float | None, statistic: str) -> float:
     if statistic in P_VALUES:
         return -math.log10(max(value, 1e-16))
     return float(value)
-
-
-def _time_format(first: float, last: float) -> Callable[[float], str]:
-    pattern = "%H:%M" if last - first < 86_400 else "%m-%d %H:%M"
-    return lambda v: datetime.fromtimestamp(v, UTC).strftime(pattern)

@@ -27,6 +27,8 @@ from shipyard.charts import (
     histogram_chart,
     line_chart,
     num,
+    time_detail,
+    time_format,
 )
 
 from .drift import FeatureDrift
@@ -111,7 +113,7 @@ def over_time(report: MonitorReport, history: Sequence[StoredFigure]) -> list[st
         name = NAMES.get(method, method)
         label = f"-log10 {name}" if method in ("ks", "chi2") else name
         times = [t for _, series, _ in found for t, _ in series]
-        fmt = _time_format(min(times), max(times))
+        fmt = time_format(min(times), max(times))
         for f, series, threshold in found:
             verdict = "DRIFTED" if f.drifted else "stable"
             drawn.append(line_chart(
@@ -119,7 +121,8 @@ def over_time(report: MonitorReport, history: Sequence[StoredFigure]) -> list[st
                 [Series(f.feature, series, PALETTE[1] if f.drifted else PALETTE[0], dots=True)],
                 x_label="end of the run's window (UTC)", y_label=label, y_range=(0.0, top),
                 thresholds=[Threshold(threshold, f"flags above {num(threshold, 3)}")],
-                x_range=(min(times), max(times)), x_format=fmt, width=340, height=230,
+                x_range=(min(times), max(times)), x_format=fmt, x_detail=time_detail,
+                width=340, height=230,
                 x_ticks=sorted(set(times)) if len(set(times)) <= 6 else None,
             ))  # fmt: skip
     return drawn[:MAX_OVER_TIME]
@@ -142,8 +145,3 @@ def _when(text: Any) -> datetime | None:
     except ValueError:
         return None
     return found if found.tzinfo else found.replace(tzinfo=UTC)
-
-
-def _time_format(first: float, last: float) -> Any:
-    pattern = "%H:%M" if last - first < 86_400 else "%m-%d %H:%M"
-    return lambda v: datetime.fromtimestamp(v, UTC).strftime(pattern)

@@ -237,7 +237,7 @@ def list_segments(artifacts: ArtifactStore, kind: str, model: str, day: date) ->
     return sorted(
         k
         for k in keys
-        if k.endswith(SUFFIX) and (not _in_batch_folder(k) or _worker_folder(k) in done)
+        if k.endswith(SUFFIX) and (not in_batch_folder(k) or _worker_folder(k) in done)
     )
 
 
@@ -248,7 +248,7 @@ def unfinished_segments(artifacts: ArtifactStore, kind: str, model: str, day: da
     return sorted(
         k
         for k in keys
-        if k.endswith(SUFFIX) and _in_batch_folder(k) and _worker_folder(k) not in done
+        if k.endswith(SUFFIX) and in_batch_folder(k) and _worker_folder(k) not in done
     )
 
 
@@ -257,6 +257,7 @@ def _worker_folder(key: str) -> str:
     return "/".join(key.split("/")[:4])
 
 
-def _in_batch_folder(key: str) -> bool:
+def in_batch_folder(key: str) -> bool:
+    """Whether ``key`` is under a batch run's worker folder (``shipyard score``'s rows)."""
     parts = key.split("/")
     return len(parts) > 3 and parts[3].startswith(BATCH_WORKER)
