@@ -263,3 +263,22 @@ def test_without_ray_installed_the_cli_says_how_to_install_it(tmp_path: Path) ->
     assert not out.exists() and not list(tmp_path.glob(".*.partial"))
     with shipyard.open(folder) as project:
         assert project.batch.list() == []  # refused before a run was recorded
+
+
+def test_a_remote_cluster_is_refused_a_dataset_version_in_a_local_folder(tmp_path: Path) -> None:
+    """Its copy would be in this machine's scratch folder, which the cluster's nodes cannot
+    read: one line naming the fix, before a run is recorded (Ray is not started)."""
+    folder = tmp_path / "proj"
+    project = make_project(folder)
+    project.ingest("loans", frame(50, seed=3).assign(defaulted=False))
+    result = CliRunner().invoke(
+        cli,
+        ["-C", str(folder), "score", "risk@champion", "--data", "loans@1", "--engine", "ray",
+         "--address", "ray://10.0.0.9:10001"],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "is a local folder, which the Ray cluster at ray://10.0.0.9:10001 cannot read" in (
+        result.output
+    )
+    assert "s3://" in result.output  # the fix: put the artifacts on S3
+    assert project.batch.list() == []
