@@ -28,9 +28,11 @@ from batch_support import frame, make_project
 from click.testing import CliRunner
 
 import shipyard
+from shipyard.batch import ray_engine
 from shipyard.batch.records import SUCCEEDED, RunRecord
 from shipyard.cli import cli
 from shipyard.project import Project
+from shipyard.storage import ArtifactStore
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # a cold Ray start on a busy machine
 
@@ -121,11 +123,32 @@ def assert_same(project: Project, local: RunRecord, remote: RunRecord) -> None:
 def test_the_ray_engine_scores_a_dataset_version_on_s3_through_the_cli(
     ray_instance: Any, tmp_path: Path, s3_bucket: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The embedded engine copies the dataset version to its scratch folder; the Ray
+    engine does not: its pieces name the object on S3 with the endpoint (which the Ray
+    workers' environment lacks: it was set after Ray started) and no credential, the
+    actors read it there, and both write the same answers and log rows."""
     monkeypatch.setenv("SHIPYARD_ARTIFACTS_URL", f"s3://{s3_bucket}/batch")
     folder = tmp_path / "proj"
     project = make_project(folder)
     rows = frame(900, seed=8).assign(defaulted=False)
-    assert project.ingest("loans", rows).version.ref == "loans@1"
+    version = project.ingest("loans", rows).version
+    assert version.ref == "loans@1"
+    downloads: list[tuple[str, str]] = []
+    download = ArtifactStore.download
+
+    def recorded(store: ArtifactStore, key: str, dest: Path) -> Path:  # then the real copy
+        downloads.append((engine, key))
+        return download(store, key, dest)
+
+    pieces: list[ray_engine.Piece] = []
+    plan = ray_engine.plan
+
+    def planned(*args: Any) -> list[ray_engine.Piece]:
+        pieces.extend(plan(*args))
+        return pieces
+
+    monkeypatch.setattr(ArtifactStore, "download", recorded)
+    monkeypatch.setattr(ray_engine, "plan", planned)
     records = []
     for engine in ("local", "ray"):
         result = CliRunner().invoke(
@@ -140,6 +163,12 @@ def test_the_ray_engine_scores_a_dataset_version_on_s3_through_the_cli(
         assert said["engine"] == engine and said["output"].startswith("batch/risk/")
         records.append(project.batch.run(said["run_id"]))
     assert_same(project, *records)
+    assert downloads == [("local", version.data_key)]  # the Ray engine made no copy
+    assert sum(piece.stop - piece.start for piece in pieces) == 900
+    endpoint = os.environ["SHIPYARD_S3_ENDPOINT_URL"]
+    for piece in pieces:
+        assert piece.path == f"s3://{s3_bucket}/batch/{version.data_key}"
+        assert json.loads(piece.options) == {"client_kwargs": {"endpoint_url": endpoint}}
 
 
 def _map_workers() -> list[int]:
@@ -234,3 +263,22 @@ def test_without_ray_installed_the_cli_says_how_to_install_it(tmp_path: Path) ->
     assert not out.exists() and not list(tmp_path.glob(".*.partial"))
     with shipyard.open(folder) as project:
         assert project.batch.list() == []  # refused before a run was recorded
+
+
+def test_a_remote_cluster_is_refused_a_dataset_version_in_a_local_folder(tmp_path: Path) -> None:
+    """Its copy would be in this machine's scratch folder, which the cluster's nodes cannot
+    read: one line naming the fix, before a run is recorded (Ray is not started)."""
+    folder = tmp_path / "proj"
+    project = make_project(folder)
+    project.ingest("loans", frame(50, seed=3).assign(defaulted=False))
+    result = CliRunner().invoke(
+        cli,
+        ["-C", str(folder), "score", "risk@champion", "--data", "loans@1", "--engine", "ray",
+         "--address", "ray://10.0.0.9:10001"],
+    )  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "is a local folder, which the Ray cluster at ray://10.0.0.9:10001 cannot read" in (
+        result.output
+    )
+    assert "s3://" in result.output  # the fix: put the artifacts on S3
+    assert project.batch.list() == []

@@ -11,7 +11,9 @@ A failure on the way removes the partial answers and marks the run 'failed'.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import secrets
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +26,7 @@ from shipyard.errors import ConfigError, ShipyardError
 from shipyard.storage import ArtifactStore, MetadataStore, current_actor
 
 from .engines import LOCAL, Job, engine
-from .inputs import CHUNK_ROWS, PARQUET, InputFile, check_columns, check_id
+from .inputs import CHUNK_ROWS, PARQUET, InputFile, StoredObject, check_columns, check_id
 from .log import RunLog
 from .output import Answers, Quarantine, output_format
 from .records import BatchRun, RunRecord
@@ -95,7 +97,7 @@ class Batch:
         if target is not None:
             output_format(target)
         with tempfile.TemporaryDirectory(prefix="shipyard-score-") as scratch:
-            inputs, source = self._inputs(data, files, Path(scratch))
+            inputs, source = self._inputs(data, files, Path(scratch), engine_name, options)
             scorer = Scorer.build(
                 self._models.load(version.ref),
                 list(version.features),
@@ -106,6 +108,8 @@ class Batch:
                 columns = file.columns()
                 check_columns(where, columns, scorer, version.ref)
                 check_id(where, columns, id_column)
+                if file.stored is not None:
+                    continue
                 if target is not None and target.resolve() == file.path.resolve():
                     raise ConfigError(f"--out {target}: is the input itself; name another file")
             now = datetime.now(UTC)
@@ -122,11 +126,33 @@ class Batch:
             return self._run(run, job, run_engine, engine_name, target, progress)
 
     def _inputs(
-        self, data: str | None, files: Sequence[str | Path], scratch: Path
+        self,
+        data: str | None,
+        files: Sequence[str | Path],
+        scratch: Path,
+        engine_name: str,
+        options: Mapping[str, Any] | None,
     ) -> tuple[list[InputFile], tuple[str, ...]]:
+        """The inputs to read. A dataset version is copied to ``scratch`` for the embedded
+        engine; an engine whose workers may run on other machines reads it in the S3
+        store itself (no copy), and is refused one in a local-folder store when it names
+        a remote cluster (the copy would be on this machine only)."""
         if data is None:
             return [InputFile.of(Path(f)) for f in files], tuple(str(f) for f in files)
         version = self._data().show(data)
+        name = Path(version.data_key).name
+        remote = self._artifacts.remote(version.data_key) if engine_name != LOCAL else None
+        if remote is not None:
+            stored = StoredObject(remote[0], json.dumps(remote[1], sort_keys=True))
+            return [InputFile(Path(name), PARQUET, stored)], (version.ref,)
+        address = str((options or {}).get("address") or os.environ.get("RAY_ADDRESS") or "")
+        if engine_name != LOCAL and address.startswith("ray://"):
+            raise ConfigError(
+                f"--data {version.ref}: the artifact store {self._artifacts.url} is a local "
+                f"folder, which the Ray cluster at {address} cannot read",
+                hint="put the artifacts on S3 (storage.artifacts / SHIPYARD_ARTIFACTS_URL "
+                "= s3://…), or score the rows from a file every node reads at the same path",
+            )
         path = self._artifacts.download(version.data_key, scratch / "data.parquet")
         return [InputFile(path, PARQUET)], (version.ref,)
 

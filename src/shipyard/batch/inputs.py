@@ -5,11 +5,17 @@ Never the whole input in memory: Parquet is read batch by batch
 streaming readers, and chunks are cut to ``chunk_rows`` rows. CSV values are read as
 text (validation coerces them, as ingest does); Parquet keeps its types, so a column of
 the wrong type is said before anything is scored (:func:`check_columns`).
+
+A dataset version scored on Ray from an S3 artifact store is not copied here: its input
+names the object in the store (:class:`StoredObject`), and whoever reads it (the driver
+its footer, each Ray actor its row groups) opens it there with its own credentials.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,11 +44,42 @@ _PARQUET_BUFFER = 1 << 20  # bytes a Parquet reader takes at a time
 
 
 @dataclass(frozen=True)
+class StoredObject:
+    """A Parquet object in an S3 artifact store, named so that any machine can open it
+    itself: its ``s3://`` URL and, as JSON (it travels as text to the Ray actors), the
+    store's fsspec options that are not secret (its endpoint). Never a credential: the
+    reader takes its own from its environment. Read in place, it is not checked against
+    the hash in its key as a download is (that would read it whole)."""
+
+    url: str
+    options: str = "{}"
+
+    @contextlib.contextmanager
+    def opened(self) -> Iterator[Any]:
+        """The object as a binary file, read in ranges as asked (no read-ahead cache)."""
+        import fsspec
+
+        options = json.loads(self.options)
+        filesystem = fsspec.filesystem(
+            "s3", skip_instance_cache=True, use_listings_cache=False, **options
+        )
+        with filesystem.open(self.url, "rb", block_size=_PARQUET_BUFFER, cache_type="none") as f:
+            yield f
+
+
+@dataclass(frozen=True)
 class InputFile:
-    """One file to score, with its format (from its extension)."""
+    """One file to score, with its format (from its extension); ``stored``: the object in
+    the artifact store it is read from instead (``path`` is then only its name, not read)."""
 
     path: Path
     format: str
+    stored: StoredObject | None = None
+
+    @property
+    def where(self) -> str:
+        """The file as said to the user: its path, or its object's URL."""
+        return self.stored.url if self.stored is not None else str(self.path)
 
     @classmethod
     def of(cls, path: Path) -> InputFile:
@@ -61,10 +98,8 @@ class InputFile:
         """The file's columns and, for Parquet, their types (``None``: text to coerce)."""
         try:
             if self.format == PARQUET:
-                import pyarrow.parquet as pq
-
-                schema = pq.read_schema(self.path)
-                return {f.name: f.type for f in schema}
+                with parquet(self.stored or self.path) as file:
+                    return {f.name: f.type for f in file.schema_arrow}
             if self.format == CSV:
                 with self.path.open(newline="", encoding="utf-8-sig") as handle:
                     header = next(csv.reader(handle, delimiter=self._delimiter), [])
@@ -72,7 +107,7 @@ class InputFile:
             first = next(self._json_batches(), None)
             return {} if first is None else {f.name: f.type for f in first.schema}
         except (OSError, pa.ArrowException, UnicodeDecodeError, StopIteration) as exc:
-            raise DataError(f"{self.path}: cannot read it as {self.format}: {exc}") from None
+            raise DataError(f"{self.where}: cannot read it as {self.format}: {exc}") from None
 
     @property
     def _delimiter(self) -> str:
@@ -82,13 +117,14 @@ class InputFile:
         """The file's rows, a batch at a time (at most ``chunk_rows`` rows for Parquet)."""
         try:
             if self.format == PARQUET:
-                yield from open_parquet(self.path).iter_batches(batch_size=chunk_rows)
+                with parquet(self.stored or self.path) as file:
+                    yield from file.iter_batches(batch_size=chunk_rows)
             elif self.format == CSV:
                 yield from self._csv_batches()
             else:
                 yield from self._json_batches()
         except pa.ArrowException as exc:
-            raise DataError(f"{self.path}: cannot read it as {self.format}: {exc}") from None
+            raise DataError(f"{self.where}: cannot read it as {self.format}: {exc}") from None
 
     def _csv_batches(self) -> Iterator[pa.RecordBatch]:
         import pyarrow.csv as pcsv
@@ -110,13 +146,26 @@ class InputFile:
         yield from pjson.open_json(self.path, read_options=pjson.ReadOptions(block_size=_BLOCK))
 
 
-def open_parquet(path: str | Path) -> Any:
-    """``path`` as a ``pyarrow.parquet.ParquetFile`` read in bounded memory: without
-    ``pre_buffer`` (Arrow's read cache keeps every row group read so far until the file
-    is closed: 10 M rows held ~1.5 GB) and through a 1 MB read buffer."""
+def open_parquet(source: str | Path | Any) -> Any:
+    """``source`` (a path or a binary file) as a ``pyarrow.parquet.ParquetFile`` read in
+    bounded memory: without ``pre_buffer`` (Arrow's read cache keeps every row group read
+    so far until the file is closed: 10 M rows held ~1.5 GB) and through a 1 MB read
+    buffer."""
     import pyarrow.parquet as pq
 
-    return pq.ParquetFile(path, pre_buffer=False, buffer_size=_PARQUET_BUFFER)
+    return pq.ParquetFile(source, pre_buffer=False, buffer_size=_PARQUET_BUFFER)
+
+
+@contextlib.contextmanager
+def parquet(source: Path | StoredObject) -> Iterator[Any]:
+    """The Parquet file at ``source``, a path or an object in the store, opened by
+    :func:`open_parquet` (for an object: only the footer and the row groups read)."""
+    if isinstance(source, Path):
+        with open_parquet(source) as file:
+            yield file
+        return
+    with source.opened() as handle, open_parquet(handle) as file:
+        yield file
 
 
 def chunks(files: Sequence[InputFile], chunk_rows: int) -> Iterator[pa.Table]:

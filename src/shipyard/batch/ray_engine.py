@@ -21,8 +21,14 @@ the model refuses: the actor sends the error itself back, as Ray would pass it o
 text), the error reaches the batch facade, which removes the partial answers and marks
 the run failed (its log segments get no marker).
 
-The files must be readable at the same path on every node: the driver's own folder on a
-local Ray instance, a shared file system on a cluster.
+Where the actors read: a dataset version in an S3 artifact store is read where it is
+(the driver reads only its footer, remotely): its pieces name the object, its ``s3://``
+URL and the store's options that are not secret (the endpoint), and each actor opens it
+with the credentials of its own node's environment, reading only its piece's row groups
+(no pre-buffer, a 1 MB read buffer: :func:`~.inputs.open_parquet`). Files, and a dataset
+version in a local-folder store (copied to the driver's scratch folder first), must be
+readable at the same path on every node: the driver's own folder on a local Ray
+instance, a shared file system on a cluster.
 
 Ray is imported here only, when a run starts; ``address`` (``Job.options``): ``None``
 joins the Ray instance this process already has, the cluster ``RAY_ADDRESS`` names, or
@@ -51,7 +57,7 @@ import pyarrow as pa
 from shipyard.errors import ConfigError, DataError, ShipyardError
 
 from .chunk import score_chunk
-from .inputs import PARQUET, InputFile, chunks, open_parquet
+from .inputs import PARQUET, InputFile, StoredObject, chunks, parquet
 from .records import ChunkResult
 
 if TYPE_CHECKING:
@@ -74,29 +80,36 @@ _PARTS = ("answers", "log", "quarantine")
 @dataclass(frozen=True)
 class Piece:
     """Rows ``start`` to ``stop`` of one file, scored as chunks of ``chunk_rows`` rows;
-    ``offset``: the rows of the whole input before ``start``."""
+    ``offset``: the rows of the whole input before ``start``. ``path``: the file's path,
+    or the ``s3://`` URL of an object in the artifact store when ``options`` (the store's
+    non-secret options as JSON, :class:`~.inputs.StoredObject`) is not empty."""
 
     path: str
     start: int
     stop: int
     offset: int
+    options: str = ""
+
+    @property
+    def source(self) -> Path | StoredObject:
+        return StoredObject(self.path, self.options) if self.options else Path(self.path)
 
 
-def plan(files: Sequence[Path], chunk_rows: int) -> list[Piece]:
+def plan(files: Sequence[InputFile], chunk_rows: int) -> list[Piece]:
     """The pieces of ``files`` (Parquet), cut where the embedded engine cuts its chunks: a
     piece holds the chunks of about one row group (at least one, at most ``PIECE_CHUNKS``),
     so an actor reads each row group about once."""
-    import pyarrow.parquet as pq
-
     pieces: list[Piece] = []
     before = 0
-    for path in files:
-        meta = pq.ParquetFile(path).metadata
+    for file in files:
+        with parquet(file.stored or file.path) as opened:  # the footer only
+            meta = opened.metadata
+        where = (file.stored.url, file.stored.options) if file.stored else (str(file.path), "")
         rows = meta.num_rows
         group = max((meta.row_group(i).num_rows for i in range(meta.num_row_groups)), default=0)
         span = chunk_rows * min(PIECE_CHUNKS, max(1, -(-group // chunk_rows)))
         pieces += [
-            Piece(str(path), start, min(rows, start + span), before + start)
+            Piece(where[0], start, min(rows, start + span), before + start, where[1])
             for start in range(0, rows, span)
         ]
         before += rows
@@ -106,7 +119,11 @@ def plan(files: Sequence[Path], chunk_rows: int) -> list[Piece]:
 def read_piece(piece: Piece, chunk_rows: int) -> Iterator[tuple[int, pa.Table]]:
     """The chunks of ``piece`` (each with its offset in the input), read from its file
     from the row group that holds its first row on."""
-    file = open_parquet(piece.path)
+    with parquet(piece.source) as file:
+        yield from _chunks_of(file, piece, chunk_rows)
+
+
+def _chunks_of(file: Any, piece: Piece, chunk_rows: int) -> Iterator[tuple[int, pa.Table]]:
     meta = file.metadata
     groups: list[int] = []
     first = at = 0
@@ -157,22 +174,31 @@ class ChunkScorer:
     def __call__(self, batch: pa.Table) -> pa.Table:
         rows: list[dict[str, Any]] = []
         for item in batch.to_pylist():
-            piece = Piece(item["path"], item["start"], item["stop"], item["offset"])
+            piece = Piece(**item)
             try:
-                for offset, table in read_piece(piece, self.chunk_rows):
+                for offset, table in _read(piece, self.chunk_rows):
                     result = score_chunk(self.scorer, table, run=self.run, offset=offset)
                     rows.append(_packed(result))
             except ShipyardError as exc:  # said to the user as raised (Ray keeps only text)
                 return _failed(exc)
-            except (OSError, pa.ArrowException) as exc:
-                return _failed(
-                    DataError(
-                        f"{piece.path}: cannot read it on the Ray node {platform.node()}: {exc}",
-                        hint="every node must read the input at the driver's path "
-                        "(a shared file system)",
-                    )
-                )
         return pa.Table.from_pylist(rows, schema=_RESULTS)
+
+
+def _read(piece: Piece, chunk_rows: int) -> Iterator[tuple[int, pa.Table]]:
+    """:func:`read_piece`, its failures to read said as a DataError naming the node."""
+    try:
+        yield from read_piece(piece, chunk_rows)
+    except Exception as exc:  # OSError, Arrow's, s3fs's and botocore's (no credentials)
+        said = f"{piece.path}: cannot read it on the Ray node {platform.node()}: {exc}"
+        if piece.options:
+            hint = (
+                "every node reads the artifact store itself: give each one S3 credentials in "
+                "its environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, an AWS profile "
+                "or an instance role) and the s3fs package"
+            )
+        else:
+            hint = "every node must read the input at the driver's path (a shared file system)"
+        raise DataError(said, hint=hint) from None
 
 
 def _failed(exc: ShipyardError) -> pa.Table:
@@ -220,6 +246,10 @@ def run(job: Job, sink: Sink) -> None:
     with tempfile.TemporaryDirectory(prefix="shipyard-ray-") as scratch:
         files = _as_parquet(job.files, job.chunk_rows, Path(scratch))
         pieces = plan(files, job.chunk_rows)
+        for file in job.files:
+            if file.stored is not None:
+                log.info("batch run %s: the Ray actors read %s from the artifact store",
+                         job.run.run_id, file.stored.url)  # fmt: skip
         if not pieces:
             return
         with _ray_warnings_off(), connected(job.options.get("address"), job.workers) as ray:
@@ -279,22 +309,22 @@ def _cause(exc: BaseException) -> str:
 _ERROR_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Died|Lost)\w*(\(.*\))?: ")
 
 
-def _as_parquet(files: Sequence[InputFile], chunk_rows: int, scratch: Path) -> list[Path]:
-    """Every input as Parquet files: Parquet as it is; CSV and JSON lines streamed through
-    the embedded engine's reader into ``scratch``, one file per chunk, so each chunk keeps
-    the types its reader gave it (memory: one chunk)."""
+def _as_parquet(files: Sequence[InputFile], chunk_rows: int, scratch: Path) -> list[InputFile]:
+    """Every input as Parquet files: Parquet as it is (a stored object too); CSV and JSON
+    lines streamed through the embedded engine's reader into ``scratch``, one file per
+    chunk, so each chunk keeps the types its reader gave it (memory: one chunk)."""
     import pyarrow.parquet as pq
 
-    paths: list[Path] = []
+    parquets: list[InputFile] = []
     for index, file in enumerate(files):
         if file.format == PARQUET:
-            paths.append(file.path)
+            parquets.append(file)
             continue
         for number, table in enumerate(chunks([file], chunk_rows)):
             target = scratch / f"{index}-{number}.parquet"
             pq.write_table(table, target, row_group_size=chunk_rows)
-            paths.append(target)
-    return paths
+            parquets.append(InputFile(target, PARQUET))
+    return parquets
 
 
 @contextlib.contextmanager

@@ -104,6 +104,17 @@ class ArtifactStore:
     def url(self) -> str:
         return self.location.url
 
+    def remote(self, key: str) -> tuple[str, dict[str, Any]] | None:
+        """Where a process on another machine reads ``key`` itself: its ``s3://`` URL and the
+        store's fsspec options that are not secret (its endpoint); ``None`` for a local
+        folder, which only this machine reads. Never a credential: the reader takes its own
+        from its environment (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a profile, a role)."""
+        if self._local:
+            return None
+        endpoint = self._fs.client_kwargs.get("endpoint_url")
+        options = {"client_kwargs": {"endpoint_url": endpoint}} if endpoint else {}
+        return f"s3://{self.location.root.rstrip('/')}/{check_key(key)}", options
+
     def link(self, key: str) -> str:
         """Where a person opens ``key``: a file path for a local store, else its URL."""
         if self.location.protocol == "file":
