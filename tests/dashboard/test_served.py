@@ -135,3 +135,45 @@ def test_a_slow_page_does_not_stall_the_servers_event_loop(project: Project) -> 
     assert probe.status_code == 200 and page.status_code == 200
     assert seen == ["page started", "probe answered", "page released"]
     app.dashboard.close()
+
+
+def test_a_flood_of_pages_is_refused_past_the_queue_and_predictions_still_answer(
+    project: Project,
+) -> None:
+    """Two page threads held busy, 8 waiting per thread: the next pages are refused at
+    once with 503 and Retry-After (not queued without end), predictions beside them are
+    answered, and once the threads are free pages render again."""
+    from shipyard.dashboard.app import WAITING_PER_THREAD
+
+    release = threading.Event()
+    started: list[str] = []
+
+    def held(request: Request) -> Response:
+        started.append(request.path)
+        release.wait(timeout=60)
+        return Response(200, b"drawn")
+
+    app = ServingApp(project, {"risk": "champion"}, environ={})
+    app.dashboard = DashboardApp(project, threads=2, router=Router([Route("/held", held)]))
+    capacity = 2 * (1 + WAITING_PER_THREAD)
+    extra = 5
+
+    async def flood() -> tuple[list[httpx.Response], list[httpx.Response], httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            queued = [asyncio.ensure_future(c.get("/ui/held")) for _ in range(capacity)]
+            while len(started) < 2 or app.dashboard.pending < capacity:
+                await asyncio.sleep(0.01)
+            refused = [await c.get("/ui/held") for _ in range(extra)]
+            answer = await c.post("/v1/models/risk/predict", json={"amount": 1200.0, "age": 30})
+            release.set()
+            return [await q for q in queued], refused, answer
+
+    drawn, refused, answer = asyncio.run(flood())
+    assert [r.status_code for r in refused] == [503] * extra
+    assert all(r.headers["retry-after"] == "2" for r in refused)
+    assert "The dashboard is busy" in refused[0].text
+    assert answer.status_code == 200, answer.text
+    assert [r.status_code for r in drawn] == [200] * capacity
+    assert app.dashboard.pending == 0
+    app.dashboard.close()

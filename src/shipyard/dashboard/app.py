@@ -3,7 +3,10 @@
 Pages call the Project API (database and artifact store reads), so each runs in one
 of a few threads of the app's own (``threads``, 4 by default): a slow page never
 stalls the event loop, and under ``shipyard serve`` never the predictions that share
-it. At most ``threads`` pages run at once; further requests wait their turn.
+it. At most ``threads`` pages run at once; further requests wait their turn, up to
+``WAITING_PER_THREAD`` per thread: past that a page is refused at once with 503 and
+``Retry-After`` (a flood of page loads, a script refreshing in a loop, cannot queue
+without end, hold memory, or take the CPU the predictions beside it need).
 
 A path no route answers gets a 404 page, a method a route does not answer a 405 page
 with ``Allow``, both in the dashboard's layout; a :class:`~shipyard.errors.ShipyardError`
@@ -37,6 +40,13 @@ logger = logging.getLogger(__name__)
 
 MAX_BODY = 1_000_000  # a form is small; more is refused with 413
 PREFIX = "/ui"
+WAITING_PER_THREAD = 8
+BUSY = (
+    b"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Busy \xc2\xb7 "
+    b"shipyard</title></head><body><main><h1>The dashboard is busy</h1><p>Too many pages "
+    b"are being drawn at once; this one was not started. Reload in a few seconds.</p>"
+    b"</main></body></html>"
+)
 
 
 class DashboardApp:
@@ -58,6 +68,8 @@ class DashboardApp:
         self.prefix = prefix.rstrip("/")
         self.router = router
         self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="shipyard-ui")
+        self.limit = threads * (1 + WAITING_PER_THREAD)  # pages running or waiting
+        self.pending = 0  # changed on the event loop only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -131,8 +143,17 @@ class DashboardApp:
         )
 
     async def _run(self, page: Callable[[Request], Response], request: Request) -> Response:
+        if self.pending >= self.limit:
+            logger.warning(
+                "dashboard: %d pages running or waiting; refused %s", self.pending, request.path
+            )
+            return Response(503, BUSY, headers=((b"retry-after", b"2"),))
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self._answer, page, request)
+        self.pending += 1
+        try:
+            return await loop.run_in_executor(self.executor, self._answer, page, request)
+        finally:
+            self.pending -= 1
 
     def _answer(self, page: Callable[[Request], Response], request: Request) -> Response:
         """The page's response; its error as a page in the layout (in the page's thread)."""
