@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from . import (  # noqa: F401 - registers the commands
+    alerts_cmds,
     batch_cmds,
     commands,
     compare_cmds,
