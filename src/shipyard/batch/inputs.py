@@ -70,11 +70,14 @@ class StoredObject:
 @dataclass(frozen=True)
 class InputFile:
     """One file to score, with its format (from its extension); ``stored``: the object in
-    the artifact store it is read from instead (``path`` is then only its name, not read)."""
+    the artifact store it is read from instead (``path`` is then only its name, not read).
+    ``id_column``: the run's ``--id`` column, whose type a CSV reader infers (an int id
+    stays an int in the answers) where it reads every other column as text."""
 
     path: Path
     format: str
     stored: StoredObject | None = None
+    id_column: str | None = None
 
     @property
     def where(self) -> str:
@@ -129,7 +132,7 @@ class InputFile:
     def _csv_batches(self) -> Iterator[pa.RecordBatch]:
         import pyarrow.csv as pcsv
 
-        names = list(self.columns())
+        names = [n for n in self.columns() if n != self.id_column]
         reader = pcsv.open_csv(
             self.path,
             read_options=pcsv.ReadOptions(block_size=_BLOCK),
@@ -204,12 +207,30 @@ _COMPATIBLE = {
 }  # fmt: skip
 
 
+def named(
+    where: str, columns: dict[str, pa.DataType | None], scorer: Scorer
+) -> dict[str, pa.DataType | None]:
+    """``columns`` with each feature's ``source`` header renamed to the feature's name, as
+    ingest reads a batch (:func:`shipyard.data.to_column_names`; an input with both the
+    header and the name is refused there as ambiguous)."""
+    import polars as pl
+
+    from shipyard.data import to_column_names
+
+    empty = pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+    renamed = to_column_names(empty, scorer.dataset, where).columns
+    return dict(zip(renamed, columns.values(), strict=True))
+
+
 def check_columns(
     where: str, columns: dict[str, pa.DataType | None], scorer: Scorer, model: str
 ) -> None:
     """Refuse input whose columns do not fit the model: one line naming every missing
-    feature and every feature stored as a type the model cannot take."""
-    missing = [f for f in scorer.features if f not in columns]
+    feature (by its header, when the dataset reads it from another one, as ingest says
+    it) and every feature stored as a type the model cannot take. ``columns`` are the
+    input's as :func:`named` renamed them."""
+    missing = [_with_header(f, scorer.column(f).source) for f in scorer.features
+               if f not in columns]  # fmt: skip
     mistyped = []
     for name in scorer.features:
         kind = columns.get(name)
@@ -231,10 +252,19 @@ def check_columns(
     )
 
 
+def _with_header(name: str, source: str | None) -> str:
+    """A feature as the input must bring it: by its header, when that is not its name."""
+    return f"{name} (header '{source}')" if source and source != name else name
+
+
 def check_id(where: str, columns: dict[str, pa.DataType | None], id_column: str | None) -> None:
+    """Refuse an ``--id`` the input has no column for (exit 2: the option is wrong, the
+    rows were not judged), naming the input's columns (the first 20, and how many more)."""
     if id_column is not None and id_column not in columns:
-        shown = ", ".join(list(columns)[:20])
-        raise ScoreInputError(
+        names = list(columns)
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        raise DataError(
             f"{where}: no column '{id_column}' to take the rows' ids from (--id); "
-            f"it has {shown}; nothing was scored"
+            f"it has {shown}; nothing was scored",
+            hint="name one of its columns with --id, or leave --id out to name rows by number",
         )
