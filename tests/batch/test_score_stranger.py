@@ -217,3 +217,42 @@ def test_an_int_id_keeps_its_type(project: Project, name: str) -> None:
     code, said = _score(project, "tumour", str(source), "--out", str(out), "--id", "case_id")
     assert code == 0, said
     assert pq.read_schema(out).field("case_id").type == pa.int64()
+
+
+def test_a_malformed_csv_line_is_quarantined_in_its_place(project: Project) -> None:
+    """Lines 3 and 7 of the data (4 of 6 fields, then 5) are quarantined with why; the
+    other rows are scored under their own row numbers, in a chunk of 3 rows as in one."""
+    lines = ["case_id,mean_radius,mean_texture,seen_at"]
+    lines += [f"{i},{10 + i},{20 + i},2024-01-0{i}" for i in range(1, 9)]
+    lines[3] = "3,13"
+    lines[7] = "7,17,27,2024-01-07,extra"
+    source = project.root / "ragged.csv"
+    source.write_text("\n".join(lines) + "\n")
+    for chunk_rows in ("3", "100"):
+        out = project.root / f"ragged-{chunk_rows}.csv"
+        code, said = _score(project, "tumour", str(source), "--out", str(out), "--id",
+                            "case_id", "--chunk-rows", chunk_rows, "--json")  # fmt: skip
+        assert code == 0, said
+        run = json.loads(said)
+        assert run["rows"] == {"in": 8, "scored": 6, "quarantined": 2}
+        answers = pd.read_csv(out)
+        assert answers["case_id"].tolist() == [1, 2, 4, 5, 6, 8]
+        expected = [f"{run['run_id']}-{n}" for n in (1, 2, 4, 5, 6, 8)]
+        assert answers["prediction_id"].tolist() == expected
+        quarantined = pq.read_table(run["quarantine_path"]).to_pylist()
+        assert [(r["_row"], r["_reasons"]) for r in quarantined] == [
+            (3, ["a malformed line: 2 fields where the header has 4 ('3,13')"]),
+            (7, ["a malformed line: 5 fields where the header has 4 "
+                 "('7,17,27,2024-01-07,extra')"]),
+        ]  # fmt: skip
+
+
+def test_a_json_column_of_two_types_is_named_with_the_fix(project: Project) -> None:
+    source = project.root / "quoted.jsonl"
+    source.write_text(
+        '{"mean_radius": 15.1, "mean_texture": 20.0}\n{"mean_radius": "15.2", "mean_texture": 21}\n'
+    )
+    code, said = _score(project, "tumour", str(source))
+    assert code == 2, said
+    assert "the column 'mean_radius' holds a number and then a string" in said
+    assert 'a number unquoted: 15.2, not "15.2"' in said

@@ -33,6 +33,7 @@ from shipyard.predlog.schema import (
     time_type,
 )
 
+from .inputs import MALFORMED
 from .records import BatchRun, ChunkResult, ScoreInputError
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ ROW = "_row"
 """The answers' row column when the run names no id column (1-based over the input)."""
 PREDICTION_ID, PREDICTION = "prediction_id", "prediction"
 PROBABILITY = "probability_"
-_ROW, _SOURCE = "_row", "_source"
+_ROW, _SOURCE, _REASONS = "_row", "_source", "_reasons"
 
 
 def score_chunk(scorer: Scorer, table: pa.Table, *, run: BatchRun, offset: int) -> ChunkResult:
@@ -58,10 +59,20 @@ def score_chunk(scorer: Scorer, table: pa.Table, *, run: BatchRun, offset: int) 
     frame = to_column_names(frame, scorer.dataset, "; ".join(run.source))
     table = table.rename_columns(frame.columns)
     numbers = pl.Series(_ROW, np.arange(offset + 1, offset + n + 1, dtype=np.int64))
-    info = SourceInfo("batch", "; ".join(run.source), None, n)
-    validated = validate_rows(RawBatch(frame.with_columns(numbers), info), scorer.dataset)
+    raw = frame.with_columns(numbers)
+    broken = raw.clear()
+    if MALFORMED in raw.columns:  # CSV lines not read: quarantined in their places
+        flagged = raw.get_column(MALFORMED).is_not_null()
+        broken = raw.filter(flagged)
+        raw = raw.filter(~flagged).drop(MALFORMED)
+    source = "; ".join(run.source)
+    info = SourceInfo("batch", source, None, raw.height)
+    validated = validate_rows(RawBatch(raw, info), scorer.dataset)
     accepted = validated.accepted
     quarantined = validated.quarantine
+    if broken.height:
+        said = broken.select(_ROW, pl.concat_list(MALFORMED).alias(_REASONS))
+        quarantined = _also_refused(quarantined, broken, said, source)
     try:
         labels, proba = _predict(scorer, accepted)
     except Exception as exc:
@@ -70,9 +81,7 @@ def score_chunk(scorer: Scorer, table: pa.Table, *, run: BatchRun, offset: int) 
         holes = accepted.select(pl.any_horizontal(pl.col(scorer.features).is_null())).to_series()
         if not holes.any():
             raise _refused(run, offset, n, exc) from exc
-        quarantined = _with_missing(
-            quarantined, frame.with_columns(numbers), accepted, holes, scorer.features
-        )
+        quarantined = _with_missing(quarantined, raw, accepted, holes, scorer.features, source)
         accepted = accepted.filter(~holes)
         try:
             labels, proba = _predict(scorer, accepted)
@@ -101,12 +110,11 @@ def _with_missing(
     accepted: pl.DataFrame,
     holes: pl.Series,
     features: tuple[str, ...],
+    source: str,
 ) -> pl.DataFrame:
     """``quarantined`` plus the accepted rows with a missing feature (as they arrived),
     each reason naming the feature."""
-    holed = accepted.filter(holes)
-    missing = raw.filter(pl.col(_ROW).is_in(holed.get_column(_ROW).implode()))
-    reasons = holed.select(
+    reasons = accepted.filter(holes).select(
         pl.col(_ROW),
         pl.concat_list(
             pl.when(pl.col(f).is_null())
@@ -115,15 +123,24 @@ def _with_missing(
             for f in features
         )
         .list.drop_nulls()
-        .alias("_reasons"),
+        .alias(_REASONS),
     )
-    texts = [c for c in quarantined.columns if c not in (_SOURCE, _ROW, "_reasons")]
-    rows = missing.select(
-        *(pl.col(c).cast(pl.String, strict=False) if c in missing.columns else
+    return _also_refused(quarantined, raw, reasons, source)
+
+
+def _also_refused(
+    quarantined: pl.DataFrame, raw: pl.DataFrame, reasons: pl.DataFrame, source: str
+) -> pl.DataFrame:
+    """``quarantined`` plus the rows of ``raw`` (as they arrived) that ``reasons`` (``_row``,
+    ``_reasons``) refuses, in the quarantine's columns, by row number."""
+    texts = [c for c in quarantined.columns if c not in (_SOURCE, _ROW, _REASONS)]
+    rows = raw.join(reasons, on=_ROW, how="inner").select(
+        *(pl.col(c).cast(pl.String, strict=False) if c in raw.columns else
           pl.lit(None, pl.String).alias(c) for c in texts),
-        pl.lit(accepted.get_column(_SOURCE)[0] if accepted.height else "").alias(_SOURCE),
+        pl.lit(source).alias(_SOURCE),
         pl.col(_ROW),
-    ).join(reasons, on=_ROW, how="left")  # fmt: skip
+        pl.col(_REASONS),
+    )  # fmt: skip
     return pl.concat([quarantined, rows.cast(quarantined.schema)]).sort(_ROW)
 
 
@@ -136,7 +153,7 @@ def _finite_said(quarantined: pl.DataFrame) -> pl.DataFrame:
     if not quarantined.height:
         return quarantined
     said = pl.element().str.replace(_INFINITE, "${1}: expected a finite number, got '${2}'")
-    return quarantined.with_columns(pl.col("_reasons").list.eval(said))
+    return quarantined.with_columns(pl.col(_REASONS).list.eval(said))
 
 
 def _predict(scorer: Scorer, accepted: pl.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,9 @@ FORMATS = {
     ".ndjson": JSONL,
 }
 CHUNK_ROWS = 100_000
+MALFORMED = "_malformed"
+"""A CSV input's column saying why a row could not be read (a line with too many or too
+few fields), null for the others; :func:`~.chunk.score_chunk` quarantines those rows."""
 _BLOCK = 16 << 20  # bytes a text reader takes at a time
 _PARQUET_BUFFER = 1 << 20  # bytes a Parquet reader takes at a time
 
@@ -110,7 +114,7 @@ class InputFile:
             first = next(self._json_batches(), None)
             return {} if first is None else {f.name: f.type for f in first.schema}
         except (OSError, pa.ArrowException, UnicodeDecodeError, StopIteration) as exc:
-            raise DataError(f"{self.where}: cannot read it as {self.format}: {exc}") from None
+            raise _unread(self.where, self.format, exc) from None
 
     @property
     def _delimiter(self) -> str:
@@ -127,26 +131,74 @@ class InputFile:
             else:
                 yield from self._json_batches()
         except pa.ArrowException as exc:
-            raise DataError(f"{self.where}: cannot read it as {self.format}: {exc}") from None
+            raise _unread(self.where, self.format, exc) from None
 
     def _csv_batches(self) -> Iterator[pa.RecordBatch]:
+        """The CSV rows, with a ``_malformed`` column: null, or for a line Arrow cannot
+        split into the header's fields a row of nulls in its place saying why (so every
+        row keeps its position in the file, and the run's row numbers name its rows)."""
         import pyarrow.csv as pcsv
 
         names = [n for n in self.columns() if n != self.id_column]
+        bad: dict[int, str] = {}  # data row (1-based) -> why it was not read
+
+        def refused(row: Any) -> str:
+            text = row.text if len(row.text) <= 80 else row.text[:77] + "..."
+            bad[row.number - 1] = (  # Arrow counts the header as row 1
+                f"a malformed line: {row.actual_columns} fields where the header has "
+                f"{row.expected_columns} ('{text}')"
+            )
+            return "skip"
+
         reader = pcsv.open_csv(
             self.path,
-            read_options=pcsv.ReadOptions(block_size=_BLOCK),
-            parse_options=pcsv.ParseOptions(delimiter=self._delimiter),
+            # one thread: the handler is then told each line's number
+            read_options=pcsv.ReadOptions(block_size=_BLOCK, use_threads=False),
+            parse_options=pcsv.ParseOptions(delimiter=self._delimiter, invalid_row_handler=refused),
             convert_options=pcsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
             ),
         )
-        yield from reader
+        schema = reader.schema.append(pa.field(MALFORMED, pa.string()))
+        done = 0  # rows given so far, the malformed ones' places included
+        for batch in reader:
+            good = batch.append_column(MALFORMED, pa.nulls(batch.num_rows, pa.string()))
+            taken = 0
+            while taken < good.num_rows or done + 1 in bad:
+                if done + 1 in bad:
+                    yield pa.RecordBatch.from_pylist([{MALFORMED: bad.pop(done + 1)}], schema)
+                    done += 1
+                    continue
+                upto = min((b for b in bad if b > done), default=done + good.num_rows + 1)
+                take = min(good.num_rows - taken, upto - done - 1)
+                yield good.slice(taken, take)
+                taken += take
+                done += take
+        for number in sorted(bad):  # the last lines, after every good one
+            yield pa.RecordBatch.from_pylist([{MALFORMED: bad[number]}], schema)
 
     def _json_batches(self) -> Iterator[pa.RecordBatch]:
         import pyarrow.json as pjson
 
         yield from pjson.open_json(self.path, read_options=pjson.ReadOptions(block_size=_BLOCK))
+
+
+_JSON_TYPES = re.compile(r"Column\(/(.+?)\) changed from (\w+) to (\w+)")
+
+
+def _unread(where: str, kind: str, exc: Exception) -> DataError:
+    """What Arrow could not read, in one line; a JSON column of two types named with the
+    fix (Arrow reads a column as one type: ``"15.2"`` in a column of numbers is refused)."""
+    found = _JSON_TYPES.search(str(exc)) if kind == JSONL else None
+    if found is None:
+        return DataError(f"{where}: cannot read it as {kind}: {exc}")
+    column, first, then = found.groups()
+    return DataError(
+        f"{where}: cannot read it as {kind}: the column '{column}' holds a {first} and "
+        f"then a {then} (Arrow reads each JSON column as one type); nothing was scored",
+        hint=f"write every '{column}' value as one JSON type (a number unquoted: 15.2, not "
+        '"15.2"), or score the rows as CSV, whose values are checked as text',
+    )
 
 
 def open_parquet(source: str | Path | Any) -> Any:
