@@ -142,6 +142,6 @@ def test_rows_with_a_missing_value_the_model_refuses_are_quarantined(
     missing = [r for r in quarantined.to_pylist() if r["age"] is None]
     nulls = pq.read_table(source).column("age").null_count
     assert len(missing) == nulls > 0  # every row without an age: none scored
-    said = "a feature is missing, and the model takes no missing value"
+    said = "age: missing, and the model takes no missing value"
     assert any(r["_reasons"] == [said] for r in missing)
     assert answers.num_rows + quarantined.num_rows == ROWS

@@ -161,7 +161,7 @@ def test_columns_that_do_not_fit_are_one_line_and_nothing_is_written(
         (["risk", "--data", "loans@1", "X"], 2, "not both"),
         (["risk", "nowhere.parquet"], 2, "no such file"),
         (["risk", "X", "--out", "answers.xlsx"], 2, "cannot write answers as '.xlsx'"),
-        (["risk", "X", "--id", "nope"], 1, "no column 'nope'"),
+        (["risk", "X", "--id", "nope"], 2, "no column 'nope'"),
         (["nobody", "X"], 2, "nobody"),
     ],
 )

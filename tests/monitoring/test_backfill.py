@@ -240,10 +240,11 @@ def test_a_run_that_did_not_succeed_is_refused_with_why(
     backfilled: tuple[Project, dict[str, Any]], tmp_path: Path
 ) -> None:
     project, _ = backfilled
-    ragged = tmp_path / "ragged.csv"
-    lines = ["amount,age,country", *[f"{1000 + i},{30 + i % 40},DE" for i in range(30)]]
-    ragged.write_text("\n".join([*lines, "1,2,3,4,5", *lines[1:]]) + "\n")
-    code, out = _run(project, "score", "risk", str(ragged), "--chunk-rows", "10")
+    # a line that is not UTF-8, past the header's read (8 KB): the run starts, then fails
+    broken = tmp_path / "broken.csv"
+    lines = ["amount,age,country", *[f"{1000 + i},{30 + i % 40},DE" for i in range(1000)]]
+    broken.write_bytes("\n".join(lines).encode() + b"\n1000,30,\xff\xfe\n")
+    code, out = _run(project, "score", "risk", str(broken), "--chunk-rows", "100")
     assert code != 0, out
     failed = next(r for r in project.batch.list("risk") if r.status == "failed")
     before = len(project.monitoring.runs("risk", limit=1000))

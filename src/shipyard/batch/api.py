@@ -17,16 +17,26 @@ import os
 import secrets
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.config import ProjectConfig
-from shipyard.errors import ConfigError, ShipyardError
+from shipyard.errors import ConfigError, NotFoundError, ShipyardError
 from shipyard.storage import ArtifactStore, MetadataStore, current_actor
 
+from .chunk import empty_answers
 from .engines import LOCAL, Job, engine
-from .inputs import CHUNK_ROWS, PARQUET, InputFile, StoredObject, check_columns, check_id
+from .inputs import (
+    CHUNK_ROWS,
+    PARQUET,
+    InputFile,
+    StoredObject,
+    check_columns,
+    check_id,
+    named,
+)
 from .log import RunLog
 from .output import Answers, Quarantine, output_format
 from .records import BatchRun, RunRecord
@@ -35,8 +45,10 @@ from .scorer import Scorer
 from .sink import Sink
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from shipyard.data import Datasets
-    from shipyard.models import Models
+    from shipyard.models import Models, ModelVersion
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +102,7 @@ class Batch:
         if chunk_rows < 1:
             raise ConfigError(f"--chunk-rows must be at least 1, got {chunk_rows}")
         run_engine = engine(engine_name)
-        version = self._models.resolve(ref)
+        version = self._version(ref)
         model = self._models.config(version.model)
         dataset = self._config.datasets.get(model.dataset)
         target = Path(out) if out is not None else None
@@ -102,12 +114,17 @@ class Batch:
                 self._models.load(version.ref),
                 list(version.features),
                 dataset.columns if dataset else {},
+                # a file's rows carry their event time in the log; a dataset version's
+                # are matched to it by row number when monitored (monitor --run)
+                dataset.timestamp if dataset and data is None else None,
             )
+            id_type = None
             for file in inputs:
                 where = source[0] if data is not None else str(file.path)
-                columns = file.columns()
+                columns = named(where, file.columns(), scorer)
                 check_columns(where, columns, scorer, version.ref)
                 check_id(where, columns, id_column)
+                id_type = id_type or (columns.get(id_column) if id_column else None)
                 if file.stored is not None:
                     continue
                 if target is not None and target.resolve() == file.path.resolve():
@@ -122,8 +139,27 @@ class Batch:
                 now,
                 current_actor(),
             )
+            inputs = [replace(f, id_column=id_column) for f in inputs]
             job = Job(scorer, run, tuple(inputs), chunk_rows, workers, dict(options or {}))
-            return self._run(run, job, run_engine, engine_name, target, progress)
+            empty = empty_answers(scorer, run, id_type)
+            return self._run(run, job, run_engine, engine_name, target, empty, progress)
+
+    def _version(self, ref: str) -> ModelVersion:
+        """The version ``ref`` names; a bare model name is its champion (as ``serve`` and
+        ``monitor --data`` read it), and a model without one is refused with the fix."""
+        if "@" in ref:
+            return self._models.resolve(ref)
+        self._models.known(ref)
+        if "champion" not in self._models.registry.aliases(ref):
+            newest = self._models.registry.versions(ref)
+            if not newest:  # "no versions yet; train or register one first"
+                return self._models.resolve(ref)
+            example = newest[0].ref
+            raise NotFoundError(
+                f"model '{ref}' has no champion, which a bare name scores with",
+                hint=f"name a version ({example}) or promote one: shipyard promote {example}",
+            )
+        return self._models.resolve(f"{ref}@champion")
 
     def _inputs(
         self,
@@ -163,11 +199,12 @@ class Batch:
         run_engine: Callable[[Job, Sink], None],
         engine_name: str,
         target: Path | None,
+        empty: pa.Table,
         progress: Step | None,
     ) -> RunRecord:
         self.runs.start(run, engine=engine_name)
         log.info("batch run %s: scoring %s with %s", run.run_id, ", ".join(run.source), run.ref)
-        answers = Answers(target, run, self._artifacts)
+        answers = Answers(target, run, self._artifacts, empty)
         quarantine = Quarantine(run, self._artifacts)
         run_log = RunLog(self._artifacts, run)
 
@@ -209,8 +246,6 @@ class Batch:
         return self._linked(done)
 
     def _linked(self, record: RunRecord) -> RunRecord:
-        from dataclasses import replace
-
         if record.quarantine_key is None:
             return record
         return replace(record, quarantine_link=self._artifacts.link(record.quarantine_key))

@@ -17,7 +17,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-from shipyard.data import RawBatch, SourceInfo, validate_rows
+from shipyard.data import RawBatch, SourceInfo, to_column_names, validate_rows
 from shipyard.errors import first_line
 from shipyard.predlog.schema import (
     BATCH,
@@ -33,6 +33,7 @@ from shipyard.predlog.schema import (
     time_type,
 )
 
+from .inputs import MALFORMED
 from .records import BatchRun, ChunkResult, ScoreInputError
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ ROW = "_row"
 """The answers' row column when the run names no id column (1-based over the input)."""
 PREDICTION_ID, PREDICTION = "prediction_id", "prediction"
 PROBABILITY = "probability_"
-_ROW, _SOURCE = "_row", "_source"
+_ROW, _SOURCE, _REASONS = "_row", "_source", "_reasons"
 
 
 def score_chunk(scorer: Scorer, table: pa.Table, *, run: BatchRun, offset: int) -> ChunkResult:
@@ -54,11 +55,24 @@ def score_chunk(scorer: Scorer, table: pa.Table, *, run: BatchRun, offset: int) 
     n = table.num_rows
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
+    # the features' source headers renamed to their names, as ingest reads a batch
+    frame = to_column_names(frame, scorer.dataset, "; ".join(run.source))
+    table = table.rename_columns(frame.columns)
     numbers = pl.Series(_ROW, np.arange(offset + 1, offset + n + 1, dtype=np.int64))
-    info = SourceInfo("batch", "; ".join(run.source), None, n)
-    validated = validate_rows(RawBatch(frame.with_columns(numbers), info), scorer.dataset)
+    raw = frame.with_columns(numbers)
+    broken = raw.clear()
+    if MALFORMED in raw.columns:  # CSV lines not read: quarantined in their places
+        flagged = raw.get_column(MALFORMED).is_not_null()
+        broken = raw.filter(flagged)
+        raw = raw.filter(~flagged).drop(MALFORMED)
+    source = "; ".join(run.source)
+    info = SourceInfo("batch", source, None, raw.height)
+    validated = validate_rows(RawBatch(raw, info), scorer.dataset)
     accepted = validated.accepted
     quarantined = validated.quarantine
+    if broken.height:
+        said = broken.select(_ROW, pl.concat_list(MALFORMED).alias(_REASONS))
+        quarantined = _also_refused(quarantined, broken, said, source)
     try:
         labels, proba = _predict(scorer, accepted)
     except Exception as exc:
@@ -67,18 +81,18 @@ def score_chunk(scorer: Scorer, table: pa.Table, *, run: BatchRun, offset: int) 
         holes = accepted.select(pl.any_horizontal(pl.col(scorer.features).is_null())).to_series()
         if not holes.any():
             raise _refused(run, offset, n, exc) from exc
-        quarantined = _with_missing(quarantined, frame.with_columns(numbers), accepted, holes)
+        quarantined = _with_missing(quarantined, raw, accepted, holes, scorer.features, source)
         accepted = accepted.filter(~holes)
         try:
             labels, proba = _predict(scorer, accepted)
         except Exception as again:
             raise _refused(run, offset, n, again) from again
     rows = accepted.get_column(_ROW).to_numpy()
-    quarantine = quarantined.to_arrow()
+    quarantine = _finite_said(quarantined).to_arrow()
     ids = _ids(run, rows)
     named = _named_by(table, run, rows, offset)
     answers = _answers(scorer, run, named, ids, labels, proba)
-    log = _log(scorer, run, accepted, named, ids, labels, proba)
+    log = _log(scorer, run, accepted, named, ids, labels, proba, table, rows, offset)
     return ChunkResult(offset, n, answers, log, _plain(quarantine))
 
 
@@ -91,21 +105,55 @@ def _refused(run: BatchRun, offset: int, n: int, exc: Exception) -> ScoreInputEr
 
 
 def _with_missing(
-    quarantined: pl.DataFrame, raw: pl.DataFrame, accepted: pl.DataFrame, holes: pl.Series
+    quarantined: pl.DataFrame,
+    raw: pl.DataFrame,
+    accepted: pl.DataFrame,
+    holes: pl.Series,
+    features: tuple[str, ...],
+    source: str,
 ) -> pl.DataFrame:
-    """``quarantined`` plus the accepted rows with a missing feature (as they arrived)."""
-    numbers = accepted.filter(holes).get_column(_ROW)
-    missing = raw.filter(pl.col(_ROW).is_in(numbers.implode()))
-    reason = "a feature is missing, and the model takes no missing value"
-    texts = [c for c in quarantined.columns if c not in (_SOURCE, _ROW, "_reasons")]
-    rows = missing.select(
-        *(pl.col(c).cast(pl.String, strict=False) if c in missing.columns else
-          pl.lit(None, pl.String).alias(c) for c in texts),
-        pl.lit(accepted.get_column(_SOURCE)[0] if accepted.height else "").alias(_SOURCE),
+    """``quarantined`` plus the accepted rows with a missing feature (as they arrived),
+    each reason naming the feature."""
+    reasons = accepted.filter(holes).select(
         pl.col(_ROW),
-        pl.lit([reason], pl.List(pl.String)).alias("_reasons"),
+        pl.concat_list(
+            pl.when(pl.col(f).is_null())
+            .then(pl.lit(f"{f}: missing, and the model takes no missing value"))
+            .otherwise(pl.lit(None, pl.String))
+            for f in features
+        )
+        .list.drop_nulls()
+        .alias(_REASONS),
+    )
+    return _also_refused(quarantined, raw, reasons, source)
+
+
+def _also_refused(
+    quarantined: pl.DataFrame, raw: pl.DataFrame, reasons: pl.DataFrame, source: str
+) -> pl.DataFrame:
+    """``quarantined`` plus the rows of ``raw`` (as they arrived) that ``reasons`` (``_row``,
+    ``_reasons``) refuses, in the quarantine's columns, by row number."""
+    texts = [c for c in quarantined.columns if c not in (_SOURCE, _ROW, _REASONS)]
+    rows = raw.join(reasons, on=_ROW, how="inner").select(
+        *(pl.col(c).cast(pl.String, strict=False) if c in raw.columns else
+          pl.lit(None, pl.String).alias(c) for c in texts),
+        pl.lit(source).alias(_SOURCE),
+        pl.col(_ROW),
+        pl.col(_REASONS),
     )  # fmt: skip
     return pl.concat([quarantined, rows.cast(quarantined.schema)]).sort(_ROW)
+
+
+_INFINITE = r"^(.+): (-?inf(?:inity)?) is (?:above the maximum|below the minimum) .*$"
+
+
+def _finite_said(quarantined: pl.DataFrame) -> pl.DataFrame:
+    """Reasons of ±inf in a column with bounds said as ingest says them in one without:
+    not a finite number (not "inf is above the maximum 30.22")."""
+    if not quarantined.height:
+        return quarantined
+    said = pl.element().str.replace(_INFINITE, "${1}: expected a finite number, got '${2}'")
+    return quarantined.with_columns(pl.col(_REASONS).list.eval(said))
 
 
 def _predict(scorer: Scorer, accepted: pl.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
@@ -141,6 +189,24 @@ def _labels(labels: np.ndarray) -> pa.Array:
         return pa.array([None if v is None else str(v) for v in labels.tolist()], pa.string())
 
 
+def empty_answers(scorer: Scorer, run: BatchRun, id_type: pa.DataType | None) -> pa.Table:
+    """The answers of no rows, with the columns and types of a run that scored some:
+    the id column (of ``id_type``; ``_row`` an integer), ``prediction_id``, ``prediction``
+    and ``probability_{class}`` per class."""
+    kind = pa.int64() if run.id_column is None else id_type or pa.string()  # CSV: text
+    empty = pa.array([], type=pa.string())
+    return _answers(scorer, run, pa.array([], type=kind), empty, np.array([]), None)
+
+
+def _label_type(scorer: Scorer) -> pa.DataType:
+    """The type of the model's labels: its classes' (as :func:`_labels` makes them), a
+    regression's float64."""
+    classes = scorer.classes
+    if not classes:
+        return pa.float64()
+    return _labels(np.asarray(classes)).type
+
+
 def _answers(
     scorer: Scorer,
     run: BatchRun,
@@ -150,7 +216,8 @@ def _answers(
     proba: np.ndarray | None,
 ) -> pa.Table:
     first = run.id_column or ROW
-    columns: dict[str, pa.Array] = {first: named, PREDICTION_ID: ids, PREDICTION: _labels(labels)}
+    said = _labels(labels) if len(labels) else pa.array([], type=_label_type(scorer))
+    columns: dict[str, pa.Array] = {first: named, PREDICTION_ID: ids, PREDICTION: said}
     classes = scorer.classes
     if classes is not None:
         width = len(classes)
@@ -168,8 +235,13 @@ def _log(
     ids: pa.Array,
     labels: np.ndarray,
     proba: np.ndarray | None,
+    table: pa.Table,
+    rows: np.ndarray,
+    offset: int,
 ) -> pa.Table:
-    """The accepted rows in the prediction log's columns, in its order."""
+    """The accepted rows in the prediction log's columns, in its order; the passthrough
+    field holds the row's id (``--id``) and its event time (the dataset's timestamp
+    column, when the input has it), as a served request's passthrough fields."""
     n = len(ids)
     micros = int(run.started_at.timestamp() * 1_000_000)
     columns: dict[str, pa.Array] = {
@@ -186,10 +258,17 @@ def _log(
         SOURCE: pa.array([BATCH] * n, type=pa.string()),
         RUN_ID: pa.array([run.run_id] * n, type=pa.string()),
     }
-    if run.id_column is not None:
-        key = run.id_column
+    fields = {} if run.id_column is None else {run.id_column: named.to_pylist()}
+    stamp = scorer.event_time
+    if stamp is not None and stamp in table.column_names and stamp not in fields:
+        positions = pa.array(rows - offset - 1, type=pa.int64())
+        fields[stamp] = table.column(stamp).take(positions).to_pylist()
+    if fields:
+        lined = zip(*fields.values(), strict=True)
+        records = [dict(zip(fields, values, strict=True)) for values in lined]
         columns[PASSTHROUGH] = pa.array(
-            [orjson.dumps({key: v}).decode() for v in named.to_pylist()], type=pa.string()
+            [orjson.dumps(r, option=orjson.OPT_NAIVE_UTC).decode() for r in records],
+            type=pa.string(),
         )
     columns[INPUTS] = _inputs(scorer, accepted)
     return pa.table(columns)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,9 @@ FORMATS = {
     ".ndjson": JSONL,
 }
 CHUNK_ROWS = 100_000
+MALFORMED = "_malformed"
+"""A CSV input's column saying why a row could not be read (a line with too many or too
+few fields), null for the others; :func:`~.chunk.score_chunk` quarantines those rows."""
 _BLOCK = 16 << 20  # bytes a text reader takes at a time
 _PARQUET_BUFFER = 1 << 20  # bytes a Parquet reader takes at a time
 
@@ -70,11 +74,14 @@ class StoredObject:
 @dataclass(frozen=True)
 class InputFile:
     """One file to score, with its format (from its extension); ``stored``: the object in
-    the artifact store it is read from instead (``path`` is then only its name, not read)."""
+    the artifact store it is read from instead (``path`` is then only its name, not read).
+    ``id_column``: the run's ``--id`` column, whose type a CSV reader infers (an int id
+    stays an int in the answers) where it reads every other column as text."""
 
     path: Path
     format: str
     stored: StoredObject | None = None
+    id_column: str | None = None
 
     @property
     def where(self) -> str:
@@ -107,7 +114,7 @@ class InputFile:
             first = next(self._json_batches(), None)
             return {} if first is None else {f.name: f.type for f in first.schema}
         except (OSError, pa.ArrowException, UnicodeDecodeError, StopIteration) as exc:
-            raise DataError(f"{self.where}: cannot read it as {self.format}: {exc}") from None
+            raise _unread(self.where, self.format, exc) from None
 
     @property
     def _delimiter(self) -> str:
@@ -124,26 +131,74 @@ class InputFile:
             else:
                 yield from self._json_batches()
         except pa.ArrowException as exc:
-            raise DataError(f"{self.where}: cannot read it as {self.format}: {exc}") from None
+            raise _unread(self.where, self.format, exc) from None
 
     def _csv_batches(self) -> Iterator[pa.RecordBatch]:
+        """The CSV rows, with a ``_malformed`` column: null, or for a line Arrow cannot
+        split into the header's fields a row of nulls in its place saying why (so every
+        row keeps its position in the file, and the run's row numbers name its rows)."""
         import pyarrow.csv as pcsv
 
-        names = list(self.columns())
+        names = [n for n in self.columns() if n != self.id_column]
+        bad: dict[int, str] = {}  # data row (1-based) -> why it was not read
+
+        def refused(row: Any) -> str:
+            text = row.text if len(row.text) <= 80 else row.text[:77] + "..."
+            bad[row.number - 1] = (  # Arrow counts the header as row 1
+                f"a malformed line: {row.actual_columns} fields where the header has "
+                f"{row.expected_columns} ('{text}')"
+            )
+            return "skip"
+
         reader = pcsv.open_csv(
             self.path,
-            read_options=pcsv.ReadOptions(block_size=_BLOCK),
-            parse_options=pcsv.ParseOptions(delimiter=self._delimiter),
+            # one thread: the handler is then told each line's number
+            read_options=pcsv.ReadOptions(block_size=_BLOCK, use_threads=False),
+            parse_options=pcsv.ParseOptions(delimiter=self._delimiter, invalid_row_handler=refused),
             convert_options=pcsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=True
             ),
         )
-        yield from reader
+        schema = reader.schema.append(pa.field(MALFORMED, pa.string()))
+        done = 0  # rows given so far, the malformed ones' places included
+        for batch in reader:
+            good = batch.append_column(MALFORMED, pa.nulls(batch.num_rows, pa.string()))
+            taken = 0
+            while taken < good.num_rows or done + 1 in bad:
+                if done + 1 in bad:
+                    yield pa.RecordBatch.from_pylist([{MALFORMED: bad.pop(done + 1)}], schema)
+                    done += 1
+                    continue
+                upto = min((b for b in bad if b > done), default=done + good.num_rows + 1)
+                take = min(good.num_rows - taken, upto - done - 1)
+                yield good.slice(taken, take)
+                taken += take
+                done += take
+        for number in sorted(bad):  # the last lines, after every good one
+            yield pa.RecordBatch.from_pylist([{MALFORMED: bad[number]}], schema)
 
     def _json_batches(self) -> Iterator[pa.RecordBatch]:
         import pyarrow.json as pjson
 
         yield from pjson.open_json(self.path, read_options=pjson.ReadOptions(block_size=_BLOCK))
+
+
+_JSON_TYPES = re.compile(r"Column\(/(.+?)\) changed from (\w+) to (\w+)")
+
+
+def _unread(where: str, kind: str, exc: Exception) -> DataError:
+    """What Arrow could not read, in one line; a JSON column of two types named with the
+    fix (Arrow reads a column as one type: ``"15.2"`` in a column of numbers is refused)."""
+    found = _JSON_TYPES.search(str(exc)) if kind == JSONL else None
+    if found is None:
+        return DataError(f"{where}: cannot read it as {kind}: {exc}")
+    column, first, then = found.groups()
+    return DataError(
+        f"{where}: cannot read it as {kind}: the column '{column}' holds a {first} and "
+        f"then a {then} (Arrow reads each JSON column as one type); nothing was scored",
+        hint=f"write every '{column}' value as one JSON type (a number unquoted: 15.2, not "
+        '"15.2"), or score the rows as CSV, whose values are checked as text',
+    )
 
 
 def open_parquet(source: str | Path | Any) -> Any:
@@ -204,12 +259,30 @@ _COMPATIBLE = {
 }  # fmt: skip
 
 
+def named(
+    where: str, columns: dict[str, pa.DataType | None], scorer: Scorer
+) -> dict[str, pa.DataType | None]:
+    """``columns`` with each feature's ``source`` header renamed to the feature's name, as
+    ingest reads a batch (:func:`shipyard.data.to_column_names`; an input with both the
+    header and the name is refused there as ambiguous)."""
+    import polars as pl
+
+    from shipyard.data import to_column_names
+
+    empty = pl.DataFrame(schema=dict.fromkeys(columns, pl.String))
+    renamed = to_column_names(empty, scorer.dataset, where).columns
+    return dict(zip(renamed, columns.values(), strict=True))
+
+
 def check_columns(
     where: str, columns: dict[str, pa.DataType | None], scorer: Scorer, model: str
 ) -> None:
     """Refuse input whose columns do not fit the model: one line naming every missing
-    feature and every feature stored as a type the model cannot take."""
-    missing = [f for f in scorer.features if f not in columns]
+    feature (by its header, when the dataset reads it from another one, as ingest says
+    it) and every feature stored as a type the model cannot take. ``columns`` are the
+    input's as :func:`named` renamed them."""
+    missing = [_with_header(f, scorer.column(f).source) for f in scorer.features
+               if f not in columns]  # fmt: skip
     mistyped = []
     for name in scorer.features:
         kind = columns.get(name)
@@ -231,10 +304,19 @@ def check_columns(
     )
 
 
+def _with_header(name: str, source: str | None) -> str:
+    """A feature as the input must bring it: by its header, when that is not its name."""
+    return f"{name} (header '{source}')" if source and source != name else name
+
+
 def check_id(where: str, columns: dict[str, pa.DataType | None], id_column: str | None) -> None:
+    """Refuse an ``--id`` the input has no column for (exit 2: the option is wrong, the
+    rows were not judged), naming the input's columns (the first 20, and how many more)."""
     if id_column is not None and id_column not in columns:
-        shown = ", ".join(list(columns)[:20])
-        raise ScoreInputError(
+        names = list(columns)
+        shown = ", ".join(names[:20]) + (f" and {len(names) - 20} more" if len(names) > 20 else "")
+        raise DataError(
             f"{where}: no column '{id_column}' to take the rows' ids from (--id); "
-            f"it has {shown}; nothing was scored"
+            f"it has {shown}; nothing was scored",
+            hint="name one of its columns with --id, or leave --id out to name rows by number",
         )

@@ -96,12 +96,16 @@ class _TableFile:
 
 class Answers:
     """The answers of one run: to ``path`` (renamed into place at the end) or, without
-    one, to the artifact store."""
+    one, to the artifact store. ``empty``: what a run with no rows writes (the columns and
+    types of the answers, no rows), in the format asked."""
 
-    def __init__(self, path: Path | None, run: BatchRun, artifacts: ArtifactStore) -> None:
+    def __init__(
+        self, path: Path | None, run: BatchRun, artifacts: ArtifactStore, empty: pa.Table
+    ) -> None:
         self.path = path
         self.run = run
         self.artifacts = artifacts
+        self.empty = empty
         if path is not None:
             kind = output_format(path)
             self._tmp = path.parent / f".{path.name}.{run.run_id}.partial"
@@ -119,9 +123,9 @@ class Answers:
 
     def commit(self) -> str:
         """Close the file and put it in place; where the answers are (a path or a key)."""
+        if not self._file.written:  # no rows read: the columns of the answers, no rows
+            self._file.write(self.empty)
         self._file.close()
-        if not self._tmp.exists():  # no rows and no schema: an empty table of the ids
-            pq.write_table(pa.table({"prediction_id": pa.array([], pa.string())}), self._tmp)
         if self.path is not None:
             with self._tmp.open("rb") as handle:
                 os.fsync(handle.fileno())

@@ -19,27 +19,35 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Scorer:
-    """A loaded model (``predictor``) and its features' schema (``dataset``: only the
-    features, no key, no batch-level checks)."""
+    """A loaded model (``predictor``), its features' schema (``dataset``: only the
+    features, no key, no batch-level checks) and the dataset's timestamp column."""
 
     predictor: Predictor
     features: tuple[str, ...]
     dataset: DatasetConfig
     task: str
+    event_time: str | None = None
 
     @classmethod
     def build(
-        cls, predictor: Predictor, features: list[str], columns: Mapping[str, ColumnConfig]
+        cls,
+        predictor: Predictor,
+        features: list[str],
+        columns: Mapping[str, ColumnConfig],
+        event_time: str | None = None,
     ) -> Scorer:
         """A scorer of ``features``, each checked as ``columns`` declares it (a feature the
-        dataset does not declare must be a number)."""
+        dataset does not declare must be a number). ``event_time``: the dataset's timestamp
+        column, logged with each row that brings it (its passthrough field), so a run of a
+        file is timed by when its rows happened, as a run of a dataset version is."""
         schema = {
             # uniqueness is a dataset's property, not a chunk's: a feature is not checked for it
             f: (c.model_copy(update={"unique": False}) if c else ColumnConfig(type="float"))
             for f in features
             for c in [columns.get(f)]
         }
-        return cls(predictor, tuple(features), DatasetConfig(columns=schema), predictor.task)
+        schema_only = DatasetConfig(columns=schema)
+        return cls(predictor, tuple(features), schema_only, predictor.task, event_time)
 
     @property
     def classes(self) -> list[Any] | None:

@@ -55,10 +55,11 @@ def score(
     as_json: bool,
 ) -> None:
     """Score FILES (Parquet, CSV, JSON lines) or a dataset version (--data) with NAME
-    (NAME@V, NAME@alias).
+    (NAME@V, NAME@alias; NAME alone: its champion, refused when it has none).
 
-    Rows are checked against the model's schema; refused rows go to a quarantine with
-    their reasons. Every prediction is logged to the prediction log with source 'batch'
+    Columns are read as ingest reads them (a column's source: header too). Rows are
+    checked against the model's schema; refused rows, and CSV lines with too many or too
+    few fields, go to a quarantine with their reasons. Every prediction is logged to the prediction log with source 'batch'
     and the run's id, so feedback and monitoring see it like a served one.
     """
     options = {"address": address} if address else {}

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from .api import Datasets, DatasetSummary, Export
     from .diff import DatasetDiff
     from .ingest import IngestResult
+    from .names import to_column_names
     from .selection import Selection
     from .sources import NamedFrame, RawBatch, SourceInfo, SqlQuery
     from .validate import DTYPES, ValidationReport, validate_rows
@@ -33,6 +34,7 @@ _NAMES = {
     "Selection": ".selection",
     "SqlQuery": ".sources",
     "ValidationReport": ".validate",
+    "to_column_names": ".names",
 }
 __all__ = [
     "DTYPES",
@@ -48,6 +50,7 @@ __all__ = [
     "SourceInfo",
     "SqlQuery",
     "ValidationReport",
+    "to_column_names",
     "validate_rows",
 ]
 __getattr__, __dir__ = exports(__name__, _NAMES)

@@ -226,8 +226,9 @@ class BatchRows:
         self, config: ModelConfig, record: RunRecord, frame: pl.DataFrame, notes: list[str]
     ) -> tuple[pl.DataFrame, str | None]:
         """A run's rows timed by the event time of the dataset version it scored (its
-        timestamp column, by row number: prediction ids are ``{run}-{row}``), else by a
-        passthrough field named like it; ``(frame, None)`` when neither is there."""
+        timestamp column, by row number: prediction ids are ``{run}-{row}``), else by the
+        passthrough field named like it (``shipyard score`` logs a file's timestamp column
+        there); ``(frame, None)`` when neither is there."""
         declared = self._config.datasets.get(config.dataset)
         stamp = declared.timestamp if declared else None
         if len(record.source) == 1:
@@ -243,7 +244,7 @@ class BatchRows:
                     rows = frame.get_column("prediction_id").str.extract(r"-(\d+)$").cast(pl.Int64)
                     found = as_utc(times).gather((rows - 1).to_list())
                     return frame.with_columns(found.alias(AT)), column
-        if stamp and stamp in config.passthrough and PASSTHROUGH in frame.columns:
+        if stamp and PASSTHROUGH in frame.columns:  # a file's rows: logged by shipyard score
             frame = passthrough_fields(frame, [stamp])
             column = (
                 f"{PASSTHROUGH}.{stamp}" if f"{PASSTHROUGH}.{stamp}" in frame.columns else stamp
@@ -251,9 +252,13 @@ class BatchRows:
             at = as_utc(frame.get_column(column).cast(pl.String))
             if at.null_count() < frame.height:
                 return frame.with_columns(at.alias(AT)).filter(pl.col(AT).is_not_null()), stamp
+        why = (
+            f"{', '.join(record.source)} had no '{stamp}' column, {config.dataset}'s timestamp"
+            if stamp
+            else f"{config.dataset} declares no timestamp column"
+        )
         notes.append(
-            f"the run's rows carry no event time ({', '.join(record.source)} has no timestamp "
-            "column): they are timed by the run's start"
+            f"the run's rows carry no event time ({why}): they are timed by the run's start"
         )
         return frame, None
 
