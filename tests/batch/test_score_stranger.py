@@ -256,3 +256,17 @@ def test_a_json_column_of_two_types_is_named_with_the_fix(project: Project) -> N
     assert code == 2, said
     assert "the column 'mean_radius' holds a number and then a string" in said
     assert 'a number unquoted: 15.2, not "15.2"' in said
+
+
+def test_monitor_data_says_a_missing_champion_as_score_does(project: Project) -> None:
+    labelled = rows(40, headers=True)
+    labelled["malignant"] = labelled["mean radius"] > 15
+    source = _file(project, "to_ingest.csv", labelled)
+    version = project.ingest("tumours", source).version
+    result = CliRunner().invoke(
+        cli, ["-C", str(project.root), "monitor", "untried", "--data", version.ref]
+    )
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert "model 'untried' has no champion, which a bare name is monitored with" in said
+    assert "name a version (untried@1) or promote one: shipyard promote untried@1" in said

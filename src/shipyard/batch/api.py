@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shipyard.config import ProjectConfig
-from shipyard.errors import ConfigError, NotFoundError, ShipyardError
+from shipyard.errors import ConfigError, ShipyardError
 from shipyard.storage import ArtifactStore, MetadataStore, current_actor
 
 from .chunk import empty_answers
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from shipyard.data import Datasets
-    from shipyard.models import Models, ModelVersion
+    from shipyard.models import Models
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class Batch:
         if chunk_rows < 1:
             raise ConfigError(f"--chunk-rows must be at least 1, got {chunk_rows}")
         run_engine = engine(engine_name)
-        version = self._version(ref)
+        version = self._models.resolve_champion(ref, use="scores with")
         model = self._models.config(version.model)
         dataset = self._config.datasets.get(model.dataset)
         target = Path(out) if out is not None else None
@@ -143,23 +143,6 @@ class Batch:
             job = Job(scorer, run, tuple(inputs), chunk_rows, workers, dict(options or {}))
             empty = empty_answers(scorer, run, id_type)
             return self._run(run, job, run_engine, engine_name, target, empty, progress)
-
-    def _version(self, ref: str) -> ModelVersion:
-        """The version ``ref`` names; a bare model name is its champion (as ``serve`` and
-        ``monitor --data`` read it), and a model without one is refused with the fix."""
-        if "@" in ref:
-            return self._models.resolve(ref)
-        self._models.known(ref)
-        if "champion" not in self._models.registry.aliases(ref):
-            newest = self._models.registry.versions(ref)
-            if not newest:  # "no versions yet; train or register one first"
-                return self._models.resolve(ref)
-            example = newest[0].ref
-            raise NotFoundError(
-                f"model '{ref}' has no champion, which a bare name scores with",
-                hint=f"name a version ({example}) or promote one: shipyard promote {example}",
-            )
-        return self._models.resolve(f"{ref}@champion")
 
     def _inputs(
         self,

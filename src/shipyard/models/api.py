@@ -144,6 +144,24 @@ class Models:
         self.known(ref)
         return self.registry.resolve(ref)
 
+    def resolve_champion(self, ref: str, *, use: str) -> ModelVersion:
+        """The version ``ref`` names, a bare model name being its champion (what ``serve``,
+        ``score`` and ``monitor --data`` read); a model without one is refused with the
+        fix (``use``: what the caller does with it, "scores with")."""
+        if "@" in ref:
+            return self.resolve(ref)
+        self.known(ref)
+        if "champion" not in self.registry.aliases(ref):
+            newest = self.registry.versions(ref)
+            if not newest:  # "no versions yet; train or register one first"
+                return self.resolve(ref)
+            example = newest[0].ref
+            raise NotFoundError(
+                f"model '{ref}' has no champion, which a bare name {use}",
+                hint=f"name a version ({example}) or promote one: shipyard promote {example}",
+            )
+        return self.resolve(f"{ref}@champion")
+
     # -- making versions -----------------------------------------------------------
     def train(
         self,

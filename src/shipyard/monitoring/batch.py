@@ -121,7 +121,7 @@ class BatchRows:
         version = self._data.show(ref)
         frame = self._data.load(version.ref)
         self._fits(name, config, version.ref, version.dataset, frame)
-        chosen = self._models.registry.resolve(scorer or f"{name}@champion")
+        chosen = self._models.resolve_champion(scorer or name, use="is monitored with")
         if chosen.model != name:
             raise DataError(
                 f"{chosen.ref} is not a version of {name}", hint=f"name one like {name}@3"
