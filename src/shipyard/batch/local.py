@@ -55,7 +55,9 @@ def run(job: Job, sink: Sink) -> None:
 
 def _pool(job: Job, workers: int) -> Executor:
     if job.options.get("pool", THREAD) == THREAD:
-        return ThreadPoolExecutor(workers, thread_name_prefix="shipyard-score")
+        return ThreadPoolExecutor(
+            workers, thread_name_prefix="shipyard-score", initializer=_one_openmp_thread
+        )
     import multiprocessing
 
     return ProcessPoolExecutor(
@@ -109,6 +111,14 @@ def _start_worker(scorer: Scorer) -> None:
         threadpool_limits(1)
     except ImportError:  # pragma: no cover - scikit-learn depends on it
         pass
+
+
+def _one_openmp_thread() -> None:
+    """In a worker thread: the model's OpenMP loops on this thread alone (the workers are
+    the parallelism). BLAS keeps its threads: a dot product's rounding can depend on them."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="openmp")
 
 
 def _score_in_worker(table: pa.Table, run: BatchRun, offset: int) -> ChunkResult:
