@@ -270,6 +270,11 @@ def test_acknowledge_and_promote_with_the_token_and_a_reason(site: Site) -> None
         "risk",
         "v2 passed; <b>safer</b> on amount",
     ]
+    # ... and the acknowledgement of its alert, whose subject is the model's rule
+    rows = site.page.locator("#audit-table tbody tr")
+    trail = [rows.nth(i).locator("td").all_inner_texts()[1:] for i in range(rows.count())]
+    assert ["Dana via dashboard", "alert.acked", f"risk/{alert.rule}",
+            "looking into the amount shift"] in trail  # fmt: skip
     assert site.project.models.registry.aliases("risk")["champion"] == 2
     site.check("model-risk-after", axe=False)  # the model page's template: scanned above
 

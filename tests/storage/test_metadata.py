@@ -169,3 +169,16 @@ def test_a_malformed_url_is_told_in_words(url: str, said: str, tmp_path: Path) -
         MetadataStore(url, root=tmp_path)
     assert said in caught.value.message and "int()" not in caught.value.message
     assert ":pw@" not in caught.value.message
+
+
+def test_a_subjects_history_with_its_parts_takes_no_wildcard(
+    metadata_store: MetadataStore,
+) -> None:
+    """``risk_a``'s trail with its parts: its own events and ``risk_a/drift``'s, not those
+    of ``riskXa/…`` (``_`` is a LIKE wildcard) nor of ``risk_ab``."""
+    with metadata_store.transaction() as conn:
+        for subject in ("risk_a", "risk_a/drift", "riskXa/drift", "risk_ab", "risk_ab/x"):
+            record(conn, "alert.acked", subject, actor="ann")
+    with_parts = history(metadata_store, subject="risk_a", parts=True)
+    assert [e.subject for e in with_parts] == ["risk_a/drift", "risk_a"]
+    assert [e.subject for e in history(metadata_store, subject="risk_a")] == ["risk_a"]

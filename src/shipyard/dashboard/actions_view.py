@@ -89,8 +89,6 @@ def actions_view(project: Project, name: str) -> ActionsView:
     view.alerts = part(
         "the open alerts", lambda: project.monitoring.alerts.list(model=name, limit=100), []
     )
-    events: list[AuditEvent] = part("the audit trail", lambda: project.audit(limit=1000), [])
-    view.audit = [e for e in events if e.subject == name or e.subject.startswith(name + "/")][
-        :AUDIT_ROWS
-    ]
+    # the model's trail and its alerts' (``risk/drift``), read as such, not filtered here
+    view.audit = part("the audit trail", lambda: registry.history(name, limit=AUDIT_ROWS), [])
     return view

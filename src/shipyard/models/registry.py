@@ -333,8 +333,9 @@ class Registry:
             ]
 
     def history(self, model: str, limit: int = 200) -> list[AuditEvent]:
-        """The model's audit trail, newest first."""
-        return history(self._store, subject=model, limit=limit)
+        """The model's audit trail, newest first: its versions and aliases, and what was
+        done to its parts (an alert acknowledged: ``risk/drift``)."""
+        return history(self._store, subject=model, limit=limit, parts=True)
 
     def _lock(self, conn: Connection, model: str) -> None:
         lock(conn, f"shipyard.model:{model}")

@@ -100,11 +100,15 @@ def record(
 
 
 def history(
-    store: MetadataStore, *, subject: str | None = None, limit: int = 100
+    store: MetadataStore, *, subject: str | None = None, limit: int = 100, parts: bool = False
 ) -> list[AuditEvent]:
-    """The newest ``limit`` events, newest first; only those about ``subject`` if given."""
+    """The newest ``limit`` events, newest first; only those about ``subject`` if given,
+    and with ``parts`` those about its parts too (``risk/drift``: an alert rule of risk)."""
     query = sa.select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)
-    if subject is not None:
+    if subject is not None and parts:
+        inside = audit_log.c.subject.startswith(f"{subject}/", autoescape=True)
+        query = query.where(sa.or_(audit_log.c.subject == subject, inside))
+    elif subject is not None:
         query = query.where(audit_log.c.subject == subject)
     with store.read() as conn:
         rows = conn.execute(query).mappings().all()
