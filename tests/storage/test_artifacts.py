@@ -41,6 +41,18 @@ def test_list_by_prefix_and_delete(artifact_store: ArtifactStore) -> None:
     assert artifact_store.list() == [b.key]
 
 
+def test_a_listing_says_when_each_object_was_written(artifact_store: ArtifactStore) -> None:
+    import time
+
+    before = time.time()
+    a = artifact_store.put(b"when", prefix="predictions/risk")
+    listed = artifact_store.listing("predictions")
+    assert list(listed) == [a.key]
+    # the store's clock (S3: LastModified, whole seconds), not ours to the microsecond
+    assert before - 5 <= listed[a.key] <= time.time() + 5
+    assert artifact_store.listing("nothing/here") == {}
+
+
 def test_missing_artifact_is_not_found(artifact_store: ArtifactStore) -> None:
     key = f"objects/00/{'0' * 64}"
     with pytest.raises(NotFoundError, match="no artifact"):

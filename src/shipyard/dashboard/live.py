@@ -8,7 +8,10 @@ The read is bounded: the day folders the window spans only, three columns only
 (``time``, ``latency_ms``, ``degraded``). Segments are content-addressed and never
 rewritten, so what one holds is read once and kept by its key (its times, latencies
 and degraded flags; of a segment wholly before the window, only that): a later page
-lists the day folders and reads the segments that are new since. Keys no longer
+lists the day folders and reads the segments that are new since. A segment the store
+says was written before the window began (less :data:`CLOCK_SLACK_S`) is not read at
+all: its rows were logged earlier still, so the first page after a restart reads the
+last minutes' segments, not the whole day's. Keys no longer
 listed, or of days the window has left, are dropped. A day folder's listing is reused
 for :data:`LIST_TTL_S` seconds (a server writes a segment per worker at most once per
 ``server.log_flush_s``, 5 s by default, so the figures lag the log by no more than the
@@ -36,6 +39,9 @@ logger = logging.getLogger(__name__)
 
 WINDOW_S = 900.0
 LIST_TTL_S = 5.0
+CLOCK_SLACK_S = 300.0
+"""How far the store's clock (when a segment was written) may lag the servers' (the rows'
+times) and a segment written "before" the window still be read."""
 COLUMNS = ("time", "latency_ms", "degraded")
 
 
@@ -67,7 +73,8 @@ class _Segment:
 _EMPTY = np.empty(0)
 _lock = threading.Lock()
 _segments: dict[tuple[str, str], _Segment] = {}  # (store url, key) -> what it holds
-_listings: dict[tuple[str, str, date], tuple[float, list[str]]] = {}  # -> (when, keys)
+_listings: dict[tuple[str, str, date], tuple[float, dict[str, float]]] = {}  # (when, keys)
+_BEFORE = _Segment(float("-inf"), _EMPTY, _EMPTY, _EMPTY)  # written before the window
 
 
 def live_figures(project: Project, name: str, *, now: datetime) -> Live:
@@ -98,35 +105,36 @@ def live_figures(project: Project, name: str, *, now: datetime) -> Live:
 
 def _window(artifacts: ArtifactStore, name: str, start: datetime, end: datetime) -> list[_Segment]:
     """What every segment of the window's day folders holds (read once per key)."""
-    from shipyard.predlog import PREDICTIONS, list_segments
-    from shipyard.predlog.schema import in_batch_folder
+    from shipyard.predlog import PREDICTIONS
+    from shipyard.predlog.schema import in_batch_folder, list_segments_written
 
     url = artifacts.url
     days = sorted({start.date(), end.date()})
-    keys = []
+    keys: list[tuple[str, float]] = []
     for day in days:
         with _lock:
             listed = _listings.get((url, name, day))
         if listed is None or time.monotonic() - listed[0] >= LIST_TTL_S:
-            served = [
-                k
-                for k in list_segments(artifacts, PREDICTIONS, name, day)
-                if not in_batch_folder(k)
-            ]
+            written = list_segments_written(artifacts, PREDICTIONS, name, day)
+            served = {k: at for k, at in written.items() if not in_batch_folder(k)}
             listed = (time.monotonic(), served)
             with _lock:
                 _listings[(url, name, day)] = listed
-        keys += listed[1]
+        keys += listed[1].items()
     found = []
-    for key in keys:
+    before = start.timestamp() - CLOCK_SLACK_S
+    for key, written_at in keys:
         with _lock:
             part = _segments.get((url, key))
         if part is None:
-            part = _read(artifacts, key, start.timestamp())
+            # written before the window began: its rows are older still (a row is logged
+            # after it is answered), so it is not read at all
+            old = written_at < before
+            part = _BEFORE if old else _read(artifacts, key, start.timestamp())
             with _lock:
                 _segments[(url, key)] = part
         found.append(part)
-    _forget(url, name, set(keys), [(name, d) for d in days])
+    _forget(url, name, {k for k, _ in keys}, [(name, d) for d in days])
     return found
 
 

@@ -232,7 +232,21 @@ def list_segments(artifacts: ArtifactStore, kind: str, model: str, day: date) ->
 
     Segments of a batch run that has not finished (no ``.done`` marker beside them) are
     left out: a run still going, or killed mid-way, shows nothing rather than a part."""
-    keys = artifacts.list(segment_prefix(kind, model, day))
+    return _finished(artifacts.list(segment_prefix(kind, model, day)))
+
+
+def list_segments_written(
+    artifacts: ArtifactStore, kind: str, model: str, day: date
+) -> dict[str, float]:
+    """:func:`list_segments` with when each segment was written (epoch seconds, the
+    store's clock), from the same one listing: a reader of a recent window can pass over
+    a segment written before it began without reading it."""
+    listed = artifacts.listing(segment_prefix(kind, model, day))
+    return {k: listed[k] for k in _finished(list(listed))}
+
+
+def _finished(keys: list[str]) -> list[str]:
+    """The segment keys among ``keys``, sorted, but a batch run's without its marker."""
     done = {_worker_folder(k) for k in keys if k.endswith(DONE)}
     return sorted(
         k

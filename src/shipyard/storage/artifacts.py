@@ -21,6 +21,7 @@ import os
 import re
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -234,16 +235,25 @@ class ArtifactStore:
 
     def list(self, prefix: str = "") -> list[str]:
         """Every key under ``prefix`` (all keys when empty), sorted."""
+        return sorted(self.listing(prefix))
+
+    def listing(self, prefix: str = "") -> dict[str, float]:
+        """Every key under ``prefix`` (all keys when empty) with when its object was written
+        (epoch seconds, the store's clock: a file's mtime, an S3 object's LastModified),
+        from the same one listing."""
         base = self.location.root
         if prefix:
             base = self._path(check_key(prefix.rstrip("/")))
         try:
-            found = self._fs.find(base) if self._fs.exists(base) else []
+            found = self._fs.find(base, detail=True) if self._fs.exists(base) else {}
         except Exception as exc:
             raise self._failure(f"could not list artifact store {self.url}", exc) from exc
         root = self.location.root.rstrip("/") + "/"
-        keys = (str(p)[len(root) :] for p in found if str(p).startswith(root))
-        return sorted(k for k in keys if not k.startswith(_TMP + "/"))
+        return {
+            str(p)[len(root) :]: _written(info)
+            for p, info in found.items()
+            if str(p).startswith(root) and not str(p)[len(root) :].startswith(_TMP + "/")
+        }
 
     def delete(self, key: str) -> None:
         """Remove the object at ``key`` (objects are immutable: delete is the only change)."""
@@ -347,6 +357,17 @@ def _verify(key: str, url: str, expected: str, actual: str) -> None:
             hint="it was changed after it was written; restore it from a backup or "
             "re-create it, and find out what wrote to the store",
         )
+
+
+def _written(info: dict[str, Any]) -> float:
+    """When a listed object was written, in epoch seconds (``-inf`` if the store says not)."""
+    when = info.get("mtime", info.get("LastModified", info.get("created")))
+    if isinstance(when, datetime):
+        return when.timestamp()
+    try:
+        return float(when) if when is not None else float("-inf")
+    except (TypeError, ValueError):
+        return float("-inf")
 
 
 def _hash_file(path: Path) -> tuple[str, int]:
