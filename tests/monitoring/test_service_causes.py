@@ -60,6 +60,30 @@ def _rejections(refusals: list[tuple[int, str]]) -> pl.DataFrame:
     )
 
 
+def test_a_batch_runs_rows_are_no_requests_and_leave_the_latency_alone() -> None:
+    """Three served requests (one of 50 rows) and a batch run of 100 rows in one window:
+    3 requests, their percentiles (not NaN from the batch rows' missing latency), the
+    degraded share over the served rows only."""
+    served = {
+        "time": [1.0] * 50 + [2.0, 3.0],
+        "latency_ms": [9.0] * 50 + [3.0, 4.0],
+        "degraded": [False] * 50 + [True, False],
+        "source": ["serve"] * 52,
+    }
+    batch = {
+        "time": [5.0] * 100, "latency_ms": [None] * 100,
+        "degraded": [False] * 100, "source": ["batch"] * 100,
+    }  # fmt: skip
+    window = pl.concat([pl.DataFrame(served), pl.DataFrame(batch)], how="vertical_relaxed")
+    found = service(window, pl.DataFrame(), budget_ms=8.0)
+    assert (found.requests, found.rows) == (3, 52)
+    assert found.latency_p50 == 4.0 and found.latency_p99 is not None
+    assert found.over_budget_rate == round(1 / 3, 6)
+    assert found.degraded_rate == round(1 / 52, 6)
+    only_batch = service(pl.DataFrame(batch), pl.DataFrame(), budget_ms=8.0)
+    assert (only_batch.requests, only_batch.latency_p99) == (0, None)
+
+
 def test_every_cause_and_shed_requests_are_told_apart() -> None:
     reasons = [None] * 4 + ["error"] * 3 + ["timeout", "circuit_open", "unloaded"]
     refused = [

@@ -1,6 +1,7 @@
 """Live figures of a model from its prediction log's recent window.
 
-Requests per minute, p99 latency and the degraded-answer share over the last
+Requests per minute and their p99 latency (a request of 50 rows is one request, as
+``/metrics`` counts it), and the degraded-answer share of rows, over the last
 :data:`WINDOW_S` seconds, from the live rows of the prediction log that served requests
 wrote (a batch run's rows are not requests, and its segments are not read).
 
@@ -25,7 +26,7 @@ import io
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -62,12 +63,15 @@ class Live:
 
 @dataclass(frozen=True)
 class _Segment:
-    """The live rows of one segment: their times (epoch seconds), latencies, degraded."""
+    """The live rows of one segment: their times (epoch seconds), latencies, degraded
+    flags, and which row is its request's first (a request's rows share its time and
+    latency: requests and their latency are counted on those)."""
 
     last: float  # the newest time in it (-inf: no live rows)
     times: np.ndarray
     latency: np.ndarray
     degraded: np.ndarray
+    first: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
 
 
 _EMPTY = np.empty(0)
@@ -91,8 +95,8 @@ def live_figures(project: Project, name: str, *, now: datetime) -> Live:
         if part.last < low:
             continue
         inside = (part.times >= low) & (part.times < high)
-        count += int(inside.sum())
-        latency.append(part.latency[inside])
+        count += int((inside & part.first).sum())
+        latency.append(part.latency[inside & part.first])
         degraded.append(part.degraded[inside])
     if count == 0:
         return Live(0, WINDOW_S, None, None)
@@ -184,7 +188,9 @@ def _read(artifacts: ArtifactStore, key: str, before: float) -> _Segment:
         if "degraded" in table.column_names
         else np.zeros(len(times), dtype=bool)
     )
-    return _Segment(last, times, latency, degraded)
+    first = np.zeros(len(times), dtype=bool)
+    first[np.unique(times, return_index=True)[1]] = True
+    return _Segment(last, times, latency, degraded, first)
 
 
 def _seconds(column: object) -> np.ndarray:

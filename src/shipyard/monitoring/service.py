@@ -83,6 +83,10 @@ class Service:
 
 
 def service(predictions: pl.DataFrame, rejections: pl.DataFrame, budget_ms: float) -> Service:
+    """The service figures of a window's served rows: a batch run's rows (``source``
+    ``batch``) are no requests and carry no latency, so they are left out here (drift,
+    quality and performance judge them like served ones)."""
+    predictions = served(predictions)
     errors, rejected, shed = _refusals(rejections)
     statuses = _statuses(rejections)
     total = errors + rejected + shed
@@ -94,7 +98,12 @@ def service(predictions: pl.DataFrame, rejections: pl.DataFrame, budget_ms: floa
         )  # fmt: skip
     requests = predictions.group_by("time").agg(pl.col("latency_ms").first())
     latency = requests.get_column("latency_ms").to_numpy().astype(np.float64)
-    p50, p95, p99 = (round(float(x), 3) for x in np.percentile(latency, [50, 95, 99]))
+    latency = latency[~np.isnan(latency)]  # a row logged without one: no latency to rank
+    p50, p95, p99 = (
+        (round(float(x), 3) for x in np.percentile(latency, [50, 95, 99]))
+        if latency.size
+        else (None, None, None)
+    )
     total += requests.height
     degraded, by_cause = _degraded(predictions)
     return Service(
@@ -104,7 +113,7 @@ def service(predictions: pl.DataFrame, rejections: pl.DataFrame, budget_ms: floa
         latency_p95=p95,
         latency_p99=p99,
         budget_ms=budget_ms,
-        over_budget_rate=round(float((latency > budget_ms).mean()), 6),
+        over_budget_rate=round(float((latency > budget_ms).mean()), 6) if latency.size else 0.0,
         degraded_rate=_share(degraded, predictions.height),
         error_rate=_share(errors, total),
         rejected_rate=_share(rejected, total),
@@ -115,6 +124,16 @@ def service(predictions: pl.DataFrame, rejections: pl.DataFrame, budget_ms: floa
         shed=shed,
         failed_by_status=statuses,
     )
+
+
+def served(predictions: pl.DataFrame) -> pl.DataFrame:
+    """The rows answered to HTTP requests: not a batch run's (a null ``source``, in
+    segments written before the column existed, is a served row)."""
+    from shipyard.predlog.schema import BATCH, SOURCE
+
+    if SOURCE not in predictions.columns or predictions.height == 0:
+        return predictions
+    return predictions.filter(pl.col(SOURCE).cast(pl.String).fill_null("") != BATCH)
 
 
 def _statuses(rejections: pl.DataFrame) -> dict[str, int]:
