@@ -356,3 +356,22 @@ def test_a_backfill_and_a_run_on_postgres_and_s3(
         assert run.report.rows == found.rows and set(run.drifted) == {"amount", "age"}
     finally:
         project.close()
+
+
+def test_a_period_flagged_on_its_predictions_alone_says_so_in_the_table() -> None:
+    """The terminal's "drifted" cell names what the verdict rests on: features, the
+    model's outputs, all features together (not "-" beside a "drifted" verdict)."""
+    from types import SimpleNamespace
+
+    from shipyard.cli.monitoring_cmds import _what_drifted
+
+    def period(features: list[str], predicted: list[str], joint: bool | None) -> object:
+        report = SimpleNamespace(
+            prediction_drift=[SimpleNamespace(feature=f, drifted=True) for f in predicted],
+            multivariate=None if joint is None else SimpleNamespace(drifted=joint),
+        )
+        return SimpleNamespace(drifted=features, report=report)
+
+    assert _what_drifted(period([], ["score"], None)) == "prediction score"  # type: ignore[arg-type]
+    assert _what_drifted(period(["age"], [], True)) == "age, all features together"  # type: ignore[arg-type]
+    assert _what_drifted(SimpleNamespace(drifted=[], report=None)) == "-"  # type: ignore[arg-type]

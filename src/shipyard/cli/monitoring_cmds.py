@@ -23,7 +23,7 @@ from .progress import progress
 if TYPE_CHECKING:
     from shipyard.config.schema import ModelConfig
     from shipyard.monitoring import MonitorRun
-    from shipyard.monitoring.backfill import Backfill
+    from shipyard.monitoring.backfill import Backfill, PeriodRun
     from shipyard.monitoring.report import MonitorReport
 
 
@@ -278,6 +278,18 @@ def _batch(
             raise refused
 
 
+def _what_drifted(period: PeriodRun) -> str:
+    """Everything the period's verdict rests on: the drifted features, the model's own
+    outputs (``prediction score``) and the features taken together."""
+    said = list(period.drifted)
+    report = period.report
+    if report is not None:
+        said += [f"prediction {f.feature}" for f in report.prediction_drift if f.drifted]
+        if report.multivariate is not None and report.multivariate.drifted:
+            said.append("all features together")
+    return ", ".join(said) or "-"
+
+
 def _print_periods(found: Backfill, link: str) -> None:
     """One line per period: rows, drifted features, the top drift, performance, verdict."""
     console.print(
@@ -288,7 +300,7 @@ def _print_periods(found: Backfill, link: str) -> None:
     for note in found.notes:
         console.print(markup("  [yellow]{}[/]", note), soft_wrap=True)
     table = Table(box=None)
-    for column in ("period", "rows", "drifted features", "top drift", "performance", "verdict"):
+    for column in ("period", "rows", "drifted", "top drift", "performance", "verdict"):
         # a period and its row count stay whole however narrow the terminal
         table.add_column(column, no_wrap=column in ("period", "rows"))
     for p in found.periods:
@@ -298,7 +310,7 @@ def _print_periods(found: Backfill, link: str) -> None:
         if p.would_fire:
             verdict += f"; would fire {', '.join(p.would_fire)}"
         table.add_row(
-            p.period.label, f"{p.rows:,}", ", ".join(p.drifted) or "-", p.top or "-", shown,
+            p.period.label, f"{p.rows:,}", _what_drifted(p), p.top or "-", shown,
             markup(f"[{colour}]{{}}[/]", verdict),
         )  # fmt: skip
     console.print(table)
