@@ -270,3 +270,13 @@ def test_monitor_data_says_a_missing_champion_as_score_does(project: Project) ->
     assert result.exit_code == 2, said
     assert "model 'untried' has no champion, which a bare name is monitored with" in said
     assert "name a version (untried@1) or promote one: shipyard promote untried@1" in said
+
+
+def test_a_broken_json_line_is_named_by_its_line_from_1(project: Project) -> None:
+    # Arrow said "in row 5" (from 0, and blank lines not counted) for the file's 7th line
+    good = '{"mean_radius": 15.1, "mean_texture": 20.0}\n'
+    source = project.root / "broken.jsonl"
+    source.write_text(good * 3 + "\n" + good * 2 + '{"mean_radius": 15.2,, "mean_texture": 21}\n')
+    code, said = _score(project, "tumour", str(source))
+    assert code == 2, said
+    assert "on line 7" in said and "row" not in said.split("cannot read it as", 1)[1]
