@@ -270,3 +270,39 @@ def test_monitor_data_says_a_missing_champion_as_score_does(project: Project) ->
     assert result.exit_code == 2, said
     assert "model 'untried' has no champion, which a bare name is monitored with" in said
     assert "name a version (untried@1) or promote one: shipyard promote untried@1" in said
+
+
+def test_a_broken_json_line_is_named_by_its_line_from_1(project: Project) -> None:
+    # Arrow said "in row 5" (from 0, and blank lines not counted) for the file's 7th line
+    good = '{"mean_radius": 15.1, "mean_texture": 20.0}\n'
+    source = project.root / "broken.jsonl"
+    source.write_text(good * 3 + "\n" + good * 2 + '{"mean_radius": 15.2,, "mean_texture": 21}\n')
+    code, said = _score(project, "tumour", str(source))
+    assert code == 2, said
+    assert "on line 7" in said and "row" not in said.split("cannot read it as", 1)[1]
+
+
+def test_a_batch_rows_id_and_event_time_show_in_predictions(project: Project) -> None:
+    # the log row's passthrough {"case_id": ..., "seen_at": ...} never showed: tumour
+    # declares no passthrough fields
+    source = _file(project, "shown.csv", rows(6))
+    result = CliRunner().invoke(
+        cli, ["-C", str(project.root), "score", "tumour", str(source), "--id", "case_id", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    run = str(json.loads(result.output)["run_id"])
+    asked = ["-C", str(project.root), "predictions", "tumour", "--source", "batch", "--run", run]
+    shown = CliRunner().invoke(cli, [*asked, "--json"])
+    assert shown.exit_code == 0, shown.output
+    found = json.loads(shown.output)
+    assert sorted(str(r["case_id"]) for r in found) == [str(i) for i in range(1, 7)]
+    assert {r["seen_at"][:10] for r in found} <= {
+        f"2024-0{m}-0{d}" for m in (1, 2) for d in range(1, 7)
+    }
+    table = CliRunner().invoke(cli, [*asked, "--csv"])
+    assert table.exit_code == 0, table.output
+    header = table.output.splitlines()[0].split(",")
+    assert "case_id" in header and "seen_at" in header
+    table = CliRunner().invoke(cli, [*asked, "--where", "version = 1"])
+    assert table.exit_code == 0, table.output
+    assert "case_id" in table.output and "seen_at" in table.output

@@ -71,3 +71,25 @@ def test_a_small_csv_read_just_before_exit_does_not_abort(tmp_path: Path) -> Non
     ]
     assert [c.returncode for c in codes] == [2] * 6, codes[0].stderr
     assert "has a header but no rows" in codes[0].stderr
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_listing_quietly(tmp_path: Path) -> None:
+    # `shipyard … --csv | head -1` printed "internal error: OSError: Broken pipe" and exit 1.
+    assert shipyard("init", str(tmp_path / "p")).returncode == 0
+    rows = "".join(f"L{i},-5,30,DE,2025-01-01T00:00:00,false\n" for i in range(1500))
+    (tmp_path / "p" / "bad.csv").write_text(
+        "loan_id,amount,age,country,applied_at,defaulted\n" + rows
+    )
+    shipyard("data", "ingest", "loans", "bad.csv", cwd=tmp_path / "p")  # all quarantined
+    exe = shutil.which("shipyard", path=str(Path(sys.executable).parent)) or "shipyard"
+    for listing in (["--csv", "-"], ["--limit", "1500"]):  # polars' CSV writer, rich's table
+        with subprocess.Popen(
+            [exe, "data", "quarantine", "loans@1", *listing], cwd=tmp_path / "p",
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        ) as proc:  # fmt: skip
+            assert proc.stdout is not None and proc.stderr is not None
+            assert proc.stdout.readline()  # `head -1`: one line read, then the pipe closed
+            proc.stdout.close()
+            stderr = proc.stderr.read().decode()
+            assert proc.wait(timeout=60) == 141, stderr  # as git or ls ended by SIGPIPE
+        assert stderr == ""

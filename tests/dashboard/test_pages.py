@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -267,3 +268,16 @@ def test_the_summaries_read_at_once_match_each_models_own_reads(seeded: Seeded) 
         assert summary.versions == len(versions)
         assert summary.latest == (versions[0] if versions else None)
         assert summary.aliases == registry.aliases(name)
+
+
+def test_shares_and_latencies_are_drawn_from_zero(pages: Pages, seeded: Seeded) -> None:
+    # every degraded and error share 0 drew its axis from -1 to 1: a share is never negative
+    seeded.project.monitor("thin", window=1800, now=seeded.now - timedelta(minutes=5), notify=False)
+    page = pages.get("/ui/models/thin").text  # two runs now, no answer degraded, 3 ms each
+    over_time = page.split('id="over-time"', 1)[1].split('id="alerts"', 1)[0]
+    for title, least in (("degraded answers and errors per run", 0.05), ("latency per run", 3)):
+        chart = over_time.split(f"thin: {title}", 1)[1].split("</svg>", 1)[0]
+        found = re.search(r"data-y-domain='([^']+)'", chart)
+        assert found, title
+        lo, hi = (float(v) for v in found[1].split())
+        assert lo == 0.0 and hi >= least, (title, lo, hi)

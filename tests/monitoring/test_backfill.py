@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import polars as pl
 import pytest
 from backfill_support import DRIFTED, MONTHS, make_backfill_project, stamped
 from click.testing import CliRunner
@@ -375,3 +376,30 @@ def test_a_period_flagged_on_its_predictions_alone_says_so_in_the_table() -> Non
     assert _what_drifted(period([], ["score"], None)) == "prediction score"  # type: ignore[arg-type]
     assert _what_drifted(period(["age"], [], True)) == "age, all features together"  # type: ignore[arg-type]
     assert _what_drifted(SimpleNamespace(drifted=[], report=None)) == "-"  # type: ignore[arg-type]
+
+
+def test_rows_of_a_file_without_a_readable_event_time_are_counted_in_the_notes(
+    backfilled: tuple[Project, dict[str, Any]], tmp_path: Path
+) -> None:
+    # 2 of 200 rows with an empty or unreadable applied_at were dropped without a word
+    project, _ = backfilled
+    rows = stamped(loans(200, 7), 2024, 2, 7).with_columns(
+        pl.col("applied_at").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    rows = rows.with_columns(
+        pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("")).when(pl.int_range(pl.len()) == 9)
+        .then(pl.lit("last tuesday")).otherwise(pl.col("applied_at")).alias("applied_at")
+    )  # fmt: skip
+    source = tmp_path / "batch.csv"
+    rows.drop("defaulted").write_csv(source)
+    code, out = _run(project, "score", "risk", str(source), "--json")
+    assert code == 0, out
+    run = str(json.loads(out)["run_id"])
+    said = "2 rows had no readable event time (applied_at) and are in no period"
+    code, out = _run(project, "monitor", "risk", "--run", run, "--every", "3mo", "--json")
+    assert code == 0, out
+    found = json.loads(out)
+    assert said in found["notes"] and found["rows"] == 198
+    code, out = _run(project, "monitor", "risk", "--run", run, "--every", "3mo")
+    assert code == 0, out
+    assert said in " ".join(out.split())

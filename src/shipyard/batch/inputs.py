@@ -180,9 +180,34 @@ class InputFile:
     def _json_batches(self) -> Iterator[pa.RecordBatch]:
         import pyarrow.json as pjson
 
-        yield from pjson.open_json(self.path, read_options=pjson.ReadOptions(block_size=_BLOCK))
+        done = 0  # rows given so far: Arrow counts a bad row from 0 within its block
+        try:
+            for batch in pjson.open_json(
+                self.path, read_options=pjson.ReadOptions(block_size=_BLOCK)
+            ):
+                done += batch.num_rows
+                yield batch
+        except pa.ArrowInvalid as exc:
+            found = _JSON_ROW.search(str(exc))
+            if found is None:
+                raise
+            line = _line_of(self.path, done + int(found[1]))
+            raise pa.ArrowInvalid(_JSON_ROW.sub(f" on line {line}", str(exc), count=1)) from None
 
 
+def _line_of(path: Path, row: int) -> int:
+    """The 1-based line of the file holding JSON row ``row`` (0-based; blank lines hold none)."""
+    with path.open("rb") as lines:
+        seen = -1
+        for number, text in enumerate(lines, start=1):
+            if text.strip():
+                seen += 1
+                if seen == row:
+                    return number
+    return row + 1  # not found (the file changed): the row's own count, from 1
+
+
+_JSON_ROW = re.compile(r"\.? in row (\d+)")  # Arrow's JSON parse error's row, from 0
 _JSON_TYPES = re.compile(r"Column\(/(.+?)\) changed from (\w+) to (\w+)")
 
 

@@ -4,12 +4,16 @@ A :class:`~shipyard.errors.ShipyardError` prints as one clear message on
 stderr and exits with its ``exit_code`` (2); ``--debug`` shows the traceback.
 A write the environment refused that no layer below said better (a full disk,
 a quota, a read-only file system, a permission) is said the same way: it is
-the machine's state, not a bug in shipyard.
+the machine's state, not a bug in shipyard. A reader that closed stdout early
+(``shipyard predictions m --csv | head -1``) ends the command quietly with 141,
+the status a shell gives git or ls killed by SIGPIPE.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +46,8 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as exc:
+            if _stdout_closed(exc):
+                raise _StdoutClosed from exc
             if ctx.params.get("debug"):
                 raise
             failure = _environmental(exc)
@@ -58,6 +64,44 @@ class _Group(click.Group):
                 soft_wrap=True,
             )
             ctx.exit(1)
+
+
+class _StdoutClosed(Exception):  # a signal to main(), never shown
+    """The reader of stdout went away (a pipe to ``head``); main() ends quietly."""
+
+
+_SIGPIPE_STATUS = 128 + 13  # what a shell reports for a tool SIGPIPE ended
+
+
+def _stdout_closed(exc: BaseException) -> bool:
+    """Whether ``exc`` is a write to a stdout whose reader has closed the pipe."""
+    from shipyard.storage.failures import causes
+
+    broken = any(
+        isinstance(cause, BrokenPipeError)
+        or (isinstance(cause, OSError) and cause.errno == errno.EPIPE)
+        or (isinstance(cause, OSError) and "os error 32" in str(cause))  # polars' Rust I/O
+        for cause in causes(exc)
+    )
+    if not broken:
+        return False
+    try:  # a broken pipe elsewhere (a socket) is not a closed stdout: ask the pipe itself
+        import select
+
+        poll = select.poll()
+        poll.register(sys.stdout.fileno(), 0)
+        return any(events & select.POLLERR for _, events in poll.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), or no real stdout
+        return True
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at the null device, so the flush at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # no real stdout: nothing will be flushed
+        pass
 
 
 def _environmental(exc: BaseException) -> ShipyardError | None:
@@ -127,4 +171,12 @@ def open_from(ctx: click.Context, *, lazy_stores: bool = False) -> Project:
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="shipyard")
+    try:
+        try:
+            cli(prog_name="shipyard")
+        except SystemExit:
+            sys.stdout.flush()  # a closed pipe shows here, not as Python's complaint at exit
+            raise
+    except (_StdoutClosed, BrokenPipeError):
+        _quiet_stdout()
+        sys.exit(_SIGPIPE_STATUS)

@@ -84,12 +84,22 @@ class _LiteralConsole(Console):
         """Whether lines wrap: on a real terminal, or when ``COLUMNS`` names a width."""
         return on_terminal(self.file) or os.environ.get("COLUMNS", "").isdigit()
 
+    def on_broken_pipe(self) -> None:
+        """stdout's reader went away: the CLI's entry point ends quietly (rich exits 1)."""
+        self.quiet = True
+        raise BrokenPipeError(32, "Broken pipe: stdout's reader closed it")
+
     def rule(self, *args: Any, **kwargs: Any) -> None:
         """A horizontal line with a title; into a pipe, 80 columns wide."""
         from rich.rule import Rule
 
         width = None if self._width is not None or self._terminal_width() else RULE_WIDTH
         self.print(Rule(*args, **kwargs), width=width)
+
+
+def wide_console(file: Any) -> Console:
+    """A console as wide as what it prints (rich caps a print at its console's width)."""
+    return _LiteralConsole(file=file, width=1_000_000, highlight=False, markup=False, emoji=False)
 
 
 class _EscapingFormatter(string.Formatter):

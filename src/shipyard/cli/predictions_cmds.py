@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from .app import cli, open_from
-from .output import console, csv_to_stdout, err_console, literal, print_json
+from .output import console, csv_to_stdout, err_console, literal, print_json, wide_console
 
 if TYPE_CHECKING:
     import polars as pl
@@ -135,9 +134,7 @@ def _print_table(rows: PredictionRows, where: str | None) -> None:
         for row in frame.iter_rows():
             table.add_row(*(literal(_cell(value)) for value in row))
         if wide:  # a console as wide as the table: rich caps a print at its console's width
-            Console(
-                file=sys.stdout, width=1_000_000, highlight=False, markup=False, emoji=False
-            ).print(table, crop=False)
+            wide_console(sys.stdout).print(table, crop=False)
         else:
             console.print(table)
     console.print(_footer(rows, where), soft_wrap=True)

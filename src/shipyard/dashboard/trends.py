@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from shipyard.charts import PALETTE, Series, Threshold, line_chart, num, time_detail, time_format
+from shipyard.charts.scale import nice
 
 if TYPE_CHECKING:
     from shipyard.monitoring.records import StoredFigure
@@ -65,6 +66,7 @@ def trends(project: Project, name: str) -> Trends:
             ],
             y_label="milliseconds",
             thresholds=[Threshold(budget, f"budget {num(budget, 3)} ms")] if budget else [],
+            least_top=1.0,  # a latency is never negative: the axis starts at 0
         ),
         degraded=_lines(
             f"{name}: degraded answers and errors per run",
@@ -74,6 +76,7 @@ def trends(project: Project, name: str) -> Trends:
                 if p.name in ("degraded_rate", "error_rate") and p.statistic == "value"
             ],
             y_label="share of requests",
+            least_top=0.05,  # a share: from 0, and all-zero runs are a flat line at the bottom
         ),
     )
 
@@ -124,8 +127,10 @@ def _lines(
     *,
     y_label: str,
     thresholds: Sequence[Threshold] = (),
+    least_top: float | None = None,
 ) -> str:
-    """One line per figure name over the runs; "" with fewer than two runs."""
+    """One line per figure name over the runs; "" with fewer than two runs. ``least_top``:
+    the y axis runs from 0 to a round number at least this high (figures never negative)."""
     by_name: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for p in points:
         if p.value is not None and math.isfinite(p.value):
@@ -138,6 +143,10 @@ def _lines(
     if not series:
         return ""
     times = [t for s in series for t, _ in s.points]
+    y_range = None
+    if least_top is not None:
+        tops = [y for s in series for _, y in s.points] + [t.value for t in thresholds]
+        y_range = nice(0.0, max([least_top, *tops]))[:2]
     return line_chart(
         title,
         series,
@@ -145,6 +154,7 @@ def _lines(
         y_label=y_label,
         thresholds=thresholds,
         x_range=(min(times), max(times)),
+        y_range=y_range,
         x_format=time_format(min(times), max(times)),
         x_detail=time_detail,
         width=520,

@@ -122,14 +122,17 @@ class Backfill:
 
 def split(rows: Rows, every: Every) -> list[tuple[Period, pl.DataFrame, pl.DataFrame]]:
     """Each period from the oldest row's to the newest's (empty ones too), with its rows and
-    the labels of its rows. Every row lands in exactly one period."""
+    the labels of its rows. Every row with a readable time lands in exactly one period;
+    one without lands in none (:func:`backfill` counts them in its notes)."""
     frame = rows.frame
     if frame.height == 0:
         return []
     starts = every.starts(frame.get_column(AT))
     frame = frame.with_columns(starts.alias("_period"))
     first, last = starts.min(), starts.max()
-    assert isinstance(first, datetime) and isinstance(last, datetime)  # non-empty, no nulls
+    if first is None:  # no row has a readable time: no period (the notes count them)
+        return []
+    assert isinstance(first, datetime) and isinstance(last, datetime)
     found = []
     for period in cut(first, last, every):
         chosen = frame.filter(pl.col("_period") == period.start).drop("_period")
@@ -157,6 +160,13 @@ def backfill(
             "or leave out --every to judge the rows as one window",
         )
     min_rows = config.monitoring.drift.min_rows
+    notes = list(rows.notes)
+    untimed = rows.frame.get_column(AT).null_count() if rows.frame.height else 0
+    if untimed:  # an empty or unreadable timestamp: counted here, not dropped without a word
+        notes.append(
+            f"{untimed:,} row{'s' if untimed != 1 else ''} had no readable event time "
+            f"({rows.timed_by}) and {'are' if untimed != 1 else 'is'} in no period"
+        )
     done: list[PeriodRun] = []
     try:
         cuts = split(rows, every)
@@ -176,7 +186,7 @@ def backfill(
         report = monitoring.judge_rows(
             name, config, Window(period.start, period.end), reference, frame.drop(AT),
             refused=_empty_refusals(), labels=labels, joined=frame.drop(AT),
-            notes=list(rows.notes), served=None if rows.served else frame.clear(),
+            notes=list(notes), served=None if rows.served else frame.clear(),
             scope=scope,
         )  # fmt: skip
         run_id, _, html_key = monitoring.keep(report)
@@ -186,7 +196,7 @@ def backfill(
         else:
             verdict, note = (DRIFTED if _drifted(report) else OK), ""
         done.append(PeriodRun(period, frame.height, verdict, run_id, report, html_key, fired, note))
-    result = Backfill(name, rows.scope, str(every), reference, done, notes=list(rows.notes))
+    result = Backfill(name, rows.scope, str(every), reference, done, notes=notes)
     return monitoring.keep_backfill(result)
 
 

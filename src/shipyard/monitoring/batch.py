@@ -250,8 +250,8 @@ class BatchRows:
                 f"{PASSTHROUGH}.{stamp}" if f"{PASSTHROUGH}.{stamp}" in frame.columns else stamp
             )
             at = as_utc(frame.get_column(column).cast(pl.String))
-            if at.null_count() < frame.height:
-                return frame.with_columns(at.alias(AT)).filter(pl.col(AT).is_not_null()), stamp
+            if at.null_count() < frame.height:  # rows without one: in no period (see backfill)
+                return frame.with_columns(at.alias(AT)), stamp
         why = (
             f"{', '.join(record.source)} had no '{stamp}' column, {config.dataset}'s timestamp"
             if stamp

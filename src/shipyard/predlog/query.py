@@ -3,9 +3,11 @@
 One row per live prediction (the answer the client got): when, its id, the version
 that answered, the prediction and its probabilities, what answered (``path``: the
 model or a fallback link; ``degraded`` and ``reason`` when a fallback did), the
-latency, the features as served, the request's passthrough fields and, with
-``with_feedback``, the newest label sent back for it (``label``, ``labelled_at``;
-null while none has come).
+latency, the features as served, the request's passthrough fields (the model's declared
+``passthrough`` ones, then every other field the returned rows carry, such as a batch
+row's ``--id`` and event time; one named like a column comes as ``passthrough.NAME``)
+and, with ``with_feedback``, the newest label sent back for it (``label``,
+``labelled_at``; null while none has come). ``where`` filters on the declared columns.
 
 Reading goes through the log's reader (:func:`~shipyard.predlog.reader.read_rows`):
 only the day folders of the span are listed, the span and the version are pushed
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import polars as pl
 
 from shipyard.config import DatasetConfig, ModelConfig, ProjectConfig
@@ -172,7 +175,8 @@ class PredictionLog:
         if not frame.height:
             logged = start is None or bool(self._days(name))
             return PredictionRows(name, _empty(schema), 0, start, end, logged=logged)
-        frame = _typed(frame, schema).sort(TIME, descending=True, maintain_order=True)
+        frame = _with_carried(frame, schema, model.passthrough)
+        frame = frame.sort(TIME, descending=True, maintain_order=True)
         logger.info("%d of %d matching predictions of %s read", frame.height, matched, name)
         return PredictionRows(name, frame, matched, start, end, logged=True)
 
@@ -286,7 +290,8 @@ def _keeper(
 
     def keep(rows: pl.DataFrame) -> pl.DataFrame:
         if PASSTHROUGH in rows.columns:
-            rows = passthrough_fields(rows, passthrough)
+            carried = rows.get_column(PASSTHROUGH)  # the undeclared fields: see _with_carried
+            rows = passthrough_fields(rows, passthrough).with_columns(carried)
         if labels is not None:
             rows = rows.join(labels, on=ID, how="left")
         missing = [c for c in schema if c not in rows.columns]
@@ -301,9 +306,46 @@ def _keeper(
             rows = rows.filter(pl.col("degraded").fill_null(False))
         if test is not None:
             rows = rows.filter(test)
-        return rows.select(list(schema))
+        if PASSTHROUGH in schema:  # a feature named so: no room for the undeclared fields
+            return rows.select(list(schema))
+        if PASSTHROUGH not in rows.columns:
+            rows = rows.with_columns(pl.lit(None, pl.String).alias(PASSTHROUGH))
+        return rows.select([*schema, PASSTHROUGH])
 
     return keep
+
+
+def _with_carried(frame: pl.DataFrame, schema: dict[str, str], declared: list[str]) -> pl.DataFrame:
+    """``frame`` typed as ``schema`` says, with a column for every passthrough field its rows
+    carry that the model does not declare (after the declared ones, before the labels; one
+    named like a column as ``passthrough.NAME``); a nested value as its JSON text."""
+    typed = _typed(frame, schema)
+    if PASSTHROUGH not in frame.columns or PASSTHROUGH in schema:
+        return typed
+    decoded = [orjson.loads(t) if t else {} for t in frame.get_column(PASSTHROUGH).to_list()]
+    keys = [k for k in dict.fromkeys(k for row in decoded for k in row) if k not in declared]
+    if not keys:
+        return typed
+    taken = set(schema)
+    extra = []
+    for key in keys:
+        values = [_scalar(row.get(key)) for row in decoded]
+        kinds = {type(v) for v in values if v is not None}
+        if len(kinds) > 1:  # mixed kinds in one column: all as text
+            values = [None if v is None else str(v) for v in values]
+        name = f"{PASSTHROUGH}.{key}" if key in taken else key
+        taken.add(name)
+        extra.append(pl.Series(name, values, strict=False))
+    labels = [c for c in (LABEL, LABELLED_AT) if c in schema]
+    head = typed.drop(labels)
+    return pl.concat([head, pl.DataFrame(extra), typed.select(labels)], how="horizontal")
+
+
+def _scalar(value: Any) -> Any:
+    """A passthrough value as one cell: a list or an object as its JSON text."""
+    if isinstance(value, dict | list):
+        return orjson.dumps(value).decode()
+    return value
 
 
 def _stored_columns(named: set[str], model: ModelConfig, with_feedback: bool) -> list[str]:
