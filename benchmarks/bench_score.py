@@ -72,12 +72,12 @@ def rows_file(n: int) -> Path:
     return path
 
 
-def project(model: Path) -> Path:
+def project(model: Path, folder: Path = CACHE / "project") -> Path:
+    """A project in ``folder`` (made anew) with ``model`` registered as ``hgb@champion``."""
     import joblib
 
     import shipyard
 
-    folder = CACHE / "project"
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     columns = "\n".join(f"      {f}: {{type: float, nullable: false}}" for f in FEATURES)

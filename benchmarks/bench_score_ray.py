@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -33,42 +32,10 @@ FEATURES = [f"f{i}" for i in range(20)]
 
 
 def project_folder() -> Path:
-    """A project with the serving workload's HGB model as ``hgb@champion``."""
-    import joblib
-    from sklearn.datasets import make_classification
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    """A project with the serving workload's HGB model as ``hgb@champion`` (bench_score's)."""
+    from bench_score import model_path, project
 
-    import shipyard
-
-    folder = CACHE / "project"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    columns = "\n".join(f"      {f}: {{type: float, nullable: false}}" for f in FEATURES)
-    (folder / "shipyard.yaml").write_text(
-        f"""project: bench-score-ray
-datasets:
-  bench:
-    target: y
-    columns:
-{columns}
-      y: {{type: int}}
-models:
-  hgb:
-    owner: {{name: bench, email: bench@example.com}}
-    task: binary_classification
-    dataset: bench
-    features: [{", ".join(FEATURES)}]
-"""
-    )
-    model = CACHE / "hgb.joblib"
-    if not model.exists():
-        X, y = make_classification(
-            n_samples=50_000, n_features=20, n_informative=10, n_redundant=4, random_state=0
-        )
-        joblib.dump(HistGradientBoostingClassifier(random_state=0).fit(X, y), model)
-    with shipyard.open(folder) as project:
-        project.models.alias(project.register(joblib.load(model), "hgb").ref, "champion")
-    return folder
+    return project(model_path(), CACHE / "project")
 
 
 def input_file(rows: int) -> Path:
