@@ -7,10 +7,11 @@ and why) and the forms that do not need it still render.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
+
+from .parts import Missing, read_part
 
 if TYPE_CHECKING:
     from shipyard.evaluation.records import EvaluationSummary
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from shipyard.project import Project
     from shipyard.storage import AuditEvent
 
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
 AUDIT_ROWS = 25
 
@@ -34,7 +34,7 @@ class ActionsView:
     evaluations: dict[int, EvaluationSummary] = field(default_factory=dict)
     alerts: list[Alert] = field(default_factory=list)
     audit: list[AuditEvent] = field(default_factory=list)
-    missing: list[tuple[str, str]] = field(default_factory=list)  # (part, why)
+    missing: list[Missing] = field(default_factory=list)
 
     @property
     def champion(self) -> int | None:
@@ -72,12 +72,7 @@ def actions_view(project: Project, name: str) -> ActionsView:
     registry = project.models.registry
 
     def part(what: str, read: Callable[[], T], default: T) -> T:
-        try:
-            return read()
-        except Exception as exc:  # said on the page; the other parts still render
-            logger.warning("dashboard: could not read %s of %s: %s", what, name, exc)
-            view.missing.append((what, str(getattr(exc, "message", exc)).splitlines()[0]))
-            return default
+        return read_part(view.missing, name, what, read, default)
 
     view.versions = part("the versions", lambda: registry.versions(name), [])
     view.aliases = part("the aliases", lambda: registry.aliases(name), {})

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from shipyard.errors import NotFoundError
 
 from .live import Live, live_figures
+from .parts import Missing, read_part
 from .trends import Trends, trends
 
 if TYPE_CHECKING:
@@ -33,14 +34,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Missing:
-    """A part of the page that could not be read: which, and why."""
-
-    part: str
-    why: str
 
 
 @dataclass(frozen=True)
@@ -120,12 +113,7 @@ def model_view(project: Project, name: str, *, now: datetime | None = None) -> M
     registry = project.models.registry
 
     def part(what: str, read: Callable[[], T], default: T) -> T:
-        try:
-            return read()
-        except Exception as exc:  # said on the page; the other parts still render
-            logger.warning("dashboard: could not read %s of %s: %s", what, name, exc)
-            view.missing.append(Missing(what, _why(exc)))
-            return default
+        return read_part(view.missing, name, what, read, default)
 
     view.versions = part("the versions", lambda: registry.versions(name), [])
     if not view.task and view.versions:
@@ -196,8 +184,3 @@ def _latest(project: Project, run: RunSummary) -> LatestRun:
         rows.append(FeatureRow(drift, chart))
     notes = [str(n) for n in document.get("notes") or []]
     return LatestRun(run, rows, notes, too_few)
-
-
-def _why(exc: BaseException) -> str:
-    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-    return str(message).splitlines()[0]
