@@ -7,6 +7,7 @@ the embedded engine's thread pool or in the parent (a process pool is a slow tes
 from __future__ import annotations
 
 import importlib.util
+import io
 import json
 from collections.abc import Iterator
 from datetime import timedelta
@@ -265,3 +266,19 @@ def test_served_segments_read_as_serve(project: Project) -> None:
     served = project.predictions("risk", source="serve")
     assert served["prediction_id"].to_list() == ["old-1"]
     assert "old-1" not in project.predictions("risk", source="batch")["prediction_id"].to_list()
+
+
+def test_answers_kept_in_the_store_hold_every_row_after_a_chunk_with_none(
+    project: Project,
+) -> None:
+    """The first chunk all quarantined (no answer rows), the later ones scored: the
+    answers put in the artifact store (no --out) hold every scored row, not the empty
+    first chunk's schema alone."""
+    rows = frame(30)
+    rows.loc[:9, "age"] = 7  # rows 1-10: the whole first chunk of 10 refused
+    source = project.root / "first_chunk_refused.csv"
+    rows.to_csv(source, index=False)
+    run = project.score("risk@1", files=[source], chunk_rows=10, workers=1)
+    assert (run.rows_scored, run.rows_quarantined) == (20, 10)
+    stored = pd.read_parquet(io.BytesIO(project.artifacts.get(run.output)))
+    assert stored["_row"].tolist() == list(range(11, 31))

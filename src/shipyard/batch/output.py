@@ -54,6 +54,7 @@ class _TableFile:
         self._writer: Any = None
         self._schema: pa.Schema | None = None
         self._empty: pa.Table | None = None
+        self._closed = False
 
     def write(self, table: pa.Table) -> None:
         if not table.num_rows:
@@ -75,6 +76,10 @@ class _TableFile:
         self._writer.write_table(table)
 
     def close(self) -> None:
+        """Finish the file (an empty table's schema when no row came); again: nothing."""
+        if self._closed:
+            return
+        self._closed = True
         if self._writer is None and self._empty is not None:
             self.write_empty(self._empty)
         if self._writer is not None:
@@ -131,17 +136,11 @@ class Answers:
                 os.fsync(handle.fileno())
             self._tmp.replace(self.path)
             return str(self.path)
-        try:
-            prefix = f"batch/{self.run.model}/{self.run.run_id}/answers"
-            return self.artifacts.put_file(self._tmp, prefix=prefix, suffix=".parquet").key
-        finally:
-            self._tmp.unlink(missing_ok=True)
+        return _stored(self.artifacts, self.run, "answers", self._file, self._tmp)
 
     def abort(self) -> None:
         """Remove what was written (a failed run leaves no answers)."""
-        with contextlib.suppress(Exception):
-            self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        _discard(self._file, self._tmp)
 
 
 class Quarantine:
@@ -163,16 +162,28 @@ class Quarantine:
 
     def commit(self) -> str | None:
         """Store the refused rows; their key (``None`` when there were none)."""
-        try:
-            self._file.close()
-            if not self.rows:
-                return None
-            prefix = f"batch/{self.run.model}/{self.run.run_id}/quarantine"
-            return self.artifacts.put_file(self._tmp, prefix=prefix, suffix=".parquet").key
-        finally:
-            self._tmp.unlink(missing_ok=True)
+        if not self.rows:  # nothing was written to it
+            _discard(self._file, self._tmp)
+            return None
+        return _stored(self.artifacts, self.run, "quarantine", self._file, self._tmp)
 
     def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        _discard(self._file, self._tmp)
+
+
+def _stored(artifacts: ArtifactStore, run: BatchRun, what: str, file: _TableFile, tmp: Path) -> str:
+    """Close ``file`` and put what it wrote, ``tmp``, in the store under
+    ``batch/MODEL/RUN/{what}``, then remove ``tmp`` (also when either fails); its key."""
+    try:
+        file.close()
+        prefix = f"batch/{run.model}/{run.run_id}/{what}"
+        return artifacts.put_file(tmp, prefix=prefix, suffix=".parquet").key
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _discard(file: _TableFile, tmp: Path) -> None:
+    """Close ``file`` if it can be, and remove what it wrote."""
+    with contextlib.suppress(Exception):
+        file.close()
+    tmp.unlink(missing_ok=True)
